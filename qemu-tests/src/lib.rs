@@ -1,1 +1,16 @@
-//! placeholder
+//! End-to-end tests that boot our images in QEMU.
+//!
+//! The harness builds each QEMU command as data ([`qemu::VmConfig`]), runs it
+//! under TCG unless KVM is asked for, drives the first serial port
+//! expect-style ([`child::Vm`]), reads the installer's machine-readable events
+//! from the second serial port ([`events`]), kills QEMU on drop, and keeps each
+//! scenario's logs under `target/qemu-tests/<scenario>/`.
+//!
+//! `cargo xtask qemu-test` is the entry point; see [`scenario`].
+
+pub mod child;
+pub mod events;
+pub mod media;
+pub mod qemu;
+pub mod scenario;
+pub mod text;

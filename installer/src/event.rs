@@ -1,0 +1,240 @@
+//! Machine-readable progress events: one JSON object per line, written to
+//! `/run/installer/events.jsonl` and, prefixed `INSTALLER-EVENT `, to the
+//! second serial port (`/dev/ttyS1`), which the QEMU harness reads.
+//! The event and field names are a contract with the harness.
+
+use crate::facts::Firmware;
+use crate::medium::MediumKind;
+use crate::power::PowerAction;
+use serde::Serialize;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// Prefix of event lines on the second serial port.
+pub const SERIAL_PREFIX: &str = "INSTALLER-EVENT ";
+/// The events file.
+pub const EVENTS_FILE: &str = "/run/installer/events.jsonl";
+/// The serial port the harness listens on.
+pub const EVENTS_SERIAL: &str = "/dev/ttyS1";
+
+/// A module that failed to load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModuleFailure {
+    /// Module name.
+    pub name: String,
+    /// Why, in words.
+    pub error: String,
+}
+
+/// One event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    /// The UI child started and knows its surroundings.
+    Started {
+        /// Product version from build.json (the crate version without one).
+        version: String,
+        /// Console the installer runs on, e.g. `ttyS0`.
+        console: String,
+        /// bios or uefi.
+        firmware: Firmware,
+        /// Secure Boot known to be enabled.
+        secure_boot: bool,
+        /// `grub`, `isolinux` or null, from `installer.loader=`.
+        loader: Option<String>,
+        /// The kernel command line.
+        cmdline: String,
+    },
+    /// Coldplug finished.
+    Modules {
+        /// Modules loaded (or found already loaded).
+        loaded: usize,
+        /// Modules that failed.
+        failed: Vec<ModuleFailure>,
+        /// Time spent, in seconds.
+        seconds: f64,
+    },
+    /// The install medium was found.
+    Medium {
+        /// Device path, e.g. `/dev/sr0`.
+        device: String,
+        /// cdrom, usb or disk.
+        kind: MediumKind,
+    },
+    /// No install medium within the timeout.
+    MediumMissing {
+        /// The block devices looked at.
+        seen: Vec<String>,
+    },
+    /// The first screen is shown and waits for input.
+    FirstScreen,
+    /// The user chose to reboot or power off.
+    Power {
+        /// reboot or poweroff.
+        action: PowerAction,
+    },
+}
+
+impl Event {
+    /// The event as one line of JSON (no newline).
+    pub fn to_json(&self) -> String {
+        // Serialising these plain structs cannot fail; keep a fallback anyway.
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"event\":\"error\",\"error\":\"{e}\"}}"))
+    }
+
+    /// The line written to the serial port, with prefix and newline.
+    pub fn serial_line(&self) -> String {
+        format!("{SERIAL_PREFIX}{}\n", self.to_json())
+    }
+}
+
+/// Writes events to the file and the serial port (whichever could be opened).
+#[derive(Debug, Default)]
+pub struct EventSink {
+    file: Option<File>,
+    serial: Option<File>,
+}
+
+impl EventSink {
+    /// Opens the events file (creating its directory) and `/dev/ttyS1`.
+    /// Absent UARTs fail to open with EIO; that is ignored.
+    pub fn open() -> Self {
+        Self::open_at(Path::new(EVENTS_FILE), Some(Path::new(EVENTS_SERIAL)))
+    }
+
+    /// Opens the given events file and optional serial device.
+    pub fn open_at(file: &Path, serial: Option<&Path>) -> Self {
+        if let Some(dir) = file.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let file = OpenOptions::new().create(true).append(true).open(file).ok();
+        let serial = serial.and_then(|p| {
+            OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
+                .open(p)
+                .ok()
+        });
+        EventSink { file, serial }
+    }
+
+    /// True if the serial port is open.
+    pub fn has_serial(&self) -> bool {
+        self.serial.is_some()
+    }
+
+    /// Writes one event; failures are logged, never fatal.
+    pub fn emit(&mut self, event: &Event) {
+        let json = event.to_json();
+        crate::log::debug(&format!("event {json}"));
+        if let Some(f) = self.file.as_mut() {
+            if let Err(e) = f.write_all(format!("{json}\n").as_bytes()) {
+                crate::log::warn(&format!("cannot write {EVENTS_FILE}: {e}"));
+            }
+        }
+        if let Some(s) = self.serial.as_mut() {
+            if let Err(e) = write_nonblocking(s, event.serial_line().as_bytes()) {
+                crate::log::warn(&format!("cannot write event to {EVENTS_SERIAL}: {e}"));
+            }
+        }
+    }
+}
+
+/// Writes everything to a non-blocking fd, waiting briefly when it is full.
+fn write_nonblocking(f: &mut File, mut data: &[u8]) -> std::io::Result<()> {
+    let mut waits = 0;
+    while !data.is_empty() {
+        match f.write(data) {
+            Ok(0) => return Err(std::io::Error::new(std::io::ErrorKind::WriteZero, "wrote nothing")),
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && waits < 200 => {
+                waits += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::TempTree;
+
+    #[test]
+    fn started_has_the_contract_fields_in_order() {
+        let e = Event::Started {
+            version: "0.1.0".into(),
+            console: "ttyS0".into(),
+            firmware: Firmware::Uefi,
+            secure_boot: true,
+            loader: Some("grub".into()),
+            cmdline: "console=ttyS0,115200n8".into(),
+        };
+        assert_eq!(
+            e.to_json(),
+            r#"{"event":"started","version":"0.1.0","console":"ttyS0","firmware":"uefi","secure_boot":true,"loader":"grub","cmdline":"console=ttyS0,115200n8"}"#
+        );
+        let bios = Event::Started {
+            version: "1".into(),
+            console: "tty1".into(),
+            firmware: Firmware::Bios,
+            secure_boot: false,
+            loader: None,
+            cmdline: String::new(),
+        };
+        assert!(bios.to_json().contains(r#""firmware":"bios","secure_boot":false,"loader":null"#));
+    }
+
+    #[test]
+    fn other_events_render_exactly() {
+        let m = Event::Modules {
+            loaded: 7,
+            failed: vec![ModuleFailure { name: "crct10dif_pclmul".into(), error: "no such device".into() }],
+            seconds: 2.5,
+        };
+        assert_eq!(
+            m.to_json(),
+            r#"{"event":"modules","loaded":7,"failed":[{"name":"crct10dif_pclmul","error":"no such device"}],"seconds":2.5}"#
+        );
+        let md = Event::Medium { device: "/dev/sr0".into(), kind: MediumKind::Cdrom };
+        assert_eq!(md.to_json(), r#"{"event":"medium","device":"/dev/sr0","kind":"cdrom"}"#);
+        let mm = Event::MediumMissing { seen: vec!["/dev/sda".into()] };
+        assert_eq!(mm.to_json(), r#"{"event":"medium-missing","seen":["/dev/sda"]}"#);
+        assert_eq!(Event::FirstScreen.to_json(), r#"{"event":"first-screen"}"#);
+        let p = Event::Power { action: PowerAction::PowerOff };
+        assert_eq!(p.to_json(), r#"{"event":"power","action":"poweroff"}"#);
+        let r = Event::Power { action: PowerAction::Reboot };
+        assert_eq!(r.serial_line(), "INSTALLER-EVENT {\"event\":\"power\",\"action\":\"reboot\"}\n");
+    }
+
+    #[test]
+    fn sink_appends_json_lines_to_both_targets() {
+        let t = TempTree::new("events");
+        let file = t.path().join("run/installer/events.jsonl");
+        let serial = t.path().join("ttyS1");
+        std::fs::write(&serial, b"").unwrap();
+        let mut sink = EventSink::open_at(&file, Some(&serial));
+        assert!(sink.has_serial());
+        sink.emit(&Event::FirstScreen);
+        sink.emit(&Event::Power { action: PowerAction::Reboot });
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(text, "{\"event\":\"first-screen\"}\n{\"event\":\"power\",\"action\":\"reboot\"}\n");
+        let ser = std::fs::read_to_string(&serial).unwrap();
+        assert_eq!(ser.lines().count(), 2);
+        assert!(ser.lines().all(|l| l.starts_with(SERIAL_PREFIX)));
+    }
+
+    #[test]
+    fn missing_serial_port_is_not_an_error() {
+        let t = TempTree::new("events-noserial");
+        let mut sink = EventSink::open_at(&t.path().join("e.jsonl"), Some(&t.path().join("no-such-tty")));
+        assert!(!sink.has_serial());
+        sink.emit(&Event::FirstScreen);
+        assert_eq!(std::fs::read_to_string(t.path().join("e.jsonl")).unwrap(), "{\"event\":\"first-screen\"}\n");
+    }
+}

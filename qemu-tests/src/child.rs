@@ -1,0 +1,173 @@
+//! The one place in qemu-tests that starts processes: a running QEMU whose
+//! first serial port is our stdin/stdout pipe. Every byte it prints is kept in
+//! memory and appended to the scenario's `serial.log`; the VM is killed when
+//! the handle is dropped, so a failing test never leaves QEMU behind.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::text::strip_ansi;
+
+/// A running VM.
+pub struct Vm {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    output: Arc<Mutex<Vec<u8>>>,
+    started: Instant,
+    /// Offset in the ANSI-stripped output up to which `expect` has consumed.
+    cursor: usize,
+}
+
+impl Vm {
+    /// Starts `program args…`, logging the serial output to `log`.
+    pub fn spawn(program: &str, args: &[String], log: &Path) -> Result<Vm> {
+        #[allow(clippy::disallowed_methods)] // the one allowed place in this crate
+        let mut cmd = std::process::Command::new(program);
+        cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("could not start {program} (install qemu-system-x86 and qemu-utils)"))?;
+        let stdin = child.stdin.take();
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let mut log_file = File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        if let Some(mut out) = child.stdout.take() {
+            let sink = Arc::clone(&output);
+            thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = out.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let _ = log_file.write_all(&buf[..n]);
+                    if let Ok(mut o) = sink.lock() {
+                        o.extend_from_slice(&buf[..n]);
+                    }
+                }
+            });
+        }
+        if let Some(mut err) = child.stderr.take() {
+            let sink = Arc::clone(&output);
+            thread::spawn(move || {
+                let mut text = Vec::new();
+                let _ = err.read_to_end(&mut text);
+                if !text.is_empty() {
+                    if let Ok(mut o) = sink.lock() {
+                        o.extend_from_slice(b"\n[qemu stderr] ");
+                        o.extend_from_slice(&text);
+                    }
+                }
+            });
+        }
+        Ok(Vm { child, stdin, output, started: Instant::now(), cursor: 0 })
+    }
+
+    /// Time since the VM was started.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Everything printed so far, escape sequences removed.
+    pub fn text(&self) -> String {
+        match self.output.lock() {
+            Ok(o) => strip_ansi(&o),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Waits until `needle` appears after the previous match; returns the text
+    /// from the previous match up to and including this one.
+    pub fn expect(&mut self, needle: &str, timeout: Duration) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = self.text();
+            let from = self.cursor.min(text.len());
+            if let Some(pos) = text[from..].find(needle) {
+                let end = from + pos + needle.len();
+                self.cursor = end;
+                return Ok(text[from..end].to_string());
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!("QEMU exited ({status}) before printing {needle:?}; last output:\n{}", last_lines(&text, 25));
+            }
+            if Instant::now() >= deadline {
+                bail!("{needle:?} did not appear within {:?}; last output:\n{}", timeout, last_lines(&text, 25));
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Fails when QEMU has already exited.
+    pub fn check_running(&mut self) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!("QEMU exited ({status}); last output:\n{}", last_lines(&self.text(), 25));
+        }
+        Ok(())
+    }
+
+    /// Types `bytes` on the first serial port.
+    pub fn send(&mut self, bytes: &[u8]) -> Result<()> {
+        let stdin = self.stdin.as_mut().context("the VM's serial input is closed")?;
+        stdin.write_all(bytes)?;
+        stdin.flush()?;
+        Ok(())
+    }
+
+    /// Waits for QEMU to exit on its own (power off, or reboot with -no-reboot).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() >= deadline {
+                bail!("QEMU still running {:?} after the power-off request; last output:\n{}", timeout, last_lines(&self.text(), 25));
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// The last `n` lines of `text`.
+pub fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expect_consumes_in_order_and_times_out() {
+        let dir = std::env::temp_dir().join(format!("qt-child-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let args = vec!["-c".to_string(), "printf 'one\\r\\n\\033[1mtwo\\033[0m\\n'; read x; echo got-$x".to_string()];
+        let mut vm = Vm::spawn("sh", &args, &dir.join("serial.log")).unwrap();
+        assert!(vm.expect("one", Duration::from_secs(5)).unwrap().ends_with("one"));
+        vm.expect("two", Duration::from_secs(5)).unwrap();
+        let err = vm.expect("one", Duration::from_millis(200)).unwrap_err().to_string();
+        assert!(err.contains("did not appear"), "{err}");
+        vm.send(b"key\n").unwrap();
+        vm.expect("got-key", Duration::from_secs(5)).unwrap();
+        assert!(vm.wait_exit(Duration::from_secs(5)).unwrap().success());
+        let log = std::fs::read(dir.join("serial.log")).unwrap();
+        assert!(log.starts_with(b"one\r\n\x1b[1mtwo"), "the log keeps raw bytes");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

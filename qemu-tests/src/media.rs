@@ -1,0 +1,79 @@
+//! Variants of a built ISO for boot scenarios.
+
+use std::fs::{self, File};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+const BLOCK: u64 = 2048;
+
+/// Copies `iso` to `out` with the El Torito boot record hidden: the volume
+/// descriptor at block 17 is overwritten with a copy of the set terminator.
+///
+/// Why: OVMF also boots El Torito images on *hard disks* (EDK2's partition
+/// driver tries El Torito before MBR), so a plain ISO written to a USB stick
+/// would boot in QEMU even if our 0xEF MBR partition were broken. Hiding the
+/// record forces the firmware through the MBR partition, as real firmware
+/// that ignores El Torito on disks does.
+pub fn hide_el_torito(iso: &Path, out: &Path) -> Result<()> {
+    fs::copy(iso, out).with_context(|| format!("copying {} to {}", iso.display(), out.display()))?;
+    let mut f = fs::OpenOptions::new().read(true).write(true).open(out)?;
+    let brvd = read_block(&mut f, 17)?;
+    if brvd[0] != 0 || &brvd[1..6] != b"CD001" || !brvd[7..].starts_with(b"EL TORITO SPECIFICATION") {
+        bail!("{}: block 17 is not an El Torito boot record", iso.display());
+    }
+    let terminator = (18..64)
+        .map(|lba| read_block(&mut f, lba).map(|b| (lba, b)))
+        .find(|r| matches!(r, Ok((_, b)) if b[0] == 255 && &b[1..6] == b"CD001") || r.is_err())
+        .transpose()?
+        .map(|(_, b)| b)
+        .with_context(|| format!("{}: no volume descriptor set terminator", iso.display()))?;
+    f.seek(SeekFrom::Start(17 * BLOCK))?;
+    f.write_all(&terminator)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+fn read_block(f: &mut File, lba: u64) -> Result<Vec<u8>> {
+    let mut b = vec![0u8; BLOCK as usize];
+    f.seek(SeekFrom::Start(lba * BLOCK))?;
+    f.read_exact(&mut b).with_context(|| format!("reading block {lba}"))?;
+    Ok(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vd(kind: u8, id: &[u8]) -> Vec<u8> {
+        let mut b = vec![0u8; 2048];
+        b[0] = kind;
+        b[1..6].copy_from_slice(b"CD001");
+        b[6] = 1;
+        b[7..7 + id.len()].copy_from_slice(id);
+        b
+    }
+
+    #[test]
+    fn hides_the_boot_record() {
+        let dir = std::env::temp_dir().join(format!("qt-media-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let mut img = vec![0u8; 16 * 2048];
+        img.extend(vd(1, b"PVD"));
+        img.extend(vd(0, b"EL TORITO SPECIFICATION"));
+        img.extend(vd(255, b""));
+        img.extend(vec![7u8; 2048]);
+        fs::write(dir.join("a.iso"), &img).unwrap();
+        hide_el_torito(&dir.join("a.iso"), &dir.join("b.iso")).unwrap();
+        let out = fs::read(dir.join("b.iso")).unwrap();
+        assert_eq!(out.len(), img.len());
+        assert_eq!(&out[17 * 2048..18 * 2048], &img[18 * 2048..19 * 2048], "block 17 now holds the terminator");
+        assert_eq!(&out[..17 * 2048], &img[..17 * 2048]);
+        assert_eq!(&out[18 * 2048..], &img[18 * 2048..]);
+        // A second pass refuses: block 17 is no longer a boot record.
+        let err = hide_el_torito(&dir.join("b.iso"), &dir.join("c.iso")).unwrap_err();
+        assert!(err.to_string().contains("not an El Torito boot record"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,218 @@
+//! QEMU command lines as data. Nothing here starts a process.
+
+use std::path::{Path, PathBuf};
+
+/// Which firmware boots the VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Firmware {
+    /// SeaBIOS (QEMU's default BIOS) on the `pc` machine.
+    Bios,
+    /// OVMF on `q35`, Secure Boot off.
+    Uefi,
+    /// OVMF with Microsoft keys enrolled and Secure Boot enforced (q35, SMM).
+    SecureBoot,
+}
+
+impl Firmware {
+    pub fn name(self) -> &'static str {
+        match self {
+            Firmware::Bios => "bios",
+            Firmware::Uefi => "uefi",
+            Firmware::SecureBoot => "sb",
+        }
+    }
+}
+
+/// How the image is attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Medium {
+    /// An IDE/AHCI CD-ROM drive.
+    Cd,
+    /// A USB stick (`usb-storage` on an xHCI controller) holding the image as written by dd.
+    Usb,
+    /// A raw hard disk (IDE on `pc`, AHCI on `q35`).
+    Disk,
+}
+
+impl Medium {
+    pub fn name(self) -> &'static str {
+        match self {
+            Medium::Cd => "cd",
+            Medium::Usb => "usb",
+            Medium::Disk => "disk",
+        }
+    }
+}
+
+/// Where the firmware files come from (Debian's `ovmf` package by default).
+#[derive(Debug, Clone)]
+pub struct FirmwarePaths {
+    pub ovmf_code: PathBuf,
+    pub ovmf_vars: PathBuf,
+    pub ovmf_code_secure: PathBuf,
+    pub ovmf_vars_ms: PathBuf,
+}
+
+impl Default for FirmwarePaths {
+    fn default() -> Self {
+        let dir = Path::new("/usr/share/OVMF");
+        FirmwarePaths {
+            ovmf_code: dir.join("OVMF_CODE_4M.fd"),
+            ovmf_vars: dir.join("OVMF_VARS_4M.fd"),
+            ovmf_code_secure: dir.join("OVMF_CODE_4M.ms.fd"),
+            ovmf_vars_ms: dir.join("OVMF_VARS_4M.ms.fd"),
+        }
+    }
+}
+
+impl FirmwarePaths {
+    /// The template for the writable variable store of `fw`, if it has one.
+    pub fn vars_template(&self, fw: Firmware) -> Option<&Path> {
+        match fw {
+            Firmware::Bios => None,
+            Firmware::Uefi => Some(&self.ovmf_vars),
+            Firmware::SecureBoot => Some(&self.ovmf_vars_ms),
+        }
+    }
+}
+
+/// A VM to start.
+#[derive(Debug, Clone)]
+pub struct VmConfig {
+    pub firmware: Firmware,
+    pub medium: Medium,
+    /// The image; attached copy-on-write (`snapshot=on`), never modified.
+    pub image: PathBuf,
+    pub memory_mib: u32,
+    pub kvm: bool,
+    /// Writable copy of the UEFI variable store (required for UEFI firmware).
+    pub vars: Option<PathBuf>,
+    /// File that receives the second serial port (the installer's event stream).
+    pub events: PathBuf,
+    pub paths: FirmwarePaths,
+}
+
+impl VmConfig {
+    /// `qemu-system-x86_64` arguments. The first serial port is stdio.
+    pub fn args(&self) -> Vec<String> {
+        let mut a: Vec<String> = Vec::new();
+        let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
+        if self.kvm {
+            push(&["-accel", "kvm", "-cpu", "host"]);
+        } else {
+            push(&["-accel", "tcg"]);
+        }
+        match self.firmware {
+            Firmware::Bios => push(&["-machine", "pc"]),
+            Firmware::Uefi => push(&["-machine", "q35"]),
+            Firmware::SecureBoot => push(&[
+                "-machine",
+                "q35,smm=on",
+                "-global",
+                "driver=cfi.pflash01,property=secure,value=on",
+            ]),
+        }
+        let vars = self.vars.as_ref().map(|v| v.display().to_string()).unwrap_or_default();
+        match self.firmware {
+            Firmware::Bios => {}
+            Firmware::Uefi | Firmware::SecureBoot => {
+                let code = if self.firmware == Firmware::Uefi {
+                    &self.paths.ovmf_code
+                } else {
+                    &self.paths.ovmf_code_secure
+                };
+                a.push("-drive".into());
+                a.push(format!("if=pflash,format=raw,unit=0,readonly=on,file={}", code.display()));
+                a.push("-drive".into());
+                a.push(format!("if=pflash,format=raw,unit=1,file={vars}"));
+            }
+        }
+        a.push("-m".into());
+        a.push(self.memory_mib.to_string());
+        for s in ["-display", "none", "-no-reboot", "-nic", "none", "-serial", "stdio"] {
+            a.push(s.into());
+        }
+        a.push("-serial".into());
+        a.push(format!("file:{}", self.events.display()));
+        let img = self.image.display();
+        match self.medium {
+            Medium::Cd => {
+                a.push("-drive".into());
+                a.push(format!("if=none,id=boot,format=raw,media=cdrom,readonly=on,file={img}"));
+                a.push("-device".into());
+                a.push("ide-cd,drive=boot,bootindex=0".into());
+            }
+            Medium::Usb => {
+                a.push("-device".into());
+                a.push("qemu-xhci,id=xhci".into());
+                a.push("-drive".into());
+                a.push(format!("if=none,id=boot,format=raw,snapshot=on,file={img}"));
+                a.push("-device".into());
+                a.push("usb-storage,bus=xhci.0,drive=boot,removable=on,bootindex=0".into());
+            }
+            Medium::Disk => {
+                a.push("-drive".into());
+                a.push(format!("if=none,id=boot,format=raw,snapshot=on,file={img}"));
+                a.push("-device".into());
+                a.push("ide-hd,drive=boot,bootindex=0".into());
+            }
+        }
+        a
+    }
+
+    /// The whole command as a shell line, for logs and for reproducing a run by hand.
+    pub fn render(&self) -> String {
+        std::iter::once("qemu-system-x86_64".to_string())
+            .chain(self.args().into_iter().map(|s| if s.contains(' ') { format!("'{s}'") } else { s }))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(firmware: Firmware, medium: Medium) -> VmConfig {
+        VmConfig {
+            firmware,
+            medium,
+            image: "/t/i.iso".into(),
+            memory_mib: 1024,
+            kvm: false,
+            vars: Some("/t/vars.fd".into()),
+            events: "/t/ev.log".into(),
+            paths: FirmwarePaths::default(),
+        }
+    }
+
+    #[test]
+    fn secure_boot_cd_command() {
+        assert_eq!(
+            cfg(Firmware::SecureBoot, Medium::Cd).render(),
+            "qemu-system-x86_64 -accel tcg -machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on \
+             -drive if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.ms.fd \
+             -drive if=pflash,format=raw,unit=1,file=/t/vars.fd -m 1024 -display none -no-reboot -nic none \
+             -serial stdio -serial file:/t/ev.log \
+             -drive if=none,id=boot,format=raw,media=cdrom,readonly=on,file=/t/i.iso -device ide-cd,drive=boot,bootindex=0"
+        );
+    }
+
+    #[test]
+    fn bios_usb_uses_xhci_and_no_pflash() {
+        let r = cfg(Firmware::Bios, Medium::Usb).render();
+        assert!(r.contains("-machine pc "), "{r}");
+        assert!(!r.contains("pflash"), "{r}");
+        assert!(r.contains("-device qemu-xhci,id=xhci"), "{r}");
+        assert!(r.contains("usb-storage,bus=xhci.0,drive=boot"), "{r}");
+        assert!(r.contains("snapshot=on"), "the image must never be modified: {r}");
+    }
+
+    #[test]
+    fn kvm_is_opt_in() {
+        assert!(cfg(Firmware::Uefi, Medium::Disk).render().contains("-accel tcg"));
+        let mut c = cfg(Firmware::Uefi, Medium::Disk);
+        c.kvm = true;
+        assert!(c.render().contains("-accel kvm -cpu host"));
+    }
+}

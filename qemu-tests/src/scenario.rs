@@ -1,0 +1,296 @@
+//! Boot scenarios: which firmware, which medium, which menu entry, and what the
+//! installer must report once it shows its first screen.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context, Result};
+use serde_json::Value;
+
+use crate::child::Vm;
+use crate::events;
+use crate::media;
+use crate::qemu::{Firmware, FirmwarePaths, Medium, VmConfig};
+
+/// Which boot menu entry the scenario picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    /// "Install on serial console": the harness moves the menu cursor down and presses Enter.
+    Serial,
+    /// "Install" (VGA console): the harness lets the menu time out.
+    Default,
+}
+
+/// One boot scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub firmware: Firmware,
+    pub medium: Medium,
+    pub hide_el_torito: bool,
+    pub entry: Entry,
+    /// Part of the set CI runs on every change.
+    pub representative: bool,
+}
+
+/// The boot matrix: {BIOS, UEFI, UEFI Secure Boot} × {CD, USB, disk} on the
+/// serial entry, UEFI USB and Secure Boot USB with El Torito hidden (so the
+/// 0xEF MBR partition is really used), and the default VGA entry once.
+pub fn all() -> Vec<Scenario> {
+    let mut v = Vec::new();
+    for fw in [Firmware::Bios, Firmware::Uefi, Firmware::SecureBoot] {
+        for m in [Medium::Cd, Medium::Usb, Medium::Disk] {
+            let representative = matches!(
+                (fw, m),
+                (Firmware::Bios, Medium::Cd) | (Firmware::Bios, Medium::Usb) | (Firmware::SecureBoot, Medium::Disk)
+            );
+            v.push(Scenario {
+                name: format!("{}-{}", fw.name(), m.name()),
+                firmware: fw,
+                medium: m,
+                hide_el_torito: false,
+                entry: Entry::Serial,
+                representative,
+            });
+        }
+    }
+    for (fw, representative) in [(Firmware::Uefi, true), (Firmware::SecureBoot, false)] {
+        v.push(Scenario {
+            name: format!("{}-usb-no-eltorito", fw.name()),
+            firmware: fw,
+            medium: Medium::Usb,
+            hide_el_torito: true,
+            entry: Entry::Serial,
+            representative,
+        });
+    }
+    v.push(Scenario {
+        name: "bios-cd-vga-entry".into(),
+        firmware: Firmware::Bios,
+        medium: Medium::Cd,
+        hide_el_torito: false,
+        entry: Entry::Default,
+        representative: false,
+    });
+    v
+}
+
+/// How to run scenarios.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub iso: PathBuf,
+    /// Logs go to `<out_dir>/<scenario>/`.
+    pub out_dir: PathBuf,
+    pub kvm: bool,
+    pub memory_mib: u32,
+    pub firmware: FirmwarePaths,
+}
+
+/// Measured times of a passing scenario.
+#[derive(Debug, Clone, Copy)]
+pub struct Timings {
+    /// From QEMU start to the boot menu on the serial console.
+    pub menu: Duration,
+    /// From QEMU start to the installer's first screen.
+    pub first_screen: Duration,
+    /// The whole scenario, including power-off.
+    pub total: Duration,
+}
+
+const MENU_TIMEOUT: Duration = Duration::from_secs(240);
+const FIRST_SCREEN_TIMEOUT: Duration = Duration::from_secs(360);
+const POWEROFF_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs one scenario; the error says what was expected and shows the serial tail.
+pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
+    let dir = opts.out_dir.join(&s.name);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let image = if s.hide_el_torito {
+        let p = dir.join("no-eltorito.iso");
+        media::hide_el_torito(&opts.iso, &p)?;
+        p
+    } else {
+        opts.iso.clone()
+    };
+    let vars = match opts.firmware.vars_template(s.firmware) {
+        Some(t) => {
+            let p = dir.join("OVMF_VARS.fd");
+            fs::copy(t, &p).with_context(|| format!("copying {} (install the ovmf package)", t.display()))?;
+            Some(p)
+        }
+        None => None,
+    };
+    let events_path = dir.join("events.log");
+    let cfg = VmConfig {
+        firmware: s.firmware,
+        medium: s.medium,
+        image,
+        memory_mib: opts.memory_mib,
+        kvm: opts.kvm,
+        vars,
+        events: events_path.clone(),
+        paths: opts.firmware.clone(),
+    };
+    fs::write(dir.join("command.txt"), cfg.render() + "\n")?;
+    let mut vm = Vm::spawn("qemu-system-x86_64", &cfg.args(), &dir.join("serial.log"))?;
+
+    vm.expect("serial console", MENU_TIMEOUT).context("waiting for the boot menu")?;
+    let menu = vm.elapsed();
+    if s.entry == Entry::Serial {
+        // Down arrow (VT100), a moment for the menu to redraw, then Enter.
+        vm.send(b"\x1b[B")?;
+        std::thread::sleep(Duration::from_millis(400));
+        vm.send(b"\r")?;
+    }
+    let evs = events::wait_for(&events_path, "first-screen", FIRST_SCREEN_TIMEOUT, || vm.check_running())
+        .with_context(|| format!("waiting for the installer's first screen; serial tail:\n{}", tail(&vm)))?;
+    let first_screen = vm.elapsed();
+    check_events(s, &evs)?;
+    let text = vm.text();
+    if s.firmware == Firmware::SecureBoot {
+        ensure!(text.contains("Secure boot enabled"), "the kernel did not log \"Secure boot enabled\"");
+    }
+    if s.hide_el_torito {
+        ensure!(
+            text.contains("cmdpath=(hd0,msdos2)"),
+            "GRUB did not start from MBR partition 2 (the 0xEF ESP); serial tail:\n{}",
+            tail(&vm)
+        );
+    }
+    match s.entry {
+        Entry::Serial => {
+            vm.expect("installer", Duration::from_secs(30)).context("the first screen on the serial console")?;
+            vm.send(b"p\r")?;
+            events::wait_for(&events_path, "power", POWEROFF_TIMEOUT, || Ok(()))?;
+            let status = vm.wait_exit(POWEROFF_TIMEOUT)?;
+            ensure!(status.success(), "QEMU exited with {status} after power-off");
+        }
+        Entry::Default => {
+            ensure!(
+                text.contains("running on tty1"),
+                "the serial console does not say that the installer runs on tty1; serial tail:\n{}",
+                tail(&vm)
+            );
+        }
+    }
+    Ok(Timings { menu, first_screen, total: vm.elapsed() })
+}
+
+fn tail(vm: &Vm) -> String {
+    crate::child::last_lines(&vm.text(), 30)
+}
+
+/// Checks what the installer reported against what the scenario booted.
+pub fn check_events(s: &Scenario, evs: &[Value]) -> Result<()> {
+    let started = events::find(evs, "started").context("no \"started\" event")?;
+    let want_fw = if s.firmware == Firmware::Bios { "bios" } else { "uefi" };
+    ensure!(started["firmware"] == want_fw, "firmware: want {want_fw}, installer saw {}", started["firmware"]);
+    let want_sb = s.firmware == Firmware::SecureBoot;
+    ensure!(
+        started["secure_boot"] == want_sb,
+        "secure_boot: want {want_sb}, installer saw {}",
+        started["secure_boot"]
+    );
+    let want_loader = if s.firmware == Firmware::Bios { "isolinux" } else { "grub" };
+    ensure!(started["loader"] == want_loader, "loader: want {want_loader}, got {}", started["loader"]);
+    let want_console = if s.entry == Entry::Serial { "ttyS0" } else { "tty1" };
+    ensure!(started["console"] == want_console, "console: want {want_console}, got {}", started["console"]);
+    let Some(medium) = events::find(evs, "medium") else {
+        let missing = events::find(evs, "medium-missing").cloned().unwrap_or(Value::Null);
+        bail!("the installer did not find its medium: {missing}");
+    };
+    let want_kind = match s.medium {
+        Medium::Cd => "cdrom",
+        Medium::Usb => "usb",
+        Medium::Disk => "disk",
+    };
+    ensure!(medium["kind"] == want_kind, "medium kind: want {want_kind}, got {medium}");
+    Ok(())
+}
+
+/// The result of one scenario in a run.
+#[derive(Debug)]
+pub struct Outcome {
+    pub name: String,
+    pub result: std::result::Result<Timings, String>,
+}
+
+/// Runs scenarios on `jobs` worker threads, printing a line per result.
+pub fn run_all(scenarios: &[Scenario], opts: &RunOptions, jobs: usize) -> Vec<Outcome> {
+    let queue = Arc::new(Mutex::new(scenarios.to_vec()));
+    let results = Arc::new(Mutex::new(Vec::new()));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            let queue = Arc::clone(&queue);
+            let results = Arc::clone(&results);
+            scope.spawn(move || loop {
+                let next = queue.lock().ok().and_then(|mut q| if q.is_empty() { None } else { Some(q.remove(0)) });
+                let Some(s) = next else { break };
+                let r = run(&s, opts).map_err(|e| format!("{e:#}"));
+                match &r {
+                    Ok(t) => eprintln!(
+                        "ok   {:<22} menu {:>6.1}s  first screen {:>6.1}s  total {:>6.1}s",
+                        s.name,
+                        t.menu.as_secs_f64(),
+                        t.first_screen.as_secs_f64(),
+                        t.total.as_secs_f64()
+                    ),
+                    Err(e) => eprintln!("FAIL {:<22} {}", s.name, e),
+                }
+                if let Ok(mut res) = results.lock() {
+                    res.push(Outcome { name: s.name.clone(), result: r });
+                }
+            });
+        }
+    });
+    let mut out = Arc::try_unwrap(results).map(|m| m.into_inner().unwrap_or_default()).unwrap_or_default();
+    let order: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
+    out.sort_by_key(|o| order.iter().position(|n| *n == o.name));
+    out
+}
+
+/// Where scenario logs go by default.
+pub fn default_out_dir(target: &Path) -> PathBuf {
+    target.join("qemu-tests")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn matrix_has_nine_cells_plus_hidden_el_torito_and_vga() {
+        let all = all();
+        assert_eq!(all.iter().filter(|s| !s.hide_el_torito && s.entry == Entry::Serial).count(), 9);
+        assert!(all.iter().any(|s| s.hide_el_torito && s.firmware == Firmware::Uefi && s.medium == Medium::Usb));
+        assert!(all.iter().any(|s| s.entry == Entry::Default));
+        let names: std::collections::BTreeSet<_> = all.iter().map(|s| s.name.clone()).collect();
+        assert_eq!(names.len(), all.len(), "scenario names are unique");
+    }
+
+    fn evs(fw: &str, sb: bool, loader: &str, kind: &str) -> Vec<Value> {
+        vec![
+            json!({"event":"started","firmware":fw,"secure_boot":sb,"loader":loader,"console":"ttyS0"}),
+            json!({"event":"medium","device":"/dev/sr0","kind":kind}),
+            json!({"event":"first-screen"}),
+        ]
+    }
+
+    #[test]
+    fn checks_what_the_installer_saw() {
+        let sb_cd = all().into_iter().find(|s| s.name == "sb-cd").unwrap();
+        check_events(&sb_cd, &evs("uefi", true, "grub", "cdrom")).unwrap();
+        let err = check_events(&sb_cd, &evs("uefi", false, "grub", "cdrom")).unwrap_err().to_string();
+        assert!(err.contains("secure_boot: want true"), "{err}");
+        let err = check_events(&sb_cd, &evs("bios", true, "isolinux", "cdrom")).unwrap_err().to_string();
+        assert!(err.contains("firmware: want uefi"), "{err}");
+        let err = check_events(&sb_cd, &evs("uefi", true, "grub", "usb")).unwrap_err().to_string();
+        assert!(err.contains("medium kind: want cdrom"), "{err}");
+        let missing = vec![evs("uefi", true, "grub", "cdrom")[0].clone(), json!({"event":"medium-missing","seen":[]})];
+        assert!(check_events(&sb_cd, &missing).unwrap_err().to_string().contains("did not find its medium"));
+    }
+}

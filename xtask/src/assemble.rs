@@ -1,0 +1,255 @@
+//! `cargo xtask iso`: builds the static installer, the initramfs, the ESP and
+//! the hybrid ISO from the pinned boot inputs. All writers come from
+//! `image-builder`; this module only decides what goes where.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use image_builder::iso::{BiosBoot, FileSource, IsoBuilder, Isohybrid};
+
+use crate::cmd::Cmd;
+use crate::inputs::{self, Inputs};
+use crate::lockfile::Role;
+use crate::product;
+use crate::project;
+
+/// Upper bound for the ISO (issue: "the ISO is ≤ 48 MiB").
+pub const MAX_ISO_BYTES: u64 = 48 << 20;
+
+/// Options of `cargo xtask iso`.
+#[derive(Debug, Clone)]
+pub struct IsoOptions {
+    pub out: PathBuf,
+    pub epoch: u64,
+}
+
+impl IsoOptions {
+    pub fn from_env(out: Option<PathBuf>) -> Result<IsoOptions> {
+        Ok(IsoOptions {
+            out: out.unwrap_or_else(|| project::target_dir().join("iso").join("installer.iso")),
+            epoch: build_epoch()?,
+        })
+    }
+}
+
+/// SOURCE_DATE_EPOCH if set, else the time of the last commit, so that a
+/// checkout builds the same bytes on every machine.
+pub fn build_epoch() -> Result<u64> {
+    if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
+        return v.trim().parse().with_context(|| format!("SOURCE_DATE_EPOCH=`{v}` is not a whole number of seconds"));
+    }
+    let out = Cmd::new("git").args(["log", "-1", "--format=%ct"]).cwd(project::root()).read();
+    match out {
+        Ok(o) if !o.stdout.trim().is_empty() => {
+            o.stdout.trim().parse().with_context(|| format!("git printed `{}` as the commit time", o.stdout.trim()))
+        }
+        _ => Ok(1_700_000_000),
+    }
+}
+
+/// One file of the ISO tree.
+#[derive(Debug, Clone)]
+pub struct TreeFile {
+    pub path: String,
+    pub source: TreeSource,
+    pub mode: u32,
+}
+
+#[derive(Debug, Clone)]
+pub enum TreeSource {
+    Bytes(Vec<u8>),
+    Path(PathBuf),
+}
+
+/// Everything that goes onto the ISO, plus the boot setup.
+#[derive(Debug, Clone)]
+pub struct IsoTree {
+    pub files: Vec<TreeFile>,
+    pub isohdpfx: Vec<u8>,
+    pub epoch: u64,
+}
+
+/// Timings of one build, for `cargo xtask bench iso`.
+#[derive(Debug, Clone, Default)]
+pub struct BuildTimes {
+    pub installer: Duration,
+    pub initramfs: Duration,
+    pub esp: Duration,
+    pub iso: Duration,
+}
+
+/// Builds the ISO and returns its path.
+pub fn build(opts: &IsoOptions) -> Result<(PathBuf, BuildTimes)> {
+    let mut times = BuildTimes::default();
+    let inputs = inputs::ensure()?;
+    let t = Instant::now();
+    let installer = build_installer()?;
+    times.installer = t.elapsed();
+    let tree = iso_tree(&inputs, &installer, opts.epoch, &mut times)?;
+    let t = Instant::now();
+    let size = write_iso(&tree, &opts.out)?;
+    times.iso = t.elapsed();
+    if size > MAX_ISO_BYTES {
+        bail!("the ISO is {} bytes, over the {} byte limit", size, MAX_ISO_BYTES);
+    }
+    Ok((opts.out.clone(), times))
+}
+
+/// Builds the installer as a static binary (it runs as PID 1 with no libc).
+pub fn build_installer() -> Result<PathBuf> {
+    let triple = "x86_64-unknown-linux-gnu";
+    Cmd::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--quiet", "--release", "--package", "installer", "--target", triple])
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .cwd(project::root())
+        .run()
+        .context("building the static installer")?;
+    let bin = project::target_dir().join(triple).join("release").join("installer");
+    if !bin.is_file() {
+        bail!("cargo did not produce {}", bin.display());
+    }
+    Ok(bin)
+}
+
+/// Collects the ISO tree: boot loaders, menus, kernel, initramfs, ESP image.
+pub fn iso_tree(inputs: &Inputs, installer: &Path, epoch: u64, times: &mut BuildTimes) -> Result<IsoTree> {
+    let t = Instant::now();
+    let initrd = crate::initramfs::build(inputs, installer, epoch)?;
+    times.initramfs = t.elapsed();
+    let t = Instant::now();
+    let esp = build_esp(inputs, epoch)?;
+    times.esp = t.elapsed();
+
+    let bios_dir = "usr/lib/syslinux/modules/bios";
+    let mut files = vec![
+        file_from(inputs.file(Role::Isolinux, "usr/lib/ISOLINUX/isolinux.bin")?, "isolinux/isolinux.bin"),
+        file_from(inputs.file(Role::SyslinuxCommon, &format!("{bios_dir}/ldlinux.c32"))?, "isolinux/ldlinux.c32"),
+        file_from(inputs.file(Role::SyslinuxCommon, &format!("{bios_dir}/menu.c32"))?, "isolinux/menu.c32"),
+        file_from(inputs.file(Role::SyslinuxCommon, &format!("{bios_dir}/libutil.c32"))?, "isolinux/libutil.c32"),
+        file_from(inputs.file(Role::SyslinuxCommon, &format!("{bios_dir}/libcom32.c32"))?, "isolinux/libcom32.c32"),
+        file_from(inputs.vmlinuz()?, "boot/vmlinuz"),
+        TreeFile { path: "boot/initrd.img".into(), source: TreeSource::Bytes(initrd), mode: 0o444 },
+        TreeFile { path: "boot/grub/efi.img".into(), source: TreeSource::Bytes(esp), mode: 0o444 },
+        TreeFile {
+            path: ".disk/info".into(),
+            source: TreeSource::Bytes(
+                format!("{} installer {} (built {})\n", product::PRODUCT, product::VERSION, epoch).into_bytes(),
+            ),
+            mode: 0o444,
+        },
+    ];
+    files.extend(overlay_files(&project::overlay_dir().join("iso"))?);
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let isohdpfx = fs::read(inputs.file(Role::Isolinux, "usr/lib/ISOLINUX/isohdpfx.bin")?)?;
+    Ok(IsoTree { files, isohdpfx, epoch })
+}
+
+fn file_from(src: PathBuf, path: &str) -> TreeFile {
+    TreeFile { path: path.to_string(), source: TreeSource::Path(src), mode: 0o444 }
+}
+
+/// Files below `dir`, with paths relative to it; mode 0755 when executable.
+pub fn overlay_files(dir: &Path) -> Result<Vec<TreeFile>> {
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out)?;
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+fn walk(base: &Path, dir: &Path, out: &mut Vec<TreeFile>) -> Result<()> {
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .collect::<std::io::Result<_>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let p = e.path();
+        let ft = e.file_type()?;
+        if ft.is_dir() {
+            walk(base, &p, out)?;
+        } else if ft.is_file() {
+            use std::os::unix::fs::PermissionsExt;
+            let exec = e.metadata()?.permissions().mode() & 0o111 != 0;
+            let rel = p.strip_prefix(base)?.to_string_lossy().into_owned();
+            out.push(TreeFile { path: rel, source: TreeSource::Path(p), mode: if exec { 0o755 } else { 0o644 } });
+        } else {
+            bail!("{}: only plain files and directories belong in overlay/", p.display());
+        }
+    }
+    Ok(())
+}
+
+/// The EFI system partition image: shim as the removable-media loader, and
+/// Debian's signed GRUB (the CD build, prefix /boot/grub) beside it.
+fn build_esp(inputs: &Inputs, epoch: u64) -> Result<Vec<u8>> {
+    let shim = fs::read(inputs.file(Role::Shim, "usr/lib/shim/shimx64.efi.signed")?)?;
+    let grub = fs::read(inputs.file(Role::GrubEfi, "usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed")?)?;
+    let files = vec![("EFI/BOOT/BOOTX64.EFI".to_string(), shim), ("EFI/BOOT/grubx64.efi".to_string(), grub)];
+    let opts = image_builder::fat::EspOptions {
+        volume_id: (epoch as u32) ^ 0x1550_0000,
+        volume_label: "EFIBOOT".to_string(),
+        epoch,
+    };
+    image_builder::fat::build_esp(&files, &opts).context("building the EFI system partition image")
+}
+
+/// Writes the ISO atomically (temporary file, then rename); returns its size.
+pub fn write_iso(tree: &IsoTree, out: &Path) -> Result<u64> {
+    let mut iso = IsoBuilder::new(product::VOLUME_ID, tree.epoch)?;
+    for f in &tree.files {
+        let source = match &f.source {
+            TreeSource::Bytes(b) => FileSource::Bytes(b.clone()),
+            TreeSource::Path(p) => FileSource::Path(p.clone()),
+        };
+        iso.add_file(&f.path, source, f.mode).with_context(|| format!("adding {} to the ISO", f.path))?;
+    }
+    iso.set_bios_boot(BiosBoot {
+        image: "isolinux/isolinux.bin".into(),
+        catalog: "isolinux/boot.cat".into(),
+        load_sectors: 4,
+        boot_info_table: true,
+    });
+    iso.set_efi_boot("boot/grub/efi.img");
+    iso.set_isohybrid(Isohybrid { mbr_code: tree.isohdpfx.clone(), disk_signature: tree.epoch as u32 });
+    if let Some(dir) = out.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let tmp = out.with_extension("iso.partial");
+    let file = fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let result = iso.write_to(&mut w).context("writing the ISO");
+    let result = result.and_then(|r| {
+        use std::io::Write;
+        w.flush()?;
+        Ok(r)
+    });
+    match result {
+        Ok(report) => {
+            fs::rename(&tmp, out)?;
+            Ok(report.total_bytes)
+        }
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Writes the tree to a directory, for reference tools that build from one.
+pub fn materialize(tree: &IsoTree, dir: &Path) -> Result<()> {
+    let _ = fs::remove_dir_all(dir);
+    for f in &tree.files {
+        let p = dir.join(&f.path);
+        if let Some(parent) = p.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        match &f.source {
+            TreeSource::Bytes(b) => fs::write(&p, b)?,
+            TreeSource::Path(src) => {
+                fs::copy(src, &p).with_context(|| format!("copying {}", src.display()))?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! The one place in xtask that spawns subprocesses (clippy.toml forbids
+//! `std::process::Command::new` elsewhere). Commands are data: they render to a
+//! copy-pasteable string, and failures carry that string plus the tail of stderr.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use anyhow::{bail, Context, Result};
+
+/// A command to run: program, arguments, extra environment, working directory.
+#[derive(Debug, Clone)]
+pub struct Cmd {
+    program: OsString,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    cwd: Option<PathBuf>,
+}
+
+/// What a finished command printed.
+#[derive(Debug)]
+pub struct Output {
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Cmd {
+    pub fn new(program: impl Into<OsString>) -> Cmd {
+        Cmd { program: program.into(), args: Vec::new(), env: Vec::new(), cwd: None }
+    }
+
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Cmd {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Cmd {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn cwd(mut self, dir: impl AsRef<Path>) -> Cmd {
+        self.cwd = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// The command as a shell line a person can paste.
+    pub fn render(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(dir) = &self.cwd {
+            parts.push(format!("cd {} &&", quote(&dir.to_string_lossy())));
+        }
+        for (k, v) in &self.env {
+            parts.push(format!("{}={}", k.to_string_lossy(), quote(&v.to_string_lossy())));
+        }
+        parts.push(quote(&self.program.to_string_lossy()));
+        parts.extend(self.args.iter().map(|a| quote(&a.to_string_lossy())));
+        parts.join(" ")
+    }
+
+    fn command(&self) -> std::process::Command {
+        #[allow(clippy::disallowed_methods)] // this module is the one allowed place
+        let mut c = std::process::Command::new(&self.program);
+        c.args(&self.args);
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        if let Some(dir) = &self.cwd {
+            c.current_dir(dir);
+        }
+        c
+    }
+
+    /// Runs the command with inherited stdio; fails on a non-zero exit.
+    pub fn run(&self) -> Result<()> {
+        eprintln!("$ {}", self.render());
+        let status = self
+            .command()
+            .status()
+            .with_context(|| not_started(&self.program, &self.render()))?;
+        if !status.success() {
+            bail!("`{}` failed: {}", self.render(), status);
+        }
+        Ok(())
+    }
+
+    /// Runs the command capturing its output; fails on a non-zero exit with the
+    /// tail of stderr in the message.
+    pub fn read(&self) -> Result<Output> {
+        let out = self
+            .command()
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| not_started(&self.program, &self.render()))?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if !out.status.success() {
+            bail!("`{}` failed: {}\n{}", self.render(), out.status, tail(&stderr, 20));
+        }
+        Ok(Output { stdout, stderr })
+    }
+}
+
+fn not_started(program: &OsString, rendered: &str) -> String {
+    format!(
+        "could not start `{}` (is `{}` installed? `.ci/run` and the README set-up install the tools)",
+        rendered,
+        program.to_string_lossy()
+    )
+}
+
+/// The last `n` lines of `text`.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_copy_pasteable_line() {
+        let c = Cmd::new("apt-get")
+            .arg("download")
+            .arg("shim-signed=1.51~1+deb12u1")
+            .arg("it's")
+            .env("LC_ALL", "C")
+            .cwd("/tmp/x y");
+        assert_eq!(
+            c.render(),
+            "cd '/tmp/x y' && LC_ALL=C apt-get download 'shim-signed=1.51~1+deb12u1' 'it'\\''s'"
+        );
+    }
+
+    #[test]
+    fn missing_program_is_named() {
+        let err = Cmd::new("no-such-tool-xyz").read().unwrap_err();
+        assert!(format!("{err:#}").contains("is `no-such-tool-xyz` installed?"), "{err:#}");
+    }
+
+    #[test]
+    fn failure_carries_stderr_tail() {
+        let err = Cmd::new("sh").args(["-c", "echo boom >&2; exit 3"]).read().unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("boom") && msg.contains("exit status: 3"), "{msg}");
+    }
+}

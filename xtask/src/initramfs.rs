@@ -1,0 +1,55 @@
+//! The installer's initramfs: our static installer as `/init`, `/dev/console`,
+//! Debian's signed kernel modules (byte for byte) with an index we compute, the
+//! build facts the installer reads, and `overlay/initramfs`.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use image_builder::cpio::Archive;
+use image_builder::kmod::ModuleDb;
+
+use crate::assemble::{overlay_files, TreeSource};
+use crate::inputs::Inputs;
+use crate::product;
+use crate::project;
+
+/// Returns the gzip-compressed newc archive.
+pub fn build(inputs: &Inputs, installer: &Path, epoch: u64) -> Result<Vec<u8>> {
+    let (modules_dir, release) = inputs.kernel_modules()?;
+    let mut a = Archive::new(epoch);
+    for dir in ["dev", "proc", "sys", "run", "tmp", "etc", "etc/installer", "root"] {
+        a.add_dir(dir, 0o755)?;
+    }
+    a.add_char_device("dev/console", 0o600, 5, 1)?;
+    a.add_file_from_path("init", 0o755, installer.to_path_buf())?;
+    let facts = serde_json::json!({
+        "product": product::PRODUCT,
+        "version": product::VERSION,
+        "volume_id": product::VOLUME_ID,
+        "build_epoch": epoch,
+        "kernel_release": release,
+    });
+    a.add_file("etc/installer/build.json", 0o644, format!("{facts:#}\n").into_bytes())?;
+    for f in overlay_files(&project::overlay_dir().join("initramfs"))? {
+        match f.source {
+            TreeSource::Path(p) => a.add_file_from_path(&f.path, f.mode, p)?,
+            TreeSource::Bytes(b) => a.add_file(&f.path, f.mode, b)?,
+        }
+    }
+
+    let db = ModuleDb::scan(&modules_dir).with_context(|| format!("indexing {}", modules_dir.display()))?;
+    let set = db.closure(product::ROOT_MODULES).context("resolving the kernel module set")?;
+    let base = format!("lib/modules/{release}");
+    for m in &set {
+        a.add_file_from_path(&format!("{base}/{}", m.path), 0o644, modules_dir.join(&m.path))?;
+    }
+    let index = db.render_index(&set);
+    a.add_file(&format!("{base}/modules.dep"), 0o644, index.dep.into_bytes())?;
+    a.add_file(&format!("{base}/modules.alias"), 0o644, index.alias.into_bytes())?;
+    a.add_file(&format!("{base}/modules.softdep"), 0o644, index.softdep.into_bytes())?;
+    a.add_file(&format!("{base}/modules.builtin"), 0o644, index.builtin.into_bytes())?;
+
+    let mut out = Vec::new();
+    image_builder::cpio::write_gzip(&a, &mut out).context("writing the initramfs")?;
+    Ok(out)
+}

@@ -1,0 +1,70 @@
+//! `cargo xtask qemu-test`: boots the ISO in the scenarios of `qemu-tests`.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use qemu_tests::qemu::FirmwarePaths;
+use qemu_tests::scenario::{self, Outcome, RunOptions};
+
+use crate::assemble;
+use crate::project;
+
+#[derive(Debug, Clone)]
+pub struct QemuTestOptions {
+    pub all: bool,
+    pub list: bool,
+    pub kvm: bool,
+    pub scenarios: Vec<String>,
+    pub jobs: usize,
+    pub iso: Option<PathBuf>,
+}
+
+/// Runs the chosen scenarios; fails when any fails. Returns the outcomes for benchmarks.
+pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
+    let all = scenario::all();
+    if opts.list {
+        for s in &all {
+            println!("{}{}", s.name, if s.representative { "  (representative)" } else { "" });
+        }
+        return Ok(Vec::new());
+    }
+    let chosen: Vec<_> = if !opts.scenarios.is_empty() {
+        let mut v = Vec::new();
+        for name in &opts.scenarios {
+            match all.iter().find(|s| &s.name == name) {
+                Some(s) => v.push(s.clone()),
+                None => bail!("no scenario `{name}`; `cargo xtask qemu-test --list` shows them"),
+            }
+        }
+        v
+    } else if opts.all {
+        all
+    } else {
+        all.into_iter().filter(|s| s.representative).collect()
+    };
+    let iso = match &opts.iso {
+        Some(p) => p.clone(),
+        None => assemble::build(&assemble::IsoOptions::from_env(None)?)?.0,
+    };
+    let run = RunOptions {
+        iso,
+        out_dir: scenario::default_out_dir(&project::target_dir()),
+        kvm: opts.kvm,
+        memory_mib: 1024,
+        firmware: FirmwarePaths::default(),
+    };
+    eprintln!(
+        "running {} scenario(s) with {} job(s) under {}; logs in {}",
+        chosen.len(),
+        opts.jobs,
+        if opts.kvm { "KVM" } else { "TCG" },
+        run.out_dir.display()
+    );
+    let outcomes = scenario::run_all(&chosen, &run, opts.jobs);
+    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+    println!("qemu-test: {} passed, {} failed", outcomes.len() - failed, failed);
+    if failed > 0 {
+        bail!("{failed} QEMU scenario(s) failed; see the logs above and under {}", run.out_dir.display());
+    }
+    Ok(outcomes)
+}
