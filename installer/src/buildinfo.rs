@@ -86,6 +86,10 @@ mod tests {
     #[test]
     fn load_error_names_the_file() {
         let err = BuildInfo::load(Path::new("/nonexistent-root")).unwrap_err();
-        assert!(err.to_string().contains("/nonexistent-root/etc/installer/build.json"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("/nonexistent-root/etc/installer/build.json"),
+            "{err}"
+        );
     }
 }

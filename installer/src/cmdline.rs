@@ -71,6 +71,11 @@ impl KernelCmdline {
             .and_then(|p| p.value.as_deref())
     }
 
+    /// True if the word `key` or `key=...` appears.
+    pub fn has(&self, key: &str) -> bool {
+        self.params.iter().any(|p| p.key == key)
+    }
+
     /// The device names of every `console=` in order (options after `,` removed):
     /// `console=ttyS0,115200n8` gives `ttyS0`. The last one is `/dev/console`.
     pub fn consoles(&self) -> Vec<String> {
@@ -173,7 +178,8 @@ fn split_words(text: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
-    const SERIAL_ENTRY: &str = "BOOT_IMAGE=/boot/vmlinuz console=tty0 console=ttyS0,115200n8 installer.loader=grub\n";
+    const SERIAL_ENTRY: &str =
+        "BOOT_IMAGE=/boot/vmlinuz console=tty0 console=ttyS0,115200n8 installer.loader=grub\n";
 
     #[test]
     fn consoles_keep_order_and_drop_options() {
@@ -185,7 +191,10 @@ mod tests {
     #[test]
     fn loader_accepts_only_known_values() {
         assert_eq!(KernelCmdline::parse(SERIAL_ENTRY).loader(), Some("grub"));
-        assert_eq!(KernelCmdline::parse("installer.loader=isolinux").loader(), Some("isolinux"));
+        assert_eq!(
+            KernelCmdline::parse("installer.loader=isolinux").loader(),
+            Some("isolinux")
+        );
         assert_eq!(KernelCmdline::parse("installer.loader=lilo").loader(), None);
         assert_eq!(KernelCmdline::parse("quiet").loader(), None);
     }
@@ -194,7 +203,10 @@ mod tests {
     fn last_repeated_key_wins() {
         let c = KernelCmdline::parse("installer.media_timeout=5 installer.media_timeout=60");
         assert_eq!(c.media_timeout(), Some(Duration::from_secs(60)));
-        assert_eq!(KernelCmdline::parse("installer.media_timeout=abc").media_timeout(), None);
+        assert_eq!(
+            KernelCmdline::parse("installer.media_timeout=abc").media_timeout(),
+            None
+        );
     }
 
     #[test]
@@ -211,10 +223,21 @@ mod tests {
 
     #[test]
     fn blacklist_merges_all_occurrences() {
-        let c = KernelCmdline::parse("modprobe.blacklist=floppy,snd-pcsp modprobe.blacklist=nouveau");
-        let expected: BTreeSet<String> =
-            ["floppy", "snd_pcsp", "nouveau"].iter().map(|s| s.to_string()).collect();
+        let c =
+            KernelCmdline::parse("modprobe.blacklist=floppy,snd-pcsp modprobe.blacklist=nouveau");
+        let expected: BTreeSet<String> = ["floppy", "snd_pcsp", "nouveau"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         assert_eq!(c.blacklist(), expected);
+    }
+
+    #[test]
+    fn flags_are_found_with_or_without_value() {
+        let c = KernelCmdline::parse("quiet installer.debug=1");
+        assert!(c.has("quiet"));
+        assert!(c.has("installer.debug"));
+        assert!(!c.has("installer"));
     }
 
     #[test]
@@ -222,6 +245,12 @@ mod tests {
         let c = KernelCmdline::parse("quiet -- installer.loader=grub");
         assert_eq!(c.loader(), None);
         assert_eq!(c.params().len(), 1);
-        assert_eq!(c.params()[0], Param { key: "quiet".into(), value: None });
+        assert_eq!(
+            c.params()[0],
+            Param {
+                key: "quiet".into(),
+                value: None
+            }
+        );
     }
 }

@@ -33,8 +33,16 @@ impl ConsoleDev {
     /// Maps a kernel console name to the device to open: `tty0` (the
     /// foreground VT) becomes `tty1`, the VT in front at boot.
     pub fn from_kernel_name(name: &str) -> Self {
-        let kind = if is_vt_name(name) { ConsoleKind::Vt } else { ConsoleKind::Serial };
-        let name = if name == "tty0" { "tty1".to_string() } else { name.to_string() };
+        let kind = if is_vt_name(name) {
+            ConsoleKind::Vt
+        } else {
+            ConsoleKind::Serial
+        };
+        let name = if name == "tty0" {
+            "tty1".to_string()
+        } else {
+            name.to_string()
+        };
         ConsoleDev { name, kind }
     }
 
@@ -79,7 +87,10 @@ pub struct ConsoleLayout {
 /// Resolves the text of `/sys/class/tty/console/active` (e.g. `"tty0 ttyS0\n"`,
 /// last entry = `/dev/console`). Returns `None` if it names no console.
 pub fn resolve_active(active: &str) -> Option<ConsoleLayout> {
-    let devs: Vec<ConsoleDev> = active.split_whitespace().map(ConsoleDev::from_kernel_name).collect();
+    let devs: Vec<ConsoleDev> = active
+        .split_whitespace()
+        .map(ConsoleDev::from_kernel_name)
+        .collect();
     let primary = devs.last()?.clone();
     let mut others: Vec<ConsoleDev> = Vec::new();
     for d in &devs[..devs.len() - 1] {
@@ -93,14 +104,18 @@ pub fn resolve_active(active: &str) -> Option<ConsoleLayout> {
 /// Resolves the console layout from `<root>/sys/class/tty/console/active`,
 /// falling back to the `console=` list of the command line, then to `tty1`.
 pub fn resolve(root: &Path, cmdline_consoles: &[String]) -> ConsoleLayout {
-    let active = std::fs::read_to_string(root.join("sys/class/tty/console/active")).unwrap_or_default();
+    let active =
+        std::fs::read_to_string(root.join("sys/class/tty/console/active")).unwrap_or_default();
     if let Some(layout) = resolve_active(&active) {
         return layout;
     }
     if let Some(layout) = resolve_active(&cmdline_consoles.join(" ")) {
         return layout;
     }
-    ConsoleLayout { primary: ConsoleDev::from_kernel_name("tty1"), others: Vec::new() }
+    ConsoleLayout {
+        primary: ConsoleDev::from_kernel_name("tty1"),
+        others: Vec::new(),
+    }
 }
 
 /// The line printed on a console that does NOT run the installer: where it
@@ -165,12 +180,21 @@ pub fn attach(dev: &ConsoleDev) -> Result<(), ConsoleError> {
         .write(true)
         .custom_flags(libc::O_NOCTTY)
         .open(&path)
-        .map_err(|source| ConsoleError::Open { path: path.clone(), source })?;
+        .map_err(|source| ConsoleError::Open {
+            path: path.clone(),
+            source,
+        })?;
     let fd = file.as_raw_fd();
     // SAFETY: TIOCSCTTY takes an int argument; fd is a valid open tty.
-    unsafe { tiocsctty(fd, 0) }.map_err(|source| ConsoleError::Ctty { path: path.clone(), source })?;
+    unsafe { tiocsctty(fd, 0) }.map_err(|source| ConsoleError::Ctty {
+        path: path.clone(),
+        source,
+    })?;
     for target in 0..3 {
-        nix::unistd::dup2(fd, target).map_err(|source| ConsoleError::Dup { path: path.clone(), source })?;
+        nix::unistd::dup2(fd, target).map_err(|source| ConsoleError::Dup {
+            path: path.clone(),
+            source,
+        })?;
     }
     drop(file);
     std::env::set_var("TERM", dev.term());
@@ -182,11 +206,21 @@ pub fn attach(dev: &ConsoleDev) -> Result<(), ConsoleError> {
 
 /// On serial lines `TIOCGWINSZ` succeeds with 0 rows and 0 columns; set 80×24.
 fn fix_serial_winsize(fd: libc::c_int) {
-    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: ws is a valid, writable winsize.
     let got = unsafe { tiocgwinsz(fd, &mut ws) };
     if got.is_ok() && (ws.ws_row == 0 || ws.ws_col == 0) {
-        let want = libc::winsize { ws_row: 24, ws_col: 80, ws_xpixel: 0, ws_ypixel: 0 };
+        let want = libc::winsize {
+            ws_row: 24,
+            ws_col: 80,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
         // SAFETY: want is a valid winsize.
         let _ = unsafe { tiocswinsz(fd, &want) };
     }
@@ -218,8 +252,20 @@ mod tests {
     #[test]
     fn serial_entry_last_console_is_primary() {
         let l = resolve_active("tty0 ttyS0\n").unwrap();
-        assert_eq!(l.primary, ConsoleDev { name: "ttyS0".into(), kind: ConsoleKind::Serial });
-        assert_eq!(l.others, vec![ConsoleDev { name: "tty1".into(), kind: ConsoleKind::Vt }]);
+        assert_eq!(
+            l.primary,
+            ConsoleDev {
+                name: "ttyS0".into(),
+                kind: ConsoleKind::Serial
+            }
+        );
+        assert_eq!(
+            l.others,
+            vec![ConsoleDev {
+                name: "tty1".into(),
+                kind: ConsoleKind::Vt
+            }]
+        );
         assert_eq!(l.primary.term(), "vt220");
     }
 
@@ -253,9 +299,18 @@ mod tests {
 
     #[test]
     fn hvc_and_ttys_are_serial_kinds() {
-        assert_eq!(ConsoleDev::from_kernel_name("hvc0").kind, ConsoleKind::Serial);
-        assert_eq!(ConsoleDev::from_kernel_name("ttyS3").kind, ConsoleKind::Serial);
-        assert_eq!(ConsoleDev::from_kernel_name("tty").kind, ConsoleKind::Serial);
+        assert_eq!(
+            ConsoleDev::from_kernel_name("hvc0").kind,
+            ConsoleKind::Serial
+        );
+        assert_eq!(
+            ConsoleDev::from_kernel_name("ttyS3").kind,
+            ConsoleKind::Serial
+        );
+        assert_eq!(
+            ConsoleDev::from_kernel_name("tty").kind,
+            ConsoleKind::Serial
+        );
         assert_eq!(ConsoleDev::from_kernel_name("tty12").kind, ConsoleKind::Vt);
     }
 
@@ -264,10 +319,19 @@ mod tests {
         let serial = ConsoleDev::from_kernel_name("ttyS0");
         let vt = ConsoleDev::from_kernel_name("tty0");
         let on_vt = pointer_message(&serial, &vt);
-        assert!(on_vt.starts_with("The installer is running on ttyS0"), "{on_vt}");
+        assert!(
+            on_vt.starts_with("The installer is running on ttyS0"),
+            "{on_vt}"
+        );
         assert!(on_vt.contains("\"Install\" in the boot menu"), "{on_vt}");
         let on_serial = pointer_message(&vt, &serial);
-        assert!(on_serial.starts_with("The installer is running on tty1"), "{on_serial}");
-        assert!(on_serial.contains("\"Install on serial console\""), "{on_serial}");
+        assert!(
+            on_serial.starts_with("The installer is running on tty1"),
+            "{on_serial}"
+        );
+        assert!(
+            on_serial.contains("\"Install on serial console\""),
+            "{on_serial}"
+        );
     }
 }

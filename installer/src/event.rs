@@ -81,7 +81,8 @@ impl Event {
     /// The event as one line of JSON (no newline).
     pub fn to_json(&self) -> String {
         // Serialising these plain structs cannot fail; keep a fallback anyway.
-        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"event\":\"error\",\"error\":\"{e}\"}}"))
+        serde_json::to_string(self)
+            .unwrap_or_else(|e| format!("{{\"event\":\"error\",\"error\":\"{e}\"}}"))
     }
 
     /// The line written to the serial port, with prefix and newline.
@@ -147,7 +148,12 @@ fn write_nonblocking(f: &mut File, mut data: &[u8]) -> std::io::Result<()> {
     let mut waits = 0;
     while !data.is_empty() {
         match f.write(data) {
-            Ok(0) => return Err(std::io::Error::new(std::io::ErrorKind::WriteZero, "wrote nothing")),
+            Ok(0) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::WriteZero,
+                    "wrote nothing",
+                ))
+            }
             Ok(n) => data = &data[n..],
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && waits < 200 => {
                 waits += 1;
@@ -187,29 +193,52 @@ mod tests {
             loader: None,
             cmdline: String::new(),
         };
-        assert!(bios.to_json().contains(r#""firmware":"bios","secure_boot":false,"loader":null"#));
+        assert!(bios
+            .to_json()
+            .contains(r#""firmware":"bios","secure_boot":false,"loader":null"#));
     }
 
     #[test]
     fn other_events_render_exactly() {
         let m = Event::Modules {
             loaded: 7,
-            failed: vec![ModuleFailure { name: "crct10dif_pclmul".into(), error: "no such device".into() }],
+            failed: vec![ModuleFailure {
+                name: "crct10dif_pclmul".into(),
+                error: "no such device".into(),
+            }],
             seconds: 2.5,
         };
         assert_eq!(
             m.to_json(),
             r#"{"event":"modules","loaded":7,"failed":[{"name":"crct10dif_pclmul","error":"no such device"}],"seconds":2.5}"#
         );
-        let md = Event::Medium { device: "/dev/sr0".into(), kind: MediumKind::Cdrom };
-        assert_eq!(md.to_json(), r#"{"event":"medium","device":"/dev/sr0","kind":"cdrom"}"#);
-        let mm = Event::MediumMissing { seen: vec!["/dev/sda".into()] };
-        assert_eq!(mm.to_json(), r#"{"event":"medium-missing","seen":["/dev/sda"]}"#);
+        let md = Event::Medium {
+            device: "/dev/sr0".into(),
+            kind: MediumKind::Cdrom,
+        };
+        assert_eq!(
+            md.to_json(),
+            r#"{"event":"medium","device":"/dev/sr0","kind":"cdrom"}"#
+        );
+        let mm = Event::MediumMissing {
+            seen: vec!["/dev/sda".into()],
+        };
+        assert_eq!(
+            mm.to_json(),
+            r#"{"event":"medium-missing","seen":["/dev/sda"]}"#
+        );
         assert_eq!(Event::FirstScreen.to_json(), r#"{"event":"first-screen"}"#);
-        let p = Event::Power { action: PowerAction::PowerOff };
+        let p = Event::Power {
+            action: PowerAction::PowerOff,
+        };
         assert_eq!(p.to_json(), r#"{"event":"power","action":"poweroff"}"#);
-        let r = Event::Power { action: PowerAction::Reboot };
-        assert_eq!(r.serial_line(), "INSTALLER-EVENT {\"event\":\"power\",\"action\":\"reboot\"}\n");
+        let r = Event::Power {
+            action: PowerAction::Reboot,
+        };
+        assert_eq!(
+            r.serial_line(),
+            "INSTALLER-EVENT {\"event\":\"power\",\"action\":\"reboot\"}\n"
+        );
     }
 
     #[test]
@@ -221,9 +250,14 @@ mod tests {
         let mut sink = EventSink::open_at(&file, Some(&serial));
         assert!(sink.has_serial());
         sink.emit(&Event::FirstScreen);
-        sink.emit(&Event::Power { action: PowerAction::Reboot });
+        sink.emit(&Event::Power {
+            action: PowerAction::Reboot,
+        });
         let text = std::fs::read_to_string(&file).unwrap();
-        assert_eq!(text, "{\"event\":\"first-screen\"}\n{\"event\":\"power\",\"action\":\"reboot\"}\n");
+        assert_eq!(
+            text,
+            "{\"event\":\"first-screen\"}\n{\"event\":\"power\",\"action\":\"reboot\"}\n"
+        );
         let ser = std::fs::read_to_string(&serial).unwrap();
         assert_eq!(ser.lines().count(), 2);
         assert!(ser.lines().all(|l| l.starts_with(SERIAL_PREFIX)));
@@ -232,9 +266,15 @@ mod tests {
     #[test]
     fn missing_serial_port_is_not_an_error() {
         let t = TempTree::new("events-noserial");
-        let mut sink = EventSink::open_at(&t.path().join("e.jsonl"), Some(&t.path().join("no-such-tty")));
+        let mut sink = EventSink::open_at(
+            &t.path().join("e.jsonl"),
+            Some(&t.path().join("no-such-tty")),
+        );
         assert!(!sink.has_serial());
         sink.emit(&Event::FirstScreen);
-        assert_eq!(std::fs::read_to_string(t.path().join("e.jsonl")).unwrap(), "{\"event\":\"first-screen\"}\n");
+        assert_eq!(
+            std::fs::read_to_string(t.path().join("e.jsonl")).unwrap(),
+            "{\"event\":\"first-screen\"}\n"
+        );
     }
 }

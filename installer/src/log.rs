@@ -7,6 +7,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 /// The full log file.
@@ -60,6 +61,8 @@ static LOGGER: Mutex<Option<Logger>> = Mutex::new(None);
 pub struct LogConfig {
     /// Tag in front of every line, e.g. `installer` or `installer-ui`.
     pub tag: String,
+    /// The log file (normally [`LOG_FILE`]); its directory is created.
+    pub file: PathBuf,
     /// Also write to `/dev/kmsg`.
     pub kmsg: bool,
     /// Also echo lines of this level and above to stderr.
@@ -68,10 +71,25 @@ pub struct LogConfig {
 
 /// Opens the log targets. Call again to change them (e.g. in the UI child).
 pub fn init(config: &LogConfig) {
-    let _ = std::fs::create_dir_all("/run/installer");
-    let file = OpenOptions::new().create(true).append(true).open(LOG_FILE).ok();
-    let kmsg = if config.kmsg { OpenOptions::new().write(true).open("/dev/kmsg").ok() } else { None };
-    let logger = Logger { tag: config.tag.clone(), file, kmsg, echo_min: config.echo_min };
+    if let Some(dir) = config.file.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&config.file)
+        .ok();
+    let kmsg = if config.kmsg {
+        OpenOptions::new().write(true).open("/dev/kmsg").ok()
+    } else {
+        None
+    };
+    let logger = Logger {
+        tag: config.tag.clone(),
+        file,
+        kmsg,
+        echo_min: config.echo_min,
+    };
     if let Ok(mut g) = LOGGER.lock() {
         *g = Some(logger);
     }
@@ -79,7 +97,10 @@ pub fn init(config: &LogConfig) {
 
 /// Seconds since boot (CLOCK_BOOTTIME), for the log file.
 fn uptime() -> f64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: ts is a valid timespec; clock_gettime only writes to it.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
     if rc == 0 {
@@ -111,22 +132,32 @@ fn log_inner(level: Level, msg: &str, allow_echo: bool) {
     };
     match guard.as_mut() {
         None => {
-            if allow_echo {
+            if allow_echo && level >= Level::Warn {
                 let _ = writeln!(std::io::stderr(), "installer: {}: {msg}", level.label());
             }
         }
         Some(l) => {
             let pid = std::process::id();
             if let Some(f) = l.file.as_mut() {
-                let _ = writeln!(f, "[{:10.3}] {}[{pid}] {}: {msg}", uptime(), l.tag, level.label());
+                let _ = writeln!(
+                    f,
+                    "[{:10.3}] {}[{pid}] {}: {msg}",
+                    uptime(),
+                    l.tag,
+                    level.label()
+                );
             }
             if level >= Level::Info {
                 if let Some(k) = l.kmsg.as_mut() {
                     // One write() per record, as /dev/kmsg requires.
-                    let _ = k.write_all(format!("{}{}[{pid}]: {msg}\n", level.kmsg_prefix(), l.tag).as_bytes());
+                    let _ = k.write_all(
+                        format!("{}{}[{pid}]: {msg}\n", level.kmsg_prefix(), l.tag).as_bytes(),
+                    );
                 }
             }
-            if allow_echo && l.echo_min.is_some_and(|min| level >= min) {
+            // Errors written to /dev/kmsg (level 3) already reach the console.
+            let kmsg_shows = level == Level::Error && l.kmsg.is_some();
+            if allow_echo && !kmsg_shows && l.echo_min.is_some_and(|min| level >= min) {
                 let _ = writeln!(std::io::stderr(), "{}: {msg}", l.tag);
             }
         }
@@ -171,4 +202,44 @@ pub fn install_panic_hook() {
         let _ = writeln!(std::io::stderr(), "installer: {line}");
         log_inner(Level::Error, &line, false);
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::TempTree;
+
+    #[test]
+    fn lines_go_to_the_file_with_tag_pid_and_level() {
+        let t = TempTree::new("log");
+        let file = t.path().join("run/installer/installer.log");
+        init(&LogConfig {
+            tag: "unit".into(),
+            file: file.clone(),
+            kmsg: false,
+            echo_min: None,
+        });
+        debug("detail one");
+        warn("something odd");
+        let text = std::fs::read_to_string(&file).unwrap();
+        let pid = std::process::id();
+        let mine: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(&format!("unit[{pid}]")))
+            .collect();
+        assert!(
+            mine.iter()
+                .any(|l| l.ends_with(&format!("unit[{pid}] debug: detail one"))),
+            "{text}"
+        );
+        assert!(
+            mine.iter()
+                .any(|l| l.ends_with(&format!("unit[{pid}] warn: something odd"))),
+            "{text}"
+        );
+        assert!(
+            mine.iter().all(|l| l.starts_with('[')),
+            "lines start with the uptime: {text}"
+        );
+    }
 }

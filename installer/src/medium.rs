@@ -82,7 +82,9 @@ pub fn is_candidate_name(name: &str) -> bool {
         return letters(rest);
     }
     if let Some(rest) = name.strip_prefix("nvme") {
-        return rest.split_once('n').is_some_and(|(c, n)| digits(c) && digits(n));
+        return rest
+            .split_once('n')
+            .is_some_and(|(c, n)| digits(c) && digits(n));
     }
     false
 }
@@ -119,7 +121,8 @@ pub fn scan(root: &Path, volume_id: &str) -> Scan {
     for name in names {
         let path: PathBuf = dev.join(&name);
         let device = format!("/dev/{name}");
-        let is_dev = std::fs::metadata(&path).map(|m| m.file_type().is_block_device() || m.is_file());
+        let is_dev =
+            std::fs::metadata(&path).map(|m| m.file_type().is_block_device() || m.is_file());
         if !matches!(is_dev, Ok(true)) {
             continue;
         }
@@ -130,7 +133,10 @@ pub fn scan(root: &Path, volume_id: &str) -> Scan {
                         let link = std::fs::read_link(root.join("sys/class/block").join(&name))
                             .map(|p| p.to_string_lossy().into_owned())
                             .unwrap_or_default();
-                        result.found = Some(Medium { device: device.clone(), kind: classify(&name, &link) });
+                        result.found = Some(Medium {
+                            device: device.clone(),
+                            kind: classify(&name, &link),
+                        });
                     }
                     format!("ISO 9660 volume {id:?}")
                 }
@@ -184,16 +190,43 @@ mod tests {
         for yes in ["sr0", "sr12", "sda", "sdab", "vda", "nvme0n1", "nvme10n2"] {
             assert!(is_candidate_name(yes), "{yes}");
         }
-        for no in ["sda1", "sr", "nvme0n1p1", "nvme0", "vd", "loop0", "tty1", "sdA"] {
+        for no in [
+            "sda1",
+            "sr",
+            "nvme0n1p1",
+            "nvme0",
+            "vd",
+            "loop0",
+            "tty1",
+            "sdA",
+        ] {
             assert!(!is_candidate_name(no), "{no}");
         }
     }
 
     #[test]
     fn classification() {
-        assert_eq!(classify("sr0", "../devices/pci0000:00/0000:00:01.1/ata2/host1/block/sr0"), MediumKind::Cdrom);
-        assert_eq!(classify("sdb", "../devices/pci0000:00/0000:00:04.0/usb2/2-1/host2/block/sdb"), MediumKind::Usb);
-        assert_eq!(classify("sda", "../devices/pci0000:00/0000:00:1f.2/ata1/host0/block/sda"), MediumKind::Disk);
+        assert_eq!(
+            classify(
+                "sr0",
+                "../devices/pci0000:00/0000:00:01.1/ata2/host1/block/sr0"
+            ),
+            MediumKind::Cdrom
+        );
+        assert_eq!(
+            classify(
+                "sdb",
+                "../devices/pci0000:00/0000:00:04.0/usb2/2-1/host2/block/sdb"
+            ),
+            MediumKind::Usb
+        );
+        assert_eq!(
+            classify(
+                "sda",
+                "../devices/pci0000:00/0000:00:1f.2/ata1/host0/block/sda"
+            ),
+            MediumKind::Disk
+        );
     }
 
     #[test]
@@ -206,13 +239,30 @@ mod tests {
         t.write("dev/sda1", &image);
         t.write("dev/sr0", b"short");
         t.mkdir("sys/class/block");
-        t.symlink("sys/class/block/sdb", "../../devices/pci0000:00/0000:00:04.0/usb2/2-1/host2/block/sdb");
+        t.symlink(
+            "sys/class/block/sdb",
+            "../../devices/pci0000:00/0000:00:04.0/usb2/2-1/host2/block/sdb",
+        );
         let s = scan(t.path(), "APPLIANCE_INSTALL");
-        assert_eq!(s.found, Some(Medium { device: "/dev/sdb".into(), kind: MediumKind::Usb }));
+        assert_eq!(
+            s.found,
+            Some(Medium {
+                device: "/dev/sdb".into(),
+                kind: MediumKind::Usb
+            })
+        );
         let seen: Vec<&str> = s.seen.iter().map(|d| d.device.as_str()).collect();
-        assert_eq!(seen, vec!["/dev/sda", "/dev/sdb", "/dev/sr0"], "partitions are not candidates");
+        assert_eq!(
+            seen,
+            vec!["/dev/sda", "/dev/sdb", "/dev/sr0"],
+            "partitions are not candidates"
+        );
         assert_eq!(s.seen[0].status, "not ISO 9660");
-        assert!(s.seen[2].status.starts_with("unreadable"), "{}", s.seen[2].status);
+        assert!(
+            s.seen[2].status.starts_with("unreadable"),
+            "{}",
+            s.seen[2].status
+        );
 
         let none = scan(t.path(), "SOMETHING_ELSE");
         assert_eq!(none.found, None);

@@ -92,7 +92,10 @@ fn describe_exit_code(code: i32) -> String {
 pub fn reap_all() -> Vec<WaitStatus> {
     let mut seen = Vec::new();
     loop {
-        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL)) {
+        match waitpid(
+            Pid::from_raw(-1),
+            Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL),
+        ) {
             Ok(WaitStatus::StillAlive) | Err(_) => return seen,
             Ok(status) => seen.push(status),
         }
@@ -103,7 +106,10 @@ pub fn reap_all() -> Vec<WaitStatus> {
 fn reap_until_gone(limit: Duration) -> bool {
     let start = Instant::now();
     loop {
-        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL)) {
+        match waitpid(
+            Pid::from_raw(-1),
+            Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL),
+        ) {
             Err(nix::errno::Errno::ECHILD) => return true,
             Ok(WaitStatus::StillAlive) => {
                 if start.elapsed() >= limit {
@@ -161,16 +167,27 @@ mod tests {
     #[test]
     fn wait_statuses_are_classified() {
         let pid = Pid::from_raw(42);
-        assert_eq!(classify_exit(WaitStatus::Exited(pid, 10)), Some(ChildEnd::Power(PowerAction::Reboot)));
-        assert_eq!(classify_exit(WaitStatus::Exited(pid, 11)), Some(ChildEnd::Power(PowerAction::PowerOff)));
+        assert_eq!(
+            classify_exit(WaitStatus::Exited(pid, 10)),
+            Some(ChildEnd::Power(PowerAction::Reboot))
+        );
+        assert_eq!(
+            classify_exit(WaitStatus::Exited(pid, 11)),
+            Some(ChildEnd::Power(PowerAction::PowerOff))
+        );
         let Some(ChildEnd::Unexpected(why)) = classify_exit(WaitStatus::Exited(pid, 101)) else {
             panic!("exit 101 must be unexpected");
         };
         assert!(why.contains("panic"), "{why}");
-        let Some(ChildEnd::Unexpected(why)) = classify_exit(WaitStatus::Signaled(pid, Signal::SIGSEGV, true)) else {
+        let Some(ChildEnd::Unexpected(why)) =
+            classify_exit(WaitStatus::Signaled(pid, Signal::SIGSEGV, true))
+        else {
             panic!("a signal must be unexpected");
         };
         assert_eq!(why, "it was killed by signal SIGSEGV (core dumped)");
-        assert_eq!(classify_exit(WaitStatus::Stopped(pid, Signal::SIGSTOP)), None);
+        assert_eq!(
+            classify_exit(WaitStatus::Stopped(pid, Signal::SIGSTOP)),
+            None
+        );
     }
 }

@@ -30,13 +30,17 @@ impl Vm {
     pub fn spawn(program: &str, args: &[String], log: &Path) -> Result<Vm> {
         #[allow(clippy::disallowed_methods)] // the one allowed place in this crate
         let mut cmd = std::process::Command::new(program);
-        cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("could not start {program} (install qemu-system-x86 and qemu-utils)"))?;
+        cmd.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().with_context(|| {
+            format!("could not start {program} (install qemu-system-x86 and qemu-utils)")
+        })?;
         let stdin = child.stdin.take();
         let output = Arc::new(Mutex::new(Vec::new()));
-        let mut log_file = File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let mut log_file =
+            File::create(log).with_context(|| format!("creating {}", log.display()))?;
         if let Some(mut out) = child.stdout.take() {
             let sink = Arc::clone(&output);
             thread::spawn(move || {
@@ -65,7 +69,13 @@ impl Vm {
                 }
             });
         }
-        Ok(Vm { child, stdin, output, started: Instant::now(), cursor: 0 })
+        Ok(Vm {
+            child,
+            stdin,
+            output,
+            started: Instant::now(),
+            cursor: 0,
+        })
     }
 
     /// Time since the VM was started.
@@ -94,10 +104,17 @@ impl Vm {
                 return Ok(text[from..end].to_string());
             }
             if let Some(status) = self.child.try_wait()? {
-                bail!("QEMU exited ({status}) before printing {needle:?}; last output:\n{}", last_lines(&text, 25));
+                bail!(
+                    "QEMU exited ({status}) before printing {needle:?}; last output:\n{}",
+                    last_lines(&text, 25)
+                );
             }
             if Instant::now() >= deadline {
-                bail!("{needle:?} did not appear within {:?}; last output:\n{}", timeout, last_lines(&text, 25));
+                bail!(
+                    "{needle:?} did not appear within {:?}; last output:\n{}",
+                    timeout,
+                    last_lines(&text, 25)
+                );
             }
             thread::sleep(Duration::from_millis(50));
         }
@@ -106,14 +123,20 @@ impl Vm {
     /// Fails when QEMU has already exited.
     pub fn check_running(&mut self) -> Result<()> {
         if let Some(status) = self.child.try_wait()? {
-            bail!("QEMU exited ({status}); last output:\n{}", last_lines(&self.text(), 25));
+            bail!(
+                "QEMU exited ({status}); last output:\n{}",
+                last_lines(&self.text(), 25)
+            );
         }
         Ok(())
     }
 
     /// Types `bytes` on the first serial port.
     pub fn send(&mut self, bytes: &[u8]) -> Result<()> {
-        let stdin = self.stdin.as_mut().context("the VM's serial input is closed")?;
+        let stdin = self
+            .stdin
+            .as_mut()
+            .context("the VM's serial input is closed")?;
         stdin.write_all(bytes)?;
         stdin.flush()?;
         Ok(())
@@ -127,7 +150,11 @@ impl Vm {
                 return Ok(status);
             }
             if Instant::now() >= deadline {
-                bail!("QEMU still running {:?} after the power-off request; last output:\n{}", timeout, last_lines(&self.text(), 25));
+                bail!(
+                    "QEMU still running {:?} after the power-off request; last output:\n{}",
+                    timeout,
+                    last_lines(&self.text(), 25)
+                );
             }
             thread::sleep(Duration::from_millis(100));
         }
@@ -157,17 +184,29 @@ mod tests {
     fn expect_consumes_in_order_and_times_out() {
         let dir = std::env::temp_dir().join(format!("qt-child-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let args = vec!["-c".to_string(), "printf 'one\\r\\n\\033[1mtwo\\033[0m\\n'; read x; echo got-$x".to_string()];
+        let args = vec![
+            "-c".to_string(),
+            "printf 'one\\r\\n\\033[1mtwo\\033[0m\\n'; read x; echo got-$x".to_string(),
+        ];
         let mut vm = Vm::spawn("sh", &args, &dir.join("serial.log")).unwrap();
-        assert!(vm.expect("one", Duration::from_secs(5)).unwrap().ends_with("one"));
+        assert!(vm
+            .expect("one", Duration::from_secs(5))
+            .unwrap()
+            .ends_with("one"));
         vm.expect("two", Duration::from_secs(5)).unwrap();
-        let err = vm.expect("one", Duration::from_millis(200)).unwrap_err().to_string();
+        let err = vm
+            .expect("one", Duration::from_millis(200))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("did not appear"), "{err}");
         vm.send(b"key\n").unwrap();
         vm.expect("got-key", Duration::from_secs(5)).unwrap();
         assert!(vm.wait_exit(Duration::from_secs(5)).unwrap().success());
         let log = std::fs::read(dir.join("serial.log")).unwrap();
-        assert!(log.starts_with(b"one\r\n\x1b[1mtwo"), "the log keeps raw bytes");
+        assert!(
+            log.starts_with(b"one\r\n\x1b[1mtwo"),
+            "the log keeps raw bytes"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

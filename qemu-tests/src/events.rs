@@ -14,7 +14,10 @@ pub fn parse(text: &str) -> Result<Vec<Value>> {
     let mut out = Vec::new();
     for line in text.lines() {
         let line = line.trim_end_matches('\r');
-        if let Some(json) = line.strip_prefix(PREFIX) {
+        // Firmware may have written to the same port before the kernel took it
+        // over (OVMF mirrors its console to every UART), so the prefix need
+        // not start the line.
+        if let Some(json) = line.find(PREFIX).map(|i| &line[i + PREFIX.len()..]) {
             match serde_json::from_str::<Value>(json) {
                 Ok(v) if v.get("event").and_then(Value::as_str).is_some() => out.push(v),
                 Ok(_) => bail!("event line without an \"event\" name: {line}"),
@@ -27,7 +30,9 @@ pub fn parse(text: &str) -> Result<Vec<Value>> {
 
 /// The first event called `name`.
 pub fn find<'a>(events: &'a [Value], name: &str) -> Option<&'a Value> {
-    events.iter().find(|e| e.get("event").and_then(Value::as_str) == Some(name))
+    events
+        .iter()
+        .find(|e| e.get("event").and_then(Value::as_str) == Some(name))
 }
 
 /// Polls `path` until an event called `name` arrives. `alive` is asked between
@@ -40,7 +45,9 @@ pub fn wait_for(
 ) -> Result<Vec<Value>> {
     let deadline = Instant::now() + timeout;
     loop {
-        let text = std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+        let text = std::fs::read(path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
         // A line still being written has no newline yet; parse only complete ones.
         let complete = match text.rfind('\n') {
             Some(i) => &text[..=i],
@@ -52,14 +59,20 @@ pub fn wait_for(
         }
         alive()?;
         if Instant::now() >= deadline {
-            bail!("no {name:?} event within {timeout:?}; events so far: {}", names(&events));
+            bail!(
+                "no {name:?} event within {timeout:?}; events so far: {}",
+                names(&events)
+            );
         }
         std::thread::sleep(Duration::from_millis(200));
     }
 }
 
 fn names(events: &[Value]) -> String {
-    let n: Vec<&str> = events.iter().filter_map(|e| e.get("event").and_then(Value::as_str)).collect();
+    let n: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.get("event").and_then(Value::as_str))
+        .collect();
     if n.is_empty() {
         "none".into()
     } else {
@@ -73,7 +86,7 @@ mod tests {
 
     #[test]
     fn parses_prefixed_lines_only() {
-        let text = "noise\r\nINSTALLER-EVENT {\"event\":\"started\",\"firmware\":\"uefi\"}\r\nINSTALLER-EVENT {\"event\":\"first-screen\"}\n";
+        let text = "noise\r\n\x1b[0m\x1b[37mINSTALLER-EVENT {\"event\":\"started\",\"firmware\":\"uefi\"}\r\nINSTALLER-EVENT {\"event\":\"first-screen\"}\n";
         let ev = parse(text).unwrap();
         assert_eq!(ev.len(), 2);
         assert_eq!(find(&ev, "started").unwrap()["firmware"], "uefi");
@@ -82,7 +95,9 @@ mod tests {
 
     #[test]
     fn malformed_event_is_an_error() {
-        let err = parse("INSTALLER-EVENT {\"event\":").unwrap_err().to_string();
+        let err = parse("INSTALLER-EVENT {\"event\":")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("malformed event line"), "{err}");
         let err = parse("INSTALLER-EVENT {\"x\":1}").unwrap_err().to_string();
         assert!(err.contains("without an \"event\""), "{err}");

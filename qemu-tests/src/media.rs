@@ -17,11 +17,16 @@ const BLOCK: u64 = 2048;
 /// record forces the firmware through the MBR partition, as real firmware
 /// that ignores El Torito on disks does.
 pub fn hide_el_torito(iso: &Path, out: &Path) -> Result<()> {
-    fs::copy(iso, out).with_context(|| format!("copying {} to {}", iso.display(), out.display()))?;
+    fs::copy(iso, out)
+        .with_context(|| format!("copying {} to {}", iso.display(), out.display()))?;
     let mut f = fs::OpenOptions::new().read(true).write(true).open(out)?;
     let brvd = read_block(&mut f, 17)?;
-    if brvd[0] != 0 || &brvd[1..6] != b"CD001" || !brvd[7..].starts_with(b"EL TORITO SPECIFICATION") {
-        bail!("{}: block 17 is not an El Torito boot record", iso.display());
+    if brvd[0] != 0 || &brvd[1..6] != b"CD001" || !brvd[7..].starts_with(b"EL TORITO SPECIFICATION")
+    {
+        bail!(
+            "{}: block 17 is not an El Torito boot record",
+            iso.display()
+        );
     }
     let terminator = (18..64)
         .map(|lba| read_block(&mut f, lba).map(|b| (lba, b)))
@@ -38,7 +43,8 @@ pub fn hide_el_torito(iso: &Path, out: &Path) -> Result<()> {
 fn read_block(f: &mut File, lba: u64) -> Result<Vec<u8>> {
     let mut b = vec![0u8; BLOCK as usize];
     f.seek(SeekFrom::Start(lba * BLOCK))?;
-    f.read_exact(&mut b).with_context(|| format!("reading block {lba}"))?;
+    f.read_exact(&mut b)
+        .with_context(|| format!("reading block {lba}"))?;
     Ok(b)
 }
 
@@ -68,7 +74,11 @@ mod tests {
         hide_el_torito(&dir.join("a.iso"), &dir.join("b.iso")).unwrap();
         let out = fs::read(dir.join("b.iso")).unwrap();
         assert_eq!(out.len(), img.len());
-        assert_eq!(&out[17 * 2048..18 * 2048], &img[18 * 2048..19 * 2048], "block 17 now holds the terminator");
+        assert_eq!(
+            &out[17 * 2048..18 * 2048],
+            &img[18 * 2048..19 * 2048],
+            "block 17 now holds the terminator"
+        );
         assert_eq!(&out[..17 * 2048], &img[..17 * 2048]);
         assert_eq!(&out[18 * 2048..], &img[18 * 2048..]);
         // A second pass refuses: block 17 is no longer a boot record.

@@ -112,7 +112,11 @@ impl VmConfig {
                 "driver=cfi.pflash01,property=secure,value=on",
             ]),
         }
-        let vars = self.vars.as_ref().map(|v| v.display().to_string()).unwrap_or_default();
+        let vars = self
+            .vars
+            .as_ref()
+            .map(|v| v.display().to_string())
+            .unwrap_or_default();
         match self.firmware {
             Firmware::Bios => {}
             Firmware::Uefi | Firmware::SecureBoot => {
@@ -122,14 +126,25 @@ impl VmConfig {
                     &self.paths.ovmf_code_secure
                 };
                 a.push("-drive".into());
-                a.push(format!("if=pflash,format=raw,unit=0,readonly=on,file={}", code.display()));
+                a.push(format!(
+                    "if=pflash,format=raw,unit=0,readonly=on,file={}",
+                    code.display()
+                ));
                 a.push("-drive".into());
                 a.push(format!("if=pflash,format=raw,unit=1,file={vars}"));
             }
         }
         a.push("-m".into());
         a.push(self.memory_mib.to_string());
-        for s in ["-display", "none", "-no-reboot", "-nic", "none", "-serial", "stdio"] {
+        for s in [
+            "-display",
+            "none",
+            "-no-reboot",
+            "-nic",
+            "none",
+            "-serial",
+            "stdio",
+        ] {
             a.push(s.into());
         }
         a.push("-serial".into());
@@ -138,7 +153,9 @@ impl VmConfig {
         match self.medium {
             Medium::Cd => {
                 a.push("-drive".into());
-                a.push(format!("if=none,id=boot,format=raw,media=cdrom,readonly=on,file={img}"));
+                a.push(format!(
+                    "if=none,id=boot,format=raw,media=cdrom,readonly=on,file={img}"
+                ));
                 a.push("-device".into());
                 a.push("ide-cd,drive=boot,bootindex=0".into());
             }
@@ -163,7 +180,11 @@ impl VmConfig {
     /// The whole command as a shell line, for logs and for reproducing a run by hand.
     pub fn render(&self) -> String {
         std::iter::once("qemu-system-x86_64".to_string())
-            .chain(self.args().into_iter().map(|s| if s.contains(' ') { format!("'{s}'") } else { s }))
+            .chain(
+                self.args()
+                    .into_iter()
+                    .map(|s| if s.contains(' ') { format!("'{s}'") } else { s }),
+            )
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -205,12 +226,17 @@ mod tests {
         assert!(!r.contains("pflash"), "{r}");
         assert!(r.contains("-device qemu-xhci,id=xhci"), "{r}");
         assert!(r.contains("usb-storage,bus=xhci.0,drive=boot"), "{r}");
-        assert!(r.contains("snapshot=on"), "the image must never be modified: {r}");
+        assert!(
+            r.contains("snapshot=on"),
+            "the image must never be modified: {r}"
+        );
     }
 
     #[test]
     fn kvm_is_opt_in() {
-        assert!(cfg(Firmware::Uefi, Medium::Disk).render().contains("-accel tcg"));
+        assert!(cfg(Firmware::Uefi, Medium::Disk)
+            .render()
+            .contains("-accel tcg"));
         let mut c = cfg(Firmware::Uefi, Medium::Disk);
         c.kvm = true;
         assert!(c.render().contains("-accel kvm -cpu host"));

@@ -44,7 +44,9 @@ pub fn all() -> Vec<Scenario> {
         for m in [Medium::Cd, Medium::Usb, Medium::Disk] {
             let representative = matches!(
                 (fw, m),
-                (Firmware::Bios, Medium::Cd) | (Firmware::Bios, Medium::Usb) | (Firmware::SecureBoot, Medium::Disk)
+                (Firmware::Bios, Medium::Cd)
+                    | (Firmware::Bios, Medium::Usb)
+                    | (Firmware::SecureBoot, Medium::Disk)
             );
             v.push(Scenario {
                 name: format!("{}-{}", fw.name(), m.name()),
@@ -118,7 +120,8 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
     let vars = match opts.firmware.vars_template(s.firmware) {
         Some(t) => {
             let p = dir.join("OVMF_VARS.fd");
-            fs::copy(t, &p).with_context(|| format!("copying {} (install the ovmf package)", t.display()))?;
+            fs::copy(t, &p)
+                .with_context(|| format!("copying {} (install the ovmf package)", t.display()))?;
             Some(p)
         }
         None => None,
@@ -137,7 +140,8 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
     fs::write(dir.join("command.txt"), cfg.render() + "\n")?;
     let mut vm = Vm::spawn("qemu-system-x86_64", &cfg.args(), &dir.join("serial.log"))?;
 
-    vm.expect("serial console", MENU_TIMEOUT).context("waiting for the boot menu")?;
+    vm.expect("serial console", MENU_TIMEOUT)
+        .context("waiting for the boot menu")?;
     let menu = vm.elapsed();
     if s.entry == Entry::Serial {
         // Down arrow (VT100), a moment for the menu to redraw, then Enter.
@@ -145,13 +149,23 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
         std::thread::sleep(Duration::from_millis(400));
         vm.send(b"\r")?;
     }
-    let evs = events::wait_for(&events_path, "first-screen", FIRST_SCREEN_TIMEOUT, || vm.check_running())
-        .with_context(|| format!("waiting for the installer's first screen; serial tail:\n{}", tail(&vm)))?;
+    let evs = events::wait_for(&events_path, "first-screen", FIRST_SCREEN_TIMEOUT, || {
+        vm.check_running()
+    })
+    .with_context(|| {
+        format!(
+            "waiting for the installer's first screen; serial tail:\n{}",
+            tail(&vm)
+        )
+    })?;
     let first_screen = vm.elapsed();
     check_events(s, &evs)?;
     let text = vm.text();
     if s.firmware == Firmware::SecureBoot {
-        ensure!(text.contains("Secure boot enabled"), "the kernel did not log \"Secure boot enabled\"");
+        ensure!(
+            text.contains("Secure boot enabled"),
+            "the kernel did not log \"Secure boot enabled\""
+        );
     }
     if s.hide_el_torito {
         ensure!(
@@ -162,11 +176,15 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
     }
     match s.entry {
         Entry::Serial => {
-            vm.expect("installer", Duration::from_secs(30)).context("the first screen on the serial console")?;
+            vm.expect("installer", Duration::from_secs(30))
+                .context("the first screen on the serial console")?;
             vm.send(b"p\r")?;
             events::wait_for(&events_path, "power", POWEROFF_TIMEOUT, || Ok(()))?;
             let status = vm.wait_exit(POWEROFF_TIMEOUT)?;
-            ensure!(status.success(), "QEMU exited with {status} after power-off");
+            ensure!(
+                status.success(),
+                "QEMU exited with {status} after power-off"
+            );
         }
         Entry::Default => {
             ensure!(
@@ -176,7 +194,11 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
             );
         }
     }
-    Ok(Timings { menu, first_screen, total: vm.elapsed() })
+    Ok(Timings {
+        menu,
+        first_screen,
+        total: vm.elapsed(),
+    })
 }
 
 fn tail(vm: &Vm) -> String {
@@ -186,20 +208,46 @@ fn tail(vm: &Vm) -> String {
 /// Checks what the installer reported against what the scenario booted.
 pub fn check_events(s: &Scenario, evs: &[Value]) -> Result<()> {
     let started = events::find(evs, "started").context("no \"started\" event")?;
-    let want_fw = if s.firmware == Firmware::Bios { "bios" } else { "uefi" };
-    ensure!(started["firmware"] == want_fw, "firmware: want {want_fw}, installer saw {}", started["firmware"]);
+    let want_fw = if s.firmware == Firmware::Bios {
+        "bios"
+    } else {
+        "uefi"
+    };
+    ensure!(
+        started["firmware"] == want_fw,
+        "firmware: want {want_fw}, installer saw {}",
+        started["firmware"]
+    );
     let want_sb = s.firmware == Firmware::SecureBoot;
     ensure!(
         started["secure_boot"] == want_sb,
         "secure_boot: want {want_sb}, installer saw {}",
         started["secure_boot"]
     );
-    let want_loader = if s.firmware == Firmware::Bios { "isolinux" } else { "grub" };
-    ensure!(started["loader"] == want_loader, "loader: want {want_loader}, got {}", started["loader"]);
-    let want_console = if s.entry == Entry::Serial { "ttyS0" } else { "tty1" };
-    ensure!(started["console"] == want_console, "console: want {want_console}, got {}", started["console"]);
+    let want_loader = if s.firmware == Firmware::Bios {
+        "isolinux"
+    } else {
+        "grub"
+    };
+    ensure!(
+        started["loader"] == want_loader,
+        "loader: want {want_loader}, got {}",
+        started["loader"]
+    );
+    let want_console = if s.entry == Entry::Serial {
+        "ttyS0"
+    } else {
+        "tty1"
+    };
+    ensure!(
+        started["console"] == want_console,
+        "console: want {want_console}, got {}",
+        started["console"]
+    );
     let Some(medium) = events::find(evs, "medium") else {
-        let missing = events::find(evs, "medium-missing").cloned().unwrap_or(Value::Null);
+        let missing = events::find(evs, "medium-missing")
+            .cloned()
+            .unwrap_or(Value::Null);
         bail!("the installer did not find its medium: {missing}");
     };
     let want_kind = match s.medium {
@@ -207,7 +255,10 @@ pub fn check_events(s: &Scenario, evs: &[Value]) -> Result<()> {
         Medium::Usb => "usb",
         Medium::Disk => "disk",
     };
-    ensure!(medium["kind"] == want_kind, "medium kind: want {want_kind}, got {medium}");
+    ensure!(
+        medium["kind"] == want_kind,
+        "medium kind: want {want_kind}, got {medium}"
+    );
     Ok(())
 }
 
@@ -227,7 +278,13 @@ pub fn run_all(scenarios: &[Scenario], opts: &RunOptions, jobs: usize) -> Vec<Ou
             let queue = Arc::clone(&queue);
             let results = Arc::clone(&results);
             scope.spawn(move || loop {
-                let next = queue.lock().ok().and_then(|mut q| if q.is_empty() { None } else { Some(q.remove(0)) });
+                let next = queue.lock().ok().and_then(|mut q| {
+                    if q.is_empty() {
+                        None
+                    } else {
+                        Some(q.remove(0))
+                    }
+                });
                 let Some(s) = next else { break };
                 let r = run(&s, opts).map_err(|e| format!("{e:#}"));
                 match &r {
@@ -241,12 +298,17 @@ pub fn run_all(scenarios: &[Scenario], opts: &RunOptions, jobs: usize) -> Vec<Ou
                     Err(e) => eprintln!("FAIL {:<22} {}", s.name, e),
                 }
                 if let Ok(mut res) = results.lock() {
-                    res.push(Outcome { name: s.name.clone(), result: r });
+                    res.push(Outcome {
+                        name: s.name.clone(),
+                        result: r,
+                    });
                 }
             });
         }
     });
-    let mut out = Arc::try_unwrap(results).map(|m| m.into_inner().unwrap_or_default()).unwrap_or_default();
+    let mut out = Arc::try_unwrap(results)
+        .map(|m| m.into_inner().unwrap_or_default())
+        .unwrap_or_default();
     let order: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
     out.sort_by_key(|o| order.iter().position(|n| *n == o.name));
     out
@@ -265,8 +327,15 @@ mod tests {
     #[test]
     fn matrix_has_nine_cells_plus_hidden_el_torito_and_vga() {
         let all = all();
-        assert_eq!(all.iter().filter(|s| !s.hide_el_torito && s.entry == Entry::Serial).count(), 9);
-        assert!(all.iter().any(|s| s.hide_el_torito && s.firmware == Firmware::Uefi && s.medium == Medium::Usb));
+        assert_eq!(
+            all.iter()
+                .filter(|s| !s.hide_el_torito && s.entry == Entry::Serial)
+                .count(),
+            9
+        );
+        assert!(all
+            .iter()
+            .any(|s| s.hide_el_torito && s.firmware == Firmware::Uefi && s.medium == Medium::Usb));
         assert!(all.iter().any(|s| s.entry == Entry::Default));
         let names: std::collections::BTreeSet<_> = all.iter().map(|s| s.name.clone()).collect();
         assert_eq!(names.len(), all.len(), "scenario names are unique");
@@ -284,13 +353,25 @@ mod tests {
     fn checks_what_the_installer_saw() {
         let sb_cd = all().into_iter().find(|s| s.name == "sb-cd").unwrap();
         check_events(&sb_cd, &evs("uefi", true, "grub", "cdrom")).unwrap();
-        let err = check_events(&sb_cd, &evs("uefi", false, "grub", "cdrom")).unwrap_err().to_string();
+        let err = check_events(&sb_cd, &evs("uefi", false, "grub", "cdrom"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("secure_boot: want true"), "{err}");
-        let err = check_events(&sb_cd, &evs("bios", true, "isolinux", "cdrom")).unwrap_err().to_string();
+        let err = check_events(&sb_cd, &evs("bios", true, "isolinux", "cdrom"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("firmware: want uefi"), "{err}");
-        let err = check_events(&sb_cd, &evs("uefi", true, "grub", "usb")).unwrap_err().to_string();
+        let err = check_events(&sb_cd, &evs("uefi", true, "grub", "usb"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("medium kind: want cdrom"), "{err}");
-        let missing = vec![evs("uefi", true, "grub", "cdrom")[0].clone(), json!({"event":"medium-missing","seen":[]})];
-        assert!(check_events(&sb_cd, &missing).unwrap_err().to_string().contains("did not find its medium"));
+        let missing = vec![
+            evs("uefi", true, "grub", "cdrom")[0].clone(),
+            json!({"event":"medium-missing","seen":[]}),
+        ];
+        assert!(check_events(&sb_cd, &missing)
+            .unwrap_err()
+            .to_string()
+            .contains("did not find its medium"));
     }
 }

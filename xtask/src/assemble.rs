@@ -38,13 +38,21 @@ impl IsoOptions {
 /// checkout builds the same bytes on every machine.
 pub fn build_epoch() -> Result<u64> {
     if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
-        return v.trim().parse().with_context(|| format!("SOURCE_DATE_EPOCH=`{v}` is not a whole number of seconds"));
+        return v
+            .trim()
+            .parse()
+            .with_context(|| format!("SOURCE_DATE_EPOCH=`{v}` is not a whole number of seconds"));
     }
-    let out = Cmd::new("git").args(["log", "-1", "--format=%ct"]).cwd(project::root()).read();
+    let out = Cmd::new("git")
+        .args(["log", "-1", "--format=%ct"])
+        .cwd(project::root())
+        .read();
     match out {
-        Ok(o) if !o.stdout.trim().is_empty() => {
-            o.stdout.trim().parse().with_context(|| format!("git printed `{}` as the commit time", o.stdout.trim()))
-        }
+        Ok(o) if !o.stdout.trim().is_empty() => o
+            .stdout
+            .trim()
+            .parse()
+            .with_context(|| format!("git printed `{}` as the commit time", o.stdout.trim())),
         _ => Ok(1_700_000_000),
     }
 }
@@ -92,7 +100,11 @@ pub fn build(opts: &IsoOptions) -> Result<(PathBuf, BuildTimes)> {
     let size = write_iso(&tree, &opts.out)?;
     times.iso = t.elapsed();
     if size > MAX_ISO_BYTES {
-        bail!("the ISO is {} bytes, over the {} byte limit", size, MAX_ISO_BYTES);
+        bail!(
+            "the ISO is {} bytes, over the {} byte limit",
+            size,
+            MAX_ISO_BYTES
+        );
     }
     Ok((opts.out.clone(), times))
 }
@@ -101,12 +113,23 @@ pub fn build(opts: &IsoOptions) -> Result<(PathBuf, BuildTimes)> {
 pub fn build_installer() -> Result<PathBuf> {
     let triple = "x86_64-unknown-linux-gnu";
     Cmd::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--quiet", "--release", "--package", "installer", "--target", triple])
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--package",
+            "installer",
+            "--target",
+            triple,
+        ])
         .env("RUSTFLAGS", "-C target-feature=+crt-static")
         .cwd(project::root())
         .run()
         .context("building the static installer")?;
-    let bin = project::target_dir().join(triple).join("release").join("installer");
+    let bin = project::target_dir()
+        .join(triple)
+        .join("release")
+        .join("installer");
     if !bin.is_file() {
         bail!("cargo did not produce {}", bin.display());
     }
@@ -114,7 +137,12 @@ pub fn build_installer() -> Result<PathBuf> {
 }
 
 /// Collects the ISO tree: boot loaders, menus, kernel, initramfs, ESP image.
-pub fn iso_tree(inputs: &Inputs, installer: &Path, epoch: u64, times: &mut BuildTimes) -> Result<IsoTree> {
+pub fn iso_tree(
+    inputs: &Inputs,
+    installer: &Path,
+    epoch: u64,
+    times: &mut BuildTimes,
+) -> Result<IsoTree> {
     let t = Instant::now();
     let initrd = crate::initramfs::build(inputs, installer, epoch)?;
     times.initramfs = t.elapsed();
@@ -124,18 +152,47 @@ pub fn iso_tree(inputs: &Inputs, installer: &Path, epoch: u64, times: &mut Build
 
     let bios_dir = "usr/lib/syslinux/modules/bios";
     let mut files = vec![
-        file_from(inputs.file(Role::Isolinux, "usr/lib/ISOLINUX/isolinux.bin")?, "isolinux/isolinux.bin"),
-        file_from(inputs.file(Role::SyslinuxCommon, &format!("{bios_dir}/ldlinux.c32"))?, "isolinux/ldlinux.c32"),
-        file_from(inputs.file(Role::SyslinuxCommon, &format!("{bios_dir}/menu.c32"))?, "isolinux/menu.c32"),
-        file_from(inputs.file(Role::SyslinuxCommon, &format!("{bios_dir}/libutil.c32"))?, "isolinux/libutil.c32"),
-        file_from(inputs.file(Role::SyslinuxCommon, &format!("{bios_dir}/libcom32.c32"))?, "isolinux/libcom32.c32"),
+        file_from(
+            inputs.file(Role::Isolinux, "usr/lib/ISOLINUX/isolinux.bin")?,
+            "isolinux/isolinux.bin",
+        ),
+        file_from(
+            inputs.file(Role::SyslinuxCommon, &format!("{bios_dir}/ldlinux.c32"))?,
+            "isolinux/ldlinux.c32",
+        ),
+        file_from(
+            inputs.file(Role::SyslinuxCommon, &format!("{bios_dir}/menu.c32"))?,
+            "isolinux/menu.c32",
+        ),
+        file_from(
+            inputs.file(Role::SyslinuxCommon, &format!("{bios_dir}/libutil.c32"))?,
+            "isolinux/libutil.c32",
+        ),
+        file_from(
+            inputs.file(Role::SyslinuxCommon, &format!("{bios_dir}/libcom32.c32"))?,
+            "isolinux/libcom32.c32",
+        ),
         file_from(inputs.vmlinuz()?, "boot/vmlinuz"),
-        TreeFile { path: "boot/initrd.img".into(), source: TreeSource::Bytes(initrd), mode: 0o444 },
-        TreeFile { path: "boot/grub/efi.img".into(), source: TreeSource::Bytes(esp), mode: 0o444 },
+        TreeFile {
+            path: "boot/initrd.img".into(),
+            source: TreeSource::Bytes(initrd),
+            mode: 0o444,
+        },
+        TreeFile {
+            path: "boot/grub/efi.img".into(),
+            source: TreeSource::Bytes(esp),
+            mode: 0o444,
+        },
         TreeFile {
             path: ".disk/info".into(),
             source: TreeSource::Bytes(
-                format!("{} installer {} (built {})\n", product::PRODUCT, product::VERSION, epoch).into_bytes(),
+                format!(
+                    "{} installer {} (built {})\n",
+                    product::PRODUCT,
+                    product::VERSION,
+                    epoch
+                )
+                .into_bytes(),
             ),
             mode: 0o444,
         },
@@ -143,11 +200,19 @@ pub fn iso_tree(inputs: &Inputs, installer: &Path, epoch: u64, times: &mut Build
     files.extend(overlay_files(&project::overlay_dir().join("iso"))?);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     let isohdpfx = fs::read(inputs.file(Role::Isolinux, "usr/lib/ISOLINUX/isohdpfx.bin")?)?;
-    Ok(IsoTree { files, isohdpfx, epoch })
+    Ok(IsoTree {
+        files,
+        isohdpfx,
+        epoch,
+    })
 }
 
 fn file_from(src: PathBuf, path: &str) -> TreeFile {
-    TreeFile { path: path.to_string(), source: TreeSource::Path(src), mode: 0o444 }
+    TreeFile {
+        path: path.to_string(),
+        source: TreeSource::Path(src),
+        mode: 0o444,
+    }
 }
 
 /// Files below `dir`, with paths relative to it; mode 0755 when executable.
@@ -172,9 +237,16 @@ fn walk(base: &Path, dir: &Path, out: &mut Vec<TreeFile>) -> Result<()> {
             use std::os::unix::fs::PermissionsExt;
             let exec = e.metadata()?.permissions().mode() & 0o111 != 0;
             let rel = p.strip_prefix(base)?.to_string_lossy().into_owned();
-            out.push(TreeFile { path: rel, source: TreeSource::Path(p), mode: if exec { 0o755 } else { 0o644 } });
+            out.push(TreeFile {
+                path: rel,
+                source: TreeSource::Path(p),
+                mode: if exec { 0o755 } else { 0o644 },
+            });
         } else {
-            bail!("{}: only plain files and directories belong in overlay/", p.display());
+            bail!(
+                "{}: only plain files and directories belong in overlay/",
+                p.display()
+            );
         }
     }
     Ok(())
@@ -184,8 +256,14 @@ fn walk(base: &Path, dir: &Path, out: &mut Vec<TreeFile>) -> Result<()> {
 /// Debian's signed GRUB (the CD build, prefix /boot/grub) beside it.
 fn build_esp(inputs: &Inputs, epoch: u64) -> Result<Vec<u8>> {
     let shim = fs::read(inputs.file(Role::Shim, "usr/lib/shim/shimx64.efi.signed")?)?;
-    let grub = fs::read(inputs.file(Role::GrubEfi, "usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed")?)?;
-    let files = vec![("EFI/BOOT/BOOTX64.EFI".to_string(), shim), ("EFI/BOOT/grubx64.efi".to_string(), grub)];
+    let grub = fs::read(inputs.file(
+        Role::GrubEfi,
+        "usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed",
+    )?)?;
+    let files = vec![
+        ("EFI/BOOT/BOOTX64.EFI".to_string(), shim),
+        ("EFI/BOOT/grubx64.efi".to_string(), grub),
+    ];
     let opts = image_builder::fat::EspOptions {
         volume_id: (epoch as u32) ^ 0x1550_0000,
         volume_label: "EFIBOOT".to_string(),
@@ -202,7 +280,8 @@ pub fn write_iso(tree: &IsoTree, out: &Path) -> Result<u64> {
             TreeSource::Bytes(b) => FileSource::Bytes(b.clone()),
             TreeSource::Path(p) => FileSource::Path(p.clone()),
         };
-        iso.add_file(&f.path, source, f.mode).with_context(|| format!("adding {} to the ISO", f.path))?;
+        iso.add_file(&f.path, source, f.mode)
+            .with_context(|| format!("adding {} to the ISO", f.path))?;
     }
     iso.set_bios_boot(BiosBoot {
         image: "isolinux/isolinux.bin".into(),
@@ -211,7 +290,7 @@ pub fn write_iso(tree: &IsoTree, out: &Path) -> Result<u64> {
         boot_info_table: true,
     });
     iso.set_efi_boot("boot/grub/efi.img");
-    iso.set_isohybrid(Isohybrid { mbr_code: tree.isohdpfx.clone(), disk_signature: tree.epoch as u32 });
+    iso.set_isohybrid(Isohybrid::new(&tree.isohdpfx, tree.epoch as u32)?);
     if let Some(dir) = out.parent() {
         fs::create_dir_all(dir)?;
     }

@@ -43,7 +43,11 @@ pub fn iso() -> Result<()> {
         files: tree
             .files
             .iter()
-            .map(|f| TreeFile { path: f.path.clone(), source: TreeSource::Path(tree_dir.join(&f.path)), mode: f.mode })
+            .map(|f| TreeFile {
+                path: f.path.clone(),
+                source: TreeSource::Path(tree_dir.join(&f.path)),
+                mode: f.mode,
+            })
             .collect(),
         isohdpfx: tree.isohdpfx.clone(),
         epoch: tree.epoch,
@@ -56,12 +60,32 @@ pub fn iso() -> Result<()> {
     let xorriso = median(RUNS, || {
         Cmd::new("xorriso")
             .env("SOURCE_DATE_EPOCH", tree.epoch.to_string())
-            .args(["-no_rc", "-as", "mkisofs", "-quiet", "-r", "-V", crate::product::VOLUME_ID, "-o"])
+            .args([
+                "-no_rc",
+                "-as",
+                "mkisofs",
+                "-quiet",
+                "-r",
+                "-V",
+                crate::product::VOLUME_ID,
+                "-o",
+            ])
             .arg(dir.join("xorriso.iso"))
             .arg("-isohybrid-mbr")
             .arg(&isohdpfx)
-            .args(["-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat", "-no-emul-boot"])
-            .args(["-boot-load-size", "4", "-boot-info-table", "-eltorito-alt-boot"])
+            .args([
+                "-b",
+                "isolinux/isolinux.bin",
+                "-c",
+                "isolinux/boot.cat",
+                "-no-emul-boot",
+            ])
+            .args([
+                "-boot-load-size",
+                "4",
+                "-boot-info-table",
+                "-eltorito-alt-boot",
+            ])
             .args(["-e", "boot/grub/efi.img", "-no-emul-boot"])
             .arg(&tree_dir)
             .read()
@@ -80,7 +104,10 @@ pub fn iso() -> Result<()> {
     });
 
     println!("\n== bench iso ==");
-    println!("warm `cargo xtask iso` (wall)            {:>8.2} s", warm.as_secs_f64());
+    println!(
+        "warm `cargo xtask iso` (wall)            {:>8.2} s",
+        warm.as_secs_f64()
+    );
     println!(
         "  inside: installer build {:.2} s, initramfs {:.2} s, ESP {:.2} s",
         times.installer.as_secs_f64(),
@@ -88,10 +115,23 @@ pub fn iso() -> Result<()> {
         times.esp.as_secs_f64()
     );
     println!("ISO writer, same tree, median of {RUNS}:");
-    println!("  ours                                   {:>8.3} s", ours.as_secs_f64());
-    println!("  xorriso -as mkisofs                    {:>8.3} s", xorriso.as_secs_f64());
-    println!("  ratio ours / xorriso                   {:>8.2}", ours.as_secs_f64() / xorriso.as_secs_f64());
-    println!("ISO size: ours {} bytes, xorriso {} bytes", fs::metadata(dir.join("ours.iso"))?.len(), fs::metadata(dir.join("xorriso.iso"))?.len());
+    println!(
+        "  ours                                   {:>8.3} s",
+        ours.as_secs_f64()
+    );
+    println!(
+        "  xorriso -as mkisofs                    {:>8.3} s",
+        xorriso.as_secs_f64()
+    );
+    println!(
+        "  ratio ours / xorriso                   {:>8.2}",
+        ours.as_secs_f64() / xorriso.as_secs_f64()
+    );
+    println!(
+        "ISO size: ours {} bytes, xorriso {} bytes",
+        fs::metadata(dir.join("ours.iso"))?.len(),
+        fs::metadata(dir.join("xorriso.iso"))?.len()
+    );
     match outcomes {
         Ok(outcomes) => {
             println!("boot to first screen (TCG, 2 VMs at a time on 2 cores):");

@@ -20,22 +20,52 @@ fn cargo() -> Cmd {
 
 /// Everything CI runs, in order; stops at the first failure.
 pub fn ci() -> Result<()> {
-    cargo().args(["fmt", "--all", "--", "--check"]).run().context("cargo fmt: run `cargo fmt --all`")?;
     cargo()
-        .args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])
+        .args(["fmt", "--all", "--", "--check"])
+        .run()
+        .context("cargo fmt: run `cargo fmt --all`")?;
+    cargo()
+        .args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ])
         .run()
         .context("cargo clippy")?;
-    cargo().args(["test", "--workspace"]).run().context("unit and reference-tool tests")?;
+    cargo()
+        .args(["test", "--workspace"])
+        .run()
+        .context("unit and reference-tool tests")?;
 
     let dir = project::target_dir().join("ci");
-    let a = IsoOptions { out: dir.join("a.iso"), ..IsoOptions::from_env(None)? };
-    let b = IsoOptions { out: dir.join("b.iso"), ..a.clone() };
+    let a = IsoOptions {
+        out: dir.join("a.iso"),
+        ..IsoOptions::from_env(None)?
+    };
+    let b = IsoOptions {
+        out: dir.join("b.iso"),
+        ..a.clone()
+    };
     assemble::build(&a)?;
     assemble::build(&b)?;
     let (ba, bb) = (fs::read(&a.out)?, fs::read(&b.out)?);
-    ensure!(ba == bb, "two builds with SOURCE_DATE_EPOCH={} differ: {} vs {}", a.epoch, a.out.display(), b.out.display());
-    eprintln!("reproducible: two builds are byte-identical ({} bytes, limit {})", ba.len(), MAX_ISO_BYTES);
+    ensure!(
+        ba == bb,
+        "two builds with SOURCE_DATE_EPOCH={} differ: {} vs {}",
+        a.epoch,
+        a.out.display(),
+        b.out.display()
+    );
+    eprintln!(
+        "reproducible: two builds are byte-identical ({} bytes, limit {})",
+        ba.len(),
+        MAX_ISO_BYTES
+    );
     check_iso(&a.out)?;
+    check_module_closures()?;
     qemu::qemu_test(&QemuTestOptions {
         all: false,
         list: false,
@@ -47,37 +77,100 @@ pub fn ci() -> Result<()> {
     Ok(())
 }
 
+/// Our module closures for the pinned kernel against the closures that
+/// `modprobe --show-depends` printed on the same package (boot-chain.md Appendix A).
+pub fn check_module_closures() -> Result<()> {
+    let inputs = crate::inputs::ensure()?;
+    let (dir, release) = inputs.kernel_modules()?;
+    let n = image_builder::kmod::reference::check_appendix_a(&dir)
+        .with_context(|| format!("module closures of {release} differ from modprobe's"))?;
+    eprintln!("module closures: {n} roots match modprobe --show-depends for {release}");
+    Ok(())
+}
+
 /// Inspects a built ISO with the reference tools.
 pub fn check_iso(iso: &Path) -> Result<()> {
-    let size = fs::metadata(iso).with_context(|| format!("reading {}", iso.display()))?.len();
-    ensure!(size <= MAX_ISO_BYTES, "{} is {size} bytes, over {MAX_ISO_BYTES}", iso.display());
+    let size = fs::metadata(iso)
+        .with_context(|| format!("reading {}", iso.display()))?
+        .len();
+    ensure!(
+        size <= MAX_ISO_BYTES,
+        "{} is {size} bytes, over {MAX_ISO_BYTES}",
+        iso.display()
+    );
     let iso_s = iso.to_string_lossy().into_owned();
 
+    // `-return_with FAILURE 32`: xorriso rates "cannot make a proposal to mark a
+    // data file as MBR partition without being in GPT" (our MBR-only layout;
+    // the proposal line is all it cannot produce) as SORRY, which would make it
+    // exit 32 after a complete report.
     let report = Cmd::new("xorriso")
-        .args(["-indev", &iso_s, "-report_el_torito", "as_mkisofs", "-report_system_area", "plain"])
+        .args([
+            "-return_with",
+            "FAILURE",
+            "32",
+            "-indev",
+            &iso_s,
+            "-report_el_torito",
+            "plain",
+            "-report_el_torito",
+            "as_mkisofs",
+            "-report_system_area",
+            "plain",
+        ])
         .read()?;
     let r = format!("{}\n{}", report.stdout, report.stderr);
     check_xorriso_report(&r, size)?;
 
-    let info = Cmd::new("isoinfo").args(["-d", "-i", &iso_s]).read()?.stdout;
-    ensure!(info.contains(&format!("Volume id: {}", product::VOLUME_ID)), "isoinfo: wrong volume id:\n{info}");
-    ensure!(info.contains("El Torito VD version 1 found"), "isoinfo finds no El Torito record:\n{info}");
-    ensure!(info.contains("Rock Ridge signatures version 1 found"), "isoinfo finds no Rock Ridge:\n{info}");
+    let info = Cmd::new("isoinfo")
+        .args(["-d", "-i", &iso_s])
+        .read()?
+        .stdout;
+    ensure!(
+        info.contains(&format!("Volume id: {}", product::VOLUME_ID)),
+        "isoinfo: wrong volume id:\n{info}"
+    );
+    ensure!(
+        info.contains("El Torito VD version 1 found"),
+        "isoinfo finds no El Torito record:\n{info}"
+    );
+    ensure!(
+        info.contains("Rock Ridge signatures version 1 found"),
+        "isoinfo finds no Rock Ridge:\n{info}"
+    );
 
     let dir = project::target_dir().join("check-iso");
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir)?;
     let dir_s = dir.to_string_lossy().into_owned();
     Cmd::new("osirrox")
-        .args(["-indev", &iso_s, "-extract", "/boot/grub/efi.img", &format!("{dir_s}/efi.img")])
-        .args(["-extract", "/boot/initrd.img", &format!("{dir_s}/initrd.img")])
+        .args([
+            "-indev",
+            &iso_s,
+            "-extract",
+            "/boot/grub/efi.img",
+            &format!("{dir_s}/efi.img"),
+        ])
+        .args([
+            "-extract",
+            "/boot/initrd.img",
+            &format!("{dir_s}/initrd.img"),
+        ])
         .args(["-extract", "/.disk/info", &format!("{dir_s}/info")])
         .read()?;
-    Cmd::new("fsck.vfat").args(["-n", &format!("{dir_s}/efi.img")]).read().context("fsck.vfat on the ESP image")?;
-    let listing = Cmd::new("mdir").args(["-b", "-i", &format!("{dir_s}/efi.img"), "::/EFI/BOOT"]).read()?.stdout;
+    Cmd::new("fsck.vfat")
+        .args(["-n", &format!("{dir_s}/efi.img")])
+        .read()
+        .context("fsck.vfat on the ESP image")?;
+    let listing = Cmd::new("mdir")
+        .args(["-b", "-i", &format!("{dir_s}/efi.img"), "::/EFI/BOOT"])
+        .read()?
+        .stdout;
     for name in ["BOOTX64.EFI", "grubx64.efi"] {
         ensure!(
-            listing.lines().any(|l| l.trim_end().eq_ignore_ascii_case(&format!("::/EFI/BOOT/{name}"))),
+            listing.lines().any(|l| l
+                .trim_end()
+                .eq_ignore_ascii_case(&format!("::/EFI/BOOT/{name}"))),
             "the ESP lacks EFI/BOOT/{name}:\n{listing}"
         );
     }
@@ -86,12 +179,29 @@ pub fn check_iso(iso: &Path) -> Result<()> {
         .read_to_end(&mut cpio)
         .context("the initramfs is not valid gzip")?;
     fs::write(dir.join("initrd.cpio"), &cpio)?;
-    let list = Cmd::new("cpio").args(["-t", "--quiet", "-F", &format!("{dir_s}/initrd.cpio")]).read()?.stdout;
+    let list = Cmd::new("cpio")
+        .args(["-t", "--quiet", "-F", &format!("{dir_s}/initrd.cpio")])
+        .read()?
+        .stdout;
     for want in ["init", "dev/console", "etc/installer/build.json"] {
-        ensure!(list.lines().any(|l| l == want), "the initramfs lacks {want}");
+        ensure!(
+            list.lines().any(|l| l == want),
+            "the initramfs lacks {want}"
+        );
     }
-    for suffix in ["/modules.dep", "/modules.alias", "/sd_mod.ko", "/sr_mod.ko", "/usb-storage.ko", "/tulip.ko"] {
-        ensure!(list.lines().any(|l| l.starts_with("lib/modules/") && l.ends_with(suffix)), "the initramfs lacks *{suffix}");
+    for suffix in [
+        "/modules.dep",
+        "/modules.alias",
+        "/sd_mod.ko",
+        "/sr_mod.ko",
+        "/usb-storage.ko",
+        "/tulip.ko",
+    ] {
+        ensure!(
+            list.lines()
+                .any(|l| l.starts_with("lib/modules/") && l.ends_with(suffix)),
+            "the initramfs lacks *{suffix}"
+        );
     }
     eprintln!(
         "check-iso: {} ok ({} bytes; El Torito BIOS+UEFI, isohybrid MBR with 0xEF partition, Rock Ridge, ESP fsck clean, initramfs {} entries)",
@@ -109,24 +219,55 @@ pub fn check_xorriso_report(r: &str, size: u64) -> Result<()> {
             .lines()
             .find(|l| l.starts_with(prefix))
             .with_context(|| format!("xorriso report has no `{prefix}` line:\n{r}"))?;
-        Ok(l[prefix.len()..].split_whitespace().map(str::to_string).collect())
+        Ok(l[prefix.len()..]
+            .split_whitespace()
+            .map(str::to_string)
+            .collect())
     };
     let bios = line("El Torito boot img :   1")?;
-    ensure!(bios[..5] == ["BIOS", "y", "none", "0x0000", "0x00"] && bios[5] == "4", "BIOS boot entry: {bios:?}");
+    ensure!(
+        bios[..5] == ["BIOS", "y", "none", "0x0000", "0x00"] && bios[5] == "4",
+        "BIOS boot entry: {bios:?}"
+    );
     let uefi = line("El Torito boot img :   2")?;
-    ensure!(uefi[..5] == ["UEFI", "y", "none", "0x0000", "0x00"], "UEFI boot entry: {uefi:?}");
+    ensure!(
+        uefi[..5] == ["UEFI", "y", "none", "0x0000", "0x00"],
+        "UEFI boot entry: {uefi:?}"
+    );
     let opts = line("El Torito img opts :   1")?;
-    ensure!(opts.iter().any(|o| o == "boot-info-table"), "no boot info table: {opts:?}");
-    ensure!(opts.iter().any(|o| o == "isohybrid-suitable"), "isolinux.bin not seen as isohybrid-suitable: {opts:?}");
-    ensure!(line("El Torito img path :   1")? == ["/isolinux/isolinux.bin"], "BIOS image path");
-    ensure!(line("El Torito img path :   2")? == ["/boot/grub/efi.img"], "UEFI image path");
+    ensure!(
+        opts.iter().any(|o| o == "boot-info-table"),
+        "no boot info table: {opts:?}"
+    );
+    ensure!(
+        opts.iter().any(|o| o == "isohybrid-suitable"),
+        "isolinux.bin not seen as isohybrid-suitable: {opts:?}"
+    );
+    ensure!(
+        line("El Torito img path :   1")? == ["/isolinux/isolinux.bin"],
+        "BIOS image path"
+    );
+    ensure!(
+        line("El Torito img path :   2")? == ["/boot/grub/efi.img"],
+        "UEFI image path"
+    );
     let summary = line("System area summary:")?;
-    ensure!(summary.starts_with(&["MBR".into(), "isohybrid".into()]), "system area: {summary:?}");
+    ensure!(
+        summary.starts_with(&["MBR".into(), "isohybrid".into()]),
+        "system area: {summary:?}"
+    );
     let p1 = line("MBR partition      :   1")?;
-    ensure!(p1 == ["0x80", "0x00", "0", &(size / 512).to_string()], "MBR partition 1: {p1:?} (image has {} sectors)", size / 512);
+    ensure!(
+        p1 == ["0x80", "0x00", "0", &(size / 512).to_string()],
+        "MBR partition 1: {p1:?} (image has {} sectors)",
+        size / 512
+    );
     let p2 = line("MBR partition      :   2")?;
     ensure!(p2[..2] == ["0x00", "0xef"], "MBR partition 2: {p2:?}");
-    ensure!(line("MBR partition path :   2")? == ["/boot/grub/efi.img"], "MBR partition 2 is not efi.img");
+    ensure!(
+        line("MBR partition path :   2")? == ["/boot/grub/efi.img"],
+        "MBR partition 2 is not efi.img"
+    );
     if r.lines().any(|l| l.starts_with("GPT")) {
         bail!("unexpected GPT in the system area (layout A is MBR only)");
     }
@@ -158,13 +299,31 @@ MBR partition path :   2  /boot/grub/efi.img
 
     #[test]
     fn names_what_is_wrong() {
-        let err = check_xorriso_report(REPORT, 1 << 20).unwrap_err().to_string();
-        assert!(err.contains("MBR partition 1") && err.contains("2048 sectors"), "{err}");
+        let err = check_xorriso_report(REPORT, 1 << 20)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("MBR partition 1") && err.contains("2048 sectors"),
+            "{err}"
+        );
         let no_hybrid = REPORT.replace(" isohybrid-suitable", "");
-        assert!(check_xorriso_report(&no_hybrid, 40960 * 512).unwrap_err().to_string().contains("isohybrid-suitable"));
+        assert!(check_xorriso_report(&no_hybrid, 40960 * 512)
+            .unwrap_err()
+            .to_string()
+            .contains("isohybrid-suitable"));
         let gpt = format!("{REPORT}GPT disk GUID      :      3230\n");
-        assert!(check_xorriso_report(&gpt, 40960 * 512).unwrap_err().to_string().contains("unexpected GPT"));
-        let no_efi = REPORT.lines().filter(|l| !l.contains("0xef")).collect::<Vec<_>>().join("\n");
-        assert!(check_xorriso_report(&no_efi, 40960 * 512).unwrap_err().to_string().contains("MBR partition      :   2"));
+        assert!(check_xorriso_report(&gpt, 40960 * 512)
+            .unwrap_err()
+            .to_string()
+            .contains("unexpected GPT"));
+        let no_efi = REPORT
+            .lines()
+            .filter(|l| !l.contains("0xef"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(check_xorriso_report(&no_efi, 40960 * 512)
+            .unwrap_err()
+            .to_string()
+            .contains("MBR partition      :   2"));
     }
 }

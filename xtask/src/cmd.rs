@@ -26,7 +26,12 @@ pub struct Output {
 
 impl Cmd {
     pub fn new(program: impl Into<OsString>) -> Cmd {
-        Cmd { program: program.into(), args: Vec::new(), env: Vec::new(), cwd: None }
+        Cmd {
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+        }
     }
 
     pub fn arg(mut self, arg: impl Into<OsString>) -> Cmd {
@@ -60,7 +65,11 @@ impl Cmd {
             parts.push(format!("cd {} &&", quote(&dir.to_string_lossy())));
         }
         for (k, v) in &self.env {
-            parts.push(format!("{}={}", k.to_string_lossy(), quote(&v.to_string_lossy())));
+            parts.push(format!(
+                "{}={}",
+                k.to_string_lossy(),
+                quote(&v.to_string_lossy())
+            ));
         }
         parts.push(quote(&self.program.to_string_lossy()));
         parts.extend(self.args.iter().map(|a| quote(&a.to_string_lossy())));
@@ -104,7 +113,12 @@ impl Cmd {
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         if !out.status.success() {
-            bail!("`{}` failed: {}\n{}", self.render(), out.status, tail(&stderr, 20));
+            bail!(
+                "`{}` failed: {}\n{}",
+                self.render(),
+                out.status,
+                tail(&stderr, 20)
+            );
         }
         Ok(Output { stdout, stderr })
     }
@@ -126,7 +140,8 @@ pub fn tail(text: &str, n: usize) -> String {
 
 fn quote(s: &str) -> String {
     let plain = !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
     if plain {
         s.to_string()
     } else {
@@ -155,13 +170,22 @@ mod tests {
     #[test]
     fn missing_program_is_named() {
         let err = Cmd::new("no-such-tool-xyz").read().unwrap_err();
-        assert!(format!("{err:#}").contains("is `no-such-tool-xyz` installed?"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("is `no-such-tool-xyz` installed?"),
+            "{err:#}"
+        );
     }
 
     #[test]
     fn failure_carries_stderr_tail() {
-        let err = Cmd::new("sh").args(["-c", "echo boom >&2; exit 3"]).read().unwrap_err();
+        let err = Cmd::new("sh")
+            .args(["-c", "echo boom >&2; exit 3"])
+            .read()
+            .unwrap_err();
         let msg = format!("{err:#}");
-        assert!(msg.contains("boom") && msg.contains("exit status: 3"), "{msg}");
+        assert!(
+            msg.contains("boom") && msg.contains("exit status: 3"),
+            "{msg}"
+        );
     }
 }

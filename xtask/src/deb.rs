@@ -34,14 +34,19 @@ pub fn ar_members<R: Read + Seek>(mut r: R) -> Result<Vec<ArMember>> {
         let mut header = [0u8; AR_HEADER_LEN];
         match r.read(&mut header[..1])? {
             0 => break,
-            _ => r.read_exact(&mut header[1..]).context("truncated ar member header")?,
+            _ => r
+                .read_exact(&mut header[1..])
+                .context("truncated ar member header")?,
         }
         // 0..16 name, 16..28 mtime, 28..34 uid, 34..40 gid, 40..48 mode,
         // 48..58 size (decimal ASCII), 58..60 "`\n".
         if &header[58..60] != b"`\n" {
             bail!("corrupt ar member header at byte {pos}");
         }
-        let name = String::from_utf8_lossy(&header[0..16]).trim_end().trim_end_matches('/').to_string();
+        let name = String::from_utf8_lossy(&header[0..16])
+            .trim_end()
+            .trim_end_matches('/')
+            .to_string();
         let size_text = String::from_utf8_lossy(&header[48..58]).trim().to_string();
         let size: u64 = size_text
             .parse()
@@ -71,7 +76,10 @@ pub fn unpack(deb: &Path, dest: &Path) -> Result<()> {
         "data.tar.xz" => Box::new(xz2::read::XzDecoder::new(limited)),
         "data.tar.gz" => Box::new(flate2::read::GzDecoder::new(limited)),
         "data.tar" => Box::new(limited),
-        other => bail!("{}: unsupported member `{other}` (expected data.tar.xz or .gz)", deb.display()),
+        other => bail!(
+            "{}: unsupported member `{other}` (expected data.tar.xz or .gz)",
+            deb.display()
+        ),
     };
     std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
     let mut archive = tar::Archive::new(decoder);
@@ -90,7 +98,15 @@ mod tests {
     fn ar(members: &[(&str, &[u8])]) -> Vec<u8> {
         let mut out = AR_MAGIC.to_vec();
         for (name, data) in members {
-            let header = format!("{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n", name, 0, 0, 0, 100644, data.len());
+            let header = format!(
+                "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+                name,
+                0,
+                0,
+                0,
+                100644,
+                data.len()
+            );
             assert_eq!(header.len(), AR_HEADER_LEN);
             out.extend_from_slice(header.as_bytes());
             out.extend_from_slice(data);
@@ -103,13 +119,38 @@ mod tests {
 
     #[test]
     fn lists_members_with_padding() {
-        let bytes = ar(&[("debian-binary", b"2.0\n"), ("odd", b"abc"), ("data.tar", b"xy")]);
+        let bytes = ar(&[
+            ("debian-binary", b"2.0\n"),
+            ("odd", b"abc"),
+            ("data.tar", b"xy"),
+        ]);
         let m = ar_members(Cursor::new(&bytes)).unwrap();
         assert_eq!(m.len(), 3);
-        assert_eq!(m[0], ArMember { name: "debian-binary".into(), offset: 68, size: 4 });
+        assert_eq!(
+            m[0],
+            ArMember {
+                name: "debian-binary".into(),
+                offset: 68,
+                size: 4
+            }
+        );
         // 68 + 4 = 72; header 60 -> data at 132; 3 bytes + 1 pad -> 136; +60 -> 196.
-        assert_eq!(m[1], ArMember { name: "odd".into(), offset: 132, size: 3 });
-        assert_eq!(m[2], ArMember { name: "data.tar".into(), offset: 196, size: 2 });
+        assert_eq!(
+            m[1],
+            ArMember {
+                name: "odd".into(),
+                offset: 132,
+                size: 3
+            }
+        );
+        assert_eq!(
+            m[2],
+            ArMember {
+                name: "data.tar".into(),
+                offset: 196,
+                size: 2
+            }
+        );
     }
 
     #[test]
@@ -127,20 +168,28 @@ mod tests {
             h.set_size(5);
             h.set_mode(0o644);
             h.set_cksum();
-            b.append_data(&mut h, "./usr/lib/x/hello.txt", &b"hello"[..]).unwrap();
+            b.append_data(&mut h, "./usr/lib/x/hello.txt", &b"hello"[..])
+                .unwrap();
             b.finish().unwrap();
         }
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&tar_bytes).unwrap();
         let gz = gz.finish().unwrap();
-        let deb = ar(&[("debian-binary", b"2.0\n"), ("control.tar.gz", b""), ("data.tar.gz", &gz)]);
+        let deb = ar(&[
+            ("debian-binary", b"2.0\n"),
+            ("control.tar.gz", b""),
+            ("data.tar.gz", &gz),
+        ]);
         let dir = std::env::temp_dir().join(format!("xtask-deb-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let deb_path = dir.join("t.deb");
         std::fs::write(&deb_path, deb).unwrap();
         unpack(&deb_path, &dir.join("root")).unwrap();
-        assert_eq!(std::fs::read(dir.join("root/usr/lib/x/hello.txt")).unwrap(), b"hello");
+        assert_eq!(
+            std::fs::read(dir.join("root/usr/lib/x/hello.txt")).unwrap(),
+            b"hello"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

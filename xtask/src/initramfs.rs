@@ -16,8 +16,17 @@ use crate::project;
 /// Returns the gzip-compressed newc archive.
 pub fn build(inputs: &Inputs, installer: &Path, epoch: u64) -> Result<Vec<u8>> {
     let (modules_dir, release) = inputs.kernel_modules()?;
-    let mut a = Archive::new(epoch);
-    for dir in ["dev", "proc", "sys", "run", "tmp", "etc", "etc/installer", "root"] {
+    let mut a = Archive::new(epoch)?;
+    for dir in [
+        "dev",
+        "proc",
+        "sys",
+        "run",
+        "tmp",
+        "etc",
+        "etc/installer",
+        "root",
+    ] {
         a.add_dir(dir, 0o755)?;
     }
     a.add_char_device("dev/console", 0o600, 5, 1)?;
@@ -29,7 +38,11 @@ pub fn build(inputs: &Inputs, installer: &Path, epoch: u64) -> Result<Vec<u8>> {
         "build_epoch": epoch,
         "kernel_release": release,
     });
-    a.add_file("etc/installer/build.json", 0o644, format!("{facts:#}\n").into_bytes())?;
+    a.add_file(
+        "etc/installer/build.json",
+        0o644,
+        format!("{facts:#}\n").into_bytes(),
+    )?;
     for f in overlay_files(&project::overlay_dir().join("initramfs"))? {
         match f.source {
             TreeSource::Path(p) => a.add_file_from_path(&f.path, f.mode, p)?,
@@ -37,19 +50,45 @@ pub fn build(inputs: &Inputs, installer: &Path, epoch: u64) -> Result<Vec<u8>> {
         }
     }
 
-    let db = ModuleDb::scan(&modules_dir).with_context(|| format!("indexing {}", modules_dir.display()))?;
-    let set = db.closure(product::ROOT_MODULES).context("resolving the kernel module set")?;
+    let db = ModuleDb::scan(&modules_dir)
+        .with_context(|| format!("indexing {}", modules_dir.display()))?;
+    let set = db
+        .closure(product::ROOT_MODULES)
+        .context("resolving the kernel module set")?;
     let base = format!("lib/modules/{release}");
     for m in &set {
-        a.add_file_from_path(&format!("{base}/{}", m.path), 0o644, modules_dir.join(&m.path))?;
+        a.add_file_from_path(
+            &format!("{base}/{}", m.path),
+            0o644,
+            modules_dir.join(&m.path),
+        )?;
     }
-    let index = db.render_index(&set);
-    a.add_file(&format!("{base}/modules.dep"), 0o644, index.dep.into_bytes())?;
-    a.add_file(&format!("{base}/modules.alias"), 0o644, index.alias.into_bytes())?;
-    a.add_file(&format!("{base}/modules.softdep"), 0o644, index.softdep.into_bytes())?;
-    a.add_file(&format!("{base}/modules.builtin"), 0o644, index.builtin.into_bytes())?;
+    let index = db
+        .render_index(&set)
+        .context("rendering the module index")?;
+    a.add_file(
+        &format!("{base}/modules.dep"),
+        0o644,
+        index.dep.into_bytes(),
+    )?;
+    a.add_file(
+        &format!("{base}/modules.alias"),
+        0o644,
+        index.alias.into_bytes(),
+    )?;
+    a.add_file(
+        &format!("{base}/modules.softdep"),
+        0o644,
+        index.softdep.into_bytes(),
+    )?;
+    a.add_file(
+        &format!("{base}/modules.builtin"),
+        0o644,
+        index.builtin.into_bytes(),
+    )?;
 
     let mut out = Vec::new();
-    image_builder::cpio::write_gzip(&a, &mut out).context("writing the initramfs")?;
+    a.write_gzip_to(&mut out, image_builder::cpio::DEFAULT_GZIP_LEVEL)
+        .context("writing the initramfs")?;
     Ok(out)
 }

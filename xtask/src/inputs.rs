@@ -26,7 +26,11 @@ pub struct Inputs {
 
 impl Inputs {
     pub fn root(&self, role: Role) -> &Path {
-        self.roots.iter().find(|(r, _)| *r == role).map(|(_, p)| p.as_path()).unwrap_or(Path::new("/nonexistent"))
+        self.roots
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, p)| p.as_path())
+            .unwrap_or(Path::new("/nonexistent"))
     }
 
     /// `lib/modules/<release>` inside the kernel package, and the release.
@@ -40,14 +44,20 @@ impl Inputs {
         releases.sort();
         match releases.as_slice() {
             [one] => Ok((dir.join(one), one.clone())),
-            _ => bail!("expected exactly one kernel release in {}, found {:?}", dir.display(), releases),
+            _ => bail!(
+                "expected exactly one kernel release in {}, found {:?}",
+                dir.display(),
+                releases
+            ),
         }
     }
 
     /// The kernel image of the pinned release.
     pub fn vmlinuz(&self) -> Result<PathBuf> {
         let (_, release) = self.kernel_modules()?;
-        Ok(self.root(Role::Kernel).join(format!("boot/vmlinuz-{release}")))
+        Ok(self
+            .root(Role::Kernel)
+            .join(format!("boot/vmlinuz-{release}")))
     }
 
     /// A file inside a package root, which must exist.
@@ -88,11 +98,18 @@ fn ensure_deb(cache: &Path, pin: &Pin) -> Result<PathBuf> {
         if sha256_file(&path)? == pin.sha256 {
             return Ok(path);
         }
-        eprintln!("cached {} does not match the lock; downloading it again", path.display());
+        eprintln!(
+            "cached {} does not match the lock; downloading it again",
+            path.display()
+        );
         fs::remove_file(&path)?;
     }
     fs::create_dir_all(&debs)?;
-    let tmp = cache.join(format!("tmp-download-{}-{}", pin.package, std::process::id()));
+    let tmp = cache.join(format!(
+        "tmp-download-{}-{}",
+        pin.package,
+        std::process::id()
+    ));
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir_all(&tmp)?;
     let result = download_into(&tmp, pin).and_then(|downloaded| {
@@ -145,7 +162,8 @@ fn ensure_root(cache: &Path, pin: &Pin, deb: &Path) -> Result<PathBuf> {
     let _ = fs::remove_dir_all(&tmp);
     eprintln!("unpacking {} {}", pin.package, pin.version);
     let result = crate::deb::unpack(deb, &tmp).and_then(|()| {
-        fs::rename(&tmp, &root).with_context(|| format!("moving the unpacked tree to {}", root.display()))
+        fs::rename(&tmp, &root)
+            .with_context(|| format!("moving the unpacked tree to {}", root.display()))
     });
     if result.is_err() {
         let _ = fs::remove_dir_all(&tmp);
@@ -179,18 +197,31 @@ pub fn update() -> Result<()> {
         let mut package = role.source_package().to_string();
         if role == Role::Kernel {
             let meta = apt_show(&package)?;
-            let depends = field(&meta, "Depends").with_context(|| format!("{package} has no Depends field"))?;
+            let depends = field(&meta, "Depends")
+                .with_context(|| format!("{package} has no Depends field"))?;
             package = depends
                 .split(',')
                 .map(|d| d.split_whitespace().next().unwrap_or(""))
                 .find(|d| d.starts_with("linux-image-") && d.ends_with("-amd64"))
-                .with_context(|| format!("{} does not depend on a linux-image-*-amd64 package: `{depends}`", role.source_package()))?
+                .with_context(|| {
+                    format!(
+                        "{} does not depend on a linux-image-*-amd64 package: `{depends}`",
+                        role.source_package()
+                    )
+                })?
                 .to_string();
         }
         let info = apt_show(&package)?;
-        let version = field(&info, "Version").with_context(|| format!("apt shows no Version for {package}"))?;
-        let sha256 = field(&info, "SHA256").with_context(|| format!("apt shows no SHA256 for {package}"))?;
-        pins.push(Pin { package, version, sha256: sha256.to_ascii_lowercase(), role });
+        let version = field(&info, "Version")
+            .with_context(|| format!("apt shows no Version for {package}"))?;
+        let sha256 =
+            field(&info, "SHA256").with_context(|| format!("apt shows no SHA256 for {package}"))?;
+        pins.push(Pin {
+            package,
+            version,
+            sha256: sha256.to_ascii_lowercase(),
+            role,
+        });
     }
     let lock = Lock { pins };
     let text = lock.render();
@@ -232,7 +263,10 @@ mod tests {
     fn reads_fields_of_the_first_stanza() {
         let s = "Package: linux-image-amd64\nVersion: 6.1.192-2\nDepends: linux-image-6.1.0-56-amd64 (= 6.1.192-2)\nSHA256: AB\n\nVersion: 9\n";
         assert_eq!(field(s, "Version").as_deref(), Some("6.1.192-2"));
-        assert_eq!(field(s, "Depends").as_deref(), Some("linux-image-6.1.0-56-amd64 (= 6.1.192-2)"));
+        assert_eq!(
+            field(s, "Depends").as_deref(),
+            Some("linux-image-6.1.0-56-amd64 (= 6.1.192-2)")
+        );
         assert_eq!(field(s, "Missing"), None);
     }
 
@@ -240,7 +274,10 @@ mod tests {
     fn hashes_files() {
         let p = std::env::temp_dir().join(format!("xtask-sha-{}", std::process::id()));
         fs::write(&p, b"abc").unwrap();
-        assert_eq!(sha256_file(&p).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            sha256_file(&p).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         fs::remove_file(&p).unwrap();
     }
 }

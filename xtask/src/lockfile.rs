@@ -22,8 +22,13 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] =
-        [Role::Kernel, Role::Isolinux, Role::SyslinuxCommon, Role::Shim, Role::GrubEfi];
+    pub const ALL: [Role; 5] = [
+        Role::Kernel,
+        Role::Isolinux,
+        Role::SyslinuxCommon,
+        Role::Shim,
+        Role::GrubEfi,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -91,7 +96,10 @@ impl Lock {
                 );
             };
             if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-                bail!("boot-inputs.lock line {}: `{sha256}` is not a sha256 hex digest", i + 1);
+                bail!(
+                    "boot-inputs.lock line {}: `{sha256}` is not a sha256 hex digest",
+                    i + 1
+                );
             }
             let Some(role) = Role::parse(role) else {
                 bail!(
@@ -110,8 +118,14 @@ impl Lock {
         for role in Role::ALL {
             match pins.iter().filter(|p| p.role == role).count() {
                 1 => {}
-                0 => bail!("boot-inputs.lock has no `{}` package; run `cargo xtask inputs --update`", role.name()),
-                _ => bail!("boot-inputs.lock names more than one `{}` package", role.name()),
+                0 => bail!(
+                    "boot-inputs.lock has no `{}` package; run `cargo xtask inputs --update`",
+                    role.name()
+                ),
+                _ => bail!(
+                    "boot-inputs.lock names more than one `{}` package",
+                    role.name()
+                ),
             }
         }
         pins.sort_by_key(|p| p.role);
@@ -124,14 +138,24 @@ impl Lock {
              # Refresh with `cargo xtask inputs --update`; never edit by hand.\n",
         );
         for p in &self.pins {
-            let _ = writeln!(out, "{} {} {} {}", p.package, p.version, p.sha256, p.role.name());
+            let _ = writeln!(
+                out,
+                "{} {} {} {}",
+                p.package,
+                p.version,
+                p.sha256,
+                p.role.name()
+            );
         }
         out
     }
 
     pub fn get(&self, role: Role) -> &Pin {
         // `parse` guarantees exactly one pin per role.
-        self.pins.iter().find(|p| p.role == role).unwrap_or(&self.pins[0])
+        self.pins
+            .iter()
+            .find(|p| p.role == role)
+            .unwrap_or(&self.pins[0])
     }
 }
 
@@ -161,10 +185,17 @@ mod tests {
     fn names_the_bad_line() {
         let text = format!("{}oops 1.0 {SHA}\n", full());
         let err = Lock::parse(&text).unwrap_err().to_string();
-        assert!(err.contains("line 6") && err.contains("found 3 fields"), "{err}");
-        let err = Lock::parse(&format!("{}x 1 abc kernel", full())).unwrap_err().to_string();
+        assert!(
+            err.contains("line 6") && err.contains("found 3 fields"),
+            "{err}"
+        );
+        let err = Lock::parse(&format!("{}x 1 abc kernel", full()))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`abc` is not a sha256"), "{err}");
-        let err = Lock::parse(&format!("x 1 {SHA} bootloader")).unwrap_err().to_string();
+        let err = Lock::parse(&format!("x 1 {SHA} bootloader"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown role `bootloader`"), "{err}");
     }
 
@@ -174,6 +205,9 @@ mod tests {
         let err = Lock::parse(&missing).unwrap_err().to_string();
         assert!(err.contains("no `kernel` package"), "{err}");
         let twice = format!("{}{}", full(), full().lines().next().unwrap());
-        assert!(Lock::parse(&twice).unwrap_err().to_string().contains("more than one `kernel`"));
+        assert!(Lock::parse(&twice)
+            .unwrap_err()
+            .to_string()
+            .contains("more than one `kernel`"));
     }
 }

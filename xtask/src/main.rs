@@ -116,7 +116,9 @@ fn run() -> Result<()> {
                 kvm: args.flag("--kvm"),
                 scenarios: args.values("--scenario")?,
                 jobs: match args.value("--jobs")? {
-                    Some(j) => j.parse().with_context(|| format!("--jobs {j}: not a number"))?,
+                    Some(j) => j
+                        .parse()
+                        .with_context(|| format!("--jobs {j}: not a number"))?,
                     None => 2,
                 },
                 iso: args.value("--iso")?.map(PathBuf::from),

@@ -24,7 +24,15 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
     let all = scenario::all();
     if opts.list {
         for s in &all {
-            println!("{}{}", s.name, if s.representative { "  (representative)" } else { "" });
+            println!(
+                "{}{}",
+                s.name,
+                if s.representative {
+                    "  (representative)"
+                } else {
+                    ""
+                }
+            );
         }
         return Ok(Vec::new());
     }
@@ -62,9 +70,16 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
     );
     let outcomes = scenario::run_all(&chosen, &run, opts.jobs);
     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
-    println!("qemu-test: {} passed, {} failed", outcomes.len() - failed, failed);
+    println!(
+        "qemu-test: {} passed, {} failed",
+        outcomes.len() - failed,
+        failed
+    );
     if failed > 0 {
-        bail!("{failed} QEMU scenario(s) failed; see the logs above and under {}", run.out_dir.display());
+        bail!(
+            "{failed} QEMU scenario(s) failed; see the logs above and under {}",
+            run.out_dir.display()
+        );
     }
     Ok(outcomes)
 }

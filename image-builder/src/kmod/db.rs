@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::KmodError;
 use super::glob::Glob;
-use super::index::{module_name_from_path, normalize_name, parse_builtin};
+use super::index::{module_name_from_path, normalize_alias, normalize_name, parse_builtin};
 use super::modinfo::{read_modinfo, ModInfo};
 
 /// One `.ko` file of the tree.
@@ -118,7 +118,7 @@ impl ModuleDb {
                 r.info
                     .aliases
                     .iter()
-                    .map(|a| (Glob::new(a), r.name.clone()))
+                    .map(|a| (Glob::new(&normalize_alias(a)), r.name.clone()))
             })
             .collect();
         Ok(Self {
@@ -149,12 +149,14 @@ impl ModuleDb {
         &self.builtin_text
     }
 
-    /// Names of modules having an `alias=` pattern that matches `text`, sorted.
+    /// Names of modules having an `alias=` pattern that matches `text`, sorted
+    /// (both compared after [`normalize_alias`], as kmod does).
     pub fn modules_matching_alias(&self, text: &str) -> Vec<String> {
+        let text = normalize_alias(text);
         let found: BTreeSet<&String> = self
             .aliases
             .iter()
-            .filter(|(glob, _)| glob.matches(text))
+            .filter(|(glob, _)| glob.matches(&text))
             .map(|(_, name)| name)
             .collect();
         found.into_iter().cloned().collect()
@@ -168,9 +170,12 @@ impl ModuleDb {
 
     /// Like [`Self::closure`], also reporting built-in roots and unresolved softdeps.
     ///
-    /// A root (or softdep) name resolves to the module of that name; else, if built in,
-    /// to nothing; else to every module with a matching `alias=` pattern (so a root or
-    /// softdep may be `crypto-crc32c`). A root that resolves to nothing is an error, as is
+    /// A root (or softdep) name resolves, in kmod's lookup order, to the module of that
+    /// name; else to every module with a matching `alias=` pattern (so a root or softdep
+    /// may be `crypto-crc32c`); else, if built in, to nothing.
+    ///
+    /// Unlike modprobe, which honours only the first `softdep=` entry of a module, all
+    /// entries are followed (btrfs and ksmbd have several): a superset, never less. A root that resolves to nothing is an error, as is
     /// a `depends=` entry that is neither in the tree nor built in. Cycles are fine.
     pub fn closure_report(&self, roots: &[&str]) -> Result<Closure, KmodError> {
         let mut report = Closure::default();
@@ -181,14 +186,15 @@ impl ModuleDb {
             let name = normalize_name(root);
             if self.modules.contains_key(&name) {
                 todo.push(name);
+                continue;
+            }
+            let matches = self.modules_matching_alias(root);
+            if !matches.is_empty() {
+                todo.extend(matches);
             } else if self.builtin.contains(&name) {
                 builtin_roots.insert(name);
             } else {
-                let matches = self.modules_matching_alias(root);
-                if matches.is_empty() {
-                    return Err(KmodError::UnknownModule { name });
-                }
-                todo.extend(matches);
+                return Err(KmodError::UnknownModule { name });
             }
         }
         let mut unresolved = BTreeSet::new();
@@ -215,13 +221,13 @@ impl ModuleDb {
                 let normalised = normalize_name(target);
                 if self.modules.contains_key(&normalised) {
                     todo.push(normalised);
-                } else if !self.builtin.contains(&normalised) {
-                    let matches = self.modules_matching_alias(target);
-                    if matches.is_empty() {
-                        unresolved.insert((name.clone(), target.clone()));
-                    }
-                    todo.extend(matches);
+                    continue;
                 }
+                let matches = self.modules_matching_alias(target);
+                if matches.is_empty() && !self.builtin.contains(&normalised) {
+                    unresolved.insert((name.clone(), target.clone()));
+                }
+                todo.extend(matches);
             }
         }
         report.modules = seen

@@ -3,7 +3,7 @@
 //!
 //! Dependency-light on purpose: plain string parsing, no ELF reader.
 //!
-//! File formats (as written by depmod and by [`super::render_index`]):
+//! File formats (as written by depmod and by [`super::ModuleDb::render_index`]):
 //! * `modules.dep`: `kernel/a/b.ko: kernel/c.ko kernel/d.ko`. The dependency list is the
 //!   full transitive closure in *reverse* load order: modprobe loads from the end.
 //! * `modules.alias`: `alias <fnmatch pattern> <module name>`.
@@ -50,6 +50,23 @@ pub struct ModuleIndex {
 /// Normalises a module name the way the kernel and kmod do: `-` becomes `_`.
 pub fn normalize_name(name: &str) -> String {
     name.replace('-', "_")
+}
+
+/// Normalises an alias pattern or a modalias the way kmod does before matching: every
+/// `-` becomes `_`, except inside a `[...]` bracket expression (where `-` forms ranges).
+/// So `platform:gpio-keys-polled` and `platform:gpio_keys_polled` are the same alias.
+pub fn normalize_alias(alias: &str) -> String {
+    let mut out = String::with_capacity(alias.len());
+    let mut in_brackets = false;
+    for c in alias.chars() {
+        match c {
+            '[' if !in_brackets => in_brackets = true,
+            ']' if in_brackets => in_brackets = false,
+            _ => {}
+        }
+        out.push(if c == '-' && !in_brackets { '_' } else { c });
+    }
+    out
 }
 
 /// Derives the normalised module name from a `.ko` path (`kernel/lib/crc-t10dif.ko` →
@@ -102,25 +119,30 @@ impl ModuleIndex {
 
     /// Shipped modules whose alias patterns match `modalias` (a device's `modalias`
     /// file, or a name such as `crypto-crc32c`): normalised names, sorted, deduplicated.
+    /// Pattern and text are compared after [`normalize_alias`], as kmod does.
     /// Aliases that name modules which are not shipped (built-in or absent) are left out,
     /// since there is nothing to load for them.
     pub fn modules_for_modalias(&self, modalias: &str) -> Vec<String> {
+        let modalias = normalize_alias(modalias);
         let found: BTreeSet<&str> = self
             .aliases
             .iter()
-            .filter(|(glob, module)| self.modules.contains_key(module) && glob.matches(modalias))
+            .filter(|(glob, module)| self.modules.contains_key(module) && glob.matches(&modalias))
             .map(|(_, module)| module.as_str())
             .collect();
         found.into_iter().map(str::to_owned).collect()
     }
 
-    /// The modules to load, in order, so that `module` works: its dependencies first
-    /// (each before its users), its pre-softdeps before it, `module` itself, then its
-    /// post-softdeps. Each module appears once. A built-in module yields an empty list.
+    /// The modules to load, in order, so that `module` works: its pre-softdeps, then its
+    /// dependencies (each before its users), `module` itself, then its post-softdeps;
+    /// the same rule applies recursively to every module pulled in. This is the order
+    /// `modprobe --show-depends` prints (deduplicated), except that several modules
+    /// matched by one softdep alias come sorted by name. Each module appears once.
+    /// A built-in module yields an empty list.
     ///
     /// Soft dependencies are resolved by module name first, else through the alias
     /// table (e.g. `crypto-crc32c` → `crc32c_intel`, `crc32c_generic`); ones that resolve
-    /// to nothing shipped are skipped. Dependency cycles are broken, never looped on.
+    /// to nothing shipped (built in, or absent) are skipped. Dependency cycles are broken, never looped on.
     pub fn load_order(&self, module: &str) -> Result<Vec<LoadStep>, KmodError> {
         let name = normalize_name(module);
         if !self.modules.contains_key(&name) {
@@ -167,9 +189,8 @@ impl ModuleIndex {
         if self.modules.contains_key(&normalised) {
             return vec![normalised];
         }
-        if self.builtin.contains(&normalised) {
-            return Vec::new();
-        }
+        // Aliases before built-ins, like kmod's lookup order: `crc32` is built in
+        // (lib/crc32.ko) and also an alias of crc32-pclmul and crc32_generic.
         self.modules_for_modalias(name)
     }
 }
@@ -199,9 +220,7 @@ impl Walk<'_> {
         if !self.in_progress.insert(name.to_owned()) {
             return; // a cycle: the module is already being visited further up
         }
-        for dep in &entry.deps {
-            self.visit(dep, optional);
-        }
+        // Like modprobe: pre-softdeps first, then the hard dependencies.
         let soft = self.index.softdeps.get(name);
         if let Some(soft) = soft {
             for pre in &soft.pre {
@@ -209,6 +228,9 @@ impl Walk<'_> {
                     self.visit(&target, true);
                 }
             }
+        }
+        for dep in &entry.deps {
+            self.visit(dep, optional);
         }
         if !self.position.contains_key(name) {
             self.position.insert(name.to_owned(), self.steps.len());
@@ -308,7 +330,7 @@ fn parse_alias(text: &str) -> Result<Vec<(Glob, String)>, KmodError> {
         let fields: Vec<&str> = content.split_whitespace().collect();
         match fields.as_slice() {
             ["alias", pattern, module] => {
-                aliases.push((Glob::new(pattern), normalize_name(module)));
+                aliases.push((Glob::new(&normalize_alias(pattern)), normalize_name(module)));
             }
             ["alias", ..] => {
                 return Err(parse_error(

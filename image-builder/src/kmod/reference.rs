@@ -158,9 +158,12 @@ pub const APPENDIX_A: &[(&str, &[&str])] = &[
             "ohci-pci",
         ],
     ),
+    // Appendix A lists uhci_hcd without ehci-pci, but uhci-hcd.ko has
+    // `softdep=pre: ehci_pci` and kmod 30's `modprobe -C /dev/null -d <root>
+    // --show-depends uhci_hcd` (after `depmod -b`) does list ehci-pci: corrected here.
     (
         "uhci_hcd",
-        &["usb-common", "usbcore", "ehci-hcd", "uhci-hcd"],
+        &["usb-common", "usbcore", "ehci-hcd", "ehci-pci", "uhci-hcd"],
     ),
     (
         "ext4",

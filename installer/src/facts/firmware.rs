@@ -88,7 +88,10 @@ pub fn secure_boot(root: &Path, firmware: Firmware) -> SecureBoot {
         return SecureBoot::Disabled("bios".to_string());
     }
     let var = root.join("sys/firmware/efi/efivars").join(SECURE_BOOT_VAR);
-    if let Some(enabled) = std::fs::read(var).ok().and_then(|b| decode_secure_boot_var(&b)) {
+    if let Some(enabled) = std::fs::read(var)
+        .ok()
+        .and_then(|b| decode_secure_boot_var(&b))
+    {
         return if enabled {
             SecureBoot::Enabled("efivar".to_string())
         } else {
@@ -122,8 +125,14 @@ mod tests {
 
     #[test]
     fn lockdown_mode_is_the_bracketed_word() {
-        assert_eq!(parse_lockdown("none [integrity] confidentiality\n"), Some("integrity"));
-        assert_eq!(parse_lockdown("[none] integrity confidentiality"), Some("none"));
+        assert_eq!(
+            parse_lockdown("none [integrity] confidentiality\n"),
+            Some("integrity")
+        );
+        assert_eq!(
+            parse_lockdown("[none] integrity confidentiality"),
+            Some("none")
+        );
         assert_eq!(parse_lockdown("none integrity"), None);
     }
 
@@ -131,22 +140,46 @@ mod tests {
     fn firmware_and_secure_boot_from_a_fake_root() {
         let t = TempTree::new("fw");
         assert_eq!(Firmware::detect(t.path()), Firmware::Bios);
-        assert_eq!(secure_boot(t.path(), Firmware::Bios), SecureBoot::Disabled("bios".into()));
+        assert_eq!(
+            secure_boot(t.path(), Firmware::Bios),
+            SecureBoot::Disabled("bios".into())
+        );
 
-        t.write(&format!("sys/firmware/efi/efivars/{SECURE_BOOT_VAR}"), &[6, 0, 0, 0, 1]);
+        t.write(
+            &format!("sys/firmware/efi/efivars/{SECURE_BOOT_VAR}"),
+            &[6, 0, 0, 0, 1],
+        );
         assert_eq!(Firmware::detect(t.path()), Firmware::Uefi);
-        assert_eq!(secure_boot(t.path(), Firmware::Uefi), SecureBoot::Enabled("efivar".into()));
+        assert_eq!(
+            secure_boot(t.path(), Firmware::Uefi),
+            SecureBoot::Enabled("efivar".into())
+        );
     }
 
     #[test]
     fn lockdown_is_the_fallback_without_efivars() {
         let t = TempTree::new("lockdown");
         t.mkdir("sys/firmware/efi");
-        assert!(matches!(secure_boot(t.path(), Firmware::Uefi), SecureBoot::Unknown(_)));
-        t.write("sys/kernel/security/lockdown", b"[none] integrity confidentiality\n");
-        assert_eq!(secure_boot(t.path(), Firmware::Uefi), SecureBoot::Disabled("lockdown".into()));
-        t.write("sys/kernel/security/lockdown", b"none [integrity] confidentiality\n");
-        assert_eq!(secure_boot(t.path(), Firmware::Uefi), SecureBoot::Enabled("lockdown".into()));
+        assert!(matches!(
+            secure_boot(t.path(), Firmware::Uefi),
+            SecureBoot::Unknown(_)
+        ));
+        t.write(
+            "sys/kernel/security/lockdown",
+            b"[none] integrity confidentiality\n",
+        );
+        assert_eq!(
+            secure_boot(t.path(), Firmware::Uefi),
+            SecureBoot::Disabled("lockdown".into())
+        );
+        t.write(
+            "sys/kernel/security/lockdown",
+            b"none [integrity] confidentiality\n",
+        );
+        assert_eq!(
+            secure_boot(t.path(), Firmware::Uefi),
+            SecureBoot::Enabled("lockdown".into())
+        );
         assert!(secure_boot(t.path(), Firmware::Uefi).is_enabled());
     }
 }

@@ -80,7 +80,12 @@ pub fn net_adapters(root: &Path) -> Vec<NetAdapter> {
                 Some("0") => Some(false),
                 _ => None,
             };
-            NetAdapter { name, driver, mac, link }
+            NetAdapter {
+                name,
+                driver,
+                mac,
+                link,
+            }
         })
         .collect()
 }
@@ -104,7 +109,9 @@ pub fn bus_from_sysfs_path(name: &str, path: &str) -> &'static str {
 
 /// Block devices that are not disks: loop, ram, zram, device-mapper, md.
 fn is_virtual_block(name: &str) -> bool {
-    ["loop", "ram", "zram", "dm-", "md"].iter().any(|p| name.starts_with(p))
+    ["loop", "ram", "zram", "dm-", "md"]
+        .iter()
+        .any(|p| name.starts_with(p))
 }
 
 /// Lists disks under `<root>/sys/block`, sorted by name, without virtual devices.
@@ -115,14 +122,24 @@ pub fn disks(root: &Path) -> Vec<Disk> {
         .filter(|n| !is_virtual_block(n))
         .map(|name| {
             let dir = base.join(&name);
-            let sectors: u64 = read_attr(&dir.join("size")).and_then(|s| s.parse().ok()).unwrap_or(0);
+            let sectors: u64 = read_attr(&dir.join("size"))
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
             let vendor = read_attr(&dir.join("device/vendor")).unwrap_or_default();
             let model = read_attr(&dir.join("device/model")).unwrap_or_default();
             let model = format!("{vendor} {model}").trim().to_string();
             let removable = read_attr(&dir.join("removable")).as_deref() == Some("1");
-            let link = std::fs::read_link(&dir).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+            let link = std::fs::read_link(&dir)
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let bus = bus_from_sysfs_path(&name, &link);
-            Disk { name, size_bytes: sectors.saturating_mul(512), model, removable, bus }
+            Disk {
+                name,
+                size_bytes: sectors.saturating_mul(512),
+                model,
+                removable,
+                bus,
+            }
         })
         .collect()
 }
@@ -158,7 +175,10 @@ mod tests {
         t.write("sys/class/net/eth0/carrier", b"1\n");
         t.mkdir("sys/bus/pci/drivers/e1000");
         t.mkdir("sys/class/net/eth0/device");
-        t.symlink("sys/class/net/eth0/device/driver", "../../../../bus/pci/drivers/e1000");
+        t.symlink(
+            "sys/class/net/eth0/device/driver",
+            "../../../../bus/pci/drivers/e1000",
+        );
         let nets = net_adapters(t.path());
         assert_eq!(nets.len(), 2, "lo is skipped");
         assert_eq!(nets[0].name, "eth0");
@@ -182,16 +202,28 @@ mod tests {
     #[test]
     fn disks_read_size_model_removable_and_skip_loop() {
         let t = TempTree::new("disks");
-        t.write("sys/devices/pci0000:00/0000:00:01.1/ata1/host0/target0:0:0/0:0:0:0/block/sda/size", b"41943040\n");
+        t.write(
+            "sys/devices/pci0000:00/0000:00:01.1/ata1/host0/target0:0:0/0:0:0:0/block/sda/size",
+            b"41943040\n",
+        );
         t.write("sys/devices/pci0000:00/0000:00:01.1/ata1/host0/target0:0:0/0:0:0:0/block/sda/removable", b"0\n");
-        t.write("sys/devices/pci0000:00/0000:00:01.1/ata1/host0/target0:0:0/0:0:0:0/vendor", b"ATA     \n");
-        t.write("sys/devices/pci0000:00/0000:00:01.1/ata1/host0/target0:0:0/0:0:0:0/model", b"QEMU HARDDISK   \n");
+        t.write(
+            "sys/devices/pci0000:00/0000:00:01.1/ata1/host0/target0:0:0/0:0:0:0/vendor",
+            b"ATA     \n",
+        );
+        t.write(
+            "sys/devices/pci0000:00/0000:00:01.1/ata1/host0/target0:0:0/0:0:0:0/model",
+            b"QEMU HARDDISK   \n",
+        );
         t.symlink(
             "sys/devices/pci0000:00/0000:00:01.1/ata1/host0/target0:0:0/0:0:0:0/block/sda/device",
             "../../../0:0:0:0",
         );
         t.mkdir("sys/block");
-        t.symlink("sys/block/sda", "../devices/pci0000:00/0000:00:01.1/ata1/host0/target0:0:0/0:0:0:0/block/sda");
+        t.symlink(
+            "sys/block/sda",
+            "../devices/pci0000:00/0000:00:01.1/ata1/host0/target0:0:0/0:0:0:0/block/sda",
+        );
         t.write("sys/devices/virtual/block/loop0/size", b"0\n");
         t.symlink("sys/block/loop0", "../devices/virtual/block/loop0");
         let d = disks(t.path());
@@ -205,11 +237,38 @@ mod tests {
 
     #[test]
     fn bus_guesses() {
-        assert_eq!(bus_from_sysfs_path("sdb", "../devices/pci0000:00/0000:00:04.0/usb2/2-1/2-1:1.0/host2/x"), "usb");
-        assert_eq!(bus_from_sysfs_path("nvme0n1", "../devices/pci0000:00/0000:00:05.0/nvme/nvme0/nvme0n1"), "nvme");
-        assert_eq!(bus_from_sysfs_path("vda", "../devices/pci0000:00/0000:00:06.0/virtio2/block/vda"), "virtio");
-        assert_eq!(bus_from_sysfs_path("sda", "../devices/pci0000:00/0000:00:07.0/host0/target0:0:0"), "scsi");
-        assert_eq!(bus_from_sysfs_path("xyz", "../devices/platform/xyz"), "other");
+        assert_eq!(
+            bus_from_sysfs_path(
+                "sdb",
+                "../devices/pci0000:00/0000:00:04.0/usb2/2-1/2-1:1.0/host2/x"
+            ),
+            "usb"
+        );
+        assert_eq!(
+            bus_from_sysfs_path(
+                "nvme0n1",
+                "../devices/pci0000:00/0000:00:05.0/nvme/nvme0/nvme0n1"
+            ),
+            "nvme"
+        );
+        assert_eq!(
+            bus_from_sysfs_path(
+                "vda",
+                "../devices/pci0000:00/0000:00:06.0/virtio2/block/vda"
+            ),
+            "virtio"
+        );
+        assert_eq!(
+            bus_from_sysfs_path(
+                "sda",
+                "../devices/pci0000:00/0000:00:07.0/host0/target0:0:0"
+            ),
+            "scsi"
+        );
+        assert_eq!(
+            bus_from_sysfs_path("xyz", "../devices/platform/xyz"),
+            "other"
+        );
     }
 
     #[test]

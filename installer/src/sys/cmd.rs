@@ -76,7 +76,10 @@ impl Cmd {
 pub fn spawn(cmd: &Cmd) -> Result<Pid, CmdError> {
     #[allow(clippy::disallowed_methods)] // this module is the one allowed place
     let mut command = std::process::Command::new(&cmd.program);
-    command.args(&cmd.args).env_clear().envs(cmd.env.iter().map(|(k, v)| (k, v)));
+    command
+        .args(&cmd.args)
+        .env_clear()
+        .envs(cmd.env.iter().map(|(k, v)| (k, v)));
     // SAFETY: the closure only calls sigprocmask-equivalent pthread_sigmask
     // on a stack-allocated set, which is async-signal-safe.
     unsafe {
@@ -87,7 +90,10 @@ pub fn spawn(cmd: &Cmd) -> Result<Pid, CmdError> {
             Ok(())
         });
     }
-    let child = command.spawn().map_err(|source| CmdError::Spawn { command: cmd.render(), source })?;
+    let child = command.spawn().map_err(|source| CmdError::Spawn {
+        command: cmd.render(),
+        source,
+    })?;
     let pid = Pid::from_raw(child.id() as i32);
     // Dropping a Child neither waits nor kills; PID 1 reaps it.
     drop(child);
@@ -100,7 +106,10 @@ mod tests {
 
     #[test]
     fn builder_renders_and_replaces_env() {
-        let c = Cmd::new("/init").arg("ui").env("TERM", "vt220").env("X", "1");
+        let c = Cmd::new("/init")
+            .arg("ui")
+            .env("TERM", "vt220")
+            .env("X", "1");
         assert_eq!(c.render(), "/init ui");
         let term: Vec<_> = c.env.iter().filter(|(k, _)| k == "TERM").collect();
         assert_eq!(term.len(), 1);
@@ -109,9 +118,34 @@ mod tests {
     }
 
     #[test]
+    fn child_starts_with_an_empty_signal_mask() {
+        use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+        use nix::sys::wait::{waitpid, WaitStatus};
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGUSR1);
+        set.add(Signal::SIGTERM);
+        let mut old = SigSet::empty();
+        nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old))
+            .unwrap();
+        let cmd = Cmd::new("/bin/sh")
+            .arg("-c")
+            .arg("grep -q '^SigBlk:[[:space:]]*0*$' /proc/self/status");
+        let pid = spawn(&cmd);
+        nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None).unwrap();
+        let status = waitpid(pid.unwrap(), None).unwrap();
+        assert!(
+            matches!(status, WaitStatus::Exited(_, 0)),
+            "child saw a blocked signal: {status:?}"
+        );
+    }
+
+    #[test]
     fn spawn_failure_names_the_command() {
         let err = spawn(&Cmd::new("/nonexistent/program").arg("x")).unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("cannot start /nonexistent/program x:"), "{text}");
+        assert!(
+            text.starts_with("cannot start /nonexistent/program x:"),
+            "{text}"
+        );
     }
 }

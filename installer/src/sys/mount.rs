@@ -1,0 +1,151 @@
+//! Mounting the API file systems PID 1 needs (notes §1.2).
+
+use nix::mount::{mount, MsFlags};
+use std::path::Path;
+
+/// One mount: source, target, fs type, flags, data, and whether failure matters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountSpec {
+    /// Source (the fs name for virtual file systems).
+    pub source: &'static str,
+    /// Mount point (created if missing).
+    pub target: &'static str,
+    /// File system type.
+    pub fstype: &'static str,
+    /// Mount flags.
+    pub flags: MsFlags,
+    /// fs-specific options.
+    pub data: &'static str,
+    /// A failure is only logged as a warning.
+    pub optional: bool,
+}
+
+/// The mounts PID 1 makes before anything else, in order.
+pub fn api_mounts() -> Vec<MountSpec> {
+    let nsnd = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    let nsndne = nsnd | MsFlags::MS_NOEXEC;
+    let spec = |source, target, fstype, flags, data, optional| MountSpec {
+        source,
+        target,
+        fstype,
+        flags,
+        data,
+        optional,
+    };
+    vec![
+        spec("proc", "/proc", "proc", nsndne, "", false),
+        spec("sysfs", "/sys", "sysfs", nsndne, "", false),
+        spec(
+            "devtmpfs",
+            "/dev",
+            "devtmpfs",
+            MsFlags::MS_NOSUID,
+            "mode=0755",
+            false,
+        ),
+        spec(
+            "devpts",
+            "/dev/pts",
+            "devpts",
+            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+            "gid=5,mode=620,ptmxmode=000",
+            true,
+        ),
+        spec("tmpfs", "/dev/shm", "tmpfs", nsnd, "mode=1777", true),
+        spec("tmpfs", "/run", "tmpfs", nsnd, "mode=0755", false),
+        spec("tmpfs", "/tmp", "tmpfs", nsnd, "mode=1777", true),
+        spec(
+            "securityfs",
+            "/sys/kernel/security",
+            "securityfs",
+            nsndne,
+            "",
+            true,
+        ),
+    ]
+}
+
+/// The efivarfs mount, made after the `efivarfs` module is loaded.
+pub fn efivarfs_mount() -> MountSpec {
+    MountSpec {
+        source: "efivarfs",
+        target: "/sys/firmware/efi/efivars",
+        fstype: "efivarfs",
+        flags: MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        data: "",
+        optional: true,
+    }
+}
+
+/// Errors mounting.
+#[derive(Debug, thiserror::Error)]
+pub enum MountError {
+    /// mount(2) failed.
+    #[error("cannot mount {fstype} on {target}: {source}")]
+    Mount {
+        /// File system type.
+        fstype: &'static str,
+        /// Mount point.
+        target: &'static str,
+        /// The errno.
+        source: nix::Error,
+    },
+}
+
+/// Creates the mount point and mounts. EBUSY (already mounted, e.g. when the
+/// kernel mounted devtmpfs itself) counts as success.
+pub fn mount_one(spec: &MountSpec) -> Result<(), MountError> {
+    let _ = std::fs::create_dir_all(spec.target);
+    let data = (!spec.data.is_empty()).then_some(spec.data);
+    match mount(
+        Some(spec.source),
+        Path::new(spec.target),
+        Some(spec.fstype),
+        spec.flags,
+        data,
+    ) {
+        Ok(()) | Err(nix::errno::Errno::EBUSY) => Ok(()),
+        Err(source) => Err(MountError::Mount {
+            fstype: spec.fstype,
+            target: spec.target,
+            source,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_mounts_follow_the_notes_table() {
+        let m = api_mounts();
+        let targets: Vec<&str> = m.iter().map(|s| s.target).collect();
+        assert_eq!(
+            targets,
+            [
+                "/proc",
+                "/sys",
+                "/dev",
+                "/dev/pts",
+                "/dev/shm",
+                "/run",
+                "/tmp",
+                "/sys/kernel/security"
+            ],
+            "parents before children"
+        );
+        let proc_ = &m[0];
+        assert!(proc_
+            .flags
+            .contains(MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC));
+        let dev = &m[2];
+        assert_eq!((dev.fstype, dev.data), ("devtmpfs", "mode=0755"));
+        assert!(!dev.flags.contains(MsFlags::MS_NOEXEC));
+        assert_eq!(m[3].data, "gid=5,mode=620,ptmxmode=000");
+        assert!(
+            !m[5].optional,
+            "/run holds the log and events, it is required"
+        );
+    }
+}

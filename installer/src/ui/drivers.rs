@@ -1,0 +1,113 @@
+//! The UI's driver loading: the module index (if readable), coldplug, and
+//! the summary for the `modules` event and the first screen.
+
+use crate::cmdline::KernelCmdline;
+use crate::event::ModuleFailure;
+use crate::log;
+use crate::modload::{self, Coldplug, KernelLoader, Timing};
+use crate::screen::ModulesSummary;
+use image_builder::kmod::index::ModuleIndex;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+/// Reads the module index of `/lib/modules/<kver>`; the error is kept as text
+/// and reported as a failure.
+pub fn load_index(module_dir: &Path) -> Result<ModuleIndex, String> {
+    modload::load_index(module_dir).map_err(|e| {
+        log::error(&e.to_string());
+        e.to_string()
+    })
+}
+
+/// Module loading state; without an index every call does nothing and the
+/// summary reports the index as failed.
+pub struct Drivers<'a> {
+    coldplug: Option<Coldplug<'a, KernelLoader>>,
+    index_error: Option<String>,
+}
+
+impl<'a> Drivers<'a> {
+    /// Wraps the index (or its error) and the command line.
+    pub fn new(
+        index: Result<&'a ModuleIndex, String>,
+        cmdline: &'a KernelCmdline,
+        module_dir: &Path,
+    ) -> Self {
+        match index {
+            Ok(index) => {
+                let loader = KernelLoader {
+                    module_dir: module_dir.to_path_buf(),
+                };
+                Drivers {
+                    coldplug: Some(Coldplug::new(index, cmdline, loader)),
+                    index_error: None,
+                }
+            }
+            Err(e) => Drivers {
+                coldplug: None,
+                index_error: Some(e),
+            },
+        }
+    }
+
+    /// Loads one module by name (with dependencies); failures are logged.
+    pub fn by_name(&mut self, name: &str) {
+        if let Some(cp) = self.coldplug.as_mut() {
+            if let Err(e) = cp.load_by_name(name) {
+                log::warn(&format!("{name}: {e}"));
+            }
+        }
+    }
+
+    /// Coldplug until quiet (or the cap).
+    pub fn coldplug(&mut self) {
+        let Some(cp) = self.coldplug.as_mut() else {
+            return;
+        };
+        let quiet = modload::run_coldplug(cp, sys_modaliases, Timing::default());
+        log::info(&format!(
+            "coldplug {}: {} modules loaded, {} failed",
+            if quiet { "settled" } else { "hit its time cap" },
+            cp.loaded_count(),
+            cp.failures().len()
+        ));
+        log::debug(&format!("loaded modules: {}", cp.loaded_names().join(" ")));
+    }
+
+    /// One more pass for devices that appeared since.
+    pub fn pass(&mut self) {
+        if let Some(cp) = self.coldplug.as_mut() {
+            let n = cp.pass(&sys_modaliases());
+            if n > 0 {
+                log::info(&format!(
+                    "{n} more modules loaded while waiting for the medium"
+                ));
+            }
+        }
+    }
+
+    /// Loaded count, failures and the time given (rounded to 10 ms).
+    pub fn summary(&self, elapsed: Duration) -> ModulesSummary {
+        let seconds = (elapsed.as_secs_f64() * 100.0).round() / 100.0;
+        match (&self.coldplug, &self.index_error) {
+            (Some(cp), _) => ModulesSummary {
+                loaded: cp.loaded_count(),
+                failed: cp.failures().to_vec(),
+                seconds,
+            },
+            (None, error) => ModulesSummary {
+                loaded: 0,
+                failed: vec![ModuleFailure {
+                    name: "module index".into(),
+                    error: error.clone().unwrap_or_default(),
+                }],
+                seconds,
+            },
+        }
+    }
+}
+
+fn sys_modaliases() -> BTreeSet<String> {
+    modload::scan_modaliases(Path::new("/sys/devices"))
+}

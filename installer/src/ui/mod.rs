@@ -1,0 +1,240 @@
+//! The UI child (`/init ui`), started by PID 1: takes over the real console,
+//! loads drivers, finds the install medium, shows the first screen and asks
+//! whether to reboot or power off. Its exit code tells PID 1 what to do
+//! ([`crate::power`]).
+
+mod drivers;
+
+use crate::buildinfo::BuildInfo;
+use crate::cmdline::KernelCmdline;
+use crate::console::{self, ConsoleLayout};
+use crate::event::{Event, EventSink};
+use crate::facts::{self, Facts, Firmware};
+use crate::log;
+use crate::medium::{self, Scan};
+use crate::power::{PowerAction, EXIT_UI_ERROR};
+use crate::screen;
+use crate::sys::mount;
+use drivers::Drivers;
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Environment variable PID 1 sets for its UI child.
+pub const UI_CHILD_ENV: &str = "INSTALLER_UI_CHILD";
+/// How long to wait for the install medium unless `installer.media_timeout=` says otherwise.
+pub const DEFAULT_MEDIA_TIMEOUT: Duration = Duration::from_secs(30);
+/// Exit code used when the UI is started outside PID 1's care.
+pub const EXIT_NOT_UI_CHILD: i32 = EXIT_UI_ERROR;
+
+/// True if this process was started by PID 1 as its UI child.
+pub fn is_ui_child() -> bool {
+    std::env::var_os(UI_CHILD_ENV).is_some() && nix::unistd::getppid().as_raw() == 1
+}
+
+/// Runs the UI; returns the process exit code.
+pub fn run() -> i32 {
+    let root = Path::new("/");
+    let cmdline = facts::read_cmdline(root);
+    let layout = start(&cmdline);
+    let mut out = std::io::stdout();
+    let build = load_build(root, &mut out);
+    let title = screen::title(build.as_ref());
+    let _ = writeln!(out, "\nStarting {title} on {}.", layout.primary.describe());
+    let mut events = EventSink::open();
+
+    let started = Instant::now();
+    let module_dir = Path::new("/lib/modules").join(kernel_release(root, build.as_ref()));
+    let index = drivers::load_index(&module_dir);
+    if let Err(e) = &index {
+        let _ = writeln!(out, "Error: {e}; no drivers can be loaded.");
+    }
+    let mut drivers = Drivers::new(index.as_ref().map_err(Clone::clone), &cmdline, &module_dir);
+
+    let firmware = Firmware::detect(root);
+    if firmware == Firmware::Uefi {
+        drivers.by_name("efivarfs");
+        if let Err(e) = mount::mount_one(&mount::efivarfs_mount()) {
+            log::warn(&e.to_string());
+        }
+    }
+    drivers.by_name("isofs");
+    events.emit(&Event::Started {
+        version: build
+            .as_ref()
+            .map_or(env!("CARGO_PKG_VERSION"), |b| b.version.as_str())
+            .to_string(),
+        console: layout.primary.name.clone(),
+        firmware,
+        secure_boot: facts::secure_boot(root, firmware).is_enabled(),
+        loader: cmdline.loader().map(str::to_string),
+        cmdline: cmdline.raw().to_string(),
+    });
+
+    let _ = writeln!(out, "Loading drivers...");
+    let _ = out.flush();
+    drivers.coldplug();
+    let coldplug_time = started.elapsed();
+    let summary = drivers.summary(coldplug_time);
+    events.emit(&Event::Modules {
+        loaded: summary.loaded,
+        failed: summary.failed,
+        seconds: summary.seconds,
+    });
+
+    let volume_id = build.as_ref().map(|b| b.volume_id.as_str());
+    let scan = match volume_id {
+        Some(v) => {
+            let timeout = cmdline.media_timeout().unwrap_or(DEFAULT_MEDIA_TIMEOUT);
+            wait_for_medium(root, v, timeout, &mut drivers, &mut out)
+        }
+        None => Scan::default(),
+    };
+    events.emit(&match &scan.found {
+        Some(m) => Event::Medium {
+            device: m.device.clone(),
+            kind: m.kind,
+        },
+        None => Event::MediumMissing {
+            seen: scan.seen.iter().map(|d| d.device.clone()).collect(),
+        },
+    });
+
+    let mut facts = Facts::gather(root, &cmdline, &layout, None);
+    facts.medium = scan;
+    // Drivers loaded while waiting for the medium count too; the time stays coldplug's.
+    let summary = drivers.summary(coldplug_time);
+    let _ = write!(
+        out,
+        "\n{}\n",
+        screen::render(&title, &facts, Some(&summary), volume_id)
+    );
+    let _ = out.flush();
+    events.emit(&Event::FirstScreen);
+    let action = ask(&mut out);
+    events.emit(&Event::Power { action });
+    log::info(&format!("user chose to {}", action.verb()));
+    action.exit_code()
+}
+
+/// Logging, then the real console: returns where the installer runs.
+fn start(cmdline: &KernelCmdline) -> ConsoleLayout {
+    // `installer.debug` echoes the whole log on the console.
+    let echo_min = cmdline.has("installer.debug").then_some(log::Level::Debug);
+    log::init(&log::LogConfig {
+        tag: "installer-ui".into(),
+        file: log::LOG_FILE.into(),
+        kmsg: true,
+        echo_min,
+    });
+    log::install_panic_hook();
+    let layout = console::resolve(Path::new("/"), &cmdline.consoles());
+    match console::attach(&layout.primary) {
+        Ok(()) => log::info(&format!("running on {}", layout.primary.describe())),
+        Err(e) => log::warn(&format!("{e}; staying on the inherited console")),
+    }
+    let pointed = console::point_other_consoles(&layout);
+    if !pointed.is_empty() {
+        log::info(&format!(
+            "pointed {} to {}",
+            pointed.join(", "),
+            layout.primary.name
+        ));
+    }
+    layout
+}
+
+/// Reads build.json; a failure is logged and shown, and the UI carries on.
+fn load_build(root: &Path, out: &mut impl Write) -> Option<BuildInfo> {
+    match BuildInfo::load(root) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            log::error(&e.to_string());
+            let _ = writeln!(out, "Warning: {e}");
+            None
+        }
+    }
+}
+
+/// `uname -r`, falling back to the release in build.json; warns on a mismatch.
+fn kernel_release(root: &Path, build: Option<&BuildInfo>) -> String {
+    let running = facts::kernel_release(root);
+    if let (Some(r), Some(b)) = (&running, build) {
+        if *r != b.kernel_release {
+            log::warn(&format!(
+                "running kernel {r}, but the image was built for {}",
+                b.kernel_release
+            ));
+        }
+    }
+    running
+        .or_else(|| build.map(|b| b.kernel_release.clone()))
+        .unwrap_or_default()
+}
+
+/// Reads the choice from stdin (the console); on EOF waits a second and retries.
+fn ask(out: &mut std::io::Stdout) -> PowerAction {
+    let stdin = std::io::stdin();
+    let next_line = || {
+        let mut line = String::new();
+        match stdin.lock().read_line(&mut line) {
+            Ok(0) => Ok(None),
+            Ok(_) => Ok(Some(line)),
+            Err(e) => Err(e),
+        }
+    };
+    screen::prompt(out, next_line, || {
+        std::thread::sleep(Duration::from_secs(1))
+    })
+}
+
+/// Scans for the medium every half second until found or `timeout`,
+/// loading drivers for devices that appear meanwhile.
+fn wait_for_medium(
+    root: &Path,
+    volume_id: &str,
+    timeout: Duration,
+    drivers: &mut Drivers<'_>,
+    out: &mut impl Write,
+) -> Scan {
+    let start = Instant::now();
+    let mut next_note = Duration::ZERO;
+    loop {
+        let scan = medium::scan(root, volume_id);
+        let waited = start.elapsed();
+        if let Some(m) = &scan.found {
+            log::info(&format!(
+                "install medium {volume_id:?} found on {} after {:.1} s",
+                m.device,
+                waited.as_secs_f64()
+            ));
+            return scan;
+        }
+        if waited >= timeout {
+            log::warn(&format!(
+                "install medium {volume_id:?} not found within {} s",
+                timeout.as_secs()
+            ));
+            return scan;
+        }
+        if waited >= next_note {
+            let _ = if next_note.is_zero() {
+                writeln!(
+                    out,
+                    "Looking for the installation medium {volume_id:?} (up to {} s)...",
+                    timeout.as_secs()
+                )
+            } else {
+                writeln!(
+                    out,
+                    "  still looking ({} s left)",
+                    timeout.saturating_sub(waited).as_secs()
+                )
+            };
+            let _ = out.flush();
+            next_note += Duration::from_secs(5);
+        }
+        drivers.pass();
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
