@@ -173,6 +173,76 @@ fn xorriso_reports_el_torito_and_isohybrid_mbr() {
 }
 
 #[test]
+fn xorriso_reads_efi_only_and_bios_only_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let el_torito = |iso: &IsoBuilder, name: &str| {
+        let path = dir.path().join(name);
+        let report = iso.write_to(std::fs::File::create(&path).unwrap()).unwrap();
+        let text = run(
+            "xorriso",
+            "xorriso",
+            &[
+                "-indev",
+                path.to_str().unwrap(),
+                "-report_el_torito",
+                "plain",
+                "-report_system_area",
+                "plain",
+            ],
+        );
+        (report, text)
+    };
+
+    // EFI only: the catalog exists but is not listed, no MBR.
+    let mut efi_only = IsoBuilder::new("EFI_ONLY", EPOCH).unwrap();
+    efi_only
+        .add_file("efi.img", FileSource::Bytes(fake_efi_img()), 0o644)
+        .unwrap();
+    efi_only.set_efi_boot("efi.img");
+    let (report, text) = el_torito(&efi_only, "efi-only.iso");
+    let efi = report.efi_image_lba.unwrap().to_string();
+    assert_eq!(
+        fields(&text, "El Torito boot img :", Some("1")),
+        [
+            "1",
+            "UEFI",
+            "y",
+            "none",
+            "0x0000",
+            "0x00",
+            "140",
+            efi.as_str()
+        ]
+    );
+    assert!(!text.contains("El Torito boot img :   2"), "{text}");
+    assert!(!text.contains("El Torito cat path"), "{text}");
+    assert!(!text.contains("MBR partition"), "{text}");
+
+    // BIOS only with isohybrid: one partition covering the image.
+    let mut bios_only = IsoBuilder::new("BIOS_ONLY", EPOCH).unwrap();
+    bios_only
+        .add_file(BIOS_IMAGE, FileSource::Bytes(fake_isolinux()), 0o444)
+        .unwrap();
+    bios_only.set_bios_boot(BiosBoot::isolinux(BIOS_IMAGE, "isolinux/boot.cat"));
+    bios_only.set_isohybrid(Isohybrid::new(&fake_mbr_code(), 7).unwrap());
+    let (report, text) = el_torito(&bios_only, "bios-only.iso");
+    let sectors = (report.total_bytes / 512).to_string();
+    assert_eq!(
+        fields(&text, "El Torito boot img :", Some("1"))[1..3],
+        ["BIOS", "y"]
+    );
+    assert_eq!(
+        fields(&text, "System area summary:", None),
+        ["MBR", "isohybrid", "cyl-align-on"]
+    );
+    assert_eq!(
+        fields(&text, "MBR partition      :", Some("1")),
+        ["1", "0x80", "0x00", "0", sectors.as_str()]
+    );
+    assert!(!text.contains("MBR partition      :   2"), "{text}");
+}
+
+#[test]
 fn isoinfo_sees_volume_el_torito_and_rock_ridge_names() {
     let fx = build(EPOCH);
     let iso = fx.iso.to_str().unwrap();

@@ -394,10 +394,8 @@ impl Layout {
             }
         }
         for &f in &data {
-            if next > u64::from(u32::MAX) {
-                break;
-            }
-            self.lba[f] = next as u32;
+            // Truncation only happens past the limit, which is an error below.
+            self.lba[f] = next.min(u64::from(u32::MAX)) as u32;
             next += blocks_for(self.len[f]);
         }
         self.data = data;

@@ -403,3 +403,39 @@ fn path_sources_are_streamed_and_checked() {
     assert!(matches!(err, IsoError::Source { .. }));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn images_beyond_32_bit_block_or_sector_counts_are_rejected() {
+    let dir = std::env::temp_dir().join(format!("iso-huge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let huge = dir.join("max.bin");
+    // Sparse, 4 GiB − 1: planning only reads the size.
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(MAX_FILE_SIZE)
+        .unwrap();
+    let mut iso = bootable();
+    // 520 × 2^21 blocks > 2^30 blocks: MBR sector counts overflow.
+    for i in 0..520 {
+        iso.add_file(&format!("huge/{i}"), FileSource::Path(huge.clone()), 0o644)
+            .unwrap();
+    }
+    let err = iso.plan().unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("mbr partition sizes are 32-bit sector counts"),
+        "{err}"
+    );
+    // 2050 × 2^21 blocks > 2^32 blocks: ISO 9660 block numbers overflow.
+    for i in 520..2050 {
+        iso.add_file(&format!("huge/{i}"), FileSource::Path(huge.clone()), 0o644)
+            .unwrap();
+    }
+    let err = iso.plan().unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("iso 9660 block numbers are 32-bit"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -9,7 +9,7 @@ use super::eltorito::{self, BootEntry, INFO_TABLE_END, INFO_TABLE_OFFSET};
 use super::error::IsoError;
 use super::hybrid::{self, Isohybrid, MbrLayout};
 use super::layout::Layout;
-use super::tree::{Content, NodeKind};
+use super::tree::{Content, NodeKind, ROOT};
 use super::volume::{self, DateTime, PvdFields};
 use super::{FileSource, IsoReport};
 
@@ -80,12 +80,11 @@ pub(crate) fn write_image<W: Write>(
     }
     w.write(&system_area)?;
 
-    let root = layout.tree.node(super::tree::ROOT);
-    debug_assert!(root.is_dir());
+    // The PVD's copy of the root record carries no System Use area.
     let root_record = dir::encode_record(&dir::Record {
         name: dir::DOT,
-        lba: layout.lba[super::tree::ROOT],
-        len: layout.len[super::tree::ROOT] as u32,
+        lba: layout.lba[ROOT],
+        len: layout.len[ROOT] as u32,
         date: layout.date,
         flags: dir::FLAG_DIRECTORY,
         system_use: &[],

@@ -125,7 +125,10 @@ pub fn disks(root: &Path) -> Vec<Disk> {
             let sectors: u64 = read_attr(&dir.join("size"))
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(0);
-            let vendor = read_attr(&dir.join("device/vendor")).unwrap_or_default();
+            // virtio exposes a numeric `vendor` (0x1af4), which is no name.
+            let vendor = read_attr(&dir.join("device/vendor"))
+                .filter(|v| !v.starts_with("0x"))
+                .unwrap_or_default();
             let model = read_attr(&dir.join("device/model")).unwrap_or_default();
             let model = format!("{vendor} {model}").trim().to_string();
             let removable = read_attr(&dir.join("removable")).as_deref() == Some("1");
@@ -224,10 +227,32 @@ mod tests {
             "sys/block/sda",
             "../devices/pci0000:00/0000:00:01.1/ata1/host0/target0:0:0/0:0:0:0/block/sda",
         );
+        t.write(
+            "sys/devices/pci0000:00/0000:00:06.0/virtio2/block/vda/size",
+            b"2048\n",
+        );
+        t.write(
+            "sys/devices/pci0000:00/0000:00:06.0/virtio2/vendor",
+            b"0x1af4\n",
+        );
+        t.symlink(
+            "sys/devices/pci0000:00/0000:00:06.0/virtio2/block/vda/device",
+            "../../../virtio2",
+        );
+        t.symlink(
+            "sys/block/vda",
+            "../devices/pci0000:00/0000:00:06.0/virtio2/block/vda",
+        );
         t.write("sys/devices/virtual/block/loop0/size", b"0\n");
         t.symlink("sys/block/loop0", "../devices/virtual/block/loop0");
         let d = disks(t.path());
-        assert_eq!(d.len(), 1);
+        assert_eq!(d.len(), 2, "loop0 is skipped");
+        assert_eq!(d[1].name, "vda");
+        assert_eq!(
+            d[1].model, "",
+            "a numeric virtio vendor id is not a model name"
+        );
+        assert_eq!(d[1].bus, "virtio");
         assert_eq!(d[0].name, "sda");
         assert_eq!(d[0].size_bytes, 41_943_040 * 512);
         assert_eq!(d[0].model, "ATA QEMU HARDDISK");
