@@ -19,15 +19,27 @@ pub enum Role {
     SyslinuxCommon,
     Shim,
     GrubEfi,
+    /// busybox for the rescue shell.
+    Busybox,
+    /// `ckbcomp`, which compiles XKB layouts into console keymaps (build time only).
+    ConsoleSetup,
+    /// The XKB layout data `ckbcomp` reads (build time only).
+    XkbData,
+    /// `loadkeys -b`, which turns a keymap into the binary form the installer loads (build time only).
+    Kbd,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 9] = [
         Role::Kernel,
         Role::Isolinux,
         Role::SyslinuxCommon,
         Role::Shim,
         Role::GrubEfi,
+        Role::Busybox,
+        Role::ConsoleSetup,
+        Role::XkbData,
+        Role::Kbd,
     ];
 
     pub fn name(self) -> &'static str {
@@ -37,6 +49,10 @@ impl Role {
             Role::SyslinuxCommon => "syslinux-common",
             Role::Shim => "shim",
             Role::GrubEfi => "grub-efi",
+            Role::Busybox => "busybox",
+            Role::ConsoleSetup => "console-setup",
+            Role::XkbData => "xkb-data",
+            Role::Kbd => "kbd",
         }
     }
 
@@ -49,6 +65,10 @@ impl Role {
             Role::SyslinuxCommon => "syslinux-common",
             Role::Shim => "shim-signed",
             Role::GrubEfi => "grub-efi-amd64-signed",
+            Role::Busybox => "busybox-static",
+            Role::ConsoleSetup => "console-setup",
+            Role::XkbData => "xkb-data",
+            Role::Kbd => "kbd",
         }
     }
 
@@ -175,7 +195,7 @@ mod tests {
     #[test]
     fn round_trips() {
         let lock = Lock::parse(&full()).unwrap();
-        assert_eq!(lock.pins.len(), 5);
+        assert_eq!(lock.pins.len(), Role::ALL.len());
         assert_eq!(lock.get(Role::Shim).package, "pkg-shim");
         assert_eq!(lock.get(Role::Kernel).stem(), "pkg-kernel_1%3a2.0~x");
         assert_eq!(Lock::parse(&lock.render()).unwrap(), lock);
@@ -186,7 +206,7 @@ mod tests {
         let text = format!("{}oops 1.0 {SHA}\n", full());
         let err = Lock::parse(&text).unwrap_err().to_string();
         assert!(
-            err.contains("line 6") && err.contains("found 3 fields"),
+            err.contains(&format!("line {}", Role::ALL.len() + 1)) && err.contains("found 3 fields"),
             "{err}"
         );
         let err = Lock::parse(&format!("{}x 1 abc kernel", full()))

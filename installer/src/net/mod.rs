@@ -1,0 +1,101 @@
+//! Networking: the configuration types every path shares, and the one place
+//! that changes the system's network state.
+//!
+//! Both ways to configure the network end in the same value: the manual screens
+//! (or an answer file) validate into a [`NetConfig`], and a DHCP lease is turned
+//! into a [`NetConfig`] too. [`NetOps::apply`] is the only code that configures
+//! interfaces, routes, `/etc/resolv.conf` and `/etc/hosts`.
+
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+
+/// An IPv4 address with its prefix length, e.g. `192.0.2.10/24`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ipv4Cidr {
+    pub addr: Ipv4Addr,
+    pub prefix: u8,
+}
+
+/// A static route (DHCP option 121, or later answer files).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    pub destination: Ipv4Cidr,
+    pub gateway: Ipv4Addr,
+}
+
+/// Where a configuration came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Source {
+    Manual,
+    Dhcp {
+        server: Ipv4Addr,
+        lease_seconds: u32,
+    },
+}
+
+/// A complete IPv4 configuration of one interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetConfig {
+    pub interface: String,
+    pub address: Ipv4Cidr,
+    /// Default gateway; inside the address's subnet.
+    pub gateway: Option<Ipv4Addr>,
+    /// 1–3 name servers.
+    pub dns: Vec<Ipv4Addr>,
+    /// RFC 1123 label.
+    pub hostname: String,
+    pub domain: Option<String>,
+    pub search: Vec<String>,
+    pub mtu: Option<u16>,
+    pub routes: Vec<Route>,
+    pub source: Source,
+}
+
+/// A network adapter as the user sees it in a choice list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interface {
+    pub name: String,
+    pub driver: Option<String>,
+    pub mac: String,
+    /// `Some(true)` carrier, `Some(false)` no carrier, `None` the driver does not say (tulip).
+    pub link: Option<bool>,
+}
+
+/// What DHCP tried when it got no lease, for the user's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DhcpFailure {
+    pub interface: String,
+    /// e.g. "sent 4 DISCOVERs over 30 s, no OFFER received"
+    pub tried: String,
+    /// e.g. "is the VM's network adapter connected?"
+    pub hint: String,
+}
+
+/// One check of the network doctor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// "link", "address", "gateway", "dns", "clock", "https"
+    pub name: String,
+    pub ok: bool,
+    /// What was found (pass) or the cause (fail).
+    pub detail: String,
+    /// A way forward when it failed.
+    pub hint: Option<String>,
+}
+
+/// The effectful network operations the installer flow needs. The real
+/// implementation lives in this module; tests of the flow use a fake.
+pub trait NetOps {
+    /// Adapters, sorted by name, `lo` excluded.
+    fn interfaces(&mut self) -> Vec<Interface>;
+    /// Brings `interface` up, waits for carrier (bounded; proceeds without it
+    /// when the driver never reports link), runs DHCP and returns the lease as
+    /// a configuration (not yet applied). `progress` receives one line per step.
+    fn dhcp(&mut self, interface: &str, progress: &mut dyn FnMut(&str)) -> Result<NetConfig, DhcpFailure>;
+    /// Applies `config`: link up, address, MTU, routes, resolv.conf, hosts, hostname.
+    fn apply(&mut self, config: &NetConfig) -> Result<(), String>;
+    /// Runs the network doctor against the applied configuration.
+    fn doctor(&mut self, config: &NetConfig) -> Vec<Check>;
+}
