@@ -10,7 +10,10 @@
 
 pub mod child;
 pub mod events;
+pub mod flows;
+pub mod http;
 pub mod media;
 pub mod qemu;
 pub mod scenario;
+pub mod session;
 pub mod text;

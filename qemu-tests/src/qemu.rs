@@ -76,6 +76,31 @@ impl FirmwarePaths {
     }
 }
 
+/// What the network adapter is plugged into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    /// QEMU user networking: DHCP server, gateway 10.0.2.2 (the host), DNS 10.0.2.3.
+    User,
+    /// A hub with nothing else on it: no DHCP server, nobody answers.
+    Isolated,
+}
+
+/// A network adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nic {
+    /// QEMU device model: e1000, tulip, vmxnet3, virtio-net-pci, …
+    pub model: String,
+    pub network: Network,
+}
+
+/// Direct kernel boot (QEMU loads kernel and initramfs itself; no boot menu).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectKernel {
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    pub cmdline: String,
+}
+
 /// A VM to start.
 #[derive(Debug, Clone)]
 pub struct VmConfig {
@@ -90,6 +115,8 @@ pub struct VmConfig {
     /// File that receives the second serial port (the installer's event stream).
     pub events: PathBuf,
     pub paths: FirmwarePaths,
+    pub nic: Option<Nic>,
+    pub kernel: Option<DirectKernel>,
 }
 
 impl VmConfig {
@@ -136,16 +163,31 @@ impl VmConfig {
         }
         a.push("-m".into());
         a.push(self.memory_mib.to_string());
-        for s in [
-            "-display",
-            "none",
-            "-no-reboot",
-            "-nic",
-            "none",
-            "-serial",
-            "stdio",
-        ] {
+        for s in ["-display", "none", "-no-reboot", "-serial", "stdio"] {
             a.push(s.into());
+        }
+        match &self.nic {
+            None => {
+                a.push("-nic".into());
+                a.push("none".into());
+            }
+            Some(nic) => {
+                a.push("-netdev".into());
+                a.push(match nic.network {
+                    Network::User => "user,id=n0".to_string(),
+                    Network::Isolated => "hubport,id=n0,hubid=7".to_string(),
+                });
+                a.push("-device".into());
+                a.push(format!("{},netdev=n0", nic.model));
+            }
+        }
+        if let Some(k) = &self.kernel {
+            a.push("-kernel".into());
+            a.push(k.kernel.display().to_string());
+            a.push("-initrd".into());
+            a.push(k.initrd.display().to_string());
+            a.push("-append".into());
+            a.push(k.cmdline.clone());
         }
         a.push("-serial".into());
         a.push(format!("file:{}", self.events.display()));
@@ -204,7 +246,40 @@ mod tests {
             vars: Some("/t/vars.fd".into()),
             events: "/t/ev.log".into(),
             paths: FirmwarePaths::default(),
+            nic: None,
+            kernel: None,
         }
+    }
+
+    #[test]
+    fn nics_and_direct_kernel_boot() {
+        let mut c = cfg(Firmware::Bios, Medium::Cd);
+        c.nic = Some(Nic {
+            model: "tulip".into(),
+            network: Network::User,
+        });
+        c.kernel = Some(DirectKernel {
+            kernel: "/k".into(),
+            initrd: "/i".into(),
+            cmdline: "console=ttyS0 a=b".into(),
+        });
+        let r = c.render();
+        assert!(
+            r.contains("-netdev user,id=n0 -device tulip,netdev=n0"),
+            "{r}"
+        );
+        assert!(
+            r.contains("-kernel /k -initrd /i -append 'console=ttyS0 a=b'"),
+            "{r}"
+        );
+        assert!(!r.contains("-nic none"), "{r}");
+        c.nic = Some(Nic {
+            model: "e1000".into(),
+            network: Network::Isolated,
+        });
+        assert!(c
+            .render()
+            .contains("-netdev hubport,id=n0,hubid=7 -device e1000,netdev=n0"));
     }
 
     #[test]
@@ -213,8 +288,8 @@ mod tests {
             cfg(Firmware::SecureBoot, Medium::Cd).render(),
             "qemu-system-x86_64 -accel tcg -machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on \
              -drive if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.ms.fd \
-             -drive if=pflash,format=raw,unit=1,file=/t/vars.fd -m 1024 -display none -no-reboot -nic none \
-             -serial stdio -serial file:/t/ev.log \
+             -drive if=pflash,format=raw,unit=1,file=/t/vars.fd -m 1024 -display none -no-reboot \
+             -serial stdio -nic none -serial file:/t/ev.log \
              -drive if=none,id=boot,format=raw,media=cdrom,readonly=on,file=/t/i.iso -device ide-cd,drive=boot,bootindex=0"
         );
     }

@@ -12,7 +12,9 @@ use serde_json::Value;
 use crate::child::Vm;
 use crate::events;
 use crate::media;
-use crate::qemu::{Firmware, FirmwarePaths, Medium, VmConfig};
+use crate::qemu::{DirectKernel, Firmware, FirmwarePaths, Medium, Nic, VmConfig};
+use crate::session::Session;
+use std::io::{Read, Seek, SeekFrom};
 
 /// Which boot menu entry the scenario picks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,56 +35,96 @@ pub struct Scenario {
     pub entry: Entry,
     /// Part of the set CI runs on every change.
     pub representative: bool,
+    /// Network adapter, if any.
+    pub nic: Option<Nic>,
+    /// Boot the kernel directly with these extra command-line words instead of
+    /// going through the boot menu. `{http}` becomes the test HTTP server's URL.
+    pub direct: Option<&'static str>,
+    /// Which ISO build to boot.
+    pub iso: IsoVariant,
+    /// Files served over HTTP to the guest: (URL path, file under qemu-tests/data/).
+    pub http_files: &'static [(&'static str, &'static str)],
+    /// What to do once the installer runs.
+    pub script: Script,
+}
+
+/// Which ISO build a scenario boots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum IsoVariant {
+    /// `cargo xtask iso`.
+    Default,
+    /// `cargo xtask iso --answers qemu-tests/data/<file>`.
+    Answers(&'static str),
+}
+
+/// The scenario's checks once the installer runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Script {
+    /// Boot to the first screen, check what the installer saw, power off.
+    BootCheck,
+    /// Drive the installer through its prompts.
+    Flow(fn(&mut Session) -> Result<()>),
+}
+
+impl Scenario {
+    /// A boot-matrix cell with the defaults the matrix uses.
+    pub fn boot(name: String, firmware: Firmware, medium: Medium) -> Scenario {
+        Scenario {
+            name,
+            firmware,
+            medium,
+            hide_el_torito: false,
+            entry: Entry::Serial,
+            representative: false,
+            nic: None,
+            direct: None,
+            iso: IsoVariant::Default,
+            http_files: &[],
+            script: Script::BootCheck,
+        }
+    }
 }
 
 /// The boot matrix: {BIOS, UEFI, UEFI Secure Boot} × {CD, USB, disk} on the
 /// serial entry, UEFI USB and Secure Boot USB with El Torito hidden (so the
-/// 0xEF MBR partition is really used), and the default VGA entry once.
+/// 0xEF MBR partition is really used), and the default VGA entry once; then
+/// the installer-flow scenarios of [`crate::flows`].
 pub fn all() -> Vec<Scenario> {
     let mut v = Vec::new();
     for fw in [Firmware::Bios, Firmware::Uefi, Firmware::SecureBoot] {
         for m in [Medium::Cd, Medium::Usb, Medium::Disk] {
-            let representative = matches!(
+            let mut s = Scenario::boot(format!("{}-{}", fw.name(), m.name()), fw, m);
+            s.representative = matches!(
                 (fw, m),
                 (Firmware::Bios, Medium::Cd)
                     | (Firmware::Bios, Medium::Usb)
                     | (Firmware::SecureBoot, Medium::Disk)
             );
-            v.push(Scenario {
-                name: format!("{}-{}", fw.name(), m.name()),
-                firmware: fw,
-                medium: m,
-                hide_el_torito: false,
-                entry: Entry::Serial,
-                representative,
-            });
+            v.push(s);
         }
     }
     for (fw, representative) in [(Firmware::Uefi, true), (Firmware::SecureBoot, false)] {
-        v.push(Scenario {
-            name: format!("{}-usb-no-eltorito", fw.name()),
-            firmware: fw,
-            medium: Medium::Usb,
-            hide_el_torito: true,
-            entry: Entry::Serial,
-            representative,
-        });
+        let mut s = Scenario::boot(format!("{}-usb-no-eltorito", fw.name()), fw, Medium::Usb);
+        s.hide_el_torito = true;
+        s.representative = representative;
+        v.push(s);
     }
-    v.push(Scenario {
-        name: "bios-cd-vga-entry".into(),
-        firmware: Firmware::Bios,
-        medium: Medium::Cd,
-        hide_el_torito: false,
-        entry: Entry::Default,
-        representative: false,
-    });
+    let mut vga = Scenario::boot("bios-cd-vga-entry".into(), Firmware::Bios, Medium::Cd);
+    vga.entry = Entry::Default;
+    v.push(vga);
+    v.extend(crate::flows::all());
     v
 }
 
 /// How to run scenarios.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
+    /// The ISO of `cargo xtask iso`.
     pub iso: PathBuf,
+    /// ISOs built with an embedded answer file, by file name under `data_dir`.
+    pub answer_isos: std::collections::BTreeMap<String, PathBuf>,
+    /// `qemu-tests/data/`: answer files and other fixtures.
+    pub data_dir: PathBuf,
     /// Logs go to `<out_dir>/<scenario>/`.
     pub out_dir: PathBuf,
     pub kvm: bool,
@@ -103,19 +145,26 @@ pub struct Timings {
 
 const MENU_TIMEOUT: Duration = Duration::from_secs(240);
 const FIRST_SCREEN_TIMEOUT: Duration = Duration::from_secs(360);
-const POWEROFF_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Runs one scenario; the error says what was expected and shows the serial tail.
 pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
     let dir = opts.out_dir.join(&s.name);
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let iso = match s.iso {
+        IsoVariant::Default => opts.iso.clone(),
+        IsoVariant::Answers(file) => opts
+            .answer_isos
+            .get(file)
+            .cloned()
+            .with_context(|| format!("no ISO was built with the answer file {file}"))?,
+    };
     let image = if s.hide_el_torito {
         let p = dir.join("no-eltorito.iso");
-        media::hide_el_torito(&opts.iso, &p)?;
+        media::hide_el_torito(&iso, &p)?;
         p
     } else {
-        opts.iso.clone()
+        iso
     };
     let vars = match opts.firmware.vars_template(s.firmware) {
         Some(t) => {
@@ -123,6 +172,33 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
             fs::copy(t, &p)
                 .with_context(|| format!("copying {} (install the ovmf package)", t.display()))?;
             Some(p)
+        }
+        None => None,
+    };
+    let server = if s.http_files.is_empty() {
+        None
+    } else {
+        let mut files = std::collections::BTreeMap::new();
+        for (url, file) in s.http_files {
+            let p = opts.data_dir.join(file);
+            files.insert(
+                url.to_string(),
+                fs::read(&p).with_context(|| format!("reading {}", p.display()))?,
+            );
+        }
+        Some(crate::http::Server::start(files)?)
+    };
+    let kernel = match s.direct {
+        Some(extra) => {
+            let http = server
+                .as_ref()
+                .map(|sv| format!("http://10.0.2.2:{}", sv.port))
+                .unwrap_or_default();
+            Some(direct_kernel(
+                &image,
+                &dir,
+                &extra.replace("{http}", &http),
+            )?)
         }
         None => None,
     };
@@ -136,20 +212,66 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
         vars,
         events: events_path.clone(),
         paths: opts.firmware.clone(),
+        nic: s.nic.clone(),
+        kernel,
     };
     fs::write(dir.join("command.txt"), cfg.render() + "\n")?;
     let mut vm = Vm::spawn("qemu-system-x86_64", &cfg.args(), &dir.join("serial.log"))?;
 
-    vm.expect("serial console", MENU_TIMEOUT)
-        .context("waiting for the boot menu")?;
-    let menu = vm.elapsed();
-    if s.entry == Entry::Serial {
-        // Down arrow (VT100), a moment for the menu to redraw, then Enter.
-        vm.send(b"\x1b[B")?;
-        std::thread::sleep(Duration::from_millis(400));
-        vm.send(b"\r")?;
-    }
-    let evs = events::wait_for(&events_path, "first-screen", FIRST_SCREEN_TIMEOUT, || {
+    let menu = if cfg.kernel.is_none() {
+        vm.expect("serial console", MENU_TIMEOUT)
+            .context("waiting for the boot menu")?;
+        if s.entry == Entry::Serial {
+            // Down arrow (VT100), a moment for the menu to redraw, then Enter.
+            vm.send(b"\x1b[B")?;
+            std::thread::sleep(Duration::from_millis(400));
+            vm.send(b"\r")?;
+        }
+        vm.elapsed()
+    } else {
+        Duration::ZERO
+    };
+    let result = match s.script {
+        Script::BootCheck => boot_check(s, vm, &events_path, menu),
+        Script::Flow(script) => {
+            let mut session = Session::new(vm, events_path);
+            script(&mut session)?;
+            Ok(Timings {
+                menu,
+                first_screen: session.first_screen_at.unwrap_or_default(),
+                total: session.vm.elapsed(),
+            })
+        }
+    };
+    drop(server);
+    result
+}
+
+/// Copies kernel and initramfs out of the ISO for direct kernel boot.
+fn direct_kernel(iso: &Path, dir: &Path, extra: &str) -> Result<DirectKernel> {
+    let mut f = fs::File::open(iso)?;
+    let mut copy = |from: &str, to: &str| -> Result<PathBuf> {
+        let e = image_builder::iso::read::find_file(&mut f, from)
+            .with_context(|| format!("{from} in {}", iso.display()))?;
+        let mut data = vec![0u8; e.len as usize];
+        f.seek(SeekFrom::Start(u64::from(e.lba) * 2048))?;
+        f.read_exact(&mut data)?;
+        let p = dir.join(to);
+        fs::write(&p, data)?;
+        Ok(p)
+    };
+    Ok(DirectKernel {
+        kernel: copy("boot/vmlinuz", "vmlinuz")?,
+        initrd: copy("boot/initrd.img", "initrd.img")?,
+        cmdline: format!("console=tty0 console=ttyS0,115200n8 {extra}")
+            .trim_end()
+            .to_string(),
+    })
+}
+
+/// The boot-matrix check: first screen, what the installer saw, power off.
+fn boot_check(s: &Scenario, mut vm: Vm, events_path: &Path, menu: Duration) -> Result<Timings> {
+    let evs = events::wait_for(events_path, "first-screen", FIRST_SCREEN_TIMEOUT, || {
         vm.check_running()
     })
     .with_context(|| {
@@ -178,13 +300,13 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
         Entry::Serial => {
             vm.expect("installer", Duration::from_secs(30))
                 .context("the first screen on the serial console")?;
-            vm.send(b"p\r")?;
-            events::wait_for(&events_path, "power", POWEROFF_TIMEOUT, || Ok(()))?;
-            let status = vm.wait_exit(POWEROFF_TIMEOUT)?;
-            ensure!(
-                status.success(),
-                "QEMU exited with {status} after power-off"
-            );
+            let mut session = Session::new(vm, events_path.to_path_buf());
+            crate::flows::exit_via_menu(&mut session)?;
+            Ok(Timings {
+                menu,
+                first_screen,
+                total: session.vm.elapsed(),
+            })
         }
         Entry::Default => {
             ensure!(
@@ -192,13 +314,13 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
                 "the serial console does not say that the installer runs on tty1; serial tail:\n{}",
                 tail(&vm)
             );
+            Ok(Timings {
+                menu,
+                first_screen,
+                total: vm.elapsed(),
+            })
         }
     }
-    Ok(Timings {
-        menu,
-        first_screen,
-        total: vm.elapsed(),
-    })
 }
 
 fn tail(vm: &Vm) -> String {
@@ -329,7 +451,9 @@ mod tests {
         let all = all();
         assert_eq!(
             all.iter()
-                .filter(|s| !s.hide_el_torito && s.entry == Entry::Serial)
+                .filter(|s| !s.hide_el_torito
+                    && s.entry == Entry::Serial
+                    && matches!(s.script, Script::BootCheck))
                 .count(),
             9
         );

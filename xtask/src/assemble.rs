@@ -23,6 +23,8 @@ pub const MAX_ISO_BYTES: u64 = 48 << 20;
 pub struct IsoOptions {
     pub out: PathBuf,
     pub epoch: u64,
+    /// An answer file for unattended installs, embedded in the initramfs.
+    pub answers: Option<PathBuf>,
 }
 
 impl IsoOptions {
@@ -30,6 +32,7 @@ impl IsoOptions {
         Ok(IsoOptions {
             out: out.unwrap_or_else(|| project::target_dir().join("iso").join("installer.iso")),
             epoch: build_epoch()?,
+            answers: None,
         })
     }
 }
@@ -95,7 +98,11 @@ pub fn build(opts: &IsoOptions) -> Result<(PathBuf, BuildTimes)> {
     let t = Instant::now();
     let installer = build_installer()?;
     times.installer = t.elapsed();
-    let tree = iso_tree(&inputs, &installer, opts.epoch, &mut times)?;
+    let answers = match &opts.answers {
+        Some(path) => Some(checked_answers(&installer, path)?),
+        None => None,
+    };
+    let tree = iso_tree(&inputs, &installer, answers, opts.epoch, &mut times)?;
     let t = Instant::now();
     let size = write_iso(&tree, &opts.out)?;
     times.iso = t.elapsed();
@@ -136,15 +143,27 @@ pub fn build_installer() -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// Validates an answer file with the installer's own validator (the same code
+/// that reads it at install time) and returns its bytes.
+fn checked_answers(installer: &Path, path: &Path) -> Result<Vec<u8>> {
+    Cmd::new(installer)
+        .arg("validate-answers")
+        .arg(path)
+        .read()
+        .with_context(|| format!("the answer file {} is not valid", path.display()))?;
+    fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
 /// Collects the ISO tree: boot loaders, menus, kernel, initramfs, ESP image.
 pub fn iso_tree(
     inputs: &Inputs,
     installer: &Path,
+    answers: Option<Vec<u8>>,
     epoch: u64,
     times: &mut BuildTimes,
 ) -> Result<IsoTree> {
     let t = Instant::now();
-    let initrd = crate::initramfs::build(inputs, installer, epoch)?;
+    let initrd = crate::initramfs::build(inputs, installer, answers, epoch)?;
     times.initramfs = t.elapsed();
     let t = Instant::now();
     let esp = build_esp(inputs, epoch)?;

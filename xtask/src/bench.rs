@@ -36,7 +36,7 @@ pub fn iso() -> Result<()> {
     let inputs = inputs::ensure()?;
     let installer = assemble::build_installer()?;
     let mut times = assemble::BuildTimes::default();
-    let tree = assemble::iso_tree(&inputs, &installer, opts.epoch, &mut times)?;
+    let tree = assemble::iso_tree(&inputs, &installer, None, opts.epoch, &mut times)?;
     let tree_dir = dir.join("tree");
     assemble::materialize(&tree, &tree_dir)?;
     let on_disk = IsoTree {
@@ -200,4 +200,106 @@ fn median(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<Duration> {
     }
     v.sort();
     Ok(v[v.len() / 2])
+}
+
+/// `cargo xtask bench boot`: QEMU start → first prompt with direct kernel boot
+/// (TCG, 1 GiB, e1000 on user networking), ours vs Debian's installer
+/// (package debian-installer-12-netboot-amd64, `DEBIAN_FRONTEND=text
+/// console=ttyS0`), measured in the same run.
+pub fn boot() -> Result<()> {
+    use qemu_tests::child::Vm;
+    use qemu_tests::qemu::{DirectKernel, Firmware, FirmwarePaths, Medium, Network, Nic, VmConfig};
+    use qemu_tests::session::Session;
+
+    let dir = project::target_dir().join("bench-boot");
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir)?;
+
+    // Debian's installer: the netboot package's text-mode kernel and initrd.
+    let di_root = crate::inputs::fetch_unpinned("debian-installer-12-netboot-amd64")?;
+    let di_dir = di_root.join("usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64");
+    let (di_linux, di_initrd) = (di_dir.join("linux"), di_dir.join("initrd.gz"));
+
+    // Ours: kernel and initramfs out of the ISO, the ISO attached as a CD.
+    let iso = assemble::build(&IsoOptions::from_env(None)?)?.0;
+    let ours_kernel = dir.join("vmlinuz");
+    let ours_initrd = dir.join("initrd.img");
+    extract(&iso, "boot/vmlinuz", &ours_kernel)?;
+    extract(&iso, "boot/initrd.img", &ours_initrd)?;
+
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for round in 0..3 {
+        let cfg = |kernel: DirectKernel, events: &str| VmConfig {
+            firmware: Firmware::Bios,
+            medium: Medium::Cd,
+            image: iso.clone(),
+            memory_mib: 1024,
+            kvm: false,
+            vars: None,
+            events: dir.join(events),
+            paths: FirmwarePaths::default(),
+            nic: Some(Nic { model: "e1000".into(), network: Network::User }),
+            kernel: Some(kernel),
+        };
+        let c = cfg(
+            DirectKernel {
+                kernel: ours_kernel.clone(),
+                initrd: ours_initrd.clone(),
+                cmdline: "console=tty0 console=ttyS0,115200n8".into(),
+            },
+            "ours-events.log",
+        );
+        let _ = fs::remove_file(dir.join("ours-events.log"));
+        let vm = Vm::spawn("qemu-system-x86_64", &c.args(), &dir.join(format!("ours-{round}.log")))?;
+        let mut s = Session::new(vm, dir.join("ours-events.log"));
+        s.expect_event("first-screen", Duration::from_secs(300))?;
+        ours.push(s.first_screen_at.unwrap_or_default());
+        drop(s);
+
+        let c = cfg(
+            DirectKernel {
+                kernel: di_linux.clone(),
+                initrd: di_initrd.clone(),
+                cmdline: "console=ttyS0,115200 DEBIAN_FRONTEND=text".into(),
+            },
+            "di-events.log",
+        );
+        let mut vm = Vm::spawn("qemu-system-x86_64", &c.args(), &dir.join(format!("di-{round}.log")))?;
+        let deadline = Instant::now() + Duration::from_secs(300);
+        let t = loop {
+            let text = vm.text();
+            if ["Select a language", "Choose language", "Low memory"].iter().any(|n| text.contains(n)) {
+                break vm.elapsed();
+            }
+            vm.check_running()?;
+            anyhow::ensure!(Instant::now() < deadline, "debian-installer showed no first prompt within 300 s");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        theirs.push(t);
+    }
+    ours.sort();
+    theirs.sort();
+    let (o, t) = (ours[1], theirs[1]);
+    println!("\n== bench boot (direct kernel boot, TCG, 1 GiB, median of 3, one VM at a time) ==");
+    println!("ours: QEMU start → main menu             {:>7.1} s   runs {:?}", o.as_secs_f64(), secs(&ours));
+    println!("debian-installer: QEMU start → language  {:>7.1} s   runs {:?}", t.as_secs_f64(), secs(&theirs));
+    println!("ratio ours / debian-installer            {:>7.2}   (target ≤ 0.20)", o.as_secs_f64() / t.as_secs_f64());
+    Ok(())
+}
+
+fn secs(v: &[Duration]) -> Vec<String> {
+    v.iter().map(|d| format!("{:.1}", d.as_secs_f64())).collect()
+}
+
+/// Copies one file out of an ISO with our reader.
+fn extract(iso: &std::path::Path, path: &str, to: &std::path::Path) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = fs::File::open(iso)?;
+    let e = image_builder::iso::read::find_file(&mut f, path).with_context(|| format!("{path} in {}", iso.display()))?;
+    let mut data = vec![0u8; e.len as usize];
+    f.seek(SeekFrom::Start(u64::from(e.lba) * 2048))?;
+    f.read_exact(&mut data)?;
+    fs::write(to, data)?;
+    Ok(())
 }

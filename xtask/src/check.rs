@@ -183,7 +183,13 @@ pub fn check_iso(iso: &Path) -> Result<()> {
         .args(["-t", "--quiet", "-F", &format!("{dir_s}/initrd.cpio")])
         .read()?
         .stdout;
-    for want in ["init", "dev/console", "etc/installer/build.json"] {
+    for want in [
+        "init",
+        "dev/console",
+        "etc/installer/build.json",
+        "bin/busybox",
+        "bin/sh",
+    ] {
         ensure!(
             list.lines().any(|l| l == want),
             "the initramfs lacks {want}"

@@ -9,12 +9,19 @@ use image_builder::cpio::Archive;
 use image_builder::kmod::ModuleDb;
 
 use crate::assemble::{overlay_files, TreeSource};
+use crate::cmd::Cmd;
 use crate::inputs::Inputs;
+use crate::lockfile::Role;
 use crate::product;
 use crate::project;
 
 /// Returns the gzip-compressed newc archive.
-pub fn build(inputs: &Inputs, installer: &Path, epoch: u64) -> Result<Vec<u8>> {
+pub fn build(
+    inputs: &Inputs,
+    installer: &Path,
+    answers: Option<Vec<u8>>,
+    epoch: u64,
+) -> Result<Vec<u8>> {
     let (modules_dir, release) = inputs.kernel_modules()?;
     let mut a = Archive::new(epoch)?;
     for dir in [
@@ -49,6 +56,12 @@ pub fn build(inputs: &Inputs, installer: &Path, epoch: u64) -> Result<Vec<u8>> {
             TreeSource::Bytes(b) => a.add_file(&f.path, f.mode, b)?,
         }
     }
+
+    if let Some(answers) = answers {
+        // Later answer files carry secrets (passwords, tokens): root-only.
+        a.add_file("etc/installer/answers.json", 0o600, answers)?;
+    }
+    add_busybox(&mut a, inputs)?;
 
     let db = ModuleDb::scan(&modules_dir)
         .with_context(|| format!("indexing {}", modules_dir.display()))?;
@@ -91,4 +104,34 @@ pub fn build(inputs: &Inputs, installer: &Path, epoch: u64) -> Result<Vec<u8>> {
     a.write_gzip_to(&mut out, image_builder::cpio::DEFAULT_GZIP_LEVEL)
         .context("writing the initramfs")?;
     Ok(out)
+}
+
+/// Applets left out of the rescue shell: PID 1 is ours, and power actions go
+/// through the installer's menu (busybox's versions would signal PID 1 with
+/// busybox-init's conventions).
+const SKIPPED_APPLETS: &[&str] = &["init", "linuxrc", "halt", "poweroff", "reboot"];
+
+/// Debian's static busybox as `/bin/busybox`, with a `/bin/<applet>` link for
+/// each applet it lists, for the rescue shell.
+fn add_busybox(a: &mut Archive, inputs: &Inputs) -> Result<()> {
+    let busybox = inputs.file(Role::Busybox, "bin/busybox")?;
+    let list = Cmd::new(&busybox)
+        .arg("--list")
+        .read()
+        .context("listing busybox applets")?;
+    a.add_file_from_path("bin/busybox", 0o755, busybox.clone())?;
+    let mut applets: Vec<&str> = list
+        .stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && *l != "busybox" && !l.contains('/') && !SKIPPED_APPLETS.contains(l)
+        })
+        .collect();
+    applets.sort_unstable();
+    applets.dedup();
+    for applet in applets {
+        a.add_symlink(&format!("bin/{applet}"), "busybox")?;
+    }
+    Ok(())
 }

@@ -206,7 +206,8 @@ mod tests {
         let text = format!("{}oops 1.0 {SHA}\n", full());
         let err = Lock::parse(&text).unwrap_err().to_string();
         assert!(
-            err.contains(&format!("line {}", Role::ALL.len() + 1)) && err.contains("found 3 fields"),
+            err.contains(&format!("line {}", Role::ALL.len() + 1))
+                && err.contains("found 3 fields"),
             "{err}"
         );
         let err = Lock::parse(&format!("{}x 1 abc kernel", full()))

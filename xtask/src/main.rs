@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo xtask inputs [--update]      fetch + verify the pinned Debian packages (or re-pin them)
-//! cargo xtask iso [--out PATH]       build the installer ISO; prints its path
+//! cargo xtask iso [--out PATH] [--answers FILE]   build the installer ISO; prints its path
 //! cargo xtask check-iso [PATH]       inspect a built ISO with the reference tools
 //! cargo xtask qemu-test [--all] [--scenario NAME]… [--kvm] [--jobs N] [--iso PATH] [--list]
 //! cargo xtask bench iso              timings: warm build, our writer vs xorriso, boot to first screen
@@ -95,8 +95,10 @@ fn run() -> Result<()> {
         }
         "iso" => {
             let out = args.value("--out")?.map(PathBuf::from);
+            let answers = args.value("--answers")?.map(PathBuf::from);
             args.finish()?;
-            let opts = assemble::IsoOptions::from_env(out)?;
+            let mut opts = assemble::IsoOptions::from_env(out)?;
+            opts.answers = answers;
             let (path, _) = assemble::build(&opts)?;
             println!("{}", path.display());
             Ok(())
@@ -130,7 +132,8 @@ fn run() -> Result<()> {
             let rest = args.finish()?;
             match rest.first().map(String::as_str) {
                 Some("iso") => bench::iso(),
-                other => bail!("unknown benchmark {other:?}; available: iso"),
+                Some("boot") => bench::boot(),
+                other => bail!("unknown benchmark {other:?}; available: iso, boot"),
             }
         }
         "ci" => {
@@ -147,11 +150,13 @@ fn run() -> Result<()> {
 
 const HELP: &str = "\
 cargo xtask inputs [--update]      fetch + verify the pinned Debian packages (or re-pin them)
-cargo xtask iso [--out PATH]       build the installer ISO; prints its path
+cargo xtask iso [--out PATH] [--answers FILE]
+                                   build the installer ISO (with an embedded answer file); prints its path
 cargo xtask check-iso [PATH]       inspect a built ISO with the reference tools
 cargo xtask qemu-test [--all] [--scenario NAME]... [--kvm] [--jobs N] [--iso PATH] [--list]
                                    boot scenarios in QEMU (TCG; --kvm opts in to KVM);
                                    without --all/--scenario: the representative set
 cargo xtask bench iso              warm build time, our ISO writer vs xorriso, boot times
+cargo xtask bench boot             boot to first prompt: ours vs debian-installer (TCG)
 cargo xtask ci                     everything CI runs, in order
 ";

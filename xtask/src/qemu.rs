@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use qemu_tests::qemu::FirmwarePaths;
-use qemu_tests::scenario::{self, Outcome, RunOptions};
+use qemu_tests::scenario::{self, IsoVariant, Outcome, RunOptions};
 
 use crate::assemble;
 use crate::project;
@@ -54,8 +54,30 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
         Some(p) => p.clone(),
         None => assemble::build(&assemble::IsoOptions::from_env(None)?)?.0,
     };
+    let data_dir = project::root().join("qemu-tests").join("data");
+    let mut answer_isos = std::collections::BTreeMap::new();
+    let mut variants: Vec<&str> = chosen
+        .iter()
+        .filter_map(|s| match s.iso {
+            IsoVariant::Answers(f) => Some(f),
+            IsoVariant::Default => None,
+        })
+        .collect();
+    variants.sort_unstable();
+    variants.dedup();
+    for file in variants {
+        let mut o = assemble::IsoOptions::from_env(Some(
+            project::target_dir()
+                .join("iso")
+                .join(format!("answers-{file}.iso")),
+        ))?;
+        o.answers = Some(data_dir.join(file));
+        answer_isos.insert(file.to_string(), assemble::build(&o)?.0);
+    }
     let run = RunOptions {
         iso,
+        answer_isos,
+        data_dir,
         out_dir: scenario::default_out_dir(&project::target_dir()),
         kvm: opts.kvm,
         memory_mib: 1024,
