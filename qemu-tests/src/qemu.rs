@@ -192,6 +192,8 @@ impl VmConfig {
         a.push("-serial".into());
         a.push(format!("file:{}", self.events.display()));
         let img = self.image.display();
+        // With -kernel, QEMU's option ROM takes boot index 0.
+        let bootindex = if self.kernel.is_some() { "" } else { ",bootindex=0" };
         match self.medium {
             Medium::Cd => {
                 a.push("-drive".into());
@@ -199,7 +201,7 @@ impl VmConfig {
                     "if=none,id=boot,format=raw,media=cdrom,readonly=on,file={img}"
                 ));
                 a.push("-device".into());
-                a.push("ide-cd,drive=boot,bootindex=0".into());
+                a.push(format!("ide-cd,drive=boot{bootindex}"));
             }
             Medium::Usb => {
                 a.push("-device".into());
@@ -207,13 +209,13 @@ impl VmConfig {
                 a.push("-drive".into());
                 a.push(format!("if=none,id=boot,format=raw,snapshot=on,file={img}"));
                 a.push("-device".into());
-                a.push("usb-storage,bus=xhci.0,drive=boot,removable=on,bootindex=0".into());
+                a.push(format!("usb-storage,bus=xhci.0,drive=boot,removable=on{bootindex}"));
             }
             Medium::Disk => {
                 a.push("-drive".into());
                 a.push(format!("if=none,id=boot,format=raw,snapshot=on,file={img}"));
                 a.push("-device".into());
-                a.push("ide-hd,drive=boot,bootindex=0".into());
+                a.push(format!("ide-hd,drive=boot{bootindex}"));
             }
         }
         a

@@ -24,6 +24,13 @@ pub struct Output {
     pub stderr: String,
 }
 
+/// What a finished command printed, with stdout kept byte for byte (binary output).
+#[derive(Debug)]
+pub struct RawOutput {
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
 impl Cmd {
     pub fn new(program: impl Into<OsString>) -> Cmd {
         Cmd {
@@ -105,12 +112,20 @@ impl Cmd {
     /// Runs the command capturing its output; fails on a non-zero exit with the
     /// tail of stderr in the message.
     pub fn read(&self) -> Result<Output> {
+        let raw = self.read_raw()?;
+        Ok(Output {
+            stdout: String::from_utf8_lossy(&raw.stdout).into_owned(),
+            stderr: raw.stderr,
+        })
+    }
+
+    /// Like [`Cmd::read`], but keeps stdout as bytes (for binary output).
+    pub fn read_raw(&self) -> Result<RawOutput> {
         let out = self
             .command()
             .stdin(Stdio::null())
             .output()
             .with_context(|| not_started(&self.program, &self.render()))?;
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         if !out.status.success() {
             bail!(
@@ -120,7 +135,10 @@ impl Cmd {
                 tail(&stderr, 20)
             );
         }
-        Ok(Output { stdout, stderr })
+        Ok(RawOutput {
+            stdout: out.stdout,
+            stderr,
+        })
     }
 }
 
@@ -174,6 +192,12 @@ mod tests {
             format!("{err:#}").contains("is `no-such-tool-xyz` installed?"),
             "{err:#}"
         );
+    }
+
+    #[test]
+    fn raw_output_keeps_bytes() {
+        let out = Cmd::new("printf").arg(r"\377\000b").read_raw().unwrap();
+        assert_eq!(out.stdout, vec![0xFF, 0x00, b'b']);
     }
 
     #[test]

@@ -56,6 +56,7 @@ pub fn build(
             TreeSource::Bytes(b) => a.add_file(&f.path, f.mode, b)?,
         }
     }
+    crate::keymaps::add_to_archive(&mut a, inputs)?;
 
     if let Some(answers) = answers {
         // Later answer files carry secrets (passwords, tokens): root-only.

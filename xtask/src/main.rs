@@ -16,6 +16,7 @@ mod cmd;
 mod deb;
 mod initramfs;
 mod inputs;
+mod keymaps;
 mod lockfile;
 mod product;
 mod project;

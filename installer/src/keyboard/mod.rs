@@ -3,6 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod apply;
+pub mod bkeymap;
+pub mod system;
+pub mod target;
+
+pub use system::SystemKeyboard;
+
 /// A layout the user can choose.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Layout {

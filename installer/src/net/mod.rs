@@ -10,6 +10,21 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
+pub mod apply;
+pub mod cli;
+pub mod dhcp;
+pub mod doctor;
+pub mod lease;
+pub mod link;
+pub mod netlink;
+pub mod packet;
+pub mod probe;
+pub mod raw;
+pub mod render;
+pub mod system;
+
+pub use system::SystemNet;
+
 /// An IPv4 address with its prefix length, e.g. `192.0.2.10/24`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ipv4Cidr {
