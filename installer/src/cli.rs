@@ -12,11 +12,16 @@ use std::path::PathBuf;
 pub const USAGE: &str = "\
 usage: installer --version
        installer facts --root DIR [--json]
+       installer validate-answers FILE
        installer ui      (only as the child of the installer's PID 1)
+       installer shell   (only as the child of the installer's PID 1)
 
 As PID 1 (/init in the installer initramfs) it supervises the installer.
 `facts` prints what the first screen would show for a root directory
 (a real system: /, or a fake tree with sys/, proc/, dev/, etc/installer/).
+`validate-answers` checks an answer file (docs/answer-file.md) with the
+installer's own validators: exit 0 and `FILE: ok`, or exit 1 and one
+`FILE: key: message` line per problem on stderr.
 ";
 
 /// Runs the CLI with `args` (without the program name); returns the exit code.
@@ -39,6 +44,23 @@ pub fn run(args: &[String]) -> i32 {
                 crate::ui::EXIT_NOT_UI_CHILD
             }
         }
+        ["validate-answers", file] => validate_answers(file),
+        ["validate-answers", ..] => {
+            eprintln!("installer: validate-answers needs exactly one FILE\n{USAGE}");
+            2
+        }
+        ["shell"] => {
+            if crate::ui::is_ui_child() {
+                crate::pid1::shell_child()
+            } else {
+                eprintln!("installer: `shell` only runs as the child of the installer's PID 1");
+                crate::ui::EXIT_NOT_UI_CHILD
+            }
+        }
+        // Debugging/test subcommand of the NET helper: see net::cli::USAGE.
+        ["net-dhcp", rest @ ..] => {
+            crate::net::cli::main(&rest.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        }
         ["facts", rest @ ..] => match parse_facts_args(rest) {
             Ok((root, json)) => facts_command(&root, json),
             Err(msg) => {
@@ -49,6 +71,29 @@ pub fn run(args: &[String]) -> i32 {
         _ => {
             eprintln!("installer: unknown arguments {args:?}\n{USAGE}");
             2
+        }
+    }
+}
+
+/// `validate-answers FILE`: 0 valid, 1 invalid or unreadable.
+fn validate_answers(file: &str) -> i32 {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("installer: cannot read {file}: {e}");
+            return 1;
+        }
+    };
+    match crate::answers::parse(&text) {
+        Ok(_) => {
+            println!("{file}: ok");
+            0
+        }
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{file}: {e}");
+            }
+            1
         }
     }
 }

@@ -5,6 +5,7 @@
 
 use crate::facts::Firmware;
 use crate::medium::MediumKind;
+use crate::net::{Check, NetConfig};
 use crate::power::PowerAction;
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
@@ -75,6 +76,65 @@ pub enum Event {
         /// reboot or poweroff.
         action: PowerAction,
     },
+    /// The installer waits for a line of input (emitted every time, also
+    /// when the same prompt is shown again after invalid input).
+    Prompt {
+        /// Which prompt, e.g. `menu`, `manual.gateway` (docs/events.md lists them).
+        id: String,
+    },
+    /// A line typed at a prompt was refused.
+    Invalid {
+        /// The prompt.
+        id: String,
+        /// What was typed (trimmed).
+        input: String,
+        /// The message shown, exactly.
+        message: String,
+    },
+    /// DHCP got no lease.
+    DhcpFailed {
+        /// The interface DHCP ran on.
+        interface: String,
+        /// What was tried.
+        tried: String,
+        /// A way forward.
+        hint: String,
+    },
+    /// A network configuration was applied.
+    Network {
+        /// The configuration, as applied.
+        config: NetConfig,
+    },
+    /// The network doctor ran after applying a configuration.
+    Doctor {
+        /// Every check, in order.
+        checks: Vec<Check>,
+    },
+    /// A keyboard layout was chosen (hotkey K, the keyboard step or the answers).
+    Keyboard {
+        /// Layout code, e.g. `de`.
+        layout: String,
+        /// True if applying it to the console keyboard succeeded (a serial
+        /// console has nothing to apply and reports true).
+        applied: bool,
+    },
+    /// An answer file was read and is used.
+    Answers {
+        /// Where it came from, e.g. `installer.answers=http://...`.
+        source: String,
+    },
+    /// An answer file (or its source) is unusable; nothing was changed.
+    AnswersError {
+        /// The key path, e.g. `network.gateway`, or the kernel parameter.
+        key: String,
+        /// Why, exactly as shown on the screen.
+        message: String,
+    },
+    /// The steps this build offers are done.
+    Ready {
+        /// The step that comes next (not available in this build yet).
+        next: String,
+    },
 }
 
 impl Event {
@@ -88,6 +148,24 @@ impl Event {
     /// The line written to the serial port, with prefix and newline.
     pub fn serial_line(&self) -> String {
         format!("{SERIAL_PREFIX}{}\n", self.to_json())
+    }
+}
+
+/// Where events go: the real [`EventSink`], or a list in tests.
+pub trait Emit {
+    /// Records one event.
+    fn emit(&mut self, event: &Event);
+}
+
+impl Emit for Vec<Event> {
+    fn emit(&mut self, event: &Event) {
+        self.push(event.clone());
+    }
+}
+
+impl Emit for EventSink {
+    fn emit(&mut self, event: &Event) {
+        EventSink::emit(self, event);
     }
 }
 
@@ -239,6 +317,106 @@ mod tests {
             r.serial_line(),
             "INSTALLER-EVENT {\"event\":\"power\",\"action\":\"reboot\"}\n"
         );
+    }
+
+    #[test]
+    fn flow_events_render_exactly() {
+        use crate::net::{Check, Ipv4Cidr, NetConfig, Source};
+        use std::net::Ipv4Addr;
+        let cases = [
+            (
+                Event::Prompt { id: "menu".into() },
+                r#"{"event":"prompt","id":"menu"}"#,
+            ),
+            (
+                Event::Invalid {
+                    id: "manual.gateway".into(),
+                    input: "10.0.0.1".into(),
+                    message: "10.0.0.1 is outside 192.0.2.0/24".into(),
+                },
+                r#"{"event":"invalid","id":"manual.gateway","input":"10.0.0.1","message":"10.0.0.1 is outside 192.0.2.0/24"}"#,
+            ),
+            (
+                Event::DhcpFailed {
+                    interface: "eth0".into(),
+                    tried: "sent 4 DISCOVERs".into(),
+                    hint: "is a cable connected?".into(),
+                },
+                r#"{"event":"dhcp-failed","interface":"eth0","tried":"sent 4 DISCOVERs","hint":"is a cable connected?"}"#,
+            ),
+            (
+                Event::Doctor {
+                    checks: vec![Check {
+                        name: "gateway".into(),
+                        ok: false,
+                        detail: "no reply".into(),
+                        hint: Some("check the cable".into()),
+                    }],
+                },
+                r#"{"event":"doctor","checks":[{"name":"gateway","ok":false,"detail":"no reply","hint":"check the cable"}]}"#,
+            ),
+            (
+                Event::Keyboard {
+                    layout: "de".into(),
+                    applied: true,
+                },
+                r#"{"event":"keyboard","layout":"de","applied":true}"#,
+            ),
+            (
+                Event::Answers {
+                    source: "/etc/installer/answers.json".into(),
+                },
+                r#"{"event":"answers","source":"/etc/installer/answers.json"}"#,
+            ),
+            (
+                Event::AnswersError {
+                    key: "network.gateway".into(),
+                    message: "10.0.0.1 is outside 192.0.2.0/24".into(),
+                },
+                r#"{"event":"answers-error","key":"network.gateway","message":"10.0.0.1 is outside 192.0.2.0/24"}"#,
+            ),
+            (
+                Event::Ready {
+                    next: "serial-number".into(),
+                },
+                r#"{"event":"ready","next":"serial-number"}"#,
+            ),
+        ];
+        for (event, json) in cases {
+            assert_eq!(event.to_json(), json);
+        }
+        let n = Event::Network {
+            config: NetConfig {
+                interface: "eth0".into(),
+                address: Ipv4Cidr {
+                    addr: Ipv4Addr::new(10, 0, 2, 15),
+                    prefix: 24,
+                },
+                gateway: Some(Ipv4Addr::new(10, 0, 2, 2)),
+                dns: vec![Ipv4Addr::new(10, 0, 2, 3)],
+                hostname: "appliance".into(),
+                domain: None,
+                search: vec![],
+                mtu: None,
+                routes: vec![],
+                source: Source::Manual,
+            },
+        };
+        let v: serde_json::Value = serde_json::from_str(&n.to_json()).unwrap();
+        // The fields the QEMU harness reads.
+        assert_eq!(v["event"], "network");
+        assert_eq!(v["config"]["address"]["addr"], "10.0.2.15");
+        assert_eq!(v["config"]["address"]["prefix"], 24);
+        assert_eq!(v["config"]["gateway"], "10.0.2.2");
+        assert_eq!(v["config"]["dns"][0], "10.0.2.3");
+        assert_eq!(v["config"]["source"]["kind"], "manual");
+    }
+
+    #[test]
+    fn a_vec_collects_emitted_events() {
+        let mut v: Vec<Event> = Vec::new();
+        Emit::emit(&mut v, &Event::FirstScreen);
+        assert_eq!(v, vec![Event::FirstScreen]);
     }
 
     #[test]

@@ -6,17 +6,19 @@
 //! the effectful parts ([`pid1`], [`ui`], [`modload`]'s kernel loader,
 //! [`power`]'s shutdown, [`sys`]). Only [`sys::cmd`] starts processes.
 
+pub mod answers;
 pub mod buildinfo;
 pub mod cli;
 pub mod cmdline;
 pub mod console;
 pub mod event;
 pub mod facts;
-pub mod log;
+pub mod flow;
 pub mod keyboard;
+pub mod log;
 pub mod medium;
-pub mod net;
 pub mod modload;
+pub mod net;
 pub mod pid1;
 pub mod power;
 pub mod screen;

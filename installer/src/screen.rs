@@ -1,11 +1,10 @@
-//! The first screen: text rendering (pure) and the reboot / power-off prompt.
+//! The first screen: what the installer found (pure rendering). The menu and
+//! the prompts that follow it are the [`crate::flow`]'s.
 
 use crate::buildinfo::BuildInfo;
 use crate::event::ModuleFailure;
 use crate::facts::{human_size, Facts};
-use crate::power::PowerAction;
 use std::fmt::Write as _;
-use std::io::Write;
 
 /// Result of the module loading, for the screen.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,71 +167,12 @@ fn render_medium(
     }
 }
 
-/// The prompt line.
-pub const PROMPT: &str = "Type r and press Enter to reboot, or p and Enter to power off: ";
-
-/// Interprets one input line: `r`/`reboot` or `p`/`poweroff`/`power off`
-/// (any case, surrounding spaces ignored). Otherwise the message to show.
-pub fn parse_choice(line: &str) -> Result<PowerAction, String> {
-    let t = line.trim().to_ascii_lowercase();
-    match t.as_str() {
-        "r" | "reboot" => Ok(PowerAction::Reboot),
-        "p" | "poweroff" | "power off" => Ok(PowerAction::PowerOff),
-        "" => Err(
-            "Nothing typed. Please type r (reboot) or p (power off), then press Enter.".to_string(),
-        ),
-        other => {
-            let shown: String = other.chars().take(20).collect();
-            Err(format!("\"{shown}\" is not a choice here. Please type r (reboot) or p (power off), then press Enter."))
-        }
-    }
-}
-
-/// Asks until a valid choice is made. `next_line` yields `Ok(None)` at end of
-/// input; then `wait` is called (it should sleep) and reading is retried,
-/// so a console without input never makes this spin.
-pub fn prompt<W: Write>(
-    out: &mut W,
-    mut next_line: impl FnMut() -> std::io::Result<Option<String>>,
-    mut wait: impl FnMut(),
-) -> PowerAction {
-    let mut eof_reported = false;
-    let _ = write!(out, "{PROMPT}");
-    let _ = out.flush();
-    loop {
-        match next_line() {
-            Ok(Some(line)) => {
-                eof_reported = false;
-                match parse_choice(&line) {
-                    Ok(action) => {
-                        let _ = writeln!(out, "Chosen: {}.", action.verb());
-                        let _ = out.flush();
-                        return action;
-                    }
-                    Err(msg) => {
-                        let _ = write!(out, "{msg}\n{PROMPT}");
-                        let _ = out.flush();
-                    }
-                }
-            }
-            Ok(None) | Err(_) => {
-                if !eof_reported {
-                    crate::log::warn("console input closed; waiting for input");
-                    eof_reported = true;
-                }
-                wait();
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::console::resolve_active;
     use crate::facts::{Disk, Firmware, NetAdapter, SecureBoot};
     use crate::medium::{Medium, MediumKind, Scan, SeenDevice};
-    use std::collections::VecDeque;
 
     fn facts() -> Facts {
         let c = resolve_active("tty0 ttyS0").unwrap();
@@ -344,40 +284,5 @@ mod tests {
             s.contains("failed: sr_mod: signature rejected (EKEYREJECTED)"),
             "{s}"
         );
-    }
-
-    #[test]
-    fn choices_are_validated() {
-        assert_eq!(parse_choice("r\n"), Ok(PowerAction::Reboot));
-        assert_eq!(parse_choice("  P "), Ok(PowerAction::PowerOff));
-        assert_eq!(parse_choice("reboot"), Ok(PowerAction::Reboot));
-        assert_eq!(parse_choice("power off"), Ok(PowerAction::PowerOff));
-        assert!(parse_choice("").unwrap_err().starts_with("Nothing typed."));
-        let e = parse_choice("x").unwrap_err();
-        assert!(e.starts_with("\"x\" is not a choice here."), "{e}");
-    }
-
-    #[test]
-    fn prompt_reasks_on_bad_input_and_waits_on_eof() {
-        let mut script: VecDeque<Option<&str>> =
-            VecDeque::from([Some("q"), None, None, Some(""), Some("p")]);
-        let mut waits = 0;
-        let mut out = Vec::new();
-        let action = prompt(
-            &mut out,
-            || Ok(script.pop_front().flatten().map(str::to_string)),
-            || waits += 1,
-        );
-        assert_eq!(action, PowerAction::PowerOff);
-        assert_eq!(waits, 2, "each EOF waits once before retrying");
-        let text = String::from_utf8(out).unwrap();
-        assert_eq!(
-            text.matches(PROMPT).count(),
-            3,
-            "initial prompt + one per rejected line:\n{text}"
-        );
-        assert!(text.contains("\"q\" is not a choice here."));
-        assert!(text.contains("Nothing typed."));
-        assert!(text.ends_with("Chosen: power off.\n"));
     }
 }

@@ -5,7 +5,7 @@
 use anyhow::Result;
 
 use crate::qemu::{Firmware, Medium, Network, Nic};
-use crate::scenario::{Scenario, Script};
+use crate::scenario::{IsoVariant, Scenario, Script};
 use crate::session::{check, Session, STEP_TIMEOUT};
 
 /// E at the main menu, confirm, power off; QEMU must exit.
@@ -66,7 +66,33 @@ pub fn all() -> Vec<Scenario> {
             Network::Isolated,
             no_dhcp_then_manual,
         ),
+        flow("flow-bad-inputs", "e1000", Network::Isolated, bad_inputs),
+        flow(
+            "flow-unattended-iso",
+            "e1000",
+            Network::User,
+            unattended_iso,
+        ),
+        flow(
+            "flow-unattended-http",
+            "e1000",
+            Network::User,
+            unattended_http,
+        ),
+        flow(
+            "flow-answers-malformed",
+            "e1000",
+            Network::User,
+            answers_malformed,
+        ),
     ];
+    let n = v.len();
+    v[n - 3].iso = IsoVariant::Answers("unattended-dhcp.json");
+    v[n - 2].direct = Some("installer.answers={http}/answers.json");
+    v[n - 2].http_files = &[("/answers.json", "unattended-manual.json")];
+    v[n - 1].direct = Some("installer.answers={http}/bad.json");
+    v[n - 1].http_files = &[("/bad.json", "malformed.json")];
+    v[n - 3].representative = true;
     v[1].representative = true;
     v
 }
@@ -166,4 +192,224 @@ fn no_dhcp_then_manual(s: &mut Session) -> Result<()> {
         &format!("nobody is on this network, yet the gateway check passed: {d}"),
     )?;
     keyboard_and_finish(s)
+}
+
+/// The bad-input corpus shared with the installer's unit tests: every entry
+/// is typed over the serial console and must be refused with its exact message.
+const BAD_INPUTS: &str = include_str!("../../installer/tests/bad_inputs.json");
+
+/// One round through the manual screens: for each prompt, the context under
+/// which corpus entries are typed there, and the value typed afterwards
+/// (empty = keep the default offered from the previous round).
+struct Round {
+    steps: &'static [(&'static str, &'static str, &'static str)],
+    confirm: &'static str,
+}
+
+const ADDR24: &str = r#"{"address":"192.0.2.10/24"}"#;
+const ADDR24_GW: &str = r#"{"address":"192.0.2.10/24","gateway":"192.0.2.1"}"#;
+const ADDR24_GW_DNS: &str =
+    r#"{"address":"192.0.2.10/24","gateway":"192.0.2.1","dns":"192.0.2.53"}"#;
+const ADDR24_GW_DNS_HOST: &str = r#"{"address":"192.0.2.10/24","gateway":"192.0.2.1","dns":"192.0.2.53","hostname":"appliance"}"#;
+const ADDR24_ALL: &str = r#"{"address":"192.0.2.10/24","gateway":"192.0.2.1","dns":"192.0.2.53","hostname":"appliance","domain":"example.com"}"#;
+
+const ROUNDS: &[Round] = &[
+    // First round: nothing entered yet, so empty input is refused as missing.
+    Round {
+        steps: &[
+            ("manual.address", "{}", "192.0.2.10"),
+            (
+                "manual.netmask",
+                r#"{"address":"192.0.2.10"}"#,
+                "255.255.255.0",
+            ),
+            ("manual.gateway", ADDR24, "192.0.2.1"),
+            ("manual.dns", ADDR24_GW, "192.0.2.53"),
+            ("manual.hostname", ADDR24_GW_DNS, "appliance"),
+            ("manual.domain", ADDR24_GW_DNS_HOST, "example.com"),
+            ("manual.search", ADDR24_ALL, ""),
+        ],
+        confirm: "n",
+    },
+    Round {
+        steps: &[
+            ("manual.address", "-", "192.0.2.0"),
+            (
+                "manual.netmask",
+                r#"{"address":"192.0.2.0"}"#,
+                "255.255.0.0",
+            ),
+        ],
+        confirm: "n",
+    },
+    Round {
+        steps: &[
+            ("manual.address", "-", "192.0.2.127"),
+            (
+                "manual.netmask",
+                r#"{"address":"192.0.2.127"}"#,
+                "255.255.0.0",
+            ),
+        ],
+        confirm: "n",
+    },
+    Round {
+        steps: &[
+            ("manual.address", "-", "10.0.0.5/30"),
+            ("manual.gateway", r#"{"address":"10.0.0.5/30"}"#, "10.0.0.6"),
+        ],
+        confirm: "y",
+    },
+];
+
+fn bad_inputs(s: &mut Session) -> Result<()> {
+    let corpus: Vec<serde_json::Value> = serde_json::from_str(BAD_INPUTS)?;
+    let mut typed = vec![false; corpus.len()];
+    s.answer("menu", "m")?;
+    for round in ROUNDS {
+        loop {
+            let id = s.next_prompt()?;
+            if id == "manual.confirm" {
+                s.type_line(round.confirm)?;
+                break;
+            }
+            let step = round.steps.iter().find(|(p, _, _)| *p == id);
+            let (ctx, value) = match step {
+                Some((_, ctx, value)) => (*ctx, *value),
+                None => ("-", ""),
+            };
+            let ctx: Option<serde_json::Value> = serde_json::from_str(ctx).ok();
+            let mut first = true;
+            for (i, e) in corpus.iter().enumerate() {
+                if e["id"] != id.as_str() || ctx.as_ref() != Some(&e["context"]) {
+                    continue;
+                }
+                if !first {
+                    let again = s.next_prompt()?;
+                    check(
+                        s,
+                        again == id,
+                        &format!("after an invalid {id}, the installer asks for {again}"),
+                    )?;
+                }
+                first = false;
+                let input = e["input"].as_str().unwrap_or_default();
+                s.type_line(input)?;
+                let inv = s.expect_event("invalid", STEP_TIMEOUT)?;
+                check(
+                    s,
+                    inv["id"] == id.as_str() && inv["message"] == e["message"],
+                    &format!("typed {input:?} at {id}: want {}, got {inv}", e["message"]),
+                )?;
+                typed[i] = true;
+            }
+            if !first {
+                let again = s.next_prompt()?;
+                check(
+                    s,
+                    again == id,
+                    &format!("after an invalid {id}, the installer asks for {again}"),
+                )?;
+            }
+            s.type_line(value)?;
+        }
+    }
+    let missed: Vec<String> = corpus
+        .iter()
+        .zip(&typed)
+        .filter(|(_, t)| !**t)
+        .map(|(e, _)| format!("{} {} {:?}", e["id"], e["context"], e["input"]))
+        .collect();
+    check(
+        s,
+        missed.is_empty(),
+        &format!("corpus entries no round reached: {missed:?}"),
+    )?;
+    let n = s.expect_event("network", STEP_TIMEOUT)?;
+    check(
+        s,
+        n["config"]["address"]["addr"] == "10.0.0.5",
+        &format!("network: {n}"),
+    )?;
+    s.expect_event("doctor", STEP_TIMEOUT)?;
+    keyboard_and_finish(s)
+}
+
+fn no_prompt_was_shown(s: &mut Session) -> Result<()> {
+    let prompted = s.saw("prompt")?;
+    check(s, !prompted, "an unattended run asked for input")
+}
+
+/// Answers embedded in the ISO: DHCP, keyboard `de`, power off — no prompt.
+fn unattended_iso(s: &mut Session) -> Result<()> {
+    let a = s.expect_event("answers", STEP_TIMEOUT)?;
+    check(
+        s,
+        a["source"]
+            .as_str()
+            .is_some_and(|x| x.contains("/etc/installer/answers.json")),
+        &format!("answers: {a}"),
+    )?;
+    check_slirp_network(s, "dhcp")?;
+    let k = s.expect_event("keyboard", STEP_TIMEOUT)?;
+    check(s, k["layout"] == "de", &format!("keyboard: {k}"))?;
+    s.expect_event("ready", STEP_TIMEOUT)?;
+    let p = s.expect_event("power", STEP_TIMEOUT)?;
+    check(s, p["action"] == "poweroff", &format!("power: {p}"))?;
+    s.expect_exit()?;
+    no_prompt_was_shown(s)
+}
+
+/// Answers fetched over HTTP (`installer.answers=` on the kernel command line):
+/// manual network with the file's hostname, keyboard `fr-ch`, power off.
+fn unattended_http(s: &mut Session) -> Result<()> {
+    let a = s.expect_event("answers", STEP_TIMEOUT)?;
+    check(
+        s,
+        a["source"]
+            .as_str()
+            .is_some_and(|x| x.contains("installer.answers=http://10.0.2.2:")),
+        &format!("answers: {a}"),
+    )?;
+    let n = loop {
+        let n = s.expect_event("network", STEP_TIMEOUT)?;
+        if n["config"]["source"]["kind"] == "manual" {
+            break n;
+        }
+    };
+    check(
+        s,
+        n["config"]["hostname"] == "appliance-7",
+        &format!("network: {n}"),
+    )?;
+    let k = s.expect_event("keyboard", STEP_TIMEOUT)?;
+    check(s, k["layout"] == "fr-ch", &format!("keyboard: {k}"))?;
+    s.expect_event("power", STEP_TIMEOUT)?;
+    s.expect_exit()?;
+    no_prompt_was_shown(s)
+}
+
+/// A misspelt key: the run stops naming the key path, before the answers
+/// configure anything, and offers reboot / power off / shell.
+fn answers_malformed(s: &mut Session) -> Result<()> {
+    let e = s.expect_event("answers-error", STEP_TIMEOUT)?;
+    check(
+        s,
+        e["key"].as_str().is_some_and(|k| k.contains("adress")),
+        &format!("answers-error: {e}"),
+    )?;
+    s.answer("stop.action", "p")?;
+    s.expect_event("power", STEP_TIMEOUT)?;
+    s.expect_exit()?;
+    let configured_from_answers = s
+        .seen
+        .iter()
+        .any(|e| e["event"] == "network" && e["config"]["source"]["kind"] == "manual");
+    check(
+        s,
+        !configured_from_answers,
+        "the malformed answers configured the network",
+    )?;
+    let keyboard = s.saw("keyboard")?;
+    check(s, !keyboard, "the malformed answers set the keyboard")
 }

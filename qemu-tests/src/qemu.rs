@@ -193,7 +193,11 @@ impl VmConfig {
         a.push(format!("file:{}", self.events.display()));
         let img = self.image.display();
         // With -kernel, QEMU's option ROM takes boot index 0.
-        let bootindex = if self.kernel.is_some() { "" } else { ",bootindex=0" };
+        let bootindex = if self.kernel.is_some() {
+            ""
+        } else {
+            ",bootindex=0"
+        };
         match self.medium {
             Medium::Cd => {
                 a.push("-drive".into());
@@ -209,7 +213,9 @@ impl VmConfig {
                 a.push("-drive".into());
                 a.push(format!("if=none,id=boot,format=raw,snapshot=on,file={img}"));
                 a.push("-device".into());
-                a.push(format!("usb-storage,bus=xhci.0,drive=boot,removable=on{bootindex}"));
+                a.push(format!(
+                    "usb-storage,bus=xhci.0,drive=boot,removable=on{bootindex}"
+                ));
             }
             Medium::Disk => {
                 a.push("-drive".into());

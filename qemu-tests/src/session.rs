@@ -83,6 +83,19 @@ impl Session {
         }
     }
 
+    /// Waits for the next prompt and returns its id.
+    pub fn next_prompt(&mut self) -> Result<String> {
+        let p = self.expect_event("prompt", STEP_TIMEOUT)?;
+        Ok(p["id"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// Types `input` and Enter (after a prompt was seen).
+    pub fn type_line(&mut self, input: &str) -> Result<()> {
+        // Let the prompt text reach the terminal before typing, like a person.
+        std::thread::sleep(Duration::from_millis(200));
+        self.vm.send(format!("{input}\r").as_bytes())
+    }
+
     /// Waits for the prompt `id`, then types `input` and Enter.
     pub fn answer(&mut self, id: &str, input: &str) -> Result<()> {
         let p = self.expect_event("prompt", STEP_TIMEOUT)?;

@@ -217,7 +217,8 @@ pub fn boot() -> Result<()> {
 
     // Debian's installer: the netboot package's text-mode kernel and initrd.
     let di_root = crate::inputs::fetch_unpinned("debian-installer-12-netboot-amd64")?;
-    let di_dir = di_root.join("usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64");
+    let di_dir =
+        di_root.join("usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64");
     let (di_linux, di_initrd) = (di_dir.join("linux"), di_dir.join("initrd.gz"));
 
     // Ours: kernel and initramfs out of the ISO, the ISO attached as a CD.
@@ -239,7 +240,10 @@ pub fn boot() -> Result<()> {
             vars: None,
             events: dir.join(events),
             paths: FirmwarePaths::default(),
-            nic: Some(Nic { model: "e1000".into(), network: Network::User }),
+            nic: Some(Nic {
+                model: "e1000".into(),
+                network: Network::User,
+            }),
             kernel: Some(kernel),
         };
         let c = cfg(
@@ -251,7 +255,11 @@ pub fn boot() -> Result<()> {
             "ours-events.log",
         );
         let _ = fs::remove_file(dir.join("ours-events.log"));
-        let vm = Vm::spawn("qemu-system-x86_64", &c.args(), &dir.join(format!("ours-{round}.log")))?;
+        let vm = Vm::spawn(
+            "qemu-system-x86_64",
+            &c.args(),
+            &dir.join(format!("ours-{round}.log")),
+        )?;
         let mut s = Session::new(vm, dir.join("ours-events.log"));
         s.expect_event("first-screen", Duration::from_secs(300))?;
         ours.push(s.first_screen_at.unwrap_or_default());
@@ -265,15 +273,25 @@ pub fn boot() -> Result<()> {
             },
             "di-events.log",
         );
-        let mut vm = Vm::spawn("qemu-system-x86_64", &c.args(), &dir.join(format!("di-{round}.log")))?;
+        let mut vm = Vm::spawn(
+            "qemu-system-x86_64",
+            &c.args(),
+            &dir.join(format!("di-{round}.log")),
+        )?;
         let deadline = Instant::now() + Duration::from_secs(300);
         let t = loop {
             let text = vm.text();
-            if ["Select a language", "Choose language", "Low memory"].iter().any(|n| text.contains(n)) {
+            if ["Select a language", "Choose language", "Low memory"]
+                .iter()
+                .any(|n| text.contains(n))
+            {
                 break vm.elapsed();
             }
             vm.check_running()?;
-            anyhow::ensure!(Instant::now() < deadline, "debian-installer showed no first prompt within 300 s");
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "debian-installer showed no first prompt within 300 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
         theirs.push(t);
@@ -282,21 +300,35 @@ pub fn boot() -> Result<()> {
     theirs.sort();
     let (o, t) = (ours[1], theirs[1]);
     println!("\n== bench boot (direct kernel boot, TCG, 1 GiB, median of 3, one VM at a time) ==");
-    println!("ours: QEMU start → main menu             {:>7.1} s   runs {:?}", o.as_secs_f64(), secs(&ours));
-    println!("debian-installer: QEMU start → language  {:>7.1} s   runs {:?}", t.as_secs_f64(), secs(&theirs));
-    println!("ratio ours / debian-installer            {:>7.2}   (target ≤ 0.20)", o.as_secs_f64() / t.as_secs_f64());
+    println!(
+        "ours: QEMU start → main menu             {:>7.1} s   runs {:?}",
+        o.as_secs_f64(),
+        secs(&ours)
+    );
+    println!(
+        "debian-installer: QEMU start → language  {:>7.1} s   runs {:?}",
+        t.as_secs_f64(),
+        secs(&theirs)
+    );
+    println!(
+        "ratio ours / debian-installer            {:>7.2}   (target ≤ 0.20)",
+        o.as_secs_f64() / t.as_secs_f64()
+    );
     Ok(())
 }
 
 fn secs(v: &[Duration]) -> Vec<String> {
-    v.iter().map(|d| format!("{:.1}", d.as_secs_f64())).collect()
+    v.iter()
+        .map(|d| format!("{:.1}", d.as_secs_f64()))
+        .collect()
 }
 
 /// Copies one file out of an ISO with our reader.
 fn extract(iso: &std::path::Path, path: &str, to: &std::path::Path) -> Result<()> {
     use std::io::{Read, Seek, SeekFrom};
     let mut f = fs::File::open(iso)?;
-    let e = image_builder::iso::read::find_file(&mut f, path).with_context(|| format!("{path} in {}", iso.display()))?;
+    let e = image_builder::iso::read::find_file(&mut f, path)
+        .with_context(|| format!("{path} in {}", iso.display()))?;
     let mut data = vec![0u8; e.len as usize];
     f.seek(SeekFrom::Start(u64::from(e.lba) * 2048))?;
     f.read_exact(&mut data)?;

@@ -260,11 +260,21 @@ fn field(stanza: &str, name: &str) -> Option<String> {
 /// serves say which version they measured.
 pub fn fetch_unpinned(package: &str) -> Result<PathBuf> {
     let info = apt_show(package)?;
-    let version = field(&info, "Version").with_context(|| format!("apt shows no Version for {package}"))?;
-    let sha256 = field(&info, "SHA256").with_context(|| format!("apt shows no SHA256 for {package}"))?;
+    let version =
+        field(&info, "Version").with_context(|| format!("apt shows no Version for {package}"))?;
+    let sha256 =
+        field(&info, "SHA256").with_context(|| format!("apt shows no SHA256 for {package}"))?;
     // The cache only uses package, version and sha256; the role is not looked at.
-    let pin = Pin { package: package.to_string(), version, sha256: sha256.to_ascii_lowercase(), role: Role::Kernel };
-    eprintln!("using {} {} (not pinned; a benchmark peer)", pin.package, pin.version);
+    let pin = Pin {
+        package: package.to_string(),
+        version,
+        sha256: sha256.to_ascii_lowercase(),
+        role: Role::Kernel,
+    };
+    eprintln!(
+        "using {} {} (not pinned; a benchmark peer)",
+        pin.package, pin.version
+    );
     let cache = project::cache_dir().join("unpinned");
     let deb = ensure_deb(&cache, &pin)?;
     ensure_root(&cache, &pin, &deb)

@@ -108,7 +108,11 @@ pub trait NetOps {
     /// Brings `interface` up, waits for carrier (bounded; proceeds without it
     /// when the driver never reports link), runs DHCP and returns the lease as
     /// a configuration (not yet applied). `progress` receives one line per step.
-    fn dhcp(&mut self, interface: &str, progress: &mut dyn FnMut(&str)) -> Result<NetConfig, DhcpFailure>;
+    fn dhcp(
+        &mut self,
+        interface: &str,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<NetConfig, DhcpFailure>;
     /// Applies `config`: link up, address, MTU, routes, resolv.conf, hosts, hostname.
     fn apply(&mut self, config: &NetConfig) -> Result<(), String>;
     /// Runs the network doctor against the applied configuration.

@@ -3,6 +3,7 @@
 //! the UI child and reaps every process. It acts on the UI's exit code
 //! (reboot, power off) and, on a crash, offers restart / reboot / power off.
 //! It never exits and never unwinds out of `main`: the kernel would panic.
+//! The recovery menu also offers a rescue shell ([`shell_child`]).
 
 mod supervise;
 
@@ -94,7 +95,41 @@ fn setup() -> supervise::Supervisor {
             None
         }
     };
+    wait_for_entropy_in_background();
     supervise::Supervisor::new(signals)
+}
+
+/// Asks the kernel for random bytes with a blocking `getrandom(2)`, in a
+/// thread (created after the signal mask, so it inherits it).
+///
+/// Why: crates that need randomness (DHCP transaction ids, TLS) may wait for
+/// the kernel's random pool by polling `/dev/random`, which never initialises
+/// it. On a VM without RDRAND or virtio-rng (QEMU TCG), nothing else fills
+/// the pool early and such a poll blocks forever. A blocking `getrandom`
+/// makes the kernel generate jitter entropy, which takes about a second.
+fn wait_for_entropy_in_background() {
+    let spawned = std::thread::Builder::new()
+        .name("entropy".into())
+        .spawn(|| {
+            let start = std::time::Instant::now();
+            let mut buf = [0u8; 16];
+            // SAFETY: a valid buffer of the given length; flags 0 = block until ready.
+            let rc = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if rc < 0 {
+                log::warn(&format!(
+                    "getrandom failed: {}",
+                    std::io::Error::last_os_error()
+                ));
+            } else {
+                log::info(&format!(
+                    "kernel random number generator ready after {:.1} s",
+                    start.elapsed().as_secs_f64()
+                ));
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn(&format!("cannot start the entropy thread: {e}"));
+    }
 }
 
 /// Re-opens `/dev/console` from devtmpfs onto fds 0/1/2 (the kernel opened
@@ -121,6 +156,32 @@ fn block_signals() -> nix::Result<SignalFd> {
     }
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)?;
     SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+}
+
+/// `/init shell`, started by PID 1 from its recovery menu: attaches to the
+/// real console as the UI does and runs the rescue shell there. Returns the
+/// exit code (0 once the shell has ended).
+pub fn shell_child() -> i32 {
+    log::init(&log::LogConfig {
+        tag: "installer-shell".into(),
+        file: log::LOG_FILE.into(),
+        kmsg: true,
+        echo_min: Some(log::Level::Warn),
+    });
+    let root = std::path::Path::new("/");
+    let cmdline = crate::facts::read_cmdline(root);
+    let layout = crate::console::resolve(root, &cmdline.consoles());
+    if let Err(e) = crate::console::attach(&layout.primary) {
+        log::warn(&format!("{e}; staying on the inherited console"));
+    }
+    eprintln!("\r\nRescue shell. Type exit to return to the menu.\r");
+    match crate::ui::run_shell(layout.primary.term()) {
+        Ok(()) => 0,
+        Err(e) => {
+            log::error(&e);
+            1
+        }
+    }
 }
 
 /// Lowers the console log level so kernel messages do not garble the UI.

@@ -20,14 +20,17 @@ use std::time::{Duration, Instant};
 pub enum MenuChoice {
     /// Start the installer again.
     Restart,
+    /// Start a rescue shell on the console.
+    Shell,
     /// Reboot or power off.
     Power(PowerAction),
 }
 
-/// Parses a recovery-menu line: `i` restart, `r` reboot, `p` power off.
+/// Parses a recovery-menu line: `i` restart, `s` shell, `r` reboot, `p` power off.
 pub fn parse_menu_choice(line: &str) -> Result<MenuChoice, String> {
     match line.trim().to_ascii_lowercase().as_str() {
         "i" | "restart" => Ok(MenuChoice::Restart),
+        "s" | "shell" => Ok(MenuChoice::Shell),
         "r" | "reboot" => Ok(MenuChoice::Power(PowerAction::Reboot)),
         "p" | "poweroff" | "power off" => Ok(MenuChoice::Power(PowerAction::PowerOff)),
         "" => Err("Nothing typed.".to_string()),
@@ -39,7 +42,7 @@ pub fn parse_menu_choice(line: &str) -> Result<MenuChoice, String> {
 }
 
 const MENU_PROMPT: &str =
-    "Type i and press Enter to restart the installer, r to reboot, or p to power off: ";
+    "Type i and press Enter to restart the installer, s for a rescue shell,\r\nr to reboot, or p to power off: ";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
@@ -47,6 +50,8 @@ enum Phase {
     StartUi,
     /// The UI child runs.
     Running(Pid),
+    /// A rescue shell (`/init shell`) runs on the console.
+    Shell(Pid),
     /// The UI is gone; the recovery menu is up.
     Menu,
 }
@@ -76,9 +81,23 @@ impl Supervisor {
         loop {
             match self.phase.clone() {
                 Phase::StartUi => self.start_ui(),
-                Phase::Running(_) => self.wait_and_handle(false),
+                Phase::Running(_) | Phase::Shell(_) => self.wait_and_handle(false),
                 Phase::Menu => self.wait_and_handle(true),
             }
+        }
+    }
+
+    /// Starts `/init shell`: the same binary attaches to the console and
+    /// runs the rescue shell; the menu returns when it ends.
+    fn start_shell(&mut self) {
+        let exe = std::env::current_exe().unwrap_or_else(|_| "/init".into());
+        let cmd = Cmd::new(exe).arg("shell").env(UI_CHILD_ENV, "1");
+        match cmd::spawn(&cmd) {
+            Ok(pid) => {
+                log::info(&format!("started a rescue shell as pid {pid}"));
+                self.phase = Phase::Shell(pid);
+            }
+            Err(e) => self.show_menu(&e.to_string()),
         }
     }
 
@@ -162,6 +181,13 @@ impl Supervisor {
         let Some(pid) = status.pid() else {
             return;
         };
+        if self.phase == Phase::Shell(pid) {
+            if classify_exit(status).is_some() {
+                log::info(&format!("the rescue shell ended: {status:?}"));
+                self.show_menu("the rescue shell ended");
+            }
+            return;
+        }
         if self.phase != Phase::Running(pid) {
             log::debug(&format!("reaped pid {pid}: {status:?}"));
             return;
@@ -244,6 +270,7 @@ impl Supervisor {
                 log::info("restarting the installer UI");
                 self.phase = Phase::StartUi;
             }
+            Ok(MenuChoice::Shell) => self.start_shell(),
             Ok(MenuChoice::Power(action)) => self.power(action),
             Err(msg) => {
                 let _ = write!(std::io::stderr(), "{msg}\r\n{MENU_PROMPT}");
@@ -268,9 +295,11 @@ mod tests {
             Ok(MenuChoice::Power(PowerAction::PowerOff))
         );
         assert_eq!(parse_menu_choice(""), Err("Nothing typed.".to_string()));
+        assert_eq!(parse_menu_choice(" S "), Ok(MenuChoice::Shell));
+        assert_eq!(parse_menu_choice("shell"), Ok(MenuChoice::Shell));
         assert_eq!(
-            parse_menu_choice("shell"),
-            Err("\"shell\" is not a choice here.".to_string())
+            parse_menu_choice("sh"),
+            Err("\"sh\" is not a choice here.".to_string())
         );
     }
 

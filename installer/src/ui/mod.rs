@@ -1,22 +1,30 @@
 //! The UI child (`/init ui`), started by PID 1: takes over the real console,
-//! loads drivers, finds the install medium, shows the first screen and asks
-//! whether to reboot or power off. Its exit code tells PID 1 what to do
+//! loads drivers, finds the install medium, shows the first screen, reads an
+//! answer file if there is one, and runs the installer [`flow`] with the real
+//! network, keyboard, console and host. Its exit code tells PID 1 what to do
 //! ([`crate::power`]).
 
 mod drivers;
+mod host;
+mod terminal;
 
+use crate::answers;
 use crate::buildinfo::BuildInfo;
 use crate::cmdline::KernelCmdline;
-use crate::console::{self, ConsoleLayout};
+use crate::console::{self, ConsoleKind, ConsoleLayout};
 use crate::event::{Event, EventSink};
 use crate::facts::{self, Facts, Firmware};
+use crate::flow::{self, AnswersInput, Outcome, Ports};
+use crate::keyboard::SystemKeyboard;
 use crate::log;
 use crate::medium::{self, Scan};
-use crate::power::{PowerAction, EXIT_UI_ERROR};
+use crate::net::SystemNet;
+use crate::power::EXIT_UI_ERROR;
 use crate::screen;
 use crate::sys::mount;
 use drivers::Drivers;
-use std::io::{BufRead, Write};
+pub use host::{run_shell, SystemHost, SHELL};
+use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -26,6 +34,12 @@ pub const UI_CHILD_ENV: &str = "INSTALLER_UI_CHILD";
 pub const DEFAULT_MEDIA_TIMEOUT: Duration = Duration::from_secs(30);
 /// Exit code used when the UI is started outside PID 1's care.
 pub const EXIT_NOT_UI_CHILD: i32 = EXIT_UI_ERROR;
+/// Kernel parameter: `installer.mode=shell` starts a rescue shell first.
+pub const PARAM_MODE: &str = "installer.mode";
+/// Kernel parameter: never ask; what the answers lack stops the run.
+pub const PARAM_UNATTENDED: &str = "installer.unattended";
+/// Modules needed to mount an `ANSWERS` volume (FAT needs its code pages).
+pub const ANSWERS_MODULES: [&str; 5] = ["vfat", "nls_cp437", "nls_utf8", "nls_ascii", "isofs"];
 
 /// True if this process was started by PID 1 as its UI child.
 pub fn is_ui_child() -> bool {
@@ -110,11 +124,86 @@ pub fn run() -> i32 {
         screen::render(&title, &facts, Some(&summary), volume_id)
     );
     let _ = out.flush();
-    events.emit(&Event::FirstScreen);
-    let action = ask(&mut out);
-    events.emit(&Event::Power { action });
-    log::info(&format!("user chose to {}", action.verb()));
-    action.exit_code()
+
+    let on_vt = layout.primary.kind == ConsoleKind::Vt;
+    let mut host = SystemHost {
+        term: layout.primary.term(),
+    };
+    if cmdline.get(PARAM_MODE) == Some("shell") {
+        rescue_mode(&mut host, &mut out);
+    }
+    let mut net = SystemNet::new(build.as_ref());
+    let mut keyboard = SystemKeyboard::new(on_vt);
+    for m in ANSWERS_MODULES {
+        drivers.by_name(m);
+    }
+    let answers = load_answers(root, &cmdline, &mut net, &mut out);
+    let mut term = terminal::ConsoleTerm::default();
+    let outcome = flow::run(
+        Ports {
+            term: &mut term,
+            events: &mut events,
+            net: &mut net,
+            keyboard: &mut keyboard,
+            host: &mut host,
+        },
+        flow::Options {
+            unattended: cmdline.has(PARAM_UNATTENDED),
+            on_vt,
+            answers,
+        },
+    );
+    match outcome {
+        Outcome::Power(action) => {
+            log::info(&format!("user chose to {}", action.verb()));
+            action.exit_code()
+        }
+        // The console never reports the end of input; keep PID 1 informed anyway.
+        Outcome::InputClosed => {
+            log::error("the console input ended");
+            EXIT_UI_ERROR
+        }
+    }
+}
+
+/// `installer.mode=shell` (the boot menu's "Rescue shell"): a shell first,
+/// then the normal installer.
+fn rescue_mode(host: &mut SystemHost, out: &mut impl Write) {
+    let _ = writeln!(
+        out,
+        "Rescue shell (installer.mode=shell). Type exit to continue to the installer."
+    );
+    let _ = out.flush();
+    if let Err(e) = run_shell(host.term) {
+        log::error(&e);
+        let _ = writeln!(out, "Error: {e}");
+    }
+}
+
+/// Reads the answer file, if any, showing progress lines.
+fn load_answers(
+    root: &Path,
+    cmdline: &KernelCmdline,
+    net: &mut SystemNet,
+    out: &mut impl Write,
+) -> AnswersInput {
+    let mut say = |line: &str| {
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    };
+    match answers::source::load(root, cmdline, net, &mut say) {
+        None => AnswersInput::None,
+        Some(Ok(loaded)) => {
+            log::info(&format!("answer file from {}", loaded.source));
+            AnswersInput::Loaded(loaded)
+        }
+        Some(Err(rejected)) => {
+            for e in &rejected.errors {
+                log::error(&format!("answer file from {}: {e}", rejected.source));
+            }
+            AnswersInput::Rejected(rejected)
+        }
+    }
 }
 
 /// Logging, then the real console: returns where the installer runs.
@@ -170,22 +259,6 @@ fn kernel_release(root: &Path, build: Option<&BuildInfo>) -> String {
     running
         .or_else(|| build.map(|b| b.kernel_release.clone()))
         .unwrap_or_default()
-}
-
-/// Reads the choice from stdin (the console); on EOF waits a second and retries.
-fn ask(out: &mut std::io::Stdout) -> PowerAction {
-    let stdin = std::io::stdin();
-    let next_line = || {
-        let mut line = String::new();
-        match stdin.lock().read_line(&mut line) {
-            Ok(0) => Ok(None),
-            Ok(_) => Ok(Some(line)),
-            Err(e) => Err(e),
-        }
-    };
-    screen::prompt(out, next_line, || {
-        std::thread::sleep(Duration::from_secs(1))
-    })
 }
 
 /// Scans for the medium every half second until found or `timeout`,

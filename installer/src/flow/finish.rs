@@ -1,0 +1,123 @@
+//! The steps after the network: the keyboard layout (also reached with the
+//! K hotkey) and the "ready" screen, which saves the collected answers.
+
+use super::network::cidr_text;
+use super::{choice, ids, text, Flow, State, Step, DEFAULT_LAYOUT, NEXT_STEP};
+use crate::answers::{AnswerFile, Finish, Mode, NetworkAnswers, VERSION};
+use crate::event::Event;
+use crate::power::PowerAction;
+
+impl Flow<'_> {
+    /// Lists the layouts and asks for one (preselected: the earlier choice,
+    /// else the first, "us"); applies it and emits `keyboard`.
+    pub(super) fn choose_layout(&mut self) -> Step<()> {
+        let layouts = self.p.keyboard.layouts();
+        if layouts.is_empty() {
+            self.show(text::NO_LAYOUTS);
+            return Ok(());
+        }
+        let current = self.layout.clone().unwrap_or(DEFAULT_LAYOUT.into());
+        let default = layouts.iter().position(|l| l.code == current).unwrap_or(0);
+        self.show(&text::layouts(&layouts, default));
+        if !self.on_vt {
+            self.show(text::SERIAL_KEYBOARD_NOTE);
+        }
+        let prompt = text::layout_prompt(&layouts[default].code);
+        let i = self.ask(ids::KEYBOARD_LAYOUT, &prompt, |s| {
+            choice::layout(s, &layouts, default)
+        })?;
+        self.apply_layout(&layouts[i].code);
+        Ok(())
+    }
+
+    fn apply_layout(&mut self, code: &str) {
+        let applied = match self.p.keyboard.apply(code) {
+            Ok(()) => {
+                self.show(&format!("Keyboard layout: {code}\n"));
+                true
+            }
+            Err(e) => {
+                self.show(&format!(
+                    "  ! the keyboard layout {code} could not be loaded: {e}\n"
+                ));
+                false
+            }
+        };
+        self.layout = Some(code.to_string());
+        self.emit(Event::Keyboard {
+            layout: code.to_string(),
+            applied,
+        });
+    }
+
+    /// The seed's keyboard step: from the answers, the default when nobody
+    /// can be asked, else the list.
+    pub(super) fn keyboard_step(&mut self) -> Step<()> {
+        if let Some(code) = self.answers.keyboard.clone() {
+            self.apply_layout(&code);
+            return Ok(());
+        }
+        if self.unattended {
+            let code = self.layout.clone().unwrap_or(DEFAULT_LAYOUT.into());
+            self.apply_layout(&code);
+            return Ok(());
+        }
+        self.choose_layout()
+    }
+
+    /// What was configured, in the answer-file schema (no `finish`).
+    fn collected(&self) -> AnswerFile {
+        let network = self.network.as_ref().map(|(mode, c)| match mode {
+            Mode::Manual => NetworkAnswers {
+                mode: Some(Mode::Manual),
+                interface: Some(c.interface.clone()),
+                address: Some(cidr_text(&c.address)),
+                gateway: Some(c.gateway.map_or("none".into(), |g| g.to_string())),
+                dns: Some(c.dns.iter().map(ToString::to_string).collect()),
+                hostname: Some(c.hostname.clone()),
+                domain: Some(c.domain.clone().unwrap_or_default()),
+                search: Some(c.search.clone()),
+            },
+            Mode::Dhcp => NetworkAnswers {
+                mode: Some(Mode::Dhcp),
+                interface: Some(c.interface.clone()),
+                ..NetworkAnswers::default()
+            },
+        });
+        AnswerFile {
+            version: VERSION,
+            network,
+            keyboard: self.layout.clone(),
+            finish: None,
+        }
+    }
+
+    /// Summary, saved answers, `ready`, then reboot or power off (from
+    /// `finish` in the answers, else asked).
+    pub(super) fn ready(&mut self) -> Step<State> {
+        let config = self.network.as_ref().map(|(_, c)| c.clone());
+        let layout = self.layout.clone().unwrap_or(DEFAULT_LAYOUT.into());
+        self.show(&text::ready(config.as_ref(), &layout));
+        match serde_json::to_string_pretty(&self.collected()) {
+            Ok(json) => match self.p.host.save_answers(&format!("{json}\n")) {
+                Ok(path) => self.show(&format!(
+                    "Your answers were saved to {path}\n(the next steps take them from there).\n"
+                )),
+                Err(e) => self.show(&format!("  ! your answers could not be saved: {e}\n")),
+            },
+            Err(e) => self.show(&format!("  ! your answers could not be saved: {e}\n")),
+        }
+        self.show(text::NOT_YET);
+        self.emit(Event::Ready {
+            next: NEXT_STEP.to_string(),
+        });
+        match self.answers.finish {
+            Some(Finish::Reboot) => Ok(State::Done(PowerAction::Reboot)),
+            Some(Finish::Poweroff) => Ok(State::Done(PowerAction::PowerOff)),
+            Some(Finish::Wait) | None => {
+                let action = self.ask(ids::READY_ACTION, text::POWER_PROMPT, choice::power)?;
+                Ok(State::Done(action))
+            }
+        }
+    }
+}

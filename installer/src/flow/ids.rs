@@ -1,0 +1,35 @@
+//! The ids of the `prompt` and `invalid` events: one per place the flow
+//! waits for input. They are a contract with the QEMU harness (docs/events.md).
+
+/// The main menu (M/D/E/K/S).
+pub const MENU: &str = "menu";
+/// "Exit the installation? [y/n]".
+pub const EXIT_CONFIRM: &str = "exit.confirm";
+/// "(R)eboot or (P)ower off?" after confirming the exit.
+pub const EXIT_ACTION: &str = "exit.action";
+/// Picking the adapter for manual configuration (only with several).
+pub const MANUAL_INTERFACE: &str = "manual.interface";
+/// The IPv4 address (CIDR or bare).
+pub const MANUAL_ADDRESS: &str = "manual.address";
+/// The netmask, after a bare address.
+pub const MANUAL_NETMASK: &str = "manual.netmask";
+/// The default gateway.
+pub const MANUAL_GATEWAY: &str = "manual.gateway";
+/// The DNS servers.
+pub const MANUAL_DNS: &str = "manual.dns";
+/// The hostname.
+pub const MANUAL_HOSTNAME: &str = "manual.hostname";
+/// The domain (optional).
+pub const MANUAL_DOMAIN: &str = "manual.domain";
+/// The search domains (optional).
+pub const MANUAL_SEARCH: &str = "manual.search";
+/// "Apply this configuration? [y/n]".
+pub const MANUAL_CONFIRM: &str = "manual.confirm";
+/// Picking the adapter for DHCP (only with several).
+pub const DHCP_INTERFACE: &str = "dhcp.interface";
+/// The keyboard layout list (hotkey K and the keyboard step).
+pub const KEYBOARD_LAYOUT: &str = "keyboard.layout";
+/// Reboot or power off on the "ready" screen.
+pub const READY_ACTION: &str = "ready.action";
+/// Reboot, power off or shell on the stop screen (bad answers).
+pub const STOP_ACTION: &str = "stop.action";

@@ -1,0 +1,268 @@
+//! Fakes for the flow's ports: a scripted terminal, a network that records
+//! every call, a keyboard and a host. Shared by the flow test files.
+
+#![allow(dead_code)] // each test file uses a different part
+
+use installer::event::Event;
+use installer::flow::{self, AnswersInput, Host, Options, Outcome, Ports, Terminal};
+use installer::keyboard::{KeyboardOps, Layout};
+use installer::net::{Check, DhcpFailure, Interface, Ipv4Cidr, NetConfig, NetOps, Source};
+use std::collections::VecDeque;
+use std::net::Ipv4Addr;
+
+/// Input lines to type, and everything shown.
+#[derive(Default)]
+pub struct ScriptTerm {
+    pub input: VecDeque<String>,
+    pub out: String,
+}
+
+impl Terminal for ScriptTerm {
+    fn show(&mut self, text: &str) {
+        self.out.push_str(text);
+    }
+    fn read_line(&mut self) -> Option<String> {
+        let line = self.input.pop_front()?;
+        self.out.push_str(&line);
+        self.out.push('\n');
+        Some(line)
+    }
+}
+
+/// A network that answers from a script and records every call.
+pub struct FakeNet {
+    pub interfaces: Vec<Interface>,
+    pub leases: VecDeque<Result<NetConfig, DhcpFailure>>,
+    pub apply_error: Option<String>,
+    pub checks: Vec<Check>,
+    pub dhcp_calls: Vec<String>,
+    pub applied: Vec<NetConfig>,
+    pub doctored: Vec<NetConfig>,
+}
+
+impl FakeNet {
+    pub fn with(names: &[&str]) -> Self {
+        FakeNet {
+            interfaces: names.iter().map(|n| iface(n)).collect(),
+            leases: VecDeque::new(),
+            apply_error: None,
+            checks: vec![Check {
+                name: "gateway".into(),
+                ok: true,
+                detail: "answers ARP".into(),
+                hint: None,
+            }],
+            dhcp_calls: Vec::new(),
+            applied: Vec::new(),
+            doctored: Vec::new(),
+        }
+    }
+}
+
+pub fn iface(name: &str) -> Interface {
+    Interface {
+        name: name.into(),
+        driver: Some("e1000".into()),
+        mac: "52:54:00:12:34:56".into(),
+        link: Some(true),
+    }
+}
+
+impl NetOps for FakeNet {
+    fn interfaces(&mut self) -> Vec<Interface> {
+        self.interfaces.clone()
+    }
+    fn dhcp(
+        &mut self,
+        interface: &str,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<NetConfig, DhcpFailure> {
+        self.dhcp_calls.push(interface.to_string());
+        progress("DISCOVER sent");
+        self.leases.pop_front().unwrap_or_else(|| {
+            Err(DhcpFailure {
+                interface: interface.into(),
+                tried: "no scripted lease".into(),
+                hint: "script one".into(),
+            })
+        })
+    }
+    fn apply(&mut self, config: &NetConfig) -> Result<(), String> {
+        if let Some(e) = self.apply_error.take() {
+            return Err(e);
+        }
+        self.applied.push(config.clone());
+        Ok(())
+    }
+    fn doctor(&mut self, config: &NetConfig) -> Vec<Check> {
+        self.doctored.push(config.clone());
+        self.checks.clone()
+    }
+}
+
+/// The lease QEMU's user networking hands out.
+pub fn slirp_lease(interface: &str) -> NetConfig {
+    NetConfig {
+        interface: interface.into(),
+        address: Ipv4Cidr {
+            addr: Ipv4Addr::new(10, 0, 2, 15),
+            prefix: 24,
+        },
+        gateway: Some(Ipv4Addr::new(10, 0, 2, 2)),
+        dns: vec![Ipv4Addr::new(10, 0, 2, 3)],
+        hostname: String::new(),
+        domain: None,
+        search: vec![],
+        mtu: Some(1500),
+        routes: vec![],
+        source: Source::Dhcp {
+            server: Ipv4Addr::new(10, 0, 2, 2),
+            lease_seconds: 86400,
+        },
+    }
+}
+
+/// Three layouts, "us" first.
+pub struct FakeKeyboard {
+    pub layouts: Vec<Layout>,
+    pub applied: Vec<String>,
+}
+
+impl Default for FakeKeyboard {
+    fn default() -> Self {
+        let layout = |code: &str, name: &str| Layout {
+            code: code.into(),
+            name: name.into(),
+            xkb_layout: code.into(),
+            xkb_variant: String::new(),
+        };
+        FakeKeyboard {
+            layouts: vec![
+                layout("us", "English (US)"),
+                layout("de", "German (no dead keys)"),
+                layout("fr", "French"),
+            ],
+            applied: Vec::new(),
+        }
+    }
+}
+
+impl KeyboardOps for FakeKeyboard {
+    fn layouts(&mut self) -> Vec<Layout> {
+        self.layouts.clone()
+    }
+    fn apply(&mut self, code: &str) -> Result<(), String> {
+        self.applied.push(code.to_string());
+        Ok(())
+    }
+}
+
+/// Counts shells and keeps the saved answers.
+#[derive(Default)]
+pub struct FakeHost {
+    pub shells: usize,
+    pub saved: Option<String>,
+}
+
+impl Host for FakeHost {
+    fn rescue_shell(&mut self) -> Result<(), String> {
+        self.shells += 1;
+        Ok(())
+    }
+    fn save_answers(&mut self, json: &str) -> Result<String, String> {
+        self.saved = Some(json.to_string());
+        Ok("/run/installer/answers.json".into())
+    }
+}
+
+/// One flow run with its fakes and what came out.
+pub struct Run {
+    pub term: ScriptTerm,
+    pub net: FakeNet,
+    pub keyboard: FakeKeyboard,
+    pub host: FakeHost,
+    pub events: Vec<Event>,
+    pub outcome: Outcome,
+}
+
+impl Run {
+    /// Runs the flow with `input` typed line by line.
+    pub fn go<S: AsRef<str>>(input: &[S], net: FakeNet, options: Options) -> Run {
+        let mut term = ScriptTerm {
+            input: input.iter().map(|s| s.as_ref().to_string()).collect(),
+            out: String::new(),
+        };
+        let mut net = net;
+        let mut keyboard = FakeKeyboard::default();
+        let mut host = FakeHost::default();
+        let mut events: Vec<Event> = Vec::new();
+        let outcome = flow::run(
+            Ports {
+                term: &mut term,
+                events: &mut events,
+                net: &mut net,
+                keyboard: &mut keyboard,
+                host: &mut host,
+            },
+            options,
+        );
+        Run {
+            term,
+            net,
+            keyboard,
+            host,
+            events,
+            outcome,
+        }
+    }
+
+    /// Interactive run on serial without answers.
+    pub fn interactive<S: AsRef<str>>(input: &[S], net: FakeNet) -> Run {
+        Run::go(input, net, options(AnswersInput::None, false))
+    }
+
+    /// The ids of the `prompt` events, in order.
+    pub fn prompts(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Prompt { id } => Some(id.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// `(id, input, message)` of every `invalid` event.
+    pub fn invalid(&self) -> Vec<(String, String, String)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Invalid { id, input, message } => {
+                    Some((id.clone(), input.clone(), message.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The event names (the `event` field of the JSON), in order.
+    pub fn names(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .map(|e| {
+                let v: serde_json::Value =
+                    serde_json::from_str(&e.to_json()).expect("events are JSON");
+                v["event"].as_str().unwrap_or("?").to_string()
+            })
+            .collect()
+    }
+}
+
+/// Options on a serial console.
+pub fn options(answers: AnswersInput, unattended: bool) -> Options {
+    Options {
+        unattended,
+        on_vt: false,
+        answers,
+    }
+}
