@@ -88,7 +88,7 @@ pub fn all() -> Vec<Scenario> {
     ];
     let n = v.len();
     v[n - 3].iso = IsoVariant::Answers("unattended-dhcp.json");
-    v[n - 2].direct = Some("installer.answers={http}/answers.json");
+    v[n - 2].direct = Some("installer.answers={http}/answers.json installer.unattended");
     v[n - 2].http_files = &[("/answers.json", "unattended-manual.json")];
     v[n - 1].direct = Some("installer.answers={http}/bad.json");
     v[n - 1].http_files = &[("/bad.json", "malformed.json")];

@@ -242,11 +242,13 @@ pub struct Timing {
 }
 
 impl Default for Timing {
-    /// 250 ms passes, 1.5 s quiet, 20 s cap.
+    /// 250 ms passes, 0.6 s quiet, 20 s cap. The quiet time can be short:
+    /// devices that appear later (a slow SCSI scan, a USB stick) are still
+    /// handled, because waiting for the install medium keeps loading drivers.
     fn default() -> Self {
         Timing {
             interval: Duration::from_millis(250),
-            quiet: Duration::from_millis(1500),
+            quiet: Duration::from_millis(600),
             cap: Duration::from_secs(20),
         }
     }
