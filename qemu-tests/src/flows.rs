@@ -93,7 +93,7 @@ pub fn all() -> Vec<Scenario> {
     v[n - 1].direct = Some("installer.answers={http}/bad.json");
     v[n - 1].http_files = &[("/bad.json", "malformed.json")];
     v[n - 3].representative = true;
-    v[1].representative = true;
+    v[1].representative = true; // flow-dhcp-e1000
     v
 }
 
