@@ -61,6 +61,18 @@ pub fn all() -> Vec<Scenario> {
         flow("flow-manual-e1000", "e1000", Network::User, manual_slirp),
         flow("flow-manual-tulip", "tulip", Network::User, manual_slirp),
         flow(
+            "flow-dhcp-vmxnet3",
+            "vmxnet3",
+            Network::User,
+            dhcp_then_keyboard,
+        ),
+        flow(
+            "flow-dhcp-virtio",
+            "virtio-net-pci",
+            Network::User,
+            dhcp_then_keyboard,
+        ),
+        flow(
             "flow-no-dhcp-then-manual",
             "e1000",
             Network::Isolated,
@@ -92,8 +104,9 @@ pub fn all() -> Vec<Scenario> {
     v[n - 2].http_files = &[("/answers.json", "unattended-manual.json")];
     v[n - 1].direct = Some("installer.answers={http}/bad.json");
     v[n - 1].http_files = &[("/bad.json", "malformed.json")];
-    v[n - 3].representative = true;
-    v[1].representative = true; // flow-dhcp-e1000
+    for s in &mut v {
+        s.representative = matches!(s.name.as_str(), "flow-dhcp-e1000" | "flow-unattended-iso");
+    }
     v
 }
 
