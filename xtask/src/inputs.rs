@@ -105,11 +105,7 @@ fn ensure_deb(cache: &Path, pin: &Pin) -> Result<PathBuf> {
         fs::remove_file(&path)?;
     }
     fs::create_dir_all(&debs)?;
-    let tmp = cache.join(format!(
-        "tmp-download-{}-{}",
-        pin.package,
-        std::process::id()
-    ));
+    let tmp = cache.join(format!("tmp-download-{}-{}", pin.package, unique()));
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir_all(&tmp)?;
     let result = download_into(&tmp, pin).and_then(|downloaded| {
@@ -158,17 +154,30 @@ fn ensure_root(cache: &Path, pin: &Pin, deb: &Path) -> Result<PathBuf> {
         return Ok(root);
     }
     fs::create_dir_all(&roots)?;
-    let tmp = roots.join(format!(".tmp-{}-{}", pin.stem(), std::process::id()));
+    let tmp = roots.join(format!(".tmp-{}-{}", pin.stem(), unique()));
     let _ = fs::remove_dir_all(&tmp);
     eprintln!("unpacking {} {}", pin.package, pin.version);
-    let result = crate::deb::unpack(deb, &tmp).and_then(|()| {
-        fs::rename(&tmp, &root)
-            .with_context(|| format!("moving the unpacked tree to {}", root.display()))
+    let result = crate::deb::unpack(deb, &tmp).and_then(|()| match fs::rename(&tmp, &root) {
+        Ok(()) => Ok(()),
+        // Another build unpacked the same package meanwhile; theirs is as good.
+        Err(_) if root.is_dir() => {
+            let _ = fs::remove_dir_all(&tmp);
+            Ok(())
+        }
+        Err(e) => Err(e).with_context(|| format!("moving the unpacked tree to {}", root.display())),
     });
     if result.is_err() {
         let _ = fs::remove_dir_all(&tmp);
     }
     result.map(|()| root)
+}
+
+/// A name part no other download or unpack running at the same time uses
+/// (other processes differ by pid, other threads by the counter).
+pub(crate) fn unique() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{n}", std::process::id())
 }
 
 pub fn sha256_file(path: &Path) -> Result<String> {

@@ -91,7 +91,7 @@ pub fn ensure(inputs: &Inputs) -> Result<Vec<(String, Vec<u8>)>> {
     }
     let tools = Tools::from_inputs(inputs)?;
     fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
-    let tmp = root.join(format!(".tmp-{}-{}", PIPELINE, std::process::id()));
+    let tmp = root.join(format!(".tmp-{}-{}", PIPELINE, crate::inputs::unique()));
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir_all(&tmp)?;
     eprintln!(
