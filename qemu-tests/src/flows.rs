@@ -105,7 +105,14 @@ pub fn all() -> Vec<Scenario> {
     v[n - 1].direct = Some("installer.answers={http}/bad.json");
     v[n - 1].http_files = &[("/bad.json", "malformed.json")];
     for s in &mut v {
-        s.representative = matches!(s.name.as_str(), "flow-dhcp-e1000" | "flow-unattended-iso");
+        s.representative = matches!(
+            s.name.as_str(),
+            "flow-dhcp-e1000"
+                | "flow-manual-tulip"
+                | "flow-bad-inputs"
+                | "flow-unattended-iso"
+                | "flow-answers-malformed"
+        );
     }
     v
 }
