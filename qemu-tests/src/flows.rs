@@ -80,6 +80,18 @@ pub fn all() -> Vec<Scenario> {
         ),
         flow("flow-bad-inputs", "e1000", Network::Isolated, bad_inputs),
         flow(
+            "flow-rescue-shell",
+            "e1000",
+            Network::Isolated,
+            rescue_shell,
+        ),
+        flow(
+            "flow-rescue-boot-entry",
+            "e1000",
+            Network::Isolated,
+            rescue_shell_boot_entry,
+        ),
+        flow(
             "flow-unattended-iso",
             "e1000",
             Network::User,
@@ -98,17 +110,31 @@ pub fn all() -> Vec<Scenario> {
             answers_malformed,
         ),
     ];
-    let n = v.len();
-    v[n - 3].iso = IsoVariant::Answers("unattended-dhcp.json");
-    v[n - 2].direct = Some("installer.answers={http}/answers.json installer.unattended");
-    v[n - 2].http_files = &[("/answers.json", "unattended-manual.json")];
-    v[n - 1].direct = Some("installer.answers={http}/bad.json");
-    v[n - 1].http_files = &[("/bad.json", "malformed.json")];
+    let set = |v: &mut Vec<Scenario>, name: &str, f: &dyn Fn(&mut Scenario)| {
+        if let Some(s) = v.iter_mut().find(|s| s.name == name) {
+            f(s);
+        }
+    };
+    set(&mut v, "flow-unattended-iso", &|s| {
+        s.iso = IsoVariant::Answers("unattended-dhcp.json")
+    });
+    set(&mut v, "flow-unattended-http", &|s| {
+        s.direct = Some("installer.answers={http}/answers.json installer.unattended");
+        s.http_files = &[("/answers.json", "unattended-manual.json")];
+    });
+    set(&mut v, "flow-answers-malformed", &|s| {
+        s.direct = Some("installer.answers={http}/bad.json");
+        s.http_files = &[("/bad.json", "malformed.json")];
+    });
+    set(&mut v, "flow-rescue-boot-entry", &|s| {
+        s.direct = Some("installer.mode=shell")
+    });
     for s in &mut v {
         s.representative = matches!(
             s.name.as_str(),
             "flow-dhcp-e1000"
                 | "flow-manual-tulip"
+                | "flow-rescue-shell"
                 | "flow-bad-inputs"
                 | "flow-unattended-iso"
                 | "flow-answers-malformed"
@@ -432,4 +458,33 @@ fn answers_malformed(s: &mut Session) -> Result<()> {
     )?;
     let keyboard = s.saw("keyboard")?;
     check(s, !keyboard, "the malformed answers set the keyboard")
+}
+
+/// (S) at the main menu: busybox's shell on the installer's console; `exit`
+/// returns to the menu.
+fn rescue_shell(s: &mut Session) -> Result<()> {
+    s.answer("menu", "s")?;
+    shell_then_exit(s)
+}
+
+/// The boot entry "Rescue shell" (`installer.mode=shell`): the shell comes
+/// first; `exit` continues to the installer's menu.
+fn rescue_shell_boot_entry(s: &mut Session) -> Result<()> {
+    shell_then_exit(s)
+}
+
+fn shell_then_exit(s: &mut Session) -> Result<()> {
+    s.vm.expect("rescue#", STEP_TIMEOUT)?;
+    // busybox ash asks the terminal for the cursor position (ESC [6n) and
+    // waits for the answer a real terminal sends; answer it like one.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    s.vm.send(b"\x1b[24;1R")?;
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    s.vm.send(b"echo SHELL-$((6*7)); exit\r")?;
+    s.vm.expect("SHELL-42", STEP_TIMEOUT)?;
+    s.answer("menu", "e")?;
+    s.answer("exit.confirm", "y")?;
+    s.answer("exit.action", "p")?;
+    s.expect_event("power", STEP_TIMEOUT)?;
+    s.expect_exit()
 }
