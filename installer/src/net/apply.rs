@@ -287,19 +287,9 @@ mod tests {
 
     fn config() -> NetConfig {
         NetConfig {
-            interface: "eth0".into(),
-            address: Ipv4Cidr {
-                addr: Ipv4Addr::new(192, 0, 2, 10),
-                prefix: 24,
-            },
-            gateway: Some(Ipv4Addr::new(192, 0, 2, 1)),
-            dns: vec![Ipv4Addr::new(192, 0, 2, 53)],
-            hostname: "node7".into(),
             domain: Some("example.com".into()),
-            search: vec![],
             mtu: Some(1400),
-            routes: vec![],
-            source: Source::Manual,
+            ..crate::net::sample_config()
         }
     }
 

@@ -315,24 +315,9 @@ pub fn run(config: &NetConfig, inputs: &DoctorInputs, probes: &mut dyn Probes) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::Source;
 
     fn config() -> NetConfig {
-        NetConfig {
-            interface: "eth0".into(),
-            address: Ipv4Cidr {
-                addr: Ipv4Addr::new(192, 0, 2, 10),
-                prefix: 24,
-            },
-            gateway: Some(Ipv4Addr::new(192, 0, 2, 1)),
-            dns: vec![Ipv4Addr::new(192, 0, 2, 53)],
-            hostname: "node7".into(),
-            domain: None,
-            search: vec![],
-            mtu: None,
-            routes: vec![],
-            source: Source::Manual,
-        }
+        crate::net::sample_config()
     }
 
     #[test]

@@ -118,3 +118,24 @@ pub trait NetOps {
     /// Runs the network doctor against the applied configuration.
     fn doctor(&mut self, config: &NetConfig) -> Vec<Check>;
 }
+
+/// The configuration most network tests start from: 192.0.2.10/24 on eth0,
+/// gateway .1, one name server, hostname `node7`, typed by hand.
+#[cfg(test)]
+pub(crate) fn sample_config() -> NetConfig {
+    NetConfig {
+        interface: "eth0".into(),
+        address: Ipv4Cidr {
+            addr: Ipv4Addr::new(192, 0, 2, 10),
+            prefix: 24,
+        },
+        gateway: Some(Ipv4Addr::new(192, 0, 2, 1)),
+        dns: vec![Ipv4Addr::new(192, 0, 2, 53)],
+        hostname: "node7".into(),
+        domain: None,
+        search: vec![],
+        mtu: None,
+        routes: vec![],
+        source: Source::Manual,
+    }
+}

@@ -57,27 +57,17 @@ pub fn hosts(config: &NetConfig) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::Ipv4Cidr;
     use std::net::Ipv4Addr;
 
     fn config() -> NetConfig {
         NetConfig {
-            interface: "eth0".into(),
-            address: Ipv4Cidr {
-                addr: Ipv4Addr::new(192, 0, 2, 10),
-                prefix: 24,
-            },
-            gateway: Some(Ipv4Addr::new(192, 0, 2, 1)),
             dns: vec![Ipv4Addr::new(192, 0, 2, 53), Ipv4Addr::new(192, 0, 2, 54)],
-            hostname: "node7".into(),
             domain: Some("example.com".into()),
-            search: vec![],
-            mtu: None,
-            routes: vec![],
             source: Source::Dhcp {
                 server: Ipv4Addr::new(192, 0, 2, 1),
                 lease_seconds: 3600,
             },
+            ..crate::net::sample_config()
         }
     }
 
