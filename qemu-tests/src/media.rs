@@ -40,6 +40,18 @@ pub fn hide_el_torito(iso: &Path, out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Copies the file `path` out of `iso` to `to`, with our own ISO reader
+/// (for direct kernel boot of the kernel and initramfs the ISO carries).
+pub fn extract_file(iso: &Path, path: &str, to: &Path) -> Result<()> {
+    let mut f = File::open(iso).with_context(|| format!("opening {}", iso.display()))?;
+    let e = image_builder::iso::read::find_file(&mut f, path)
+        .with_context(|| format!("{path} in {}", iso.display()))?;
+    let mut data = vec![0u8; e.len as usize];
+    f.seek(SeekFrom::Start(u64::from(e.lba) * BLOCK))?;
+    f.read_exact(&mut data)?;
+    fs::write(to, data).with_context(|| format!("writing {}", to.display()))
+}
+
 fn read_block(f: &mut File, lba: u64) -> Result<Vec<u8>> {
     let mut b = vec![0u8; BLOCK as usize];
     f.seek(SeekFrom::Start(lba * BLOCK))?;
@@ -59,6 +71,31 @@ mod tests {
         b[6] = 1;
         b[7..7 + id.len()].copy_from_slice(id);
         b
+    }
+
+    #[test]
+    fn extracts_a_file_by_its_path() {
+        use image_builder::iso::{FileSource, IsoBuilder};
+        let dir = std::env::temp_dir().join(format!("qt-extract-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let mut b = IsoBuilder::new("T", 1_700_000_000).unwrap();
+        let kernel: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        b.add_file("boot/vmlinuz", FileSource::Bytes(kernel.clone()), 0o444)
+            .unwrap();
+        b.add_file(
+            "boot/initrd.img",
+            FileSource::Bytes(b"initrd".to_vec()),
+            0o444,
+        )
+        .unwrap();
+        let mut img = Vec::new();
+        b.write_to(&mut img).unwrap();
+        fs::write(dir.join("t.iso"), img).unwrap();
+        extract_file(&dir.join("t.iso"), "boot/vmlinuz", &dir.join("k")).unwrap();
+        assert_eq!(fs::read(dir.join("k")).unwrap(), kernel);
+        let err = extract_file(&dir.join("t.iso"), "boot/missing", &dir.join("m")).unwrap_err();
+        assert!(format!("{err:#}").contains("boot/missing"), "{err:#}");
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

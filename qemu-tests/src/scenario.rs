@@ -14,7 +14,6 @@ use crate::events;
 use crate::media;
 use crate::qemu::{DirectKernel, Firmware, FirmwarePaths, Medium, Nic, VmConfig};
 use crate::session::Session;
-use std::io::{Read, Seek, SeekFrom};
 
 /// Which boot menu entry the scenario picks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,20 +248,12 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
 
 /// Copies kernel and initramfs out of the ISO for direct kernel boot.
 fn direct_kernel(iso: &Path, dir: &Path, extra: &str) -> Result<DirectKernel> {
-    let mut f = fs::File::open(iso)?;
-    let mut copy = |from: &str, to: &str| -> Result<PathBuf> {
-        let e = image_builder::iso::read::find_file(&mut f, from)
-            .with_context(|| format!("{from} in {}", iso.display()))?;
-        let mut data = vec![0u8; e.len as usize];
-        f.seek(SeekFrom::Start(u64::from(e.lba) * 2048))?;
-        f.read_exact(&mut data)?;
-        let p = dir.join(to);
-        fs::write(&p, data)?;
-        Ok(p)
-    };
+    let (kernel, initrd) = (dir.join("vmlinuz"), dir.join("initrd.img"));
+    media::extract_file(iso, "boot/vmlinuz", &kernel)?;
+    media::extract_file(iso, "boot/initrd.img", &initrd)?;
     Ok(DirectKernel {
-        kernel: copy("boot/vmlinuz", "vmlinuz")?,
-        initrd: copy("boot/initrd.img", "initrd.img")?,
+        kernel,
+        initrd,
         cmdline: format!("console=tty0 console=ttyS0,115200n8 {extra}")
             .trim_end()
             .to_string(),

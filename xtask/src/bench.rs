@@ -227,8 +227,8 @@ pub fn boot() -> Result<()> {
     let iso = assemble::build(&IsoOptions::from_env(None)?)?.0;
     let ours_kernel = dir.join("vmlinuz");
     let ours_initrd = dir.join("initrd.img");
-    extract(&iso, "boot/vmlinuz", &ours_kernel)?;
-    extract(&iso, "boot/initrd.img", &ours_initrd)?;
+    qemu_tests::media::extract_file(&iso, "boot/vmlinuz", &ours_kernel)?;
+    qemu_tests::media::extract_file(&iso, "boot/initrd.img", &ours_initrd)?;
 
     let mut ours = Vec::new();
     let mut init_at = Vec::new();
@@ -331,17 +331,4 @@ fn secs(v: &[Duration]) -> Vec<String> {
     v.iter()
         .map(|d| format!("{:.1}", d.as_secs_f64()))
         .collect()
-}
-
-/// Copies one file out of an ISO with our reader.
-fn extract(iso: &std::path::Path, path: &str, to: &std::path::Path) -> Result<()> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = fs::File::open(iso)?;
-    let e = image_builder::iso::read::find_file(&mut f, path)
-        .with_context(|| format!("{path} in {}", iso.display()))?;
-    let mut data = vec![0u8; e.len as usize];
-    f.seek(SeekFrom::Start(u64::from(e.lba) * 2048))?;
-    f.read_exact(&mut data)?;
-    fs::write(to, data)?;
-    Ok(())
 }
