@@ -130,6 +130,16 @@ pub enum Event {
         /// Why, exactly as shown on the screen.
         message: String,
     },
+    /// The backend's verdict on a serial number (docs/events.md).
+    Serial {
+        /// `verified`, `unknown`, `no-support`, `ended`, or the problem kind
+        /// (`clock`, `unreachable`, `tls`, `untrusted`, `not-configured`, `backend`).
+        outcome: String,
+        /// Only the last group: `XXXX-XXXX-XXXX-HV5B`.
+        serial: String,
+        /// The verdict as shown.
+        message: String,
+    },
     /// The steps this build offers are done.
     Ready {
         /// The step that comes next (not available in this build yet).

@@ -7,6 +7,7 @@
 //! [`power`]'s shutdown, [`sys`]). Only [`sys::cmd`] starts processes.
 
 pub mod answers;
+pub mod backend;
 pub mod buildinfo;
 pub mod cli;
 pub mod cmdline;
@@ -24,6 +25,7 @@ pub mod power;
 pub mod screen;
 pub mod sys;
 pub mod ui;
+pub mod vendor;
 
 #[cfg(test)]
 pub(crate) mod testutil;

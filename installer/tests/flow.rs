@@ -8,7 +8,12 @@ use installer::flow::Outcome;
 use installer::net::{DhcpFailure, Ipv4Cidr, Source};
 use installer::power::PowerAction;
 use std::net::Ipv4Addr;
-use support::{slirp_lease, FakeNet, Run};
+use support::{slirp_lease, FakeNet, Run, GOOD_SERIAL};
+
+/// The serial step: s, the number, Enter after "verified".
+const SERIAL: [&str; 3] = ["s", GOOD_SERIAL, ""];
+/// The prompts of the serial step.
+const SERIAL_PROMPTS: [&str; 3] = ["serial.menu", "serial.number", "serial.continue"];
 
 /// The manual values QEMU's user network accepts, as the harness types them.
 const MANUAL: [&str; 7] = [
@@ -27,12 +32,11 @@ fn script(parts: &[&[&str]]) -> Vec<String> {
 
 #[test]
 fn manual_path_applies_checks_and_reaches_ready() {
-    let input = script(&[&["m"], &MANUAL, &["de", "p"]]);
+    let input = script(&[&["m"], &MANUAL, &SERIAL, &["de", "p"]]);
     let r = Run::interactive(&input, FakeNet::with(&["eth0"]));
     assert_eq!(r.outcome, Outcome::Power(PowerAction::PowerOff));
-    assert_eq!(
-        r.prompts(),
-        [
+    let expected = [
+        &[
             "menu",
             "manual.address",
             "manual.gateway",
@@ -41,10 +45,12 @@ fn manual_path_applies_checks_and_reaches_ready() {
             "manual.domain",
             "manual.search",
             "manual.confirm",
-            "keyboard.layout",
-            "ready.action"
-        ]
-    );
+        ][..],
+        &SERIAL_PROMPTS,
+        &["keyboard.layout", "ready.action"],
+    ]
+    .concat();
+    assert_eq!(r.prompts(), expected);
     assert_eq!(r.net.applied.len(), 1, "applied exactly once");
     let c = &r.net.applied[0];
     assert_eq!(c.interface, "eth0");
@@ -70,7 +76,8 @@ fn manual_path_applies_checks_and_reaches_ready() {
     let pos = |n: &str| names.iter().position(|x| x == n).unwrap();
     assert_eq!(names[0], "first-screen");
     assert!(pos("network") < pos("doctor"));
-    assert!(pos("doctor") < pos("keyboard"));
+    assert!(pos("doctor") < pos("serial"));
+    assert!(pos("serial") < pos("keyboard"));
     assert!(pos("keyboard") < pos("ready"));
     assert_eq!(names.last().map(String::as_str), Some("power"));
     // The collected answers are a complete, valid answer file.
@@ -89,7 +96,7 @@ fn manual_path_applies_checks_and_reaches_ready() {
     assert!(r
         .term
         .out
-        .contains("serial number verification, is not available in this build"));
+        .contains("installing to disk, is not available in this build"));
 }
 
 #[test]
@@ -110,6 +117,9 @@ fn bad_manual_input_is_refused_with_its_message_and_asked_again() {
         "",
         "maybe",
         "y",
+        "s",
+        GOOD_SERIAL,
+        "",
         "",
         "r",
     ];
@@ -194,9 +204,15 @@ fn answering_n_edits_again_with_the_previous_values_as_defaults() {
 fn dhcp_success_shows_the_lease_and_applies_it() {
     let mut net = FakeNet::with(&["eth0"]);
     net.leases.push_back(Ok(slirp_lease("eth0")));
-    let r = Run::interactive(&["d", "fr", "r"], net);
+    let r = Run::interactive(&script(&[&["d"], &SERIAL, &["fr", "r"]]), net);
     assert_eq!(r.outcome, Outcome::Power(PowerAction::Reboot));
-    assert_eq!(r.prompts(), ["menu", "keyboard.layout", "ready.action"]);
+    let expected = [
+        &["menu"][..],
+        &SERIAL_PROMPTS,
+        &["keyboard.layout", "ready.action"],
+    ]
+    .concat();
+    assert_eq!(r.prompts(), expected);
     assert_eq!(r.net.dhcp_calls, ["eth0"]);
     let c = &r.net.applied[0];
     assert_eq!(
@@ -288,17 +304,14 @@ fn exit_can_be_cancelled_then_confirmed() {
 fn keyboard_hotkey_applies_at_once_and_preselects_the_later_step() {
     let mut net = FakeNet::with(&["eth0"]);
     net.leases.push_back(Ok(slirp_lease("eth0")));
-    let r = Run::interactive(&["k", "2", "d", "", "p"], net);
-    assert_eq!(
-        r.prompts(),
-        [
-            "menu",
-            "keyboard.layout",
-            "menu",
-            "keyboard.layout",
-            "ready.action"
-        ]
-    );
+    let r = Run::interactive(&script(&[&["k", "2", "d"], &SERIAL, &["", "p"]]), net);
+    let expected = [
+        &["menu", "keyboard.layout", "menu"][..],
+        &SERIAL_PROMPTS,
+        &["keyboard.layout", "ready.action"],
+    ]
+    .concat();
+    assert_eq!(r.prompts(), expected);
     assert_eq!(r.keyboard.applied, ["de", "de"]);
     assert!(r.term.out.contains("K  keyboard layout (now: de)"));
     assert!(r
@@ -372,11 +385,14 @@ fn closed_input_ends_the_run() {
 fn dhcp_with_several_adapters_asks_which_one() {
     let mut net = FakeNet::with(&["eth0", "eth1"]);
     net.leases.push_back(Ok(slirp_lease("eth1")));
-    let r = Run::interactive(&["d", "eth1", "", "p"], net);
-    assert_eq!(
-        r.prompts(),
-        ["menu", "dhcp.interface", "keyboard.layout", "ready.action"]
-    );
+    let r = Run::interactive(&script(&[&["d", "eth1"], &SERIAL, &["", "p"]]), net);
+    let expected = [
+        &["menu", "dhcp.interface"][..],
+        &SERIAL_PROMPTS,
+        &["keyboard.layout", "ready.action"],
+    ]
+    .concat();
+    assert_eq!(r.prompts(), expected);
     assert_eq!(r.net.dhcp_calls, ["eth1"]);
     assert_eq!(r.net.applied[0].interface, "eth1");
 }

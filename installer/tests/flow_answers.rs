@@ -8,7 +8,7 @@ use installer::event::Event;
 use installer::flow::{AnswersInput, Outcome};
 use installer::power::PowerAction;
 use std::net::Ipv4Addr;
-use support::{options, slirp_lease, FakeNet, Run};
+use support::{options, slirp_lease, FakeNet, Run, GOOD_SERIAL};
 
 fn loaded(json: &str) -> AnswersInput {
     AnswersInput::Loaded(Loaded {
@@ -22,6 +22,7 @@ const FULL_MANUAL: &str = r#"{
   "network": {"mode": "manual", "interface": "eth1", "address": "192.0.2.10/24",
               "gateway": "192.0.2.1", "dns": ["192.0.2.53", "198.51.100.53"],
               "hostname": "appliance", "domain": "example.com", "search": ["example.com"]},
+  "serial": "7K3M-Q9TD-2XWB-HV5B",
   "keyboard": "de",
   "finish": "poweroff"
 }"#;
@@ -52,6 +53,7 @@ fn a_complete_file_runs_unattended_without_a_single_prompt() {
             "answers",
             "network",
             "doctor",
+            "serial",
             "keyboard",
             "ready",
             "power"
@@ -84,7 +86,17 @@ fn a_complete_file_runs_unattended_without_a_single_prompt() {
 fn a_partial_file_asks_only_what_is_missing() {
     let json = r#"{"version": 1, "keyboard": "fr",
                    "network": {"mode": "manual", "address": "192.0.2.10/24", "gateway": "192.0.2.1"}}"#;
-    let input = ["192.0.2.53", "appliance", "", "", "y", "r"];
+    let input = [
+        "192.0.2.53",
+        "appliance",
+        "",
+        "",
+        "y",
+        "s",
+        GOOD_SERIAL,
+        "",
+        "r",
+    ];
     let r = Run::go(
         &input,
         FakeNet::with(&["eth0"]),
@@ -99,6 +111,9 @@ fn a_partial_file_asks_only_what_is_missing() {
             "manual.domain",
             "manual.search",
             "manual.confirm",
+            "serial.menu",
+            "serial.number",
+            "serial.continue",
             "ready.action"
         ]
     );
@@ -200,7 +215,15 @@ fn unattended_gaps_stop_with_the_missing_key_paths() {
         options(loaded(json), true),
     );
     let keys: Vec<String> = answers_errors(&r).into_iter().map(|(k, _)| k).collect();
-    assert_eq!(keys, ["network.gateway", "network.dns", "network.hostname"]);
+    assert_eq!(
+        keys,
+        [
+            "network.gateway",
+            "network.dns",
+            "network.hostname",
+            "serial"
+        ]
+    );
     assert!(answers_errors(&r)
         .iter()
         .all(|(_, m)| m == "this key is required for an unattended installation"));
@@ -219,7 +242,7 @@ fn unattended_gaps_stop_with_the_missing_key_paths() {
 #[test]
 fn unattended_dhcp_with_name_overrides_and_reboot() {
     let json = r#"{"version": 1, "network": {"mode": "dhcp", "hostname": "edge1", "domain": "corp.example"},
-                   "finish": "reboot"}"#;
+                   "serial": "7K3M-Q9TD-2XWB-HV5B", "finish": "reboot"}"#;
     let mut net = FakeNet::with(&["eth0"]);
     net.leases.push_back(Ok(slirp_lease("eth0")));
     let r = Run::go(&[] as &[&str], net, options(loaded(json), true));
@@ -233,7 +256,7 @@ fn unattended_dhcp_with_name_overrides_and_reboot() {
 
 #[test]
 fn unattended_dhcp_failure_stops_without_asking_for_values() {
-    let json = r#"{"version": 1, "network": {"mode": "dhcp"}}"#;
+    let json = r#"{"version": 1, "network": {"mode": "dhcp"}, "serial": "7K3M-Q9TD-2XWB-HV5B"}"#;
     let r = Run::go(
         &["p"],
         FakeNet::with(&["eth0"]),
@@ -269,4 +292,50 @@ fn the_embedded_file_feeds_the_flow() {
     let r = Run::go(&[] as &[&str], net, options(input, true));
     assert_eq!(r.outcome, Outcome::Power(PowerAction::PowerOff));
     assert_eq!(r.net.applied.len(), 1);
+}
+
+#[test]
+fn unattended_serial_retries_transient_problems_then_stops_naming_the_key() {
+    use installer::vendor::{Problem, SerialCheck};
+    use support::FakeVendor;
+    let json = r#"{"version": 1, "network": {"mode": "dhcp"}, "serial": "7K3M-Q9TD-2XWB-HV5B"}"#;
+    let down = || {
+        SerialCheck::Problem(Problem {
+            kind: "unreachable",
+            detail: "connection refused by 10.0.2.2:18443".into(),
+            hint: "is the backend running?".into(),
+        })
+    };
+    let mut net = FakeNet::with(&["eth0"]);
+    net.leases.push_back(Ok(slirp_lease("eth0")));
+    let vendor = FakeVendor {
+        verdicts: [down(), down(), down()].into(),
+        ..FakeVendor::default()
+    };
+    let r = Run::go_with(&["p"], net, vendor, options(loaded(json), true));
+    assert_eq!(r.vendor.asked.len(), 3, "three attempts");
+    assert_eq!(r.vendor.pauses, [5, 10]);
+    assert_eq!(answers_errors(&r)[0].0, "serial");
+    assert!(answers_errors(&r)[0].1.contains("connection refused"));
+    assert_eq!(r.prompts(), ["stop.action"]);
+    assert!(
+        r.keyboard.applied.is_empty(),
+        "nothing after the serial step ran"
+    );
+
+    // A refusal is not retried.
+    let mut net = FakeNet::with(&["eth0"]);
+    net.leases.push_back(Ok(slirp_lease("eth0")));
+    let vendor = FakeVendor {
+        verdicts: [SerialCheck::NoSupport {
+            detail: "this serial number is for other-appliance".into(),
+        }]
+        .into(),
+        ..FakeVendor::default()
+    };
+    let r = Run::go_with(&["p"], net, vendor, options(loaded(json), true));
+    assert_eq!(r.vendor.asked.len(), 1);
+    assert!(answers_errors(&r)[0]
+        .1
+        .starts_with("Backend has no support for this Appliance"));
 }

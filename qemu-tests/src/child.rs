@@ -2,6 +2,8 @@
 //! first serial port is our stdin/stdout pipe. Every byte it prints is kept in
 //! memory and appended to the scenario's `serial.log`; the VM is killed when
 //! the handle is dropped, so a failing test never leaves QEMU behind.
+//! [`Daemon`] starts background services the tests need (nginx), with the same
+//! kill-on-drop guarantee.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -162,6 +164,55 @@ impl Vm {
 }
 
 impl Drop for Vm {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// A background service (e.g. nginx) whose stdout and stderr go to a log
+/// file; killed when dropped.
+pub struct Daemon {
+    child: Child,
+}
+
+impl Daemon {
+    /// Starts `program args…` with stdin closed and stdout + stderr appended to `log`.
+    pub fn spawn(program: &str, args: &[String], log: &Path) -> Result<Daemon> {
+        let out = File::options()
+            .create(true)
+            .append(true)
+            .open(log)
+            .with_context(|| format!("creating {}", log.display()))?;
+        let err = out
+            .try_clone()
+            .with_context(|| format!("duplicating {}", log.display()))?;
+        #[allow(clippy::disallowed_methods)] // the one allowed place in this crate
+        let mut cmd = std::process::Command::new(program);
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err));
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("could not start {program} {}", args.join(" ")))?;
+        Ok(Daemon { child })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `Some(status)` once the process has exited.
+    pub fn try_wait(&mut self) -> Result<Option<std::process::ExitStatus>> {
+        Ok(self.child.try_wait()?)
+    }
+}
+
+impl Drop for Daemon {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();

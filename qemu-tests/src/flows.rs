@@ -7,6 +7,7 @@ use anyhow::Result;
 use crate::qemu::{Firmware, Medium, Network, Nic};
 use crate::scenario::{IsoVariant, Scenario, Script};
 use crate::session::{check, Session, STEP_TIMEOUT};
+use crate::vendor;
 
 /// E at the main menu, confirm, power off; QEMU must exit.
 pub fn exit_via_menu(s: &mut Session) -> Result<()> {
@@ -140,6 +141,7 @@ pub fn all() -> Vec<Scenario> {
                 | "flow-answers-malformed"
         );
     }
+    v.extend(crate::serials::all());
     v
 }
 
@@ -178,7 +180,33 @@ fn check_slirp_network(s: &mut Session, source: &str) -> Result<()> {
     Ok(())
 }
 
+/// The serial step with the entitled test serial: verified by the backend.
+pub fn serial_verified(s: &mut Session) -> Result<()> {
+    s.answer("serial.menu", "s")?;
+    s.answer("serial.number", &vendor::entitled().to_string())?;
+    let e = s.expect_event("serial", STEP_TIMEOUT)?;
+    check(s, e["outcome"] == "verified", &format!("serial: {e}"))?;
+    s.answer("serial.continue", "")
+}
+
+/// The serial step where the backend cannot be reached (an isolated
+/// network): the cause, Retry n, back to the number, Enter, exit.
+fn serial_unreachable_then_exit(s: &mut Session) -> Result<()> {
+    s.answer("serial.menu", "s")?;
+    s.answer("serial.number", &vendor::entitled().to_string())?;
+    let e = s.expect_event("serial", STEP_TIMEOUT)?;
+    check(s, e["outcome"] == "unreachable", &format!("serial: {e}"))?;
+    s.answer("serial.retry", "n")?;
+    s.answer("serial.number", "")?;
+    s.answer("serial.menu", "e")?;
+    s.answer("exit.confirm", "y")?;
+    s.answer("exit.action", "p")?;
+    s.expect_event("power", STEP_TIMEOUT)?;
+    s.expect_exit()
+}
+
 fn keyboard_and_finish(s: &mut Session) -> Result<()> {
+    serial_verified(s)?;
     s.answer("keyboard.layout", "de")?;
     let k = s.expect_event("keyboard", STEP_TIMEOUT)?;
     check(s, k["layout"] == "de", &format!("keyboard event: {k}"))?;
@@ -237,7 +265,7 @@ fn no_dhcp_then_manual(s: &mut Session) -> Result<()> {
         gw.as_ref().is_some_and(|g| g["ok"] == false),
         &format!("nobody is on this network, yet the gateway check passed: {d}"),
     )?;
-    keyboard_and_finish(s)
+    serial_unreachable_then_exit(s)
 }
 
 /// The bad-input corpus shared with the installer's unit tests: every entry
@@ -378,7 +406,7 @@ fn bad_inputs(s: &mut Session) -> Result<()> {
         &format!("network: {n}"),
     )?;
     s.expect_event("doctor", STEP_TIMEOUT)?;
-    keyboard_and_finish(s)
+    serial_unreachable_then_exit(s)
 }
 
 fn no_prompt_was_shown(s: &mut Session) -> Result<()> {
@@ -397,6 +425,8 @@ fn unattended_iso(s: &mut Session) -> Result<()> {
         &format!("answers: {a}"),
     )?;
     check_slirp_network(s, "dhcp")?;
+    let e = s.expect_event("serial", STEP_TIMEOUT)?;
+    check(s, e["outcome"] == "verified", &format!("serial: {e}"))?;
     let k = s.expect_event("keyboard", STEP_TIMEOUT)?;
     check(s, k["layout"] == "de", &format!("keyboard: {k}"))?;
     s.expect_event("ready", STEP_TIMEOUT)?;
@@ -428,6 +458,8 @@ fn unattended_http(s: &mut Session) -> Result<()> {
         n["config"]["hostname"] == "appliance-7",
         &format!("network: {n}"),
     )?;
+    let e = s.expect_event("serial", STEP_TIMEOUT)?;
+    check(s, e["outcome"] == "verified", &format!("serial: {e}"))?;
     let k = s.expect_event("keyboard", STEP_TIMEOUT)?;
     check(s, k["layout"] == "fr-ch", &format!("keyboard: {k}"))?;
     s.expect_event("power", STEP_TIMEOUT)?;

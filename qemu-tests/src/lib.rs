@@ -8,12 +8,16 @@
 //!
 //! `cargo xtask qemu-test` is the entry point; see [`scenario`].
 
+pub mod appliance;
 pub mod child;
 pub mod events;
 pub mod flows;
 pub mod http;
 pub mod media;
+pub mod nginx;
 pub mod qemu;
 pub mod scenario;
+pub mod serials;
 pub mod session;
 pub mod text;
+pub mod vendor;

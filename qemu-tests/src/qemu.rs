@@ -83,6 +83,9 @@ pub enum Network {
     User,
     /// A hub with nothing else on it: no DHCP server, nobody answers.
     Isolated,
+    /// User networking plus a TCP port forward from the host's
+    /// `127.0.0.1:host` to the guest's `10.0.2.15:guest`.
+    UserForward { host: u16, guest: u16 },
 }
 
 /// A network adapter.
@@ -176,6 +179,9 @@ impl VmConfig {
                 a.push(match nic.network {
                     Network::User => "user,id=n0".to_string(),
                     Network::Isolated => "hubport,id=n0,hubid=7".to_string(),
+                    Network::UserForward { host, guest } => {
+                        format!("user,id=n0,hostfwd=tcp:127.0.0.1:{host}-:{guest}")
+                    }
                 });
                 a.push("-device".into());
                 a.push(format!("{},netdev=n0", nic.model));
@@ -288,6 +294,16 @@ mod tests {
         assert!(c
             .render()
             .contains("-netdev hubport,id=n0,hubid=7 -device e1000,netdev=n0"));
+        c.nic = Some(Nic {
+            model: "e1000".into(),
+            network: Network::UserForward {
+                host: 18443,
+                guest: 8443,
+            },
+        });
+        assert!(c.render().contains(
+            "-netdev user,id=n0,hostfwd=tcp:127.0.0.1:18443-:8443 -device e1000,netdev=n0"
+        ));
     }
 
     #[test]

@@ -63,9 +63,23 @@ pub enum Script {
     BootCheck,
     /// Drive the installer through its prompts.
     Flow(fn(&mut Session) -> Result<()>),
+    /// Runs the whole scenario itself, without the ISO (e.g. the sample
+    /// appliance, [`crate::appliance`]): gets the scenario, the options and
+    /// its log directory.
+    Custom(fn(&Scenario, &RunOptions, &Path) -> Result<Timings>),
 }
 
 impl Scenario {
+    /// Whether the scenario boots the installer ISO (custom ones do not).
+    pub fn needs_iso(&self) -> bool {
+        !matches!(self.script, Script::Custom(_))
+    }
+
+    /// Whether it needs `cargo xtask appliance`'s output.
+    pub fn needs_appliance(&self) -> bool {
+        self.name.starts_with(crate::appliance::PREFIX)
+    }
+
     /// A boot-matrix cell with the defaults the matrix uses.
     pub fn boot(name: String, firmware: Firmware, medium: Medium) -> Scenario {
         Scenario {
@@ -112,6 +126,7 @@ pub fn all() -> Vec<Scenario> {
     vga.entry = Entry::Default;
     v.push(vga);
     v.extend(crate::flows::all());
+    v.extend(crate::appliance::scenarios());
     v
 }
 
@@ -129,6 +144,8 @@ pub struct RunOptions {
     pub kvm: bool,
     pub memory_mib: u32,
     pub firmware: FirmwarePaths,
+    /// `cargo xtask appliance`'s output, for the appliance scenarios.
+    pub appliance_dir: Option<PathBuf>,
 }
 
 /// Measured times of a passing scenario.
@@ -150,6 +167,9 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
     let dir = opts.out_dir.join(&s.name);
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    if let Script::Custom(custom) = s.script {
+        return custom(s, opts, &dir);
+    }
     let iso = match s.iso {
         IsoVariant::Default => opts.iso.clone(),
         IsoVariant::Answers(file) => opts
@@ -232,6 +252,7 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
     };
     let result = match s.script {
         Script::BootCheck => boot_check(s, vm, &events_path, menu),
+        Script::Custom(_) => bail!("custom scenarios are run before the VM is started"),
         Script::Flow(script) => {
             let mut session = Session::new(vm, events_path);
             script(&mut session)?;

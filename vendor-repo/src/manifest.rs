@@ -34,6 +34,20 @@ pub struct Manifest {
     pub layout: Layout,
     /// What to download and where it goes.
     pub components: Vec<Component>,
+    /// How the installed system boots.
+    pub boot: Boot,
+}
+
+/// What the installer's boot loader configuration starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Boot {
+    /// The kernel's path in the boot partition, e.g. `/vmlinuz`.
+    pub kernel: String,
+    /// The initrd's path there, e.g. `/initrd.img`.
+    pub initrd: String,
+    /// Kernel parameters; the installer adds the console (`console=…`).
+    pub cmdline: String,
 }
 
 /// The partitions the appliance wants.
@@ -200,6 +214,19 @@ impl Manifest {
         }
         let mut names = BTreeSet::new();
         let mut whole = BTreeSet::new();
+        for (field, path) in [
+            ("boot.kernel", &self.boot.kernel),
+            ("boot.initrd", &self.boot.initrd),
+        ] {
+            let provided = self.components.iter().any(|c| {
+                c.kind == ComponentKind::BootFile && c.destination.path.as_ref() == Some(path)
+            });
+            if !provided {
+                return Err(format!(
+                    "{field}: no boot-file component is installed at {path:?}"
+                ));
+            }
+        }
         for (i, c) in self.components.iter().enumerate() {
             let at = |field: &str| format!("components[{i}].{field}");
             if !names.insert(c.name.as_str()) {

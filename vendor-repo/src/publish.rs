@@ -48,23 +48,31 @@ pub fn write_file(root: &Path, rel: &str, bytes: &[u8]) -> Result<PathBuf, Publi
     Ok(path)
 }
 
-/// A component to publish.
-#[derive(Debug, Clone)]
+/// A component to publish (an entry of a release description's
+/// `components`; docs/repository.md).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ComponentInput {
     /// Its name in the manifest.
     pub name: String,
     /// What it is.
     pub kind: ComponentKind,
-    /// The file.
+    /// The file (relative paths are relative to the description file).
     pub file: PathBuf,
     /// Store it gzip-compressed.
+    #[serde(default = "no_compression")]
     pub compression: Compression,
     /// Where it goes.
     pub destination: Destination,
 }
 
-/// A release to publish.
-#[derive(Debug, Clone)]
+fn no_compression() -> Compression {
+    Compression::None
+}
+
+/// A release to publish: the release description file (docs/repository.md).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReleaseInput {
     /// The model.
     pub model: String,
@@ -78,6 +86,8 @@ pub struct ReleaseInput {
     pub layout: Layout,
     /// Components.
     pub components: Vec<ComponentInput>,
+    /// How the installed system boots.
+    pub boot: crate::manifest::Boot,
 }
 
 struct HashWriter<W> {
@@ -178,6 +188,7 @@ pub fn publish_release(
         min_ram_mib: input.min_ram_mib,
         layout: input.layout.clone(),
         components,
+        boot: input.boot.clone(),
     };
     let bytes = manifest.sign(keys).map_err(PublishError::Invalid)?;
     write_file(root, &rel, &bytes)?;

@@ -76,6 +76,11 @@ fn manifest() -> Manifest {
                 },
             },
         ],
+        boot: Boot {
+            kernel: "/vmlinuz".into(),
+            initrd: "/vmlinuz".into(),
+            cmdline: "appliance.boot=LABEL=APPBOOT".into(),
+        },
     }
 }
 
@@ -240,6 +245,11 @@ fn semantic_problems_are_caught_before_signing() {
     assert!(m.validate().unwrap_err().starts_with("layout.min_disk_mib"));
     let mut m = manifest();
     m.components[0].destination.path = Some("/../x".into());
+    assert!(m.validate().unwrap_err().starts_with("boot.kernel"));
+    let mut m = manifest();
+    m.components[0].destination.path = Some("/../x".into());
+    m.boot.kernel = "/../x".into();
+    m.boot.initrd = "/../x".into();
     assert!(m.validate().unwrap_err().contains("destination.path"));
 }
 
@@ -367,6 +377,7 @@ fn publish_writes_a_repository_the_verifier_accepts() {
                 destination: m.components[1].destination.clone(),
             },
         ],
+        boot: m.boot.clone(),
     };
     let k = key(4);
     let first = crate::publish::publish_release(&root, &input, &[&k], NOW, 3600).unwrap();

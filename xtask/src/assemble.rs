@@ -25,6 +25,8 @@ pub struct IsoOptions {
     pub epoch: u64,
     /// An answer file for unattended installs, embedded in the initramfs.
     pub answers: Option<PathBuf>,
+    /// Backend, keys and CA (defaults: the test vendor).
+    pub vendor: crate::vendorcfg::VendorArgs,
 }
 
 impl IsoOptions {
@@ -33,6 +35,7 @@ impl IsoOptions {
             out: out.unwrap_or_else(|| project::target_dir().join("iso").join("installer.iso")),
             epoch: build_epoch()?,
             answers: None,
+            vendor: Default::default(),
         })
     }
 }
@@ -102,7 +105,10 @@ pub fn build(opts: &IsoOptions) -> Result<(PathBuf, BuildTimes)> {
         Some(path) => Some(checked_answers(&installer, path)?),
         None => None,
     };
-    let tree = iso_tree(&inputs, &installer, answers, opts.epoch, &mut times)?;
+    let vendor = crate::vendorcfg::files(&opts.vendor)?;
+    let tree = iso_tree(
+        &inputs, &installer, answers, &vendor, opts.epoch, &mut times,
+    )?;
     let t = Instant::now();
     let size = write_iso(&tree, &opts.out)?;
     times.iso = t.elapsed();
@@ -159,11 +165,12 @@ pub fn iso_tree(
     inputs: &Inputs,
     installer: &Path,
     answers: Option<Vec<u8>>,
+    vendor: &[(String, Vec<u8>)],
     epoch: u64,
     times: &mut BuildTimes,
 ) -> Result<IsoTree> {
     let t = Instant::now();
-    let initrd = crate::initramfs::build(inputs, installer, answers, epoch)?;
+    let initrd = crate::initramfs::build(inputs, installer, answers, vendor, epoch)?;
     times.initramfs = t.elapsed();
     let t = Instant::now();
     let esp = build_esp(inputs, epoch)?;

@@ -38,7 +38,8 @@ pub fn iso() -> Result<()> {
     let t = Instant::now();
     let installer = assemble::build_installer()?;
     times.installer = t.elapsed();
-    let tree = assemble::iso_tree(&inputs, &installer, None, opts.epoch, &mut times)?;
+    let vendor = crate::vendorcfg::files(&opts.vendor)?;
+    let tree = assemble::iso_tree(&inputs, &installer, None, &vendor, opts.epoch, &mut times)?;
     let tree_dir = dir.join("tree");
     assemble::materialize(&tree, &tree_dir)?;
     let on_disk = IsoTree {

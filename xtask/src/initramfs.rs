@@ -20,6 +20,7 @@ pub fn build(
     inputs: &Inputs,
     installer: &Path,
     answers: Option<Vec<u8>>,
+    vendor: &[(String, Vec<u8>)],
     epoch: u64,
 ) -> Result<Vec<u8>> {
     let (modules_dir, release) = inputs.kernel_modules()?;
@@ -57,6 +58,9 @@ pub fn build(
         }
     }
     crate::keymaps::add_to_archive(&mut a, inputs)?;
+    for (path, bytes) in vendor {
+        a.add_file(path, 0o644, bytes.clone())?;
+    }
 
     if let Some(answers) = answers {
         // Later answer files carry secrets (passwords, tokens): root-only.

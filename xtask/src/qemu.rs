@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use qemu_tests::qemu::FirmwarePaths;
 use qemu_tests::scenario::{self, IsoVariant, Outcome, RunOptions};
 
@@ -52,7 +52,16 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
     };
     let iso = match &opts.iso {
         Some(p) => p.clone(),
+        // The appliance scenarios boot without the installer ISO.
+        None if !chosen.iter().any(|s| s.needs_iso()) => PathBuf::new(),
         None => assemble::build(&assemble::IsoOptions::from_env(None)?)?.0,
+    };
+    let appliance_dir = if chosen.iter().any(|s| s.needs_appliance()) {
+        let o = crate::appliance::Options::from_env(None)?;
+        crate::appliance::build(&o).context("building the sample appliance")?;
+        Some(o.out)
+    } else {
+        None
     };
     let data_dir = project::root().join("qemu-tests").join("data");
     let mut answer_isos = std::collections::BTreeMap::new();
@@ -82,6 +91,7 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
         kvm: opts.kvm,
         memory_mib: 1024,
         firmware: FirmwarePaths::default(),
+        appliance_dir,
     };
     eprintln!(
         "running {} scenario(s) with {} job(s) under {}; logs in {}",
@@ -90,7 +100,24 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
         if opts.kvm { "KVM" } else { "TCG" },
         run.out_dir.display()
     );
+    // The test backend: the test vendor's repository over HTTPS on the
+    // host's loopback, which guests reach as 10.0.2.2 (user networking).
+    let vendor = crate::testrepo::ensure().context("preparing the test vendor repository")?;
+    let nginx = qemu_tests::nginx::Nginx::start(&qemu_tests::nginx::NginxConfig {
+        root: vendor.repo.clone(),
+        cert: vendor.tls.server_cert.clone(),
+        key: vendor.tls.server_key.clone(),
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], crate::testrepo::PORT)),
+        work_dir: project::target_dir().join("qemu-tests").join("nginx"),
+    })
+    .context("starting the test backend (nginx)")?;
+    eprintln!(
+        "test backend: {} serving {}",
+        nginx.base_url(),
+        vendor.repo.display()
+    );
     let outcomes = scenario::run_all(&chosen, &run, opts.jobs);
+    drop(nginx);
     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
     println!(
         "qemu-test: {} passed, {} failed",

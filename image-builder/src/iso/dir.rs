@@ -16,7 +16,7 @@ pub(crate) const DOTDOT: &[u8] = &[1];
 /// Length of header + identifier + the pad byte that keeps the System Use
 /// area at an even offset (ECMA-119 §9.1.12).
 pub(crate) fn record_base_len(name_len: usize) -> usize {
-    RECORD_HEADER + name_len + usize::from(name_len % 2 == 0)
+    RECORD_HEADER + name_len + usize::from(name_len.is_multiple_of(2))
 }
 
 /// The fields of one directory record.

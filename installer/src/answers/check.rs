@@ -33,6 +33,11 @@ pub fn check_values(file: &AnswerFile) -> Vec<KeyError> {
     if let Some(n) = &file.network {
         check_network(n, &mut errors);
     }
+    if let Some(s) = &file.serial {
+        if let Err(e) = vendor_repo::Serial::parse(s) {
+            errors.push(KeyError::new("serial", e.to_string()));
+        }
+    }
     if let Some(k) = &file.keyboard {
         let ok = !k.is_empty()
             && k.len() <= 32
@@ -180,9 +185,17 @@ pub fn check_environment(
 
 /// The keys an unattended run needs but the file lacks: `network.mode`; for
 /// manual mode the address, gateway, DNS servers and hostname; the interface
-/// when there are several adapters. Optional keys (domain, search, keyboard,
+/// when there are several adapters; the serial number. Optional keys (domain, search, keyboard,
 /// finish) have defaults and are never listed.
 pub fn unattended_gaps(file: &AnswerFile, interfaces: &[Interface]) -> Vec<String> {
+    let mut gaps = network_gaps(file, interfaces);
+    if file.serial.is_none() {
+        gaps.push("serial".into());
+    }
+    gaps
+}
+
+fn network_gaps(file: &AnswerFile, interfaces: &[Interface]) -> Vec<String> {
     let Some(n) = &file.network else {
         return vec!["network.mode".into()];
     };
@@ -308,10 +321,14 @@ mod tests {
                 "network.address",
                 "network.gateway",
                 "network.dns",
-                "network.hostname"
+                "network.hostname",
+                "serial"
             ]
         );
-        let dhcp = parse(r#"{"version": 1, "network": {"mode": "dhcp"}}"#).unwrap();
+        let dhcp = parse(
+            r#"{"version": 1, "network": {"mode": "dhcp"}, "serial": "7K3M-Q9TD-2XWB-HV5B"}"#,
+        )
+        .unwrap();
         assert!(unattended_gaps(&dhcp, &[iface("eth0")]).is_empty());
         assert_eq!(
             unattended_gaps(&dhcp, &[iface("eth0"), iface("eth1")]),
@@ -319,7 +336,7 @@ mod tests {
         );
         assert_eq!(
             unattended_gaps(&AnswerFile::default(), &[]),
-            ["network.mode"]
+            ["network.mode", "serial"]
         );
     }
 }

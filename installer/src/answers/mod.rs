@@ -35,6 +35,9 @@ pub struct AnswerFile {
     /// The network configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<NetworkAnswers>,
+    /// The serial number, e.g. `7K3M-Q9TD-2XWB-HV5B`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
     /// Keyboard layout code, e.g. `de`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyboard: Option<String>,
@@ -281,13 +284,14 @@ mod tests {
                 interface: Some("eth1".into()),
                 ..NetworkAnswers::default()
             }),
+            serial: Some("7K3M-Q9TD-2XWB-HV5B".into()),
             keyboard: Some("fr".into()),
             finish: None,
         };
         let text = serde_json::to_string(&f).unwrap();
         assert_eq!(
             text,
-            r#"{"version":1,"network":{"mode":"dhcp","interface":"eth1"},"keyboard":"fr"}"#
+            r#"{"version":1,"network":{"mode":"dhcp","interface":"eth1"},"serial":"7K3M-Q9TD-2XWB-HV5B","keyboard":"fr"}"#
         );
         assert_eq!(parse(&text), Ok(f));
     }

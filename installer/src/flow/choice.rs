@@ -59,6 +59,34 @@ pub fn menu(input: &str) -> Result<MenuChoice, InputError> {
     }
 }
 
+/// A choice on the serial-number screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SerialMenu {
+    /// (S) enter the serial number.
+    Enter,
+    /// (K) keyboard layout, before typing a long number.
+    Keyboard,
+    /// (M) back to the network menu.
+    Network,
+    /// (E) exit the installation.
+    Exit,
+}
+
+/// What the serial-number screen asks for.
+pub const SERIAL_MENU_EXPECTED: &str =
+    "type s to enter the serial number (or K, M, E) and press Enter";
+
+/// Parses the serial-number screen's `s`, `k`, `m` or `e`.
+pub fn serial_menu(input: &str) -> Result<SerialMenu, InputError> {
+    match word(input).as_str() {
+        "s" | "serial" => Ok(SerialMenu::Enter),
+        "k" | "keyboard" => Ok(SerialMenu::Keyboard),
+        "m" | "menu" | "network" => Ok(SerialMenu::Network),
+        "e" | "exit" => Ok(SerialMenu::Exit),
+        _ => Err(refused(input, SERIAL_MENU_EXPECTED)),
+    }
+}
+
 /// Parses `y`/`yes` or `n`/`no`.
 pub fn yes_no(input: &str) -> Result<bool, InputError> {
     match word(input).as_str() {

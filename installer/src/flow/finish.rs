@@ -87,6 +87,7 @@ impl Flow<'_> {
         AnswerFile {
             version: VERSION,
             network,
+            serial: self.serial.as_ref().map(|v| v.serial.to_string()),
             keyboard: self.layout.clone(),
             finish: None,
         }
@@ -97,7 +98,7 @@ impl Flow<'_> {
     pub(super) fn ready(&mut self) -> Step<State> {
         let config = self.network.as_ref().map(|(_, c)| c.clone());
         let layout = self.layout.clone().unwrap_or(DEFAULT_LAYOUT.into());
-        self.show(&text::ready(config.as_ref(), &layout));
+        self.show(&text::ready(config.as_ref(), self.serial.as_ref(), &layout));
         match serde_json::to_string_pretty(&self.collected()) {
             Ok(json) => match self.p.host.save_answers(&format!("{json}\n")) {
                 Ok(path) => self.show(&format!(

@@ -27,6 +27,14 @@ pub const MANUAL_SEARCH: &str = "manual.search";
 pub const MANUAL_CONFIRM: &str = "manual.confirm";
 /// Picking the adapter for DHCP (only with several).
 pub const DHCP_INTERFACE: &str = "dhcp.interface";
+/// The serial-number screen: s (enter it), k, m (network menu), e.
+pub const SERIAL_MENU: &str = "serial.menu";
+/// The serial number itself (an empty line goes back to the screen).
+pub const SERIAL_NUMBER: &str = "serial.number";
+/// "Retry? [y/n]" after the backend refused or could not be asked.
+pub const SERIAL_RETRY: &str = "serial.retry";
+/// "Press Enter to continue" after a verified serial.
+pub const SERIAL_CONTINUE: &str = "serial.continue";
 /// The keyboard layout list (hotkey K and the keyboard step).
 pub const KEYBOARD_LAYOUT: &str = "keyboard.layout";
 /// Reboot or power off on the "ready" screen.

@@ -5,13 +5,14 @@
 //!
 //! Order (vendor document §4.17.1): main menu (M)anual / (D)HCP / (E)xit,
 //! plus (K)eyboard and rescue (S)hell → network (interface, values, confirm,
-//! apply, doctor) → [serial number: a later issue] → keyboard layout → the
+//! apply, doctor) → serial number (verified with the backend) → keyboard layout → the
 //! "ready" screen with (R)eboot / (P)ower off.
 
 pub mod choice;
 mod finish;
 pub mod ids;
 mod network;
+mod serial;
 pub mod text;
 pub mod validate;
 
@@ -20,6 +21,7 @@ use crate::event::{Emit, Event};
 use crate::keyboard::KeyboardOps;
 use crate::net::{NetConfig, NetOps};
 use crate::power::PowerAction;
+use crate::vendor::{VendorOps, Verified};
 use choice::{MenuChoice, StopChoice};
 use validate::InputError;
 
@@ -52,9 +54,13 @@ pub struct Ports<'a> {
     pub keyboard: &'a mut dyn KeyboardOps,
     /// Shell and answer storage.
     pub host: &'a mut dyn Host,
+    /// The vendor backend.
+    pub vendor: &'a mut dyn VendorOps,
 }
 
 /// The answer file situation at the start.
+// Made once per run and moved into the flow: the size difference is harmless.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AnswersInput {
     /// No answer file.
@@ -91,7 +97,7 @@ pub const DEFAULT_HOSTNAME: &str = "appliance";
 /// Layout used when nothing else is chosen.
 pub const DEFAULT_LAYOUT: &str = "us";
 /// The `next` of the `ready` event: the first step this build lacks.
-pub const NEXT_STEP: &str = "serial-number";
+pub const NEXT_STEP: &str = "install";
 /// The message for a key an unattended run needs but the answers lack.
 pub const REQUIRED_UNATTENDED: &str = "this key is required for an unattended installation";
 
@@ -184,6 +190,10 @@ struct Flow<'a> {
     network: Option<(Mode, NetConfig)>,
     /// The layout chosen with K or in the keyboard step.
     layout: Option<String>,
+    /// The answers' serial is tried once.
+    serial_fresh: bool,
+    /// The verified serial number.
+    serial: Option<Verified>,
 }
 
 impl<'a> Flow<'a> {
@@ -198,6 +208,8 @@ impl<'a> Flow<'a> {
             draft: network::Draft::default(),
             network: None,
             layout: None,
+            serial_fresh: true,
+            serial: None,
         }
     }
 
@@ -225,9 +237,7 @@ impl<'a> Flow<'a> {
             State::Manual => self.manual(),
             State::Dhcp => self.dhcp(),
             State::Apply(config) => self.apply_and_check(config),
-            // The serial-number step (seed: "Serial Number", before the
-            // keyboard layout) comes with a later issue; it goes here.
-            State::SerialNumber => Ok(State::KeyboardStep),
+            State::SerialNumber => self.serial_step(),
             State::KeyboardStep => {
                 self.keyboard_step()?;
                 Ok(State::Ready)

@@ -4,6 +4,7 @@
 use crate::answers::KeyError;
 use crate::keyboard::Layout;
 use crate::net::{Check, DhcpFailure, Interface, NetConfig, Source};
+use crate::vendor::{SerialCheck, Verified};
 use std::fmt::Write as _;
 
 /// The main menu prompt.
@@ -45,7 +46,17 @@ pub const SERIAL_KEYBOARD_NOTE: &str = "This is a serial console: your terminal 
 pub const DHCP_FALLBACK: &str =
     "You can try DHCP again (D) or configure the network manually (M).\n";
 /// What the ready screen says about the missing steps.
-pub const NOT_YET: &str = "The next step, serial number verification, is not available in this build\nyet. The installation ends here.\n";
+pub const NOT_YET: &str = "The next step, installing to disk, is not available in this build yet.\nThe installation ends here.\n";
+/// The serial-number screen's prompt.
+pub const SERIAL_MENU_PROMPT: &str = "Type s and press Enter to enter the serial number: ";
+/// The serial number itself.
+pub const SERIAL_PROMPT: &str = "Serial number (Enter alone goes back): ";
+/// The vendor document's question after a refusal.
+pub const RETRY_PROMPT: &str = "Retry? [y/n]: ";
+/// After a verified serial ("press any key"; a line console needs Enter).
+pub const CONTINUE_PROMPT: &str = "Press Enter to continue: ";
+/// The vendor document's message for a serial the backend does not support.
+pub const NO_SUPPORT: &str = "Backend has no support for this Appliance";
 
 /// The main menu, in the words of the vendor document.
 pub fn menu(layout: &str) -> String {
@@ -212,7 +223,7 @@ pub fn layout_prompt(code: &str) -> String {
 }
 
 /// The ready screen's summary.
-pub fn ready(config: Option<&NetConfig>, layout: &str) -> String {
+pub fn ready(config: Option<&NetConfig>, serial: Option<&Verified>, layout: &str) -> String {
     let mut s = String::from("\nReady\n=====\n");
     match config {
         Some(c) => {
@@ -225,8 +236,80 @@ pub fn ready(config: Option<&NetConfig>, layout: &str) -> String {
         }
         None => s.push_str("Network: not configured\n"),
     }
+    if let Some(v) = serial {
+        let _ = writeln!(
+            s,
+            "Serial number: {} ({}, release {})",
+            v.serial, v.model, v.release
+        );
+    }
     let _ = writeln!(s, "Keyboard:      {layout}");
     s
+}
+
+/// `YYYY-MM-DD` (UTC) of a unix time.
+pub fn date(unix: u64) -> String {
+    // Days to civil date (H. Hinnant's algorithm), for 1970..9999.
+    let z = (unix / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The serial-number screen.
+pub fn serial_intro(product: &str) -> String {
+    format!(
+        "\nSerial number\n=============\nThe serial number of your {product} came with your license\n\
+         (4 groups of 4 letters and digits). It is verified with the vendor's server.\n\
+         S = enter it   K = keyboard layout   M = network menu   E = exit\n"
+    )
+}
+
+/// The verdict in one line (also the `serial` event's message and, for
+/// answer files, the reason after the key).
+pub fn serial_verdict(check: &SerialCheck) -> String {
+    match check {
+        SerialCheck::Verified(v) => format!("verified: entitles {} ({})", v.model, v.channel),
+        SerialCheck::Unknown => {
+            "the vendor's server does not know this serial number; compare it with your license"
+                .into()
+        }
+        SerialCheck::NoSupport { detail } => format!("{NO_SUPPORT} ({detail})"),
+        SerialCheck::Ended { until } => format!(
+            "the entitlement of this serial number ended on {}; contact your vendor to renew it",
+            date(*until)
+        ),
+        SerialCheck::Problem(p) => format!("{} ({})", p.detail, p.hint),
+    }
+}
+
+/// What the screen shows after the backend answered (not for `Verified`,
+/// which [`serial_verified`] shows).
+pub fn serial_result(check: &SerialCheck) -> String {
+    match check {
+        SerialCheck::Verified(_) => String::new(),
+        SerialCheck::Unknown => "  ! The vendor's server does not know this serial number.\n    Check it against your license and type it again.\n".into(),
+        SerialCheck::NoSupport { detail } => format!("  ! {NO_SUPPORT}\n    ({detail})\n    Answer n to check and correct the serial number.\n"),
+        SerialCheck::Ended { .. } => format!("  ! {}\n", serial_verdict(check)),
+        SerialCheck::Problem(p) => format!("  ! {}\n    {}\n", p.detail, p.hint),
+    }
+}
+
+/// After a verified serial.
+pub fn serial_verified(product: &str, v: &Verified) -> String {
+    let until = v
+        .until
+        .map_or("no end date".to_string(), |u| format!("until {}", date(u)));
+    format!(
+        "Serial number {} verified.\n  Entitles:  {product} ({}, channel {}), {until}\n  Release:   {} will be installed\n",
+        v.serial, v.model, v.channel, v.release
+    )
 }
 
 /// The stop screen: what happened, each key error, whether anything changed.

@@ -12,7 +12,7 @@ use super::netlink::Netlink;
 use super::probe::SystemProbes;
 use super::raw::PacketTransport;
 use super::{lease, Check, DhcpFailure, Interface, NetConfig, NetOps};
-use crate::buildinfo::{BuildInfo, BUILD_JSON};
+use crate::buildinfo::BuildInfo;
 
 /// The real network operations. The DHCP lease is obtained once and not
 /// renewed (a warning is reported for leases under 2 h).
@@ -32,10 +32,11 @@ pub struct SystemNet {
     pub last_apply_log: Vec<String>,
 }
 
-/// `backend_url` from `<root>/etc/installer/build.json`, read directly
-/// because [`BuildInfo`] has no such field yet (it tolerates unknown fields).
-pub fn backend_url_from_build_json(root: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(root.join(BUILD_JSON)).ok()?;
+/// `backend_url` from `<root>/etc/installer/vendor.json` (the serial step
+/// reads the whole file with `vendor::VendorConfig`; the doctor only needs
+/// the URL and must work when the rest is broken).
+pub fn backend_url_from_vendor_json(root: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(root.join(crate::vendor::config::VENDOR_JSON)).ok()?;
     let value: serde_json::Value = serde_json::from_str(&text).ok()?;
     let url = value.get("backend_url")?.as_str()?.trim();
     (!url.is_empty()).then(|| url.to_string())
@@ -52,7 +53,7 @@ impl SystemNet {
             apply: ApplyOptions::default(),
             doctor: DoctorInputs {
                 build_epoch: build.map(|b| b.build_epoch),
-                backend_url: backend_url_from_build_json(Path::new("/")),
+                backend_url: backend_url_from_vendor_json(Path::new("/")),
             },
             probes: SystemProbes::default(),
             last_apply_log: Vec::new(),
@@ -249,20 +250,22 @@ mod tests {
     use crate::testutil::TempTree;
 
     #[test]
-    fn backend_url_is_read_from_build_json_when_present() {
+    fn backend_url_is_read_from_vendor_json_when_present() {
         let t = TempTree::new("net-backend");
-        assert_eq!(backend_url_from_build_json(t.path()), None);
+        assert_eq!(backend_url_from_vendor_json(t.path()), None);
         t.write(
-            BUILD_JSON,
-            br#"{"product":"P","version":"1","volume_id":"V","build_epoch":1,"kernel_release":"k",
-                 "backend_url":"https://backend.example/api"}"#,
+            crate::vendor::config::VENDOR_JSON,
+            br#"{"backend_url":"https://backend.example/api","model":"m","channel":"c"}"#,
         );
         assert_eq!(
-            backend_url_from_build_json(t.path()).as_deref(),
+            backend_url_from_vendor_json(t.path()).as_deref(),
             Some("https://backend.example/api")
         );
-        t.write(BUILD_JSON, br#"{"backend_url": "  "}"#);
-        assert_eq!(backend_url_from_build_json(t.path()), None);
+        t.write(
+            crate::vendor::config::VENDOR_JSON,
+            br#"{"backend_url": "  "}"#,
+        );
+        assert_eq!(backend_url_from_vendor_json(t.path()), None);
     }
 
     #[test]

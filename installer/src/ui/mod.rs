@@ -22,6 +22,7 @@ use crate::net::SystemNet;
 use crate::power::EXIT_UI_ERROR;
 use crate::screen;
 use crate::sys::mount;
+use crate::vendor::system::SystemVendor;
 use drivers::Drivers;
 pub use host::{run_shell, SystemHost, SHELL};
 use std::io::Write;
@@ -138,6 +139,16 @@ pub fn run() -> i32 {
         drivers.by_name(m);
     }
     let answers = load_answers(root, &cmdline, &mut net, &mut out);
+    let mut vendor = SystemVendor::new(
+        build
+            .as_ref()
+            .map_or(String::from("appliance"), |b| b.product.clone()),
+        build.as_ref().map_or(0, |b| b.build_epoch),
+        cmdline.get(crate::vendor::config::PARAM_BACKEND),
+    );
+    if let Some(url) = cmdline.get(crate::vendor::config::PARAM_BACKEND) {
+        net.doctor.backend_url = Some(crate::vendor::config::normalize_url(url));
+    }
     let mut term = terminal::ConsoleTerm::default();
     let outcome = flow::run(
         Ports {
@@ -146,6 +157,7 @@ pub fn run() -> i32 {
             net: &mut net,
             keyboard: &mut keyboard,
             host: &mut host,
+            vendor: &mut vendor,
         },
         flow::Options {
             unattended: cmdline.has(PARAM_UNATTENDED),

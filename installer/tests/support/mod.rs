@@ -7,8 +7,10 @@ use installer::event::Event;
 use installer::flow::{self, AnswersInput, Host, Options, Outcome, Ports, Terminal};
 use installer::keyboard::{KeyboardOps, Layout};
 use installer::net::{Check, DhcpFailure, Interface, Ipv4Cidr, NetConfig, NetOps, Source};
+use installer::vendor::{SerialCheck, VendorOps, Verified};
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
+use vendor_repo::Serial;
 
 /// Input lines to type, and everything shown.
 #[derive(Default)]
@@ -175,12 +177,60 @@ impl Host for FakeHost {
     }
 }
 
+/// The test serial the fake backend verifies (a valid check symbol).
+pub const GOOD_SERIAL: &str = vendor_repo::serial::EXAMPLE;
+
+/// A backend that answers from a script: `verdicts` in order, then
+/// `Verified` for [`GOOD_SERIAL`] and `Unknown` for anything else.
+#[derive(Default)]
+pub struct FakeVendor {
+    pub verdicts: VecDeque<SerialCheck>,
+    pub asked: Vec<String>,
+    pub pauses: Vec<u64>,
+}
+
+/// What the fake backend says about [`GOOD_SERIAL`].
+pub fn verified(serial: &Serial) -> SerialCheck {
+    SerialCheck::Verified(Verified {
+        serial: serial.clone(),
+        model: "example-appliance".into(),
+        channel: "stable".into(),
+        until: None,
+        release: "1.0.0".into(),
+        manifest_version: 1,
+    })
+}
+
+impl VendorOps for FakeVendor {
+    fn product(&self) -> String {
+        "Example Appliance".into()
+    }
+    fn backend_url(&self) -> String {
+        "https://repo.test/".into()
+    }
+    fn check_serial(&mut self, serial: &Serial) -> SerialCheck {
+        self.asked.push(serial.to_string());
+        if let Some(v) = self.verdicts.pop_front() {
+            return v;
+        }
+        if serial.to_string() == GOOD_SERIAL {
+            verified(serial)
+        } else {
+            SerialCheck::Unknown
+        }
+    }
+    fn pause(&mut self, seconds: u64) {
+        self.pauses.push(seconds);
+    }
+}
+
 /// One flow run with its fakes and what came out.
 pub struct Run {
     pub term: ScriptTerm,
     pub net: FakeNet,
     pub keyboard: FakeKeyboard,
     pub host: FakeHost,
+    pub vendor: FakeVendor,
     pub events: Vec<Event>,
     pub outcome: Outcome,
 }
@@ -188,6 +238,16 @@ pub struct Run {
 impl Run {
     /// Runs the flow with `input` typed line by line.
     pub fn go<S: AsRef<str>>(input: &[S], net: FakeNet, options: Options) -> Run {
+        Run::go_with(input, net, FakeVendor::default(), options)
+    }
+
+    /// Runs the flow with a scripted backend.
+    pub fn go_with<S: AsRef<str>>(
+        input: &[S],
+        net: FakeNet,
+        vendor: FakeVendor,
+        options: Options,
+    ) -> Run {
         let mut term = ScriptTerm {
             input: input.iter().map(|s| s.as_ref().to_string()).collect(),
             out: String::new(),
@@ -196,6 +256,7 @@ impl Run {
         let mut keyboard = FakeKeyboard::default();
         let mut host = FakeHost::default();
         let mut events: Vec<Event> = Vec::new();
+        let mut vendor = vendor;
         let outcome = flow::run(
             Ports {
                 term: &mut term,
@@ -203,6 +264,7 @@ impl Run {
                 net: &mut net,
                 keyboard: &mut keyboard,
                 host: &mut host,
+                vendor: &mut vendor,
             },
             options,
         );
@@ -211,6 +273,7 @@ impl Run {
             net,
             keyboard,
             host,
+            vendor,
             events,
             outcome,
         }

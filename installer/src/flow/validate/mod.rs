@@ -280,6 +280,9 @@ pub enum InputError {
         /// The other accepted form, e.g. `an adapter name`.
         what: &'static str,
     },
+    /// Not a serial number (format or check symbol).
+    #[error(transparent)]
+    Serial(#[from] vendor_repo::serial::SerialError),
 }
 
 /// An error in a list of values; answer files name the entry as `key[index]`.

@@ -1,0 +1,259 @@
+use super::*;
+use std::collections::BTreeMap;
+use vendor_repo::manifest::*;
+use vendor_repo::registry::Entitlement;
+use vendor_repo::{SecretKey, TrustStore};
+
+const NOW: u64 = 1_800_000_000;
+const BUILT: u64 = NOW - 86_400;
+
+struct FakeFetch {
+    files: BTreeMap<String, Vec<u8>>,
+    down: bool,
+    asked: Vec<String>,
+}
+
+impl Fetch for FakeFetch {
+    fn get(&mut self, url: &str, _max: u64) -> Result<Vec<u8>, FetchFailure> {
+        self.asked.push(url.to_string());
+        if self.down {
+            return Err(FetchFailure::Problem(Problem {
+                kind: "unreachable",
+                detail: "connection refused".into(),
+                hint: "is the server running?".into(),
+            }));
+        }
+        self.files.get(url).cloned().ok_or(FetchFailure::NotFound)
+    }
+}
+
+fn key() -> SecretKey {
+    SecretKey::from_seed([5; 32], true)
+}
+
+fn config() -> VendorConfig {
+    VendorConfig {
+        backend_url: "https://repo.test/".into(),
+        model: "example-appliance".into(),
+        channel: "stable".into(),
+        trust: TrustStore {
+            keys: vec![key().public()],
+            ..TrustStore::default()
+        },
+        ca_pem: Vec::new(),
+    }
+}
+
+fn manifest(version: u64) -> Manifest {
+    Manifest {
+        format: 1,
+        model: "example-appliance".into(),
+        channel: "stable".into(),
+        metadata_version: version,
+        expires: NOW + 100,
+        release: "1.0.0".into(),
+        min_ram_mib: 1024,
+        layout: Layout {
+            min_disk_mib: 1024,
+            partitions: vec![Partition {
+                name: "boot".into(),
+                label: "APPBOOT".into(),
+                kind: PartitionKind::Boot,
+                filesystem: Filesystem::Vfat,
+                size_mib: 256,
+                grow: false,
+            }],
+        },
+        components: vec![Component {
+            name: "kernel".into(),
+            kind: ComponentKind::BootFile,
+            size: 1,
+            sha256: "00".repeat(32),
+            compression: Compression::None,
+            content_size: 1,
+            destination: Destination {
+                partition: "boot".into(),
+                path: Some("/vmlinuz".into()),
+            },
+        }],
+        boot: Boot {
+            kernel: "/vmlinuz".into(),
+            initrd: "/vmlinuz".into(),
+            cmdline: String::new(),
+        },
+    }
+}
+
+fn repo(serial: &Serial, models: &[&str]) -> FakeFetch {
+    let c = config();
+    let mut files = BTreeMap::new();
+    let record = SerialRecord {
+        format: 1,
+        serial_id: serial.registry_id(),
+        metadata_version: 1,
+        expires: NOW + 100,
+        entitlements: models
+            .iter()
+            .map(|m| Entitlement {
+                model: m.to_string(),
+                channels: vec![],
+                until: Some(NOW + 50),
+            })
+            .collect(),
+    };
+    files.insert(
+        c.url(&vendor_repo::serial_path(serial)),
+        record.sign(&[&key()]).unwrap(),
+    );
+    files.insert(
+        c.url(&vendor_repo::manifest_path("example-appliance", "stable")),
+        manifest(4).sign(&[&key()]).unwrap(),
+    );
+    FakeFetch {
+        files,
+        down: false,
+        asked: vec![],
+    }
+}
+
+fn serial() -> Serial {
+    Serial::parse(vendor_repo::serial::EXAMPLE).unwrap()
+}
+
+#[test]
+fn entitled_serial_is_verified_with_the_release() {
+    let mut f = repo(&serial(), &["example-appliance"]);
+    let mut seen = Seen::default();
+    match check_serial(&config(), &mut f, &mut seen, NOW, BUILT, &serial()) {
+        SerialCheck::Verified(v) => {
+            assert_eq!(v.release, "1.0.0");
+            assert_eq!(v.until, Some(NOW + 50));
+            assert_eq!(v.manifest_version, 4);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The serial itself never appears in a URL.
+    assert!(f.asked.iter().all(|u| !u.contains("7K3M")), "{:?}", f.asked);
+}
+
+#[test]
+fn unknown_serial_is_a_404_on_the_record() {
+    let mut f = repo(&serial(), &["example-appliance"]);
+    let other = Serial::from_data(&[3; 15]);
+    let got = check_serial(&config(), &mut f, &mut Seen::default(), NOW, BUILT, &other);
+    assert_eq!(got, SerialCheck::Unknown);
+}
+
+#[test]
+fn other_model_is_the_seed_no_support_case() {
+    let mut f = repo(&serial(), &["other-appliance"]);
+    match check_serial(
+        &config(),
+        &mut f,
+        &mut Seen::default(),
+        NOW,
+        BUILT,
+        &serial(),
+    ) {
+        SerialCheck::NoSupport { detail } => {
+            assert!(detail.contains("other-appliance"), "{detail}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn missing_manifest_is_no_support_too() {
+    let mut f = repo(&serial(), &["example-appliance"]);
+    f.files.retain(|k, _| !k.contains("manifest"));
+    assert!(matches!(
+        check_serial(
+            &config(),
+            &mut f,
+            &mut Seen::default(),
+            NOW,
+            BUILT,
+            &serial()
+        ),
+        SerialCheck::NoSupport { .. }
+    ));
+}
+
+#[test]
+fn ended_entitlement_says_so() {
+    let mut f = repo(&serial(), &["example-appliance"]);
+    let got = check_serial(
+        &config(),
+        &mut f,
+        &mut Seen::default(),
+        NOW + 60,
+        BUILT,
+        &serial(),
+    );
+    assert_eq!(got, SerialCheck::Ended { until: NOW + 50 });
+}
+
+#[test]
+fn clock_before_build_is_checked_before_asking() {
+    let mut f = repo(&serial(), &["example-appliance"]);
+    match check_serial(
+        &config(),
+        &mut f,
+        &mut Seen::default(),
+        BUILT - 1,
+        BUILT,
+        &serial(),
+    ) {
+        SerialCheck::Problem(p) => assert_eq!(p.kind, "clock"),
+        other => panic!("{other:?}"),
+    }
+    assert!(f.asked.is_empty());
+}
+
+#[test]
+fn server_down_is_a_problem_with_a_hint() {
+    let mut f = repo(&serial(), &["example-appliance"]);
+    f.down = true;
+    match check_serial(
+        &config(),
+        &mut f,
+        &mut Seen::default(),
+        NOW,
+        BUILT,
+        &serial(),
+    ) {
+        SerialCheck::Problem(p) => assert_eq!(p.kind, "unreachable"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn tampered_or_rolled_back_metadata_is_untrusted() {
+    let c = config();
+    let mut f = repo(&serial(), &["example-appliance"]);
+    let url = c.url(&vendor_repo::serial_path(&serial()));
+    let tampered: Vec<u8> = f.files[&url]
+        .iter()
+        .map(|&b| if b == b'"' { b'\'' } else { b })
+        .collect();
+    f.files.insert(url, tampered);
+    match check_serial(&c, &mut f, &mut Seen::default(), NOW, BUILT, &serial()) {
+        SerialCheck::Problem(p) => assert_eq!(p.kind, "untrusted"),
+        other => panic!("{other:?}"),
+    }
+
+    // A manifest older than one already accepted in this run is refused.
+    let mut f = repo(&serial(), &["example-appliance"]);
+    let mut seen = Seen::default();
+    seen.record(
+        &vendor_repo::manifest_path("example-appliance", "stable"),
+        5,
+    );
+    match check_serial(&c, &mut f, &mut seen, NOW, BUILT, &serial()) {
+        SerialCheck::Problem(p) => {
+            assert_eq!(p.kind, "untrusted");
+            assert!(p.detail.contains("rollback"), "{}", p.detail);
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,138 @@
+//! The test vendor, made at test time under `target/test-vendor/` and never
+//! committed: a TEST signing key, TLS material (see [`crate::testvendor`]),
+//! and a repository with the sample appliance and the test serials
+//! ([`qemu_tests::vendor`]). `cargo xtask iso` uses it when no vendor
+//! settings are given, so a default ISO talks to the test backend.
+
+use crate::repo::{self, AddSerial, DEFAULT_VALID_DAYS};
+use crate::testvendor::{self, TlsMaterial};
+use anyhow::{Context, Result};
+use qemu_tests::vendor as serials;
+use std::path::{Path, PathBuf};
+use vendor_repo::registry::Entitlement;
+use vendor_repo::SecretKey;
+
+/// Where the test backend listens on the host; QEMU guests reach it as
+/// 10.0.2.2 through user networking.
+pub const PORT: u16 = 18443;
+/// The backend URL a test ISO has built in.
+pub const BACKEND_URL: &str = "https://10.0.2.2:18443/";
+
+/// The test vendor's files.
+pub struct TestVendor {
+    /// The TEST signing key.
+    pub key: SecretKey,
+    /// Its public key file.
+    pub public_key: PathBuf,
+    /// The repository root (served by nginx in the tests).
+    pub repo: PathBuf,
+    /// CA, server certificate and key.
+    pub tls: TlsMaterial,
+}
+
+/// The directory.
+pub fn dir() -> PathBuf {
+    crate::project::target_dir().join("test-vendor")
+}
+
+/// Makes sure key and TLS material exist (no repository content).
+pub fn ensure_keys() -> Result<TestVendor> {
+    let dir = dir();
+    let key_path = dir.join("TEST-ONLY-signing-key.json");
+    let key = if key_path.exists() {
+        repo::read_key(&key_path)?
+    } else {
+        repo::keygen(&key_path, true)?
+    };
+    let tls = testvendor::ensure_tls(&dir.join("tls"), std::time::SystemTime::now())?;
+    Ok(TestVendor {
+        public_key: repo::public_path(&key_path),
+        repo: dir.join("repo"),
+        key,
+        tls,
+    })
+}
+
+/// Everything, including a freshly published repository with the sample
+/// appliance and the test serials.
+pub fn ensure() -> Result<TestVendor> {
+    let v = ensure_keys()?;
+    let opts = crate::appliance::Options::from_env(None)?;
+    let components = crate::appliance::build(&opts).context("building the sample appliance")?;
+    let release = opts.out.join("release.json");
+    let text = serde_json::to_string_pretty(&release_description(&components))?;
+    std::fs::write(&release, text + "\n")
+        .with_context(|| format!("writing {}", release.display()))?;
+    publish_into(&v, &release)?;
+    Ok(v)
+}
+
+/// The sample appliance's `components.json` as a release description for
+/// `repo publish` (docs/repository.md). The partition image is stored
+/// gzip-compressed; boot files as they are.
+pub fn release_description(c: &crate::appliance::Components) -> serde_json::Value {
+    use crate::appliance::{BOOT_PARTITION_BYTES, CMDLINE_SERIAL, ROOTFS_BYTES, ROOTFS_LABEL};
+    let mib = |b: u64| b.div_ceil(1 << 20);
+    let components: Vec<serde_json::Value> = c
+        .components
+        .iter()
+        .map(|x| {
+            serde_json::json!({
+                "name": x.name,
+                "kind": x.kind,
+                "file": x.file,
+                "compression": if x.kind == "partition-image" { "gzip" } else { "none" },
+                "destination": x.destination,
+            })
+        })
+        .collect();
+    // The cmdline minus the console, which the installer adds.
+    let cmdline: Vec<&str> = CMDLINE_SERIAL
+        .split_whitespace()
+        .filter(|w| !w.starts_with("console="))
+        .collect();
+    serde_json::json!({
+        "model": c.model,
+        "channel": c.channel,
+        "release": c.version,
+        "min_ram_mib": 1024,
+        "layout": {
+            "min_disk_mib": mib(c.layout.min_disk_bytes),
+            "partitions": [
+                {"name": "boot", "label": handover::BOOT_LABEL, "kind": "boot",
+                 "filesystem": "vfat", "size_mib": mib(BOOT_PARTITION_BYTES)},
+                {"name": "data", "label": ROOTFS_LABEL, "kind": "linux",
+                 "filesystem": "none", "size_mib": mib(ROOTFS_BYTES), "grow": true},
+            ],
+        },
+        "components": components,
+        "boot": {"kernel": "/vmlinuz", "initrd": "/initrd.img", "cmdline": cmdline.join(" ")},
+    })
+}
+
+/// Publishes the sample appliance and the test serials into `v.repo`.
+pub fn publish_into(v: &TestVendor, appliance_release: &Path) -> Result<()> {
+    repo::publish(&v.repo, &v.key, appliance_release, DEFAULT_VALID_DAYS)?;
+    let ent = |model: &str, until: Option<u64>| Entitlement {
+        model: model.into(),
+        channels: vec![],
+        until,
+    };
+    for (serial, entitlement) in [
+        (serials::entitled(), ent(serials::MODEL, None)),
+        (serials::other_model(), ent(serials::OTHER_MODEL, None)),
+        (
+            serials::ended(),
+            ent(serials::MODEL, Some(repo::parse_date("2020-01-01")?)),
+        ),
+    ] {
+        repo::add_serial(AddSerial {
+            repo: &v.repo,
+            key: &v.key,
+            serial: Some(serial),
+            entitlements: vec![entitlement],
+            valid_days: DEFAULT_VALID_DAYS,
+        })?;
+    }
+    Ok(())
+}
