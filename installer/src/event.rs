@@ -29,6 +29,23 @@ pub struct ModuleFailure {
     pub error: String,
 }
 
+/// A disk as the install step saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DiskInfo {
+    /// e.g. `/dev/sda`.
+    pub device: String,
+    /// Vendor and model.
+    pub model: String,
+    /// Serial number, may be empty.
+    pub serial: String,
+    /// Size.
+    pub size_bytes: u64,
+    /// ata, scsi, virtio, nvme, usb, other.
+    pub bus: String,
+    /// Why it is not offered; `null` when it is.
+    pub refusal: Option<String>,
+}
+
 /// One event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
@@ -140,10 +157,48 @@ pub enum Event {
         /// The verdict as shown.
         message: String,
     },
-    /// The steps this build offers are done.
-    Ready {
-        /// The step that comes next (not available in this build yet).
-        next: String,
+    /// The disks the install step considered.
+    Disks {
+        /// Each with the reason it is not offered, if it is not.
+        disks: Vec<DiskInfo>,
+    },
+    /// The install starts (after the agreement and the last look).
+    Install {
+        /// The target, e.g. `/dev/sda`.
+        device: String,
+        /// `gpt` or `mbr`.
+        table: crate::install::plan::TableKind,
+        /// The release installed.
+        release: String,
+    },
+    /// Progress of the install (a few per second at most).
+    InstallProgress {
+        /// `wipe`, `download`, `boot-files`, `bootloader`, `partition-table`.
+        stage: String,
+        /// The component, if any.
+        component: Option<String>,
+        /// Bytes done.
+        done: u64,
+        /// Bytes in total (0: unknown).
+        total: u64,
+    },
+    /// The install finished; the disk is bootable.
+    Installed {
+        /// The handover record's install id.
+        install_id: String,
+        /// Seconds it took.
+        seconds: f64,
+        /// Bytes downloaded.
+        downloaded: u64,
+    },
+    /// The install failed; the disk was left without a partition table.
+    InstallFailed {
+        /// What was being done.
+        stage: String,
+        /// What happened.
+        message: String,
+        /// What to do.
+        hint: String,
     },
 }
 
@@ -386,10 +441,12 @@ mod tests {
                 r#"{"event":"answers-error","key":"network.gateway","message":"10.0.0.1 is outside 192.0.2.0/24"}"#,
             ),
             (
-                Event::Ready {
-                    next: "serial-number".into(),
+                Event::InstallFailed {
+                    stage: "downloading rootfs".into(),
+                    message: "sha256 mismatch".into(),
+                    hint: "retry".into(),
                 },
-                r#"{"event":"ready","next":"serial-number"}"#,
+                r#"{"event":"install-failed","stage":"downloading rootfs","message":"sha256 mismatch","hint":"retry"}"#,
             ),
         ];
         for (event, json) in cases {

@@ -15,6 +15,7 @@ pub mod console;
 pub mod event;
 pub mod facts;
 pub mod flow;
+pub mod install;
 pub mod keyboard;
 pub mod log;
 pub mod medium;

@@ -196,6 +196,9 @@ mod tests {
                 model: "ATA QEMU HARDDISK".into(),
                 removable: false,
                 bus: "ata",
+                serial: "QM00001".into(),
+                read_only: false,
+                logical_sector: 512,
             }],
             medium: Scan {
                 found: Some(Medium {

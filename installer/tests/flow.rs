@@ -12,6 +12,8 @@ use support::{slirp_lease, FakeNet, Run, GOOD_SERIAL};
 
 /// The serial step: s, the number, Enter after "verified".
 const SERIAL: [&str; 3] = ["s", GOOD_SERIAL, ""];
+/// The install step: agree, then Enter at the last look.
+const INSTALL: [&str; 2] = ["y", ""];
 /// The prompts of the serial step.
 const SERIAL_PROMPTS: [&str; 3] = ["serial.menu", "serial.number", "serial.continue"];
 
@@ -31,10 +33,10 @@ fn script(parts: &[&[&str]]) -> Vec<String> {
 }
 
 #[test]
-fn manual_path_applies_checks_and_reaches_ready() {
-    let input = script(&[&["m"], &MANUAL, &SERIAL, &["de", "p"]]);
+fn manual_path_applies_checks_and_installs() {
+    let input = script(&[&["m"], &MANUAL, &SERIAL, &["de"], &INSTALL]);
     let r = Run::interactive(&input, FakeNet::with(&["eth0"]));
-    assert_eq!(r.outcome, Outcome::Power(PowerAction::PowerOff));
+    assert_eq!(r.outcome, Outcome::Power(PowerAction::Reboot));
     let expected = [
         &[
             "menu",
@@ -47,7 +49,7 @@ fn manual_path_applies_checks_and_reaches_ready() {
             "manual.confirm",
         ][..],
         &SERIAL_PROMPTS,
-        &["keyboard.layout", "ready.action"],
+        &["keyboard.layout", "install.agree", "install.start"],
     ]
     .concat();
     assert_eq!(r.prompts(), expected);
@@ -78,7 +80,16 @@ fn manual_path_applies_checks_and_reaches_ready() {
     assert!(pos("network") < pos("doctor"));
     assert!(pos("doctor") < pos("serial"));
     assert!(pos("serial") < pos("keyboard"));
-    assert!(pos("keyboard") < pos("ready"));
+    assert!(pos("keyboard") < pos("install"));
+    assert!(pos("install") < pos("installed"));
+    // The install got the disk, the layout and a handover record with the
+    // network, serial and keyboard of this run.
+    let job = &r.install.jobs[0];
+    assert_eq!(job.disk.name, "sda");
+    assert_eq!(job.handover.keyboard.layout, "de");
+    assert_eq!(job.handover.serial, GOOD_SERIAL);
+    assert_eq!(job.handover.network.hostname, "appliance");
+    assert_eq!(job.handover.network.mac.to_string(), "52:54:00:12:34:56");
     assert_eq!(names.last().map(String::as_str), Some("power"));
     // The collected answers are a complete, valid answer file.
     let saved = r.host.saved.as_deref().unwrap();
@@ -96,7 +107,9 @@ fn manual_path_applies_checks_and_reaches_ready() {
     assert!(r
         .term
         .out
-        .contains("installing to disk, is not available in this build"));
+        .contains("The installation on /dev/sda is complete"));
+    assert_eq!(file.erase_disk, Some(true));
+    assert_eq!(file.disk.and_then(|d| d.serial).as_deref(), Some("QM00001"));
 }
 
 #[test]
@@ -121,7 +134,8 @@ fn bad_manual_input_is_refused_with_its_message_and_asked_again() {
         GOOD_SERIAL,
         "",
         "",
-        "r",
+        "y",
+        "",
     ];
     let r = Run::interactive(&input, FakeNet::with(&["eth0"]));
     assert_eq!(r.outcome, Outcome::Power(PowerAction::Reboot));
@@ -204,12 +218,12 @@ fn answering_n_edits_again_with_the_previous_values_as_defaults() {
 fn dhcp_success_shows_the_lease_and_applies_it() {
     let mut net = FakeNet::with(&["eth0"]);
     net.leases.push_back(Ok(slirp_lease("eth0")));
-    let r = Run::interactive(&script(&[&["d"], &SERIAL, &["fr", "r"]]), net);
+    let r = Run::interactive(&script(&[&["d"], &SERIAL, &["fr"], &INSTALL]), net);
     assert_eq!(r.outcome, Outcome::Power(PowerAction::Reboot));
     let expected = [
         &["menu"][..],
         &SERIAL_PROMPTS,
-        &["keyboard.layout", "ready.action"],
+        &["keyboard.layout", "install.agree", "install.start"],
     ]
     .concat();
     assert_eq!(r.prompts(), expected);
@@ -304,11 +318,11 @@ fn exit_can_be_cancelled_then_confirmed() {
 fn keyboard_hotkey_applies_at_once_and_preselects_the_later_step() {
     let mut net = FakeNet::with(&["eth0"]);
     net.leases.push_back(Ok(slirp_lease("eth0")));
-    let r = Run::interactive(&script(&[&["k", "2", "d"], &SERIAL, &["", "p"]]), net);
+    let r = Run::interactive(&script(&[&["k", "2", "d"], &SERIAL, &[""], &INSTALL]), net);
     let expected = [
         &["menu", "keyboard.layout", "menu"][..],
         &SERIAL_PROMPTS,
-        &["keyboard.layout", "ready.action"],
+        &["keyboard.layout", "install.agree", "install.start"],
     ]
     .concat();
     assert_eq!(r.prompts(), expected);
@@ -385,11 +399,11 @@ fn closed_input_ends_the_run() {
 fn dhcp_with_several_adapters_asks_which_one() {
     let mut net = FakeNet::with(&["eth0", "eth1"]);
     net.leases.push_back(Ok(slirp_lease("eth1")));
-    let r = Run::interactive(&script(&[&["d", "eth1"], &SERIAL, &["", "p"]]), net);
+    let r = Run::interactive(&script(&[&["d", "eth1"], &SERIAL, &[""], &INSTALL]), net);
     let expected = [
         &["menu", "dhcp.interface"][..],
         &SERIAL_PROMPTS,
-        &["keyboard.layout", "ready.action"],
+        &["keyboard.layout", "install.agree", "install.start"],
     ]
     .concat();
     assert_eq!(r.prompts(), expected);

@@ -23,6 +23,7 @@ const FULL_MANUAL: &str = r#"{
               "gateway": "192.0.2.1", "dns": ["192.0.2.53", "198.51.100.53"],
               "hostname": "appliance", "domain": "example.com", "search": ["example.com"]},
   "serial": "7K3M-Q9TD-2XWB-HV5B",
+  "erase_disk": true,
   "keyboard": "de",
   "finish": "poweroff"
 }"#;
@@ -55,7 +56,10 @@ fn a_complete_file_runs_unattended_without_a_single_prompt() {
             "doctor",
             "serial",
             "keyboard",
-            "ready",
+            "disks",
+            "install",
+            "install-progress",
+            "installed",
             "power"
         ]
     );
@@ -95,7 +99,8 @@ fn a_partial_file_asks_only_what_is_missing() {
         "s",
         GOOD_SERIAL,
         "",
-        "r",
+        "y",
+        "",
     ];
     let r = Run::go(
         &input,
@@ -114,7 +119,8 @@ fn a_partial_file_asks_only_what_is_missing() {
             "serial.menu",
             "serial.number",
             "serial.continue",
-            "ready.action"
+            "install.agree",
+            "install.start"
         ]
     );
     assert_eq!(r.net.applied[0].gateway, Some(Ipv4Addr::new(192, 0, 2, 1)));
@@ -221,7 +227,8 @@ fn unattended_gaps_stop_with_the_missing_key_paths() {
             "network.gateway",
             "network.dns",
             "network.hostname",
-            "serial"
+            "serial",
+            "erase_disk"
         ]
     );
     assert!(answers_errors(&r)
@@ -242,7 +249,7 @@ fn unattended_gaps_stop_with_the_missing_key_paths() {
 #[test]
 fn unattended_dhcp_with_name_overrides_and_reboot() {
     let json = r#"{"version": 1, "network": {"mode": "dhcp", "hostname": "edge1", "domain": "corp.example"},
-                   "serial": "7K3M-Q9TD-2XWB-HV5B", "finish": "reboot"}"#;
+                   "serial": "7K3M-Q9TD-2XWB-HV5B", "erase_disk": true, "finish": "reboot"}"#;
     let mut net = FakeNet::with(&["eth0"]);
     net.leases.push_back(Ok(slirp_lease("eth0")));
     let r = Run::go(&[] as &[&str], net, options(loaded(json), true));
@@ -256,7 +263,7 @@ fn unattended_dhcp_with_name_overrides_and_reboot() {
 
 #[test]
 fn unattended_dhcp_failure_stops_without_asking_for_values() {
-    let json = r#"{"version": 1, "network": {"mode": "dhcp"}, "serial": "7K3M-Q9TD-2XWB-HV5B"}"#;
+    let json = r#"{"version": 1, "network": {"mode": "dhcp"}, "serial": "7K3M-Q9TD-2XWB-HV5B", "erase_disk": true}"#;
     let r = Run::go(
         &["p"],
         FakeNet::with(&["eth0"]),
@@ -298,7 +305,7 @@ fn the_embedded_file_feeds_the_flow() {
 fn unattended_serial_retries_transient_problems_then_stops_naming_the_key() {
     use installer::vendor::{Problem, SerialCheck};
     use support::FakeVendor;
-    let json = r#"{"version": 1, "network": {"mode": "dhcp"}, "serial": "7K3M-Q9TD-2XWB-HV5B"}"#;
+    let json = r#"{"version": 1, "network": {"mode": "dhcp"}, "serial": "7K3M-Q9TD-2XWB-HV5B", "erase_disk": true}"#;
     let down = || {
         SerialCheck::Problem(Problem {
             kind: "unreachable",

@@ -46,8 +46,8 @@ fn no_support() -> SerialCheck {
 
 #[test]
 fn a_verified_serial_continues_to_the_keyboard() {
-    let r = run(&["s", GOOD_SERIAL, "", "", "p"], FakeVendor::default());
-    assert_eq!(r.outcome, Outcome::Power(PowerAction::PowerOff));
+    let r = run(&["s", GOOD_SERIAL, "", "", "y", ""], FakeVendor::default());
+    assert_eq!(r.outcome, Outcome::Power(PowerAction::Reboot));
     assert_eq!(serial_events(&r), ["verified"]);
     assert!(r
         .term

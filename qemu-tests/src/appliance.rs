@@ -35,16 +35,20 @@ const BOOT_BYTES: u64 = 48 << 20;
 /// Partitions start at 1 MiB.
 const FIRST_LBA: u64 = 2048;
 
-/// `appliance-firstboot` (DHCP) and `appliance-firstboot-manual`.
+/// `appliance-firstboot` (DHCP), `appliance-firstboot-manual` and
+/// `appliance-bad-record`.
 pub fn scenarios() -> Vec<Scenario> {
     let mk = |name: &str, f: fn(&Scenario, &RunOptions, &Path) -> Result<Timings>| {
         let mut s = Scenario::boot(name.to_string(), Firmware::Bios, Medium::Disk);
         s.script = Script::Custom(f);
         s
     };
+    let mut first = mk("appliance-firstboot", firstboot_dhcp);
+    first.representative = true;
     vec![
-        mk("appliance-firstboot", firstboot_dhcp),
+        first,
         mk("appliance-firstboot-manual", firstboot_manual),
+        mk("appliance-bad-record", firstboot_bad_record),
     ]
 }
 
@@ -266,29 +270,41 @@ fn free_port() -> Result<u16> {
 }
 
 fn firstboot_dhcp(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
-    firstboot(s, opts, dir, true, "fw-dhcp-7")
+    let json = handover_json(true, "fw-dhcp-7")?;
+    firstboot(s, opts, dir, &json, "fw-dhcp-7", None)
 }
 
 fn firstboot_manual(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
-    firstboot(s, opts, dir, false, "fw-manual-3")
+    let json = handover_json(false, "fw-manual-3")?;
+    firstboot(s, opts, dir, &json, "fw-manual-3", None)
 }
 
-/// Boots the appliance with a record for `hostname`, waits for the ready
-/// line and checks the console and the page.
+/// A record with a truncated MAC: the appliance must name `network.mac`,
+/// fall back to DHCP with the host name `appliance` and show the problem.
+fn firstboot_bad_record(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+    let good = handover_json(true, "fw-bad-1")?;
+    let bad = good.replace("\"52:54:00:12:34:56\"", "\"52:54:00:12:34\"");
+    ensure!(bad != good, "the test record has no MAC to break");
+    firstboot(s, opts, dir, &bad, "appliance", Some("network.mac"))
+}
+
+/// Boots the appliance with the record `json`, waits for the ready line
+/// and checks the console and the page: the host name, and either the
+/// handed-over facts or (`problem`) the problem naming that JSON path.
 fn firstboot(
     s: &Scenario,
     opts: &RunOptions,
     dir: &Path,
-    dhcp: bool,
+    json: &str,
     hostname: &str,
+    problem: Option<&str>,
 ) -> Result<Timings> {
     let appl = opts.appliance_dir.as_deref().context(
         "no appliance artifacts (run through `cargo xtask qemu-test`, which builds them)",
     )?;
     let disk = dir.join("disk.img");
-    let json = handover_json(dhcp, hostname)?;
-    fs::write(dir.join("handover.json"), &json)?;
-    build_disk(&appl.join("rootfs.img"), &json, &disk)?;
+    fs::write(dir.join("handover.json"), json)?;
+    build_disk(&appl.join("rootfs.img"), json, &disk)?;
     let port = free_port()?;
     let cfg = VmConfig {
         firmware: s.firmware,
@@ -322,11 +338,20 @@ fn firstboot(
     let event: serde_json::Value = serde_json::from_str(line.trim())
         .with_context(|| format!("the ready line is not JSON: {line:?}"))?;
     ensure!(event["event"] == "ready", "not a ready event: {event}");
-    ensure!(
-        event["handover"] == "ok",
-        "the appliance reports: {}",
-        event["handover"]
-    );
+    match problem {
+        None => ensure!(
+            event["handover"] == "ok",
+            "the appliance reports: {}",
+            event["handover"]
+        ),
+        Some(path) => ensure!(
+            event["handover"]
+                .as_str()
+                .is_some_and(|h| h.contains(&format!("handover.json: {path}: "))),
+            "the appliance should report a problem with {path}: {}",
+            event["handover"]
+        ),
+    }
     ensure!(
         event["hostname"] == hostname,
         "hostname: want {hostname}, got {event}"
@@ -372,14 +397,34 @@ fn firstboot(
         "page status: {}",
         page.lines().next().unwrap_or("")
     );
-    for want in [
+    let mut wants = vec![
         format!("<td>{hostname}</td>"),
         "<td>10.0.2.15/24</td>".to_string(),
         "<td>10.0.2.2</td>".to_string(),
-        "<td>****-****-****-PQRS</td>".to_string(),
-        "<td>de</td>".to_string(),
         "later milestone".to_string(),
-    ] {
+    ];
+    match problem {
+        None => {
+            wants.push("<td>****-****-****-PQRS</td>".into());
+            wants.push("<td>de</td>".into());
+            ensure!(
+                !page.contains("class=\"problem\""),
+                "the page shows a problem"
+            );
+        }
+        Some(path) => {
+            wants.push(format!(
+                "<p class=\"problem\">Problem: /boot/handover/handover.json: {path}: "
+            ));
+            ensure!(
+                text.contains(&format!(
+                    "PROBLEM with the handover record: /boot/handover/handover.json: {path}: "
+                )),
+                "the console does not name {path}"
+            );
+        }
+    }
+    for want in wants {
         ensure!(
             page.contains(&want),
             "the setup page lacks {want:?}; see page.html"

@@ -11,8 +11,10 @@
 pub mod appliance;
 pub mod child;
 pub mod events;
+pub mod flaky;
 pub mod flows;
 pub mod http;
+pub mod installed;
 pub mod media;
 pub mod nginx;
 pub mod qemu;

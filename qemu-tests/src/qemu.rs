@@ -246,6 +246,37 @@ impl VmConfig {
     }
 }
 
+/// Arguments that attach `image` as one more drive next to the boot medium,
+/// without a boot index (firmware boots the medium with `bootindex=0`
+/// first). Copy-on-write like the boot medium; `id` must be unique. IDE
+/// drives go on bus `ide.1` (q35's AHCI ports take one unit each; the boot
+/// medium is on `ide.0`), so at most one extra IDE drive.
+pub fn extra_drive_args(medium: Medium, image: &Path, id: &str) -> Vec<String> {
+    let img = image.display();
+    match medium {
+        Medium::Cd => vec![
+            "-drive".into(),
+            format!("if=none,id={id},format=raw,media=cdrom,readonly=on,file={img}"),
+            "-device".into(),
+            format!("ide-cd,drive={id},bus=ide.1"),
+        ],
+        Medium::Usb => vec![
+            "-device".into(),
+            format!("qemu-xhci,id={id}-xhci"),
+            "-drive".into(),
+            format!("if=none,id={id},format=raw,snapshot=on,file={img}"),
+            "-device".into(),
+            format!("usb-storage,bus={id}-xhci.0,drive={id},removable=on"),
+        ],
+        Medium::Disk => vec![
+            "-drive".into(),
+            format!("if=none,id={id},format=raw,snapshot=on,file={img}"),
+            "-device".into(),
+            format!("ide-hd,drive={id},bus=ide.1"),
+        ],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,6 +360,21 @@ mod tests {
             r.contains("snapshot=on"),
             "the image must never be modified: {r}"
         );
+    }
+
+    #[test]
+    fn extra_drives_have_no_boot_index() {
+        let cd = extra_drive_args(Medium::Cd, Path::new("/t/i.iso"), "iso").join(" ");
+        assert_eq!(
+            cd,
+            "-drive if=none,id=iso,format=raw,media=cdrom,readonly=on,file=/t/i.iso -device ide-cd,drive=iso,bus=ide.1"
+        );
+        let hd = extra_drive_args(Medium::Disk, Path::new("/t/i.iso"), "iso").join(" ");
+        assert!(
+            hd.contains("snapshot=on") && hd.ends_with("ide-hd,drive=iso,bus=ide.1"),
+            "{hd}"
+        );
+        assert!(!hd.contains("bootindex"), "{hd}");
     }
 
     #[test]

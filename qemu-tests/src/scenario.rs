@@ -72,12 +72,15 @@ pub enum Script {
 impl Scenario {
     /// Whether the scenario boots the installer ISO (custom ones do not).
     pub fn needs_iso(&self) -> bool {
-        !matches!(self.script, Script::Custom(_))
+        // The installed-disk scenarios read the boot loader files out of the
+        // ISO's initramfs and attach the ISO as a second drive.
+        !matches!(self.script, Script::Custom(_)) || self.name.starts_with(crate::installed::PREFIX)
     }
 
     /// Whether it needs `cargo xtask appliance`'s output.
     pub fn needs_appliance(&self) -> bool {
         self.name.starts_with(crate::appliance::PREFIX)
+            || self.name.starts_with(crate::installed::PREFIX)
     }
 
     /// A boot-matrix cell with the defaults the matrix uses.
@@ -127,6 +130,7 @@ pub fn all() -> Vec<Scenario> {
     v.push(vga);
     v.extend(crate::flows::all());
     v.extend(crate::appliance::scenarios());
+    v.extend(crate::installed::scenarios());
     v
 }
 

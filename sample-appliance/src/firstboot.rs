@@ -125,6 +125,37 @@ pub fn early_setup() {
     if let Err(e) = nix::sys::reboot::set_cad_enabled(false) {
         installer::log::warn(&format!("cannot disable Ctrl-Alt-Del: {e}"));
     }
+    seed_rng_in_background();
+}
+
+/// A blocking `getrandom(2)` in a thread, as the installer's PID 1 does:
+/// some crates (dhcproto's transaction ids through `rand`) wait for the
+/// kernel's pool by polling `/dev/random`, which never initialises it on a
+/// VM without RDRAND or virtio-rng (QEMU TCG); a blocking `getrandom` makes
+/// the kernel generate jitter entropy (about a second).
+fn seed_rng_in_background() {
+    let spawned = std::thread::Builder::new()
+        .name("entropy".into())
+        .spawn(|| {
+            let start = Instant::now();
+            let mut buf = [0u8; 16];
+            // SAFETY: a valid buffer of the given length; flags 0 = block until ready.
+            let rc = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if rc < 0 {
+                installer::log::warn(&format!(
+                    "getrandom failed: {}",
+                    std::io::Error::last_os_error()
+                ));
+            } else {
+                installer::log::info(&format!(
+                    "kernel random number generator ready after {:.1} s",
+                    start.elapsed().as_secs_f64()
+                ));
+            }
+        });
+    if let Err(e) = spawned {
+        installer::log::warn(&format!("cannot start the entropy thread: {e}"));
+    }
 }
 
 /// Drivers: module index, file systems by name, then coldplug.

@@ -74,7 +74,9 @@ fn cli(args: Vec<String>) -> Result<()> {
 /// PID 1: boot, serve in a thread, reap forever.
 fn pid1() -> ! {
     installer::log::install_panic_hook();
-    firstboot::early_setup();
+    if catch_unwind(firstboot::early_setup).is_err() {
+        installer::log::error("the early setup panicked; carrying on");
+    }
     let ready = match catch_unwind(firstboot::run) {
         Ok(r) => Some(r),
         Err(_) => {

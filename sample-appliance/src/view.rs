@@ -119,21 +119,22 @@ pub fn escape(text: &str) -> String {
 pub fn page(view: &View) -> String {
     let none = "—".to_string();
     let opt = |o: &Option<String>| escape(o.as_deref().unwrap_or(&none));
-    let mut rows = Vec::new();
-    rows.push(("Product", escape(&view.product)));
-    rows.push(("Release", opt(&view.release)));
-    rows.push(("Host name", escape(&view.hostname)));
-    rows.push(("Network", opt(&view.network_mode)));
-    rows.push(("Address", opt(&view.address)));
-    rows.push(("Gateway", opt(&view.gateway)));
     let dns = if view.dns.is_empty() {
         none.clone()
     } else {
         escape(&view.dns.join(", "))
     };
-    rows.push(("DNS servers", dns));
-    rows.push(("Keyboard layout", opt(&view.keyboard)));
-    rows.push(("Serial number", opt(&view.serial_masked)));
+    let rows = [
+        ("Product", escape(&view.product)),
+        ("Release", opt(&view.release)),
+        ("Host name", escape(&view.hostname)),
+        ("Network", opt(&view.network_mode)),
+        ("Address", opt(&view.address)),
+        ("Gateway", opt(&view.gateway)),
+        ("DNS servers", dns),
+        ("Keyboard layout", opt(&view.keyboard)),
+        ("Serial number", opt(&view.serial_masked)),
+    ];
 
     let mut s = String::new();
     let title = escape(&format!("{} setup", view.product));
@@ -159,8 +160,8 @@ pub fn page(view: &View) -> String {
          <p>Enter the one-time setup token shown on the appliance's console.</p>\n\
          <form method=\"post\" action=\"/setup\">\n\
          <label for=\"token\">Setup token</label>\n\
-         <input id=\"token\" name=\"token\" autocomplete=\"off\" placeholder=\"XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX\" disabled>\n\
-         <button type=\"submit\" disabled>Continue</button>\n\
+         <input id=\"token\" name=\"token\" autocomplete=\"off\" placeholder=\"XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX\" required>\n\
+         <button type=\"submit\">Continue</button>\n\
          </form>\n\
          <p><em>The setup wizard is a later milestone: this page is a placeholder and \
          does not accept the token yet.</em></p>\n</body>\n</html>\n",

@@ -58,6 +58,9 @@ pub fn build(
         }
     }
     crate::keymaps::add_to_archive(&mut a, inputs)?;
+    for (path, bytes) in crate::bootfiles::files(inputs)? {
+        a.add_file(&path, 0o644, bytes)?;
+    }
     for (path, bytes) in vendor {
         a.add_file(path, 0o644, bytes.clone())?;
     }

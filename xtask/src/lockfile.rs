@@ -27,10 +27,14 @@ pub enum Role {
     XkbData,
     /// `loadkeys -b`, which turns a keymap into the binary form the installer loads (build time only).
     Kbd,
+    /// `grub-mkimage`, which makes the BIOS GRUB core image for installed disks (build time only).
+    GrubCommon,
+    /// GRUB i386-pc modules, `boot.img` and `diskboot.img` for installed disks.
+    GrubPc,
 }
 
 impl Role {
-    pub const ALL: [Role; 9] = [
+    pub const ALL: [Role; 11] = [
         Role::Kernel,
         Role::Isolinux,
         Role::SyslinuxCommon,
@@ -40,6 +44,8 @@ impl Role {
         Role::ConsoleSetup,
         Role::XkbData,
         Role::Kbd,
+        Role::GrubCommon,
+        Role::GrubPc,
     ];
 
     pub fn name(self) -> &'static str {
@@ -53,6 +59,8 @@ impl Role {
             Role::ConsoleSetup => "console-setup",
             Role::XkbData => "xkb-data",
             Role::Kbd => "kbd",
+            Role::GrubCommon => "grub-common",
+            Role::GrubPc => "grub-pc",
         }
     }
 
@@ -69,6 +77,8 @@ impl Role {
             Role::ConsoleSetup => "console-setup",
             Role::XkbData => "xkb-data",
             Role::Kbd => "kbd",
+            Role::GrubCommon => "grub-common",
+            Role::GrubPc => "grub-pc-bin",
         }
     }
 
@@ -155,7 +165,9 @@ impl Lock {
     pub fn render(&self) -> String {
         let mut out = String::from(
             "# Debian 12 packages the ISO is built from: package version sha256 role.\n\
-             # Refresh with `cargo xtask inputs --update`; never edit by hand.\n",
+             # `cargo xtask inputs --update` re-pins every line to apt's current version.\n\
+             # A line may be added by hand: version from `apt-cache policy`, sha256 of the\n\
+             # `apt-get download`ed .deb (`sha256sum`); the build verifies it on every fetch.\n",
         );
         for p in &self.pins {
             let _ = writeln!(

@@ -13,6 +13,7 @@
 mod appliance;
 mod assemble;
 mod bench;
+mod bootfiles;
 mod check;
 mod cmd;
 mod deb;

@@ -7,6 +7,79 @@
 //! (end-of-directory markers). Works on FAT12, FAT16 and FAT32.
 
 use std::collections::BTreeSet;
+use std::io::{Read, Seek, SeekFrom, Write};
+
+/// Byte access to a FAT image: in memory, or on a device through
+/// [`DeviceBytes`] (the installer fixes a partition on the target disk).
+pub trait Bytes {
+    /// Length in bytes.
+    fn size(&self) -> usize;
+    /// Reads `buf.len()` bytes at `off` (zeros where it cannot read).
+    fn get(&mut self, off: usize, buf: &mut [u8]);
+    /// Writes `data` at `off`.
+    fn put(&mut self, off: usize, data: &[u8]);
+}
+
+impl Bytes for Vec<u8> {
+    fn size(&self) -> usize {
+        self.len()
+    }
+    fn get(&mut self, off: usize, buf: &mut [u8]) {
+        let n = buf.len();
+        buf.copy_from_slice(&self[off..off + n]);
+    }
+    fn put(&mut self, off: usize, data: &[u8]) {
+        self[off..off + data.len()].copy_from_slice(data);
+    }
+}
+
+/// A FAT volume on a seekable device; the first I/O error is kept and
+/// returned by [`drop_dot_entry_lfns_on`].
+pub struct DeviceBytes<'a, D> {
+    dev: &'a mut D,
+    len: usize,
+    error: Option<std::io::Error>,
+}
+
+impl<D: Read + Write + Seek> Bytes for DeviceBytes<'_, D> {
+    fn size(&self) -> usize {
+        self.len
+    }
+    fn get(&mut self, off: usize, buf: &mut [u8]) {
+        let r = self
+            .dev
+            .seek(SeekFrom::Start(off as u64))
+            .and_then(|_| self.dev.read_exact(buf));
+        if let Err(e) = r {
+            buf.fill(0);
+            self.error.get_or_insert(e);
+        }
+    }
+    fn put(&mut self, off: usize, data: &[u8]) {
+        let r = self
+            .dev
+            .seek(SeekFrom::Start(off as u64))
+            .and_then(|_| self.dev.write_all(data));
+        if let Err(e) = r {
+            self.error.get_or_insert(e);
+        }
+    }
+}
+
+/// [`drop_dot_entry_lfns`] on a volume of `len` bytes that starts at the
+/// device's offset 0 (e.g. a partition window).
+pub fn drop_dot_entry_lfns_on<D: Read + Write + Seek>(dev: &mut D, len: u64) -> Result<(), String> {
+    let mut b = DeviceBytes {
+        dev,
+        len: usize::try_from(len).map_err(|_| "volume too large".to_string())?,
+        error: None,
+    };
+    drop_dot_entry_lfns(&mut b)?;
+    match b.error {
+        Some(e) => Err(format!("I/O error while fixing directories: {e}")),
+        None => Ok(()),
+    }
+}
 
 const ENTRY: usize = 32;
 const ATTR_LFN: u8 = 0x0F;
@@ -35,23 +108,33 @@ struct Layout {
     cluster_count: u32,
 }
 
-fn u16_at(img: &[u8], off: usize) -> usize {
-    usize::from(u16::from_le_bytes([img[off], img[off + 1]]))
+fn u8_at(img: &mut dyn Bytes, off: usize) -> u8 {
+    let mut b = [0u8; 1];
+    img.get(off, &mut b);
+    b[0]
 }
 
-fn u32_at(img: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes([img[off], img[off + 1], img[off + 2], img[off + 3]])
+fn u16_at(img: &mut dyn Bytes, off: usize) -> usize {
+    let mut b = [0u8; 2];
+    img.get(off, &mut b);
+    usize::from(u16::from_le_bytes(b))
+}
+
+fn u32_at(img: &mut dyn Bytes, off: usize) -> u32 {
+    let mut b = [0u8; 4];
+    img.get(off, &mut b);
+    u32::from_le_bytes(b)
 }
 
 impl Layout {
-    fn read(img: &[u8]) -> Result<Self, String> {
-        if img.len() < 512 {
+    fn read(img: &mut dyn Bytes) -> Result<Self, String> {
+        if img.size() < 512 {
             return Err("image smaller than one sector".to_owned());
         }
         let bps = u16_at(img, 0x0B);
-        let spc = usize::from(img[0x0D]);
+        let spc = usize::from(u8_at(img, 0x0D));
         let reserved = u16_at(img, 0x0E);
-        let fats = usize::from(img[0x10]);
+        let fats = usize::from(u8_at(img, 0x10));
         let root_entries = u16_at(img, 0x11);
         let total16 = u16_at(img, 0x13);
         let spf16 = u16_at(img, 0x16);
@@ -88,7 +171,7 @@ impl Layout {
             data_start: first_data_sector * bps,
             cluster_count: cluster_count as u32,
         };
-        if layout.data_start + cluster_count * layout.cluster_bytes > img.len() {
+        if layout.data_start + cluster_count * layout.cluster_bytes > img.size() {
             return Err("boot sector describes more sectors than the image has".to_owned());
         }
         Ok(layout)
@@ -99,7 +182,7 @@ impl Layout {
     }
 
     /// The next cluster of a chain, or `None` at its end (or on a bad value).
-    fn next(&self, img: &[u8], c: u32) -> Option<u32> {
+    fn next(&self, img: &mut dyn Bytes, c: u32) -> Option<u32> {
         let c_usize = c as usize;
         let next = match self.kind {
             FatKind::Fat12 => {
@@ -117,7 +200,7 @@ impl Layout {
     }
 
     /// Byte ranges of a cluster chain, stopping on loops.
-    fn chain(&self, img: &[u8], first: u32) -> Vec<(usize, usize)> {
+    fn chain(&self, img: &mut dyn Bytes, first: u32) -> Vec<(usize, usize)> {
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
         let mut c = Some(first).filter(|&c| self.is_valid_cluster(c));
@@ -134,7 +217,7 @@ impl Layout {
 }
 
 /// Removes the LFN entries in front of `.`/`..` in every directory of the image.
-pub(super) fn drop_dot_entry_lfns(img: &mut [u8]) -> Result<(), String> {
+pub fn drop_dot_entry_lfns(img: &mut dyn Bytes) -> Result<(), String> {
     let layout = Layout::read(img)?;
     let root: Vec<(usize, usize)> = match layout.root_region {
         Some((off, entries)) => vec![(off, off + entries * ENTRY)],
@@ -145,7 +228,8 @@ pub(super) fn drop_dot_entry_lfns(img: &mut [u8]) -> Result<(), String> {
     while let Some(ranges) = todo.pop() {
         for (start, end) in &ranges {
             for off in (*start..*end).step_by(ENTRY) {
-                let e = &img[off..off + ENTRY];
+                let mut e = [0u8; ENTRY];
+                img.get(off, &mut e);
                 if e[0] == 0 {
                     break;
                 }
@@ -170,11 +254,56 @@ pub(super) fn drop_dot_entry_lfns(img: &mut [u8]) -> Result<(), String> {
         }
         compact_dir(img, &ranges);
     }
+    if layout.kind == FatKind::Fat32 {
+        fix_dotdot_to_root(img, &layout);
+    }
     Ok(())
 }
 
+/// On FAT32 a `..` entry that points at the root directory must say cluster
+/// 0, not the root's cluster number (fatfs writes the number; fsck.vfat
+/// reports "Invalid '..' entry"). Walks the root's subdirectories.
+fn fix_dotdot_to_root(img: &mut dyn Bytes, layout: &Layout) {
+    let root = layout.chain(img, layout.root_cluster);
+    let mut subdirs = Vec::new();
+    for (start, end) in &root {
+        for off in (*start..*end).step_by(ENTRY) {
+            let mut e = [0u8; ENTRY];
+            img.get(off, &mut e);
+            if e[0] == 0 {
+                break;
+            }
+            let attr = e[11];
+            if e[0] != DELETED
+                && attr != ATTR_LFN
+                && attr & ATTR_VOLUME_ID == 0
+                && attr & ATTR_DIRECTORY != 0
+            {
+                let cluster = (u32::from(u16::from_le_bytes([e[20], e[21]])) << 16)
+                    | u32::from(u16::from_le_bytes([e[26], e[27]]));
+                subdirs.push(cluster);
+            }
+        }
+    }
+    for c in subdirs {
+        if let Some(&(start, _)) = layout.chain(img, c).first() {
+            // `..` is the second entry of a directory.
+            let off = start + ENTRY;
+            let mut e = [0u8; ENTRY];
+            img.get(off, &mut e);
+            let cluster = (u32::from(u16::from_le_bytes([e[20], e[21]])) << 16)
+                | u32::from(u16::from_le_bytes([e[26], e[27]]));
+            if &e[..11] == b"..         " && cluster == layout.root_cluster {
+                e[20..22].fill(0);
+                e[26..28].fill(0);
+                img.put(off, &e);
+            }
+        }
+    }
+}
+
 /// Drops the LFN entries directly before a `.` or `..` entry; compacts the rest.
-fn compact_dir(img: &mut [u8], ranges: &[(usize, usize)]) {
+fn compact_dir(img: &mut dyn Bytes, ranges: &[(usize, usize)]) {
     let slots: Vec<usize> = ranges
         .iter()
         .flat_map(|&(s, e)| (s..e).step_by(ENTRY))
@@ -183,7 +312,7 @@ fn compact_dir(img: &mut [u8], ranges: &[(usize, usize)]) {
     let mut pending_lfn: Vec<[u8; ENTRY]> = Vec::new();
     for &off in &slots {
         let mut e = [0u8; ENTRY];
-        e.copy_from_slice(&img[off..off + ENTRY]);
+        img.get(off, &mut e);
         if e[0] == 0 {
             break;
         }
@@ -201,8 +330,8 @@ fn compact_dir(img: &mut [u8], ranges: &[(usize, usize)]) {
     entries.append(&mut pending_lfn);
     for (i, &off) in slots.iter().enumerate() {
         match entries.get(i) {
-            Some(e) => img[off..off + ENTRY].copy_from_slice(e),
-            None => img[off..off + ENTRY].fill(0),
+            Some(e) => img.put(off, e),
+            None => img.put(off, &[0u8; ENTRY]),
         }
     }
 }

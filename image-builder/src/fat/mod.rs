@@ -21,7 +21,7 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::io::{Cursor, Write};
 
-mod dirfix;
+pub mod dirfix;
 
 use fatfs::{Date, DateTime, FileSystem, FormatVolumeOptions, FsOptions, Time, TimeProvider};
 

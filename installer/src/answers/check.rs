@@ -192,6 +192,9 @@ pub fn unattended_gaps(file: &AnswerFile, interfaces: &[Interface]) -> Vec<Strin
     if file.serial.is_none() {
         gaps.push("serial".into());
     }
+    if file.erase_disk != Some(true) {
+        gaps.push("erase_disk".into());
+    }
     gaps
 }
 
@@ -322,11 +325,12 @@ mod tests {
                 "network.gateway",
                 "network.dns",
                 "network.hostname",
-                "serial"
+                "serial",
+                "erase_disk"
             ]
         );
         let dhcp = parse(
-            r#"{"version": 1, "network": {"mode": "dhcp"}, "serial": "7K3M-Q9TD-2XWB-HV5B"}"#,
+            r#"{"version": 1, "network": {"mode": "dhcp"}, "serial": "7K3M-Q9TD-2XWB-HV5B", "erase_disk": true}"#,
         )
         .unwrap();
         assert!(unattended_gaps(&dhcp, &[iface("eth0")]).is_empty());
@@ -336,7 +340,7 @@ mod tests {
         );
         assert_eq!(
             unattended_gaps(&AnswerFile::default(), &[]),
-            ["network.mode", "serial"]
+            ["network.mode", "serial", "erase_disk"]
         );
     }
 }

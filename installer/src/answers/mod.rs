@@ -41,6 +41,15 @@ pub struct AnswerFile {
     /// Keyboard layout code, e.g. `de`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyboard: Option<String>,
+    /// Which disk to install on (all given fields must match).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<crate::install::plan::DiskSelector>,
+    /// `gpt` or `mbr` (default: GPT on UEFI, MBR on BIOS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition_table: Option<crate::install::plan::TableKind>,
+    /// Consent to erase the chosen disk; an unattended run needs `true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erase_disk: Option<bool>,
     /// What to do when the steps are done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish: Option<Finish>,
@@ -286,6 +295,9 @@ mod tests {
             }),
             serial: Some("7K3M-Q9TD-2XWB-HV5B".into()),
             keyboard: Some("fr".into()),
+            disk: None,
+            partition_table: None,
+            erase_disk: None,
             finish: None,
         };
         let text = serde_json::to_string(&f).unwrap();

@@ -361,6 +361,72 @@ impl Client {
         }
         Ok(body)
     }
+
+    /// GETs `url` for streaming: returns once the headers are in, and the
+    /// body is read with [`Stream::read`]. With `range_start > 0` it asks for
+    /// `Range: bytes=<range_start>-`; judging the answer (206 and its
+    /// `Content-Range`, or a 200) is the caller's job. `idle` replaces the
+    /// client's time limit for this request: it bounds the wait for the
+    /// headers and for each read, so a stalled transfer ends with
+    /// [`FetchError::Timeout`] however long the whole body takes.
+    pub fn get_stream(
+        &self,
+        url: &str,
+        range_start: u64,
+        idle: Duration,
+    ) -> Result<Stream, FetchError> {
+        let mut request = self.http.get(url).timeout(idle);
+        if range_start > 0 {
+            request = request.header(reqwest::header::RANGE, format!("bytes={range_start}-"));
+        }
+        let response = request.send().map_err(|e| classify(url, &e))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Err(FetchError::NotFound { url: url.into() });
+        }
+        if !status.is_success() {
+            return Err(FetchError::Status {
+                url: url.into(),
+                status: status.as_u16(),
+            });
+        }
+        Ok(Stream {
+            url: url.into(),
+            response,
+        })
+    }
+}
+
+/// A response body read as it arrives (from [`Client::get_stream`]).
+#[derive(Debug)]
+pub struct Stream {
+    url: String,
+    response: reqwest::blocking::Response,
+}
+
+impl Stream {
+    /// The HTTP status (a success: 200, 206, …).
+    pub fn status(&self) -> u16 {
+        self.response.status().as_u16()
+    }
+
+    /// The `Content-Range` header, if present and ASCII.
+    pub fn content_range(&self) -> Option<&str> {
+        self.response
+            .headers()
+            .get(reqwest::header::CONTENT_RANGE)
+            .and_then(|v| v.to_str().ok())
+    }
+
+    /// The announced body length (of this response, i.e. of the range).
+    pub fn content_length(&self) -> Option<u64> {
+        self.response.content_length()
+    }
+
+    /// Reads the next body bytes into `buf`; `Ok(0)` at the end of the body.
+    pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, FetchError> {
+        self.response.read(buf).map_err(|e| classify(&self.url, &e))
+    }
 }
 
 /// The error and its causes, `: `-separated.

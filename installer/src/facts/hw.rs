@@ -41,6 +41,37 @@ pub struct Disk {
     pub removable: bool,
     /// Bus guessed from the sysfs path: usb, nvme, virtio, ata, scsi or other.
     pub bus: &'static str,
+    /// The disk's serial number, when the device reports one.
+    pub serial: String,
+    /// `ro` is 1.
+    pub read_only: bool,
+    /// Bytes per logical sector (`queue/logical_block_size`, 512 if unknown).
+    pub logical_sector: u64,
+}
+
+/// The unit serial number from a SCSI VPD page 0x80 (`device/vpd_pg80`):
+/// a 4-byte header (byte 3 = length), then ASCII.
+pub fn serial_from_vpd80(page: &[u8]) -> Option<String> {
+    let len = usize::from(*page.get(3)?);
+    let text = page.get(4..4 + len)?;
+    let s: String = text
+        .iter()
+        .filter(|b| b.is_ascii_graphic() || **b == b' ')
+        .map(|&b| b as char)
+        .collect();
+    let s = s.trim().to_string();
+    (!s.is_empty()).then_some(s)
+}
+
+fn disk_serial(dir: &Path) -> String {
+    read_attr(&dir.join("device/serial"))
+        .or_else(|| read_attr(&dir.join("serial")))
+        .or_else(|| {
+            std::fs::read(dir.join("device/vpd_pg80"))
+                .ok()
+                .and_then(|p| serial_from_vpd80(&p))
+        })
+        .unwrap_or_default()
 }
 
 /// Reads a sysfs attribute, trimmed; `None` if unreadable or empty.
@@ -137,6 +168,11 @@ pub fn disks(root: &Path) -> Vec<Disk> {
                 .unwrap_or_default();
             let bus = bus_from_sysfs_path(&name, &link);
             Disk {
+                serial: disk_serial(&dir),
+                read_only: read_attr(&dir.join("ro")).as_deref() == Some("1"),
+                logical_sector: read_attr(&dir.join("queue/logical_block_size"))
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(512),
                 name,
                 size_bytes: sectors.saturating_mul(512),
                 model,

@@ -87,6 +87,40 @@ pub fn serial_menu(input: &str) -> Result<SerialMenu, InputError> {
     }
 }
 
+/// What the failure screen asks for.
+pub const AFTER_FAILURE_EXPECTED: &str =
+    "type r to retry, s for a shell, b to reboot or p to power off, then press Enter";
+
+/// Parses the failure screen's `r`, `s`, `b` or `p`.
+pub fn after_failure(input: &str) -> Result<super::install::AfterFailure, InputError> {
+    use super::install::AfterFailure;
+    match word(input).as_str() {
+        "r" | "retry" => Ok(AfterFailure::Retry),
+        "s" | "shell" => Ok(AfterFailure::Shell),
+        "b" | "reboot" => Ok(AfterFailure::Power(PowerAction::Reboot)),
+        "p" | "poweroff" | "power off" => Ok(AfterFailure::Power(PowerAction::PowerOff)),
+        _ => Err(refused(input, AFTER_FAILURE_EXPECTED)),
+    }
+}
+
+/// Picks a disk by list number (1-based) or name (`sda`, `/dev/sda`).
+pub fn disk(input: &str, list: &[crate::facts::hw::Disk]) -> Result<usize, InputError> {
+    let t = input.trim();
+    if t.is_empty() {
+        return Err(InputError::NothingTyped {
+            expected: "type the number of a disk and press Enter",
+        });
+    }
+    let name = t.trim_start_matches("/dev/");
+    list_number(t, list.len())
+        .or_else(|| list.iter().position(|d| d.name == name))
+        .ok_or_else(|| InputError::NotInList {
+            input: shown(t),
+            count: list.len(),
+            what: "a disk name",
+        })
+}
+
 /// Parses `y`/`yes` or `n`/`no`.
 pub fn yes_no(input: &str) -> Result<bool, InputError> {
     match word(input).as_str() {

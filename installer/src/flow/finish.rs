@@ -1,11 +1,10 @@
-//! The steps after the network: the keyboard layout (also reached with the
-//! K hotkey) and the "ready" screen, which saves the collected answers.
+//! The keyboard layout step (also reached with the K hotkey) and the
+//! collected answers.
 
 use super::network::cidr_text;
-use super::{choice, ids, text, Flow, State, Step, DEFAULT_LAYOUT, NEXT_STEP};
-use crate::answers::{AnswerFile, Finish, Mode, NetworkAnswers, VERSION};
+use super::{choice, ids, text, Flow, Step, DEFAULT_LAYOUT};
+use crate::answers::{AnswerFile, Mode, NetworkAnswers, VERSION};
 use crate::event::Event;
-use crate::power::PowerAction;
 
 impl Flow<'_> {
     /// Lists the layouts and asks for one (preselected: the earlier choice,
@@ -66,7 +65,7 @@ impl Flow<'_> {
     }
 
     /// What was configured, in the answer-file schema (no `finish`).
-    fn collected(&self) -> AnswerFile {
+    pub(super) fn collected(&self) -> AnswerFile {
         let network = self.network.as_ref().map(|(mode, c)| match mode {
             Mode::Manual => NetworkAnswers {
                 mode: Some(Mode::Manual),
@@ -89,36 +88,10 @@ impl Flow<'_> {
             network,
             serial: self.serial.as_ref().map(|v| v.serial.to_string()),
             keyboard: self.layout.clone(),
+            disk: None,
+            partition_table: None,
+            erase_disk: None,
             finish: None,
-        }
-    }
-
-    /// Summary, saved answers, `ready`, then reboot or power off (from
-    /// `finish` in the answers, else asked).
-    pub(super) fn ready(&mut self) -> Step<State> {
-        let config = self.network.as_ref().map(|(_, c)| c.clone());
-        let layout = self.layout.clone().unwrap_or(DEFAULT_LAYOUT.into());
-        self.show(&text::ready(config.as_ref(), self.serial.as_ref(), &layout));
-        match serde_json::to_string_pretty(&self.collected()) {
-            Ok(json) => match self.p.host.save_answers(&format!("{json}\n")) {
-                Ok(path) => self.show(&format!(
-                    "Your answers were saved to {path}\n(the next steps take them from there).\n"
-                )),
-                Err(e) => self.show(&format!("  ! your answers could not be saved: {e}\n")),
-            },
-            Err(e) => self.show(&format!("  ! your answers could not be saved: {e}\n")),
-        }
-        self.show(text::NOT_YET);
-        self.emit(Event::Ready {
-            next: NEXT_STEP.to_string(),
-        });
-        match self.answers.finish {
-            Some(Finish::Reboot) => Ok(State::Done(PowerAction::Reboot)),
-            Some(Finish::Poweroff) => Ok(State::Done(PowerAction::PowerOff)),
-            Some(Finish::Wait) | None => {
-                let action = self.ask(ids::READY_ACTION, text::POWER_PROMPT, choice::power)?;
-                Ok(State::Done(action))
-            }
         }
     }
 }

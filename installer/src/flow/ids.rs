@@ -37,7 +37,15 @@ pub const SERIAL_RETRY: &str = "serial.retry";
 pub const SERIAL_CONTINUE: &str = "serial.continue";
 /// The keyboard layout list (hotkey K and the keyboard step).
 pub const KEYBOARD_LAYOUT: &str = "keyboard.layout";
-/// Reboot or power off on the "ready" screen.
+/// Picking the disk (only when several qualify and nothing selects one).
+pub const INSTALL_DISK: &str = "install.disk";
+/// "Start the installation? [y/n]" (all data on the disk will be lost).
+pub const INSTALL_AGREE: &str = "install.agree";
+/// "Check the data above one last time. Press Enter to start".
+pub const INSTALL_START: &str = "install.start";
+/// Retry, shell, reboot or power off after a failed install.
+pub const INSTALL_FAILED: &str = "install.failed";
+/// Reboot or power off after the install (`finish: wait`).
 pub const READY_ACTION: &str = "ready.action";
 /// Reboot, power off or shell on the stop screen (bad answers).
 pub const STOP_ACTION: &str = "stop.action";

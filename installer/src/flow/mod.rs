@@ -11,6 +11,8 @@
 pub mod choice;
 mod finish;
 pub mod ids;
+pub mod install;
+mod install_text;
 mod network;
 mod serial;
 pub mod text;
@@ -56,6 +58,8 @@ pub struct Ports<'a> {
     pub host: &'a mut dyn Host,
     /// The vendor backend.
     pub vendor: &'a mut dyn VendorOps,
+    /// Disks and the install itself.
+    pub install: &'a mut dyn crate::install::InstallOps,
 }
 
 /// The answer file situation at the start.
@@ -96,8 +100,6 @@ pub enum Outcome {
 pub const DEFAULT_HOSTNAME: &str = "appliance";
 /// Layout used when nothing else is chosen.
 pub const DEFAULT_LAYOUT: &str = "us";
-/// The `next` of the `ready` event: the first step this build lacks.
-pub const NEXT_STEP: &str = "install";
 /// The message for a key an unattended run needs but the answers lack.
 pub const REQUIRED_UNATTENDED: &str = "this key is required for an unattended installation";
 
@@ -114,7 +116,7 @@ enum State {
     Apply(NetConfig),
     SerialNumber,
     KeyboardStep,
-    Ready,
+    Install,
     Stop(Stop),
     Done(PowerAction),
 }
@@ -240,9 +242,9 @@ impl<'a> Flow<'a> {
             State::SerialNumber => self.serial_step(),
             State::KeyboardStep => {
                 self.keyboard_step()?;
-                Ok(State::Ready)
+                Ok(State::Install)
             }
-            State::Ready => self.ready(),
+            State::Install => self.install_step(),
             State::Stop(stop) => self.stop(stop),
             State::Done(action) => Ok(State::Done(action)),
         }

@@ -45,8 +45,6 @@ pub const SERIAL_KEYBOARD_NOTE: &str = "This is a serial console: your terminal 
 /// After a DHCP failure.
 pub const DHCP_FALLBACK: &str =
     "You can try DHCP again (D) or configure the network manually (M).\n";
-/// What the ready screen says about the missing steps.
-pub const NOT_YET: &str = "The next step, installing to disk, is not available in this build yet.\nThe installation ends here.\n";
 /// The serial-number screen's prompt.
 pub const SERIAL_MENU_PROMPT: &str = "Type s and press Enter to enter the serial number: ";
 /// The serial number itself.
@@ -222,9 +220,10 @@ pub fn layout_prompt(code: &str) -> String {
     format!("Keyboard layout (number or code) [{code}]: ")
 }
 
-/// The ready screen's summary.
+/// The summary before the install (the vendor document's "check the
+/// installation data one last time").
 pub fn ready(config: Option<&NetConfig>, serial: Option<&Verified>, layout: &str) -> String {
-    let mut s = String::from("\nReady\n=====\n");
+    let mut s = String::from("\nInstallation data\n=================\n");
     match config {
         Some(c) => {
             let how = match c.source {
@@ -377,7 +376,6 @@ mod tests {
             lease(&c),
             NO_ADAPTER.to_string(),
             SERIAL_KEYBOARD_NOTE.to_string(),
-            NOT_YET.to_string(),
             ADDRESS_PROMPT.to_string(),
             SEARCH_PROMPT.to_string(),
         ] {

@@ -115,6 +115,7 @@ pub fn run() -> i32 {
         },
     });
 
+    let scan_medium = scan.found.as_ref().map(|m| m.device.clone());
     let mut facts = Facts::gather(root, &cmdline, &layout, None);
     facts.medium = scan;
     // Drivers loaded while waiting for the medium count too; the time stays coldplug's.
@@ -149,6 +150,11 @@ pub fn run() -> i32 {
     if let Some(url) = cmdline.get(crate::vendor::config::PARAM_BACKEND) {
         net.doctor.backend_url = Some(crate::vendor::config::normalize_url(url));
     }
+    let mut install = crate::install::system::SystemInstall::new(
+        scan_medium,
+        cmdline.get(crate::vendor::config::PARAM_BACKEND),
+        build.as_ref().map_or(String::new(), |b| b.version.clone()),
+    );
     let mut term = terminal::ConsoleTerm::default();
     let outcome = flow::run(
         Ports {
@@ -158,6 +164,7 @@ pub fn run() -> i32 {
             keyboard: &mut keyboard,
             host: &mut host,
             vendor: &mut vendor,
+            install: &mut install,
         },
         flow::Options {
             unattended: cmdline.has(PARAM_UNATTENDED),

@@ -49,6 +49,8 @@ pub struct Verified {
     pub release: String,
     /// The manifest's metadata version.
     pub manifest_version: u64,
+    /// The verified manifest (what the install step installs).
+    pub manifest: vendor_repo::Manifest,
 }
 
 /// Why the backend could not answer usefully.

@@ -134,8 +134,9 @@ pub fn check_serial(
         model: config.model.clone(),
         channel: config.channel.clone(),
         until: entitlement.until,
-        release: manifest.release,
+        release: manifest.release.clone(),
         manifest_version: manifest.metadata_version,
+        manifest,
     })
 }
 

@@ -5,6 +5,7 @@
 
 use installer::event::Event;
 use installer::flow::{self, AnswersInput, Host, Options, Outcome, Ports, Terminal};
+use installer::install::{Failure, Hardware, InstallOps, Installed, Job, Progress};
 use installer::keyboard::{KeyboardOps, Layout};
 use installer::net::{Check, DhcpFailure, Interface, Ipv4Cidr, NetConfig, NetOps, Source};
 use installer::vendor::{SerialCheck, VendorOps, Verified};
@@ -198,7 +199,145 @@ pub fn verified(serial: &Serial) -> SerialCheck {
         until: None,
         release: "1.0.0".into(),
         manifest_version: 1,
+        manifest: manifest(),
     })
+}
+
+/// The sample appliance's manifest shape: a 256 MiB FAT boot partition and
+/// a growing data partition, 1 GiB RAM and disk minimum.
+pub fn manifest() -> vendor_repo::Manifest {
+    use vendor_repo::manifest::*;
+    let part = |name: &str, label: &str, kind, filesystem, size_mib, grow| Partition {
+        name: name.into(),
+        label: label.into(),
+        kind,
+        filesystem,
+        size_mib,
+        grow,
+    };
+    let comp = |name: &str, kind, partition: &str, path: Option<&str>| Component {
+        name: name.into(),
+        kind,
+        size: 4,
+        sha256: "00".repeat(32),
+        compression: Compression::None,
+        content_size: 4,
+        destination: Destination {
+            partition: partition.into(),
+            path: path.map(Into::into),
+        },
+    };
+    vendor_repo::Manifest {
+        format: 1,
+        model: "example-appliance".into(),
+        channel: "stable".into(),
+        metadata_version: 1,
+        expires: u64::MAX,
+        release: "1.0.0".into(),
+        min_ram_mib: 1024,
+        layout: Layout {
+            min_disk_mib: 1024,
+            partitions: vec![
+                part(
+                    "boot",
+                    "APPBOOT",
+                    PartitionKind::Boot,
+                    Filesystem::Vfat,
+                    256,
+                    false,
+                ),
+                part(
+                    "data",
+                    "APPDATA",
+                    PartitionKind::Linux,
+                    Filesystem::None,
+                    64,
+                    true,
+                ),
+            ],
+        },
+        components: vec![
+            comp("kernel", ComponentKind::BootFile, "boot", Some("/vmlinuz")),
+            comp(
+                "initrd",
+                ComponentKind::BootFile,
+                "boot",
+                Some("/initrd.img"),
+            ),
+            comp("rootfs", ComponentKind::PartitionImage, "data", None),
+        ],
+        boot: Boot {
+            kernel: "/vmlinuz".into(),
+            initrd: "/initrd.img".into(),
+            cmdline: "appliance.boot=LABEL=APPBOOT".into(),
+        },
+    }
+}
+
+/// A disk as sysfs would describe it.
+pub fn disk(name: &str, gib: u64, serial: &str) -> installer::facts::hw::Disk {
+    installer::facts::hw::Disk {
+        name: name.into(),
+        size_bytes: gib << 30,
+        model: "ATA QEMU HARDDISK".into(),
+        removable: false,
+        bus: "ata",
+        serial: serial.into(),
+        read_only: false,
+        logical_sector: 512,
+    }
+}
+
+/// A machine with scripted disks whose installs succeed (or fail, from
+/// `results`); records every job.
+pub struct FakeInstall {
+    pub hardware: Hardware,
+    pub results: VecDeque<Result<Installed, Failure>>,
+    pub jobs: Vec<Job>,
+}
+
+impl Default for FakeInstall {
+    /// One 20 GiB disk, 1 GiB RAM, BIOS, the medium on sr0.
+    fn default() -> Self {
+        FakeInstall {
+            hardware: Hardware {
+                disks: vec![disk("sda", 20, "QM00001"), disk("sr0", 1, "")],
+                mem_total_kib: 1_004_000,
+                firmware: installer::facts::Firmware::Bios,
+                medium: Some("/dev/sr0".into()),
+            },
+            results: VecDeque::new(),
+            jobs: Vec::new(),
+        }
+    }
+}
+
+impl InstallOps for FakeInstall {
+    fn hardware(&mut self) -> Hardware {
+        self.hardware.clone()
+    }
+    fn install(
+        &mut self,
+        job: &Job,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Installed, Failure> {
+        self.jobs.push(job.clone());
+        progress(&Progress {
+            stage: "download".into(),
+            component: Some("rootfs".into()),
+            done: 4,
+            total: 4,
+            line: "rootfs  4 B".into(),
+        });
+        self.results.pop_front().unwrap_or(Ok(Installed {
+            install_id: "00112233445566778899aabbccddeeff".into(),
+            seconds: 1.0,
+            downloaded: 12,
+        }))
+    }
+    fn boot_next(&mut self, _job: &Job) -> Result<String, String> {
+        Ok("next boot: the disk".into())
+    }
 }
 
 impl VendorOps for FakeVendor {
@@ -231,6 +370,7 @@ pub struct Run {
     pub keyboard: FakeKeyboard,
     pub host: FakeHost,
     pub vendor: FakeVendor,
+    pub install: FakeInstall,
     pub events: Vec<Event>,
     pub outcome: Outcome,
 }
@@ -241,11 +381,32 @@ impl Run {
         Run::go_with(input, net, FakeVendor::default(), options)
     }
 
+    /// Runs the flow with a scripted backend and machine.
+    pub fn go_full<S: AsRef<str>>(
+        input: &[S],
+        net: FakeNet,
+        vendor: FakeVendor,
+        install: FakeInstall,
+        options: Options,
+    ) -> Run {
+        Run::run(input, net, vendor, install, options)
+    }
+
     /// Runs the flow with a scripted backend.
     pub fn go_with<S: AsRef<str>>(
         input: &[S],
         net: FakeNet,
         vendor: FakeVendor,
+        options: Options,
+    ) -> Run {
+        Run::run(input, net, vendor, FakeInstall::default(), options)
+    }
+
+    fn run<S: AsRef<str>>(
+        input: &[S],
+        net: FakeNet,
+        vendor: FakeVendor,
+        install: FakeInstall,
         options: Options,
     ) -> Run {
         let mut term = ScriptTerm {
@@ -257,6 +418,7 @@ impl Run {
         let mut host = FakeHost::default();
         let mut events: Vec<Event> = Vec::new();
         let mut vendor = vendor;
+        let mut install = install;
         let outcome = flow::run(
             Ports {
                 term: &mut term,
@@ -265,6 +427,7 @@ impl Run {
                 keyboard: &mut keyboard,
                 host: &mut host,
                 vendor: &mut vendor,
+                install: &mut install,
             },
             options,
         );
@@ -274,6 +437,7 @@ impl Run {
             keyboard,
             host,
             vendor,
+            install,
             events,
             outcome,
         }

@@ -128,7 +128,11 @@ fn pinned_client_accepts_only_the_printed_certificate() {
 #[test]
 fn appliance_scenarios_are_listed_and_need_no_iso() {
     let all = crate::scenario::all();
-    for name in ["appliance-firstboot", "appliance-firstboot-manual"] {
+    for name in [
+        "appliance-firstboot",
+        "appliance-firstboot-manual",
+        "appliance-bad-record",
+    ] {
         let s = all.iter().find(|s| s.name == name).unwrap();
         assert!(!s.needs_iso() && s.needs_appliance(), "{name}");
     }

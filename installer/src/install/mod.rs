@@ -1,0 +1,13 @@
+//! Installing to disk: the pure plan (which disk, which table, where every
+//! partition goes), the boot loader pieces, the verified download, and the
+//! one module that writes disks ([`apply`], with [`table`]).
+
+pub mod apply;
+pub mod bootloader;
+pub mod download;
+pub mod ops;
+pub mod plan;
+pub mod system;
+pub mod table;
+
+pub use ops::{Failure, Hardware, InstallOps, Installed, Job, Progress};

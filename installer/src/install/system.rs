@@ -1,0 +1,207 @@
+//! The real [`InstallOps`]: sysfs and /proc for the hardware, the vendor
+//! repository over HTTPS for the components (verified while streaming by
+//! [`super::download`]), the block device opened exclusively, and
+//! [`super::apply`] to write it.
+
+use super::apply::{self, Components, Extras, RootFs};
+use super::download::{self, RetryPolicy};
+use super::{Failure, Hardware, InstallOps, Installed, Job, Progress};
+use crate::backend::fetch::Client;
+use crate::facts::{self, Firmware};
+use crate::vendor::VendorConfig;
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use vendor_repo::manifest::Component;
+
+/// Downloads components from the vendor repository.
+pub struct HttpsComponents {
+    client: Client,
+    base_url: String,
+    policy: RetryPolicy,
+}
+
+impl Components for HttpsComponents {
+    fn fetch(
+        &mut self,
+        c: &Component,
+        sink: &mut dyn Write,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<u64, (String, String)> {
+        let url = format!("{}{}", self.base_url, c.object_path());
+        let stats = download::download(&self.client, &url, c, sink, &self.policy, &mut |p| {
+            progress(&Progress {
+                stage: "download".into(),
+                component: Some(c.name.clone()),
+                done: p.done,
+                total: p.total,
+                line: download::render_progress(p),
+            })
+        })
+        .map_err(|e| (e.to_string(), e.hint()))?;
+        Ok(stats.stored_bytes)
+    }
+}
+
+/// The installer's disk access.
+pub struct SystemInstall {
+    medium: Option<String>,
+    vendor: Result<VendorConfig, String>,
+    installer_version: String,
+}
+
+impl SystemInstall {
+    /// `medium`: the install medium's device; the vendor settings as the
+    /// serial step read them.
+    pub fn new(
+        medium: Option<String>,
+        backend_override: Option<&str>,
+        installer_version: String,
+    ) -> Self {
+        SystemInstall {
+            medium,
+            vendor: VendorConfig::load(Path::new("/"), backend_override).map_err(|e| e.to_string()),
+            installer_version,
+        }
+    }
+}
+
+/// `MemTotal` in KiB from /proc/meminfo text.
+pub fn mem_total_kib(meminfo: &str) -> Option<u64> {
+    meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    // PID 1 seeded the kernel RNG at start, so this does not block.
+    let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b));
+    b
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn failure(stage: &str, message: String, hint: &str, disk_state: &str) -> Failure {
+    Failure {
+        stage: stage.into(),
+        message,
+        hint: hint.into(),
+        disk_state: disk_state.into(),
+        bundle: None,
+    }
+}
+
+const UNTOUCHED: &str = "Nothing was written to the disk.";
+
+impl InstallOps for SystemInstall {
+    fn hardware(&mut self) -> Hardware {
+        let root = Path::new("/");
+        Hardware {
+            disks: facts::hw::disks(root),
+            mem_total_kib: std::fs::read_to_string("/proc/meminfo")
+                .ok()
+                .and_then(|t| mem_total_kib(&t))
+                .unwrap_or(0),
+            firmware: Firmware::detect(root),
+            medium: self.medium.clone(),
+        }
+    }
+
+    fn install(
+        &mut self,
+        job: &Job,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Installed, Failure> {
+        let started = Instant::now();
+        let config = self.vendor.clone().map_err(|e| {
+            failure(
+                "preparing",
+                e,
+                "the ISO's vendor settings are broken; rebuild it",
+                UNTOUCHED,
+            )
+        })?;
+        let client = Client::new(&config.ca_pem, Duration::from_secs(30))
+            .map_err(|e| failure("preparing", e.to_string(), &e.hint(), UNTOUCHED))?;
+        let mut components = HttpsComponents {
+            client,
+            base_url: config.backend_url.clone(),
+            policy: RetryPolicy::default(),
+        };
+        let id: [u8; 16] = random();
+        let mut handover = job.handover.clone();
+        handover.install_id = hex(&id);
+        handover.installed_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        handover.installer.version = self.installer_version.clone();
+        let handover_json = handover.to_json_pretty().map_err(|e| {
+            failure(
+                "preparing",
+                e.to_string(),
+                "this is a bug in the installer",
+                UNTOUCHED,
+            )
+        })?;
+        let log = std::fs::read(crate::log::LOG_FILE).unwrap_or_default();
+        let extras = Extras {
+            handover_json,
+            installer_log: log,
+            volume_id: u32::from_le_bytes([id[0], id[1], id[2], id[3]]),
+            disk_id: random(),
+        };
+        let path = format!("/dev/{}", job.disk.name);
+        let mut disk = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_EXCL | libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(|e| {
+                failure(
+                    "opening the disk",
+                    format!("{path}: {e}"),
+                    "the disk is in use or gone: check that nothing has it mounted, then retry",
+                    UNTOUCHED,
+                )
+            })?;
+        let downloaded = apply::run(job, &mut disk, &mut components, &RootFs, &extras, progress)?;
+        // Let the kernel see the new partitions (not needed to boot; harmless if it fails).
+        // SAFETY: BLKRRPART takes no argument; the fd is a valid open block device.
+        let _ = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&disk), 0x125F) };
+        Ok(Installed {
+            install_id: handover.install_id,
+            seconds: started.elapsed().as_secs_f64(),
+            downloaded,
+        })
+    }
+
+    fn boot_next(&mut self, job: &Job) -> Result<String, String> {
+        match job.firmware {
+            Firmware::Bios => Ok(format!(
+                "BIOS: the next boot uses /dev/{} if it comes first in the boot order.",
+                job.disk.name
+            )),
+            Firmware::Uefi => Err(
+                "setting BootNext is not supported yet; the firmware finds the disk through the removable path EFI/BOOT/BOOTX64.EFI"
+                    .into(),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meminfo() {
+        let t = "MemTotal:        1004412 kB\nMemFree:          900000 kB\n";
+        assert_eq!(mem_total_kib(t), Some(1_004_412));
+        assert_eq!(mem_total_kib("nothing"), None);
+    }
+}

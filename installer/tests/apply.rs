@@ -1,0 +1,313 @@
+//! `install::apply` on an image file (no root): the result is read back with
+//! our own readers (mbrman, gpt, fatfs, handover) and checked by the
+//! reference tools (sfdisk, sgdisk, fsck.vfat), which must be installed.
+//! A component that fails verification leaves the disk without a table.
+
+mod support;
+
+use installer::facts::Firmware;
+use installer::install::apply::{self, BootSources, Components, Extras};
+use installer::install::plan::{self, TableKind};
+use installer::install::{Job, Progress};
+use sha2::{Digest, Sha256};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use vendor_repo::manifest::Component;
+
+const DISK: u64 = 1 << 30;
+
+/// Components from memory, verified like the real download: the sink gets
+/// the bytes, then the hash decides.
+struct Memory {
+    data: std::collections::BTreeMap<String, Vec<u8>>,
+    /// Corrupt this component's last byte.
+    corrupt: Option<String>,
+}
+
+impl Components for Memory {
+    fn fetch(
+        &mut self,
+        c: &Component,
+        sink: &mut dyn Write,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<u64, (String, String)> {
+        let mut bytes = self.data[&c.name].clone();
+        if self.corrupt.as_deref() == Some(c.name.as_str()) {
+            let last = bytes.len() - 1;
+            bytes[last] ^= 1;
+        }
+        for chunk in bytes.chunks(1 << 20) {
+            sink.write_all(chunk)
+                .map_err(|e| (e.to_string(), String::new()))?;
+        }
+        progress(&Progress {
+            stage: "download".into(),
+            component: Some(c.name.clone()),
+            done: bytes.len() as u64,
+            total: bytes.len() as u64,
+            line: c.name.clone(),
+        });
+        let got = hex(&Sha256::digest(&bytes));
+        if got != c.sha256 {
+            return Err((
+                format!("{}: sha256 {got}, expected {}", c.name, c.sha256),
+                "retry".into(),
+            ));
+        }
+        Ok(bytes.len() as u64)
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Boot loader files: stand-ins with the structure the patcher checks.
+struct FakeBoot;
+
+impl BootSources for FakeBoot {
+    fn read(&self, path: &str) -> io::Result<Vec<u8>> {
+        if path.ends_with("boot.img") {
+            let mut b = vec![0xEBu8; 512];
+            b[510] = 0x55;
+            b[511] = 0xAA;
+            Ok(b)
+        } else if path.ends_with("core.img") {
+            let mut c = vec![0u8; 3 * 512 + 100];
+            c[0x1F0] = 0;
+            c[0x1F1] = 0;
+            c[0x1FE] = 0x20;
+            c[0x1FF] = 0x08;
+            Ok(c)
+        } else {
+            Ok(format!("stand-in for {path}").into_bytes())
+        }
+    }
+}
+
+fn component_data() -> (Vec<(String, Vec<u8>)>, vendor_repo::Manifest) {
+    let mut m = support::manifest();
+    let rootfs: Vec<u8> = (0..8u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let data = vec![
+        ("kernel".to_string(), b"kernel bytes".to_vec()),
+        ("initrd".to_string(), vec![7u8; 300_000]),
+        ("rootfs".to_string(), rootfs),
+    ];
+    for c in &mut m.components {
+        let d = &data.iter().find(|(n, _)| *n == c.name).unwrap().1;
+        c.size = d.len() as u64;
+        c.content_size = d.len() as u64;
+        c.sha256 = hex(&Sha256::digest(d));
+    }
+    (data, m)
+}
+
+fn image(name: &str) -> (PathBuf, std::fs::File) {
+    let path = std::env::temp_dir().join(format!("apply-{}-{name}.img", std::process::id()));
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    f.set_len(DISK).unwrap();
+    (path, f)
+}
+
+fn job(firmware: Firmware, table: TableKind, m: vendor_repo::Manifest) -> Job {
+    let disk = support::disk("sda", 1, "QM00001");
+    let layout = plan::layout(&m, DISK, table).unwrap();
+    let handover = handover::Handover::parse(handover::EXAMPLE_JSON).unwrap();
+    Job {
+        disk,
+        layout,
+        manifest: m,
+        handover,
+        firmware,
+        serial_console: true,
+    }
+}
+
+fn extras() -> Extras {
+    Extras {
+        handover_json: handover::EXAMPLE_JSON.to_string(),
+        installer_log: b"log line\n".to_vec(),
+        volume_id: 0x7E57_0001,
+        disk_id: [9; 16],
+    }
+}
+
+fn tool(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| {
+        panic!("{cmd} is required (Debian packages fdisk, gdisk, dosfstools): {e}")
+    });
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{cmd} {args:?} failed:\n{text}");
+    text
+}
+
+fn extract(img: &Path, offset: u64, len: u64, name: &str) -> PathBuf {
+    let mut f = std::fs::File::open(img).unwrap();
+    f.seek(SeekFrom::Start(offset)).unwrap();
+    let mut buf = vec![0u8; len as usize];
+    f.read_exact(&mut buf).unwrap();
+    let out = img.with_extension(name);
+    std::fs::write(&out, buf).unwrap();
+    out
+}
+
+fn run(
+    firmware: Firmware,
+    table: TableKind,
+    corrupt: Option<&str>,
+) -> (PathBuf, Job, Result<u64, installer::install::Failure>) {
+    let (data, m) = component_data();
+    let job = job(firmware, table, m);
+    let (path, mut f) = image(&format!(
+        "{firmware:?}-{table:?}-{}",
+        corrupt.unwrap_or("ok")
+    ));
+    let mut comps = Memory {
+        data: data.into_iter().collect(),
+        corrupt: corrupt.map(Into::into),
+    };
+    let mut lines = Vec::new();
+    let r = apply::run(&job, &mut f, &mut comps, &FakeBoot, &extras(), &mut |p| {
+        lines.push(p.line.clone())
+    });
+    (path, job, r)
+}
+
+fn check_boot_partition(path: &Path, job: &Job, firmware: Firmware) {
+    let boot = job.layout.boot().unwrap();
+    let part = extract(path, boot.offset(), boot.bytes(), "boot");
+    tool("fsck.vfat", &["-n", part.to_str().unwrap()]);
+    let f = std::fs::File::open(&part).unwrap();
+    let fs = fatfs::FileSystem::new(f, fatfs::FsOptions::new()).unwrap();
+    assert_eq!(fs.volume_id(), 0x7E57_0001);
+    assert_eq!(fs.volume_label().trim_end(), "APPBOOT");
+    let root = fs.root_dir();
+    let mut text = String::new();
+    root.open_file("handover/handover.json")
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(
+        handover::Handover::parse(&text).unwrap().install_id.len(),
+        32
+    );
+    let mut kernel = Vec::new();
+    root.open_file("vmlinuz")
+        .unwrap()
+        .read_to_end(&mut kernel)
+        .unwrap();
+    assert_eq!(kernel, b"kernel bytes");
+    let cfg_path = match firmware {
+        Firmware::Bios => "boot/grub/grub.cfg",
+        Firmware::Uefi => "EFI/BOOT/grub.cfg",
+    };
+    let mut cfg = String::new();
+    root.open_file(cfg_path)
+        .unwrap()
+        .read_to_string(&mut cfg)
+        .unwrap();
+    assert!(
+        cfg.contains("search --no-floppy --fs-uuid --set=root 7E57-0001"),
+        "{cfg}"
+    );
+    assert!(
+        cfg.contains("appliance.boot=LABEL=APPBOOT console=ttyS0,115200"),
+        "{cfg}"
+    );
+    if firmware == Firmware::Uefi {
+        assert!(root.open_file("EFI/BOOT/BOOTX64.EFI").is_ok());
+        assert!(root.open_file("EFI/BOOT/grubx64.efi").is_ok());
+    }
+    let _ = std::fs::remove_file(&part);
+}
+
+fn check_rootfs(path: &Path, job: &Job) {
+    let data = job.layout.named("data").unwrap();
+    let mut f = std::fs::File::open(path).unwrap();
+    f.seek(SeekFrom::Start(data.offset())).unwrap();
+    let mut got = vec![0u8; 8 << 20];
+    f.read_exact(&mut got).unwrap();
+    let (d, _) = component_data();
+    assert!(
+        got == d[2].1,
+        "the partition image is not at the data partition's start"
+    );
+}
+
+#[test]
+fn bios_mbr_install_is_readable_by_us_and_by_sfdisk_and_fsck() {
+    let (path, job, r) = run(Firmware::Bios, TableKind::Mbr, None);
+    r.unwrap();
+    let mut f = std::fs::File::open(&path).unwrap();
+    let mbr = mbrman::MBR::read_from(&mut f, 512).unwrap();
+    assert_eq!(mbr[1].sys, 0x0C);
+    assert!(mbr[1].is_active());
+    assert_eq!(mbr[1].starting_lba, 2048);
+    assert_eq!(mbr[2].sys, 0x83);
+    // boot.img's code with the core's LBA (1) at 0x5C; boot signature.
+    assert_eq!(&mbr.header.bootstrap_code[0x5C..0x64], &1u64.to_le_bytes());
+    let dump = tool("sfdisk", &["--dump", path.to_str().unwrap()]);
+    assert!(dump.contains("label: dos"), "{dump}");
+    assert!(
+        dump.contains("start=        2048, size=      524288, type=c, bootable"),
+        "{dump}"
+    );
+    check_boot_partition(&path, &job, Firmware::Bios);
+    check_rootfs(&path, &job);
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn uefi_gpt_install_is_readable_by_us_and_by_sgdisk_and_fsck() {
+    let (path, job, r) = run(Firmware::Uefi, TableKind::Gpt, None);
+    r.unwrap();
+    let g = gpt::GptConfig::new().writable(false).open(&path).unwrap();
+    let parts = g.partitions();
+    assert_eq!(parts[&1].first_lba, 2048);
+    assert_eq!(parts[&1].part_type_guid, gpt::partition_types::EFI);
+    assert_eq!(parts[&1].name, "APPBOOT");
+    assert_eq!(parts[&2].part_type_guid, gpt::partition_types::LINUX_FS);
+    let v = tool("sgdisk", &["--verify", path.to_str().unwrap()]);
+    assert!(v.contains("No problems found"), "{v}");
+    check_boot_partition(&path, &job, Firmware::Uefi);
+    check_rootfs(&path, &job);
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn a_tampered_component_leaves_no_partition_table() {
+    for (fw, table, bad) in [
+        (Firmware::Bios, TableKind::Mbr, "rootfs"),
+        (Firmware::Uefi, TableKind::Gpt, "initrd"),
+    ] {
+        let (path, _job, r) = run(fw, table, Some(bad));
+        let f = r.unwrap_err();
+        assert_eq!(f.stage, format!("downloading {bad}"));
+        assert!(f.message.contains("sha256"), "{}", f.message);
+        assert!(f.disk_state.contains("without a partition table"));
+        let mut img = std::fs::File::open(&path).unwrap();
+        let mut first = vec![0u8; 1 << 20];
+        img.read_exact(&mut first).unwrap();
+        assert!(
+            first.iter().all(|&b| b == 0),
+            "the first MiB must be zero after a failure"
+        );
+        img.seek(SeekFrom::End(-(1 << 20))).unwrap();
+        img.read_exact(&mut first).unwrap();
+        assert!(
+            first.iter().all(|&b| b == 0),
+            "the GPT backup must be gone after a failure"
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+}

@@ -1,0 +1,182 @@
+//! The install step with a scripted machine: requirements, disk choice,
+//! agreement, failure and retry, and answer-file disk selection.
+
+mod support;
+
+use installer::answers::{self, Loaded};
+use installer::event::Event;
+use installer::flow::{AnswersInput, Outcome};
+use installer::install::Failure;
+use installer::power::PowerAction;
+use support::{disk, options, slirp_lease, FakeInstall, FakeNet, FakeVendor, Run, GOOD_SERIAL};
+
+fn dhcp() -> FakeNet {
+    let mut net = FakeNet::with(&["eth0"]);
+    net.leases.push_back(Ok(slirp_lease("eth0")));
+    net
+}
+
+/// DHCP, the serial, the default layout, then `rest`.
+fn run(rest: &[&str], install: FakeInstall) -> Run {
+    let mut input = vec!["d", "s", GOOD_SERIAL, "", ""];
+    input.extend_from_slice(rest);
+    Run::go_full(
+        &input,
+        dhcp(),
+        FakeVendor::default(),
+        install,
+        options(AnswersInput::None, false),
+    )
+}
+
+fn unattended(json: &str, install: FakeInstall) -> Run {
+    Run::go_full(
+        &["p"],
+        dhcp(),
+        FakeVendor::default(),
+        install,
+        options(
+            AnswersInput::Loaded(Loaded {
+                source: "test".into(),
+                file: answers::parse(json).unwrap(),
+            }),
+            true,
+        ),
+    )
+}
+
+fn failed() -> Failure {
+    Failure {
+        stage: "downloading rootfs".into(),
+        message: "sha256 mismatch".into(),
+        hint: "retry".into(),
+        disk_state: "The disk was left without a partition table.".into(),
+        bundle: None,
+    }
+}
+
+#[test]
+fn one_disk_is_picked_and_the_agreement_names_it() {
+    let r = run(&["y", ""], FakeInstall::default());
+    assert_eq!(r.outcome, Outcome::Power(PowerAction::Reboot));
+    let out = &r.term.out;
+    assert!(out.contains("/dev/sda  ATA QEMU HARDDISK  serial QM00001  20.0 GiB  ata"));
+    assert!(out.contains("ALL DATA ON THIS DISK WILL BE LOST."));
+    assert!(
+        out.contains("Disk:          /dev/sda (ATA QEMU HARDDISK, 20.0 GiB), MBR partition table")
+    );
+    assert_eq!(r.install.jobs.len(), 1);
+    assert_eq!(r.install.jobs[0].layout.partitions[0].first_lba, 2048);
+    // The CD drive with the medium was listed with its reason.
+    let disks = r.events.iter().find_map(|e| match e {
+        Event::Disks { disks } => Some(disks.clone()),
+        _ => None,
+    });
+    let disks = disks.unwrap();
+    assert_eq!(
+        disks[1].refusal.as_deref(),
+        Some("it holds the installation medium")
+    );
+}
+
+#[test]
+fn no_at_the_agreement_changes_nothing() {
+    let r = run(&["n", "e", "y", "p"], FakeInstall::default());
+    assert!(r.install.jobs.is_empty());
+    assert!(r.term.out.contains("Nothing was changed."));
+    assert_eq!(r.outcome, Outcome::Power(PowerAction::PowerOff));
+}
+
+#[test]
+fn several_disks_are_listed_and_one_is_chosen() {
+    let mut m = FakeInstall::default();
+    m.hardware.disks = vec![disk("sda", 20, "A"), disk("sdb", 40, "B")];
+    let r = run(&["9", "sdb", "y", ""], m);
+    assert_eq!(r.install.jobs[0].disk.name, "sdb");
+    assert_eq!(r.invalid()[0].0, "install.disk");
+    assert_eq!(
+        r.invalid()[0].2,
+        "\"9\" is not in the list; type a number from 1 to 2 or a disk name"
+    );
+}
+
+#[test]
+fn too_little_ram_or_disk_stops_before_any_write() {
+    let mut m = FakeInstall::default();
+    m.hardware.mem_total_kib = 400_000;
+    let r = run(&["p"], m);
+    assert!(r.install.jobs.is_empty());
+    assert!(r
+        .term
+        .out
+        .contains("this machine has 390.6 MiB of RAM; the appliance needs 1024 MiB"));
+    assert_eq!(r.prompts().last().map(String::as_str), Some("stop.action"));
+
+    let mut m = FakeInstall::default();
+    m.hardware.disks = vec![disk("sda", 0, "S")];
+    let r = run(&["p"], m);
+    assert!(r.install.jobs.is_empty());
+    assert!(r.term.out.contains("no disk can take the installation"));
+    assert!(r
+        .term
+        .out
+        .contains("it is too small: 0 B but this appliance needs at least 1.0 GiB"));
+}
+
+#[test]
+fn a_failed_install_offers_retry_and_the_retry_succeeds() {
+    let mut m = FakeInstall::default();
+    m.results.push_back(Err(failed()));
+    let r = run(&["y", "", "x", "r"], m);
+    assert_eq!(r.install.jobs.len(), 2);
+    assert_eq!(r.outcome, Outcome::Power(PowerAction::Reboot));
+    assert!(r
+        .term
+        .out
+        .contains("The installation failed while downloading rootfs"));
+    let names = r.names();
+    assert!(names.contains(&"install-failed".to_string()));
+    assert!(names.contains(&"installed".to_string()));
+}
+
+#[test]
+fn unattended_selection_by_serial_and_ambiguity() {
+    let base = r#""version": 1, "network": {"mode": "dhcp"}, "serial": "7K3M-Q9TD-2XWB-HV5B", "erase_disk": true"#;
+    let two = || {
+        let mut m = FakeInstall::default();
+        m.hardware.disks = vec![disk("sda", 20, "A"), disk("sdb", 40, "B")];
+        m
+    };
+    let r = unattended(&format!(r#"{{{base}, "disk": {{"serial": "B"}}}}"#), two());
+    assert_eq!(r.install.jobs[0].disk.name, "sdb");
+    assert!(r.prompts().is_empty(), "{:?}", r.prompts());
+    assert_eq!(r.outcome, Outcome::Power(PowerAction::Reboot));
+
+    let r = unattended(&format!("{{{base}}}"), two());
+    assert!(r.install.jobs.is_empty());
+    assert!(r.term.out.contains("2 disks match {}"), "{}", r.term.out);
+    assert_eq!(r.prompts(), ["stop.action"]);
+
+    let r = unattended(
+        &format!(r#"{{{base}, "disk": {{"size": "smallest"}}, "partition_table": "gpt"}}"#),
+        two(),
+    );
+    assert!(r.install.jobs.is_empty(), "GPT on BIOS is refused");
+    assert!(r.term.out.contains("partition_table"), "{}", r.term.out);
+}
+
+#[test]
+fn unattended_failure_stops_with_the_cause() {
+    let mut m = FakeInstall::default();
+    m.results.push_back(Err(failed()));
+    let r = unattended(
+        r#"{"version": 1, "network": {"mode": "dhcp"}, "serial": "7K3M-Q9TD-2XWB-HV5B", "erase_disk": true}"#,
+        m,
+    );
+    assert_eq!(r.install.jobs.len(), 1);
+    assert!(r
+        .term
+        .out
+        .contains("the installation failed while downloading rootfs"));
+    assert_eq!(r.prompts(), ["stop.action"]);
+}

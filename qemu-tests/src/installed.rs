@@ -1,0 +1,455 @@
+//! The installed disk's boot loaders, end to end: a disk is built here in
+//! Rust the way the installer lays it out (1 MiB alignment; partition 1 =
+//! FAT32 `APPBOOT`, 256 MiB, partition 2 = the appliance's `rootfs.img`),
+//! with the boot loader files the ISO's initramfs carries
+//! (`/usr/share/installer/boot/`, read out of the ISO's `initrd.img`) and
+//! the installer's own `install::bootloader` code, then booted from the disk
+//! (no `-kernel`) until the sample appliance prints its ready line.
+//!
+//! - `installed-bios`: SeaBIOS, msdos label, p1 type 0x0C active; GRUB's
+//!   boot.img in the MBR and core.img at LBA 1. The ISO is attached as a CD too.
+//! - `installed-uefi`: OVMF, GPT, p1 = ESP; shim + signed GRUB at
+//!   `EFI/BOOT/`. The ISO is attached as a second hard disk: its 0xEF
+//!   partition is another FAT ESP, so GRUB must pick ours by volume id.
+//! - `installed-sb`: the same disk under OVMF with Secure Boot enforced.
+//!
+//! GRUB prints `Loading from <root>` (see `grub_cfg`); the scenario checks it
+//! names partition 1 of the right label type.
+
+use std::fs::{self, File};
+use std::io::{Cursor, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context, Result};
+use installer::facts::Firmware as Fw;
+use installer::install::bootloader::{self, BootConsole, GrubParams};
+
+use crate::child::Vm;
+use crate::qemu::{self, Firmware, Medium, Network, Nic, VmConfig};
+use crate::scenario::{RunOptions, Scenario, Script, Timings};
+
+/// Name prefix of these scenarios.
+pub const PREFIX: &str = "installed-";
+/// Time allowed from QEMU start to the appliance's ready line under TCG.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(90);
+/// Partitions start at 1 MiB.
+const FIRST_LBA: u64 = 2048;
+/// The boot partition: 256 MiB.
+const BOOT_SECTORS: u64 = (256 << 20) / 512;
+/// The FAT volume id the test formats with and GRUB searches for.
+pub const VOLUME_ID: u32 = 0xA9B0_0715;
+/// Sectors the backup GPT takes at the end of the disk.
+const GPT_BACKUP: u64 = 33;
+/// The hostname in the test's handover record.
+const HOSTNAME: &str = "installed-1";
+
+/// `installed-bios`, `installed-uefi`, `installed-sb`.
+pub fn scenarios() -> Vec<Scenario> {
+    [Firmware::Bios, Firmware::Uefi, Firmware::SecureBoot]
+        .into_iter()
+        .map(|fw| {
+            let mut s = Scenario::boot(format!("{PREFIX}{}", fw.name()), fw, Medium::Disk);
+            s.script = Script::Custom(run);
+            s
+        })
+        .collect()
+}
+
+/// The boot loader files of the ISO's initramfs, by path under
+/// `usr/share/installer/boot/`.
+#[derive(Debug, Clone)]
+pub struct BootFiles {
+    files: Vec<(String, Vec<u8>)>,
+}
+
+impl BootFiles {
+    /// Reads `boot/initrd.img` out of `iso` and keeps the boot loader files.
+    pub fn from_iso(iso: &Path, scratch: &Path) -> Result<BootFiles> {
+        let initrd = scratch.join("installer-initrd.img");
+        crate::media::extract_file(iso, "boot/initrd.img", &initrd)?;
+        let gz = fs::read(&initrd)?;
+        let _ = fs::remove_file(&initrd);
+        let mut cpio = Vec::new();
+        flate2::read::MultiGzDecoder::new(&gz[..])
+            .read_to_end(&mut cpio)
+            .context("decompressing the installer's initrd.img")?;
+        let files = read_newc(&cpio)?
+            .into_iter()
+            .filter(|(p, _)| p.starts_with("usr/share/installer/boot/"))
+            .collect::<Vec<_>>();
+        ensure!(
+            !files.is_empty(),
+            "the ISO's initramfs has no usr/share/installer/boot/ (built before the boot loader files existed?)"
+        );
+        Ok(BootFiles { files })
+    }
+
+    /// The file whose initramfs path is `source` (absolute, as
+    /// `install::bootloader` names them).
+    pub fn get(&self, source: &str) -> Result<&[u8]> {
+        let rel = source.trim_start_matches('/');
+        self.files
+            .iter()
+            .find(|(p, _)| p == rel)
+            .map(|(_, d)| d.as_slice())
+            .with_context(|| format!("the ISO's initramfs has no {source}"))
+    }
+}
+
+/// Regular files of a newc archive as (path, contents); stops at the trailer.
+pub fn read_newc(mut b: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
+    let pad4 = |n: usize| (4 - n % 4) % 4;
+    let mut out = Vec::new();
+    loop {
+        ensure!(
+            b.len() >= 110 && &b[..6] == b"070701",
+            "not a newc cpio header"
+        );
+        let field = |i: usize| -> Result<usize> {
+            let s = std::str::from_utf8(&b[6 + 8 * i..14 + 8 * i])?;
+            Ok(usize::from_str_radix(s, 16)?)
+        };
+        let (mode, size, namesize) = (field(1)?, field(6)?, field(11)?);
+        let name_end = 110 + namesize;
+        ensure!(b.len() >= name_end, "truncated cpio name");
+        let name = String::from_utf8_lossy(&b[110..name_end - 1]).into_owned();
+        let data_start = name_end + pad4(name_end);
+        let data_end = data_start + size;
+        ensure!(b.len() >= data_end, "truncated cpio data of {name}");
+        if name == "TRAILER!!!" {
+            return Ok(out);
+        }
+        if mode & 0o170000 == 0o100000 {
+            out.push((name, b[data_start..data_end].to_vec()));
+        }
+        b = &b[(data_end + pad4(data_end)).min(b.len())..];
+    }
+}
+
+/// A FAT32 volume of `sectors` with label `APPBOOT` and [`VOLUME_ID`]
+/// (512-byte clusters, as `mkfs.fat -F 32` picks for 256 MiB) holding `files` (paths with `/`, no leading `/`).
+fn boot_fat(sectors: u64, files: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
+    let mut label = [b' '; 11];
+    label[..handover::BOOT_LABEL.len()].copy_from_slice(handover::BOOT_LABEL.as_bytes());
+    let mut image = vec![0u8; usize::try_from(sectors * 512)?];
+    fatfs::format_volume(
+        Cursor::new(&mut image[..]),
+        fatfs::FormatVolumeOptions::new()
+            .fat_type(fatfs::FatType::Fat32)
+            .bytes_per_cluster(512)
+            .volume_id(VOLUME_ID)
+            .volume_label(label),
+    )
+    .context("formatting the boot partition")?;
+    {
+        let fs = fatfs::FileSystem::new(Cursor::new(&mut image[..]), fatfs::FsOptions::new())?;
+        for (path, data) in files {
+            let (dirs, name) = path.rsplit_once('/').unwrap_or(("", path));
+            let mut dir = fs.root_dir();
+            for d in dirs.split('/').filter(|d| !d.is_empty()) {
+                dir = match dir.open_dir(d) {
+                    Ok(existing) => existing,
+                    Err(_) => dir.create_dir(d)?,
+                };
+            }
+            let mut f = dir.create_file(name)?;
+            f.truncate()?;
+            f.write_all(data)?;
+            f.flush()?;
+        }
+        fs.unmount()?;
+    }
+    Ok(image)
+}
+
+/// The boot partition's files for `fw`: kernel, initrd, handover record,
+/// `grub.cfg` at every path GRUB reads, and the EFI binaries.
+fn boot_partition_files(
+    fw: Fw,
+    appliance: &Path,
+    boot: &BootFiles,
+    handover_json: &str,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let read = |name: &str| {
+        let p = appliance.join(name);
+        fs::read(&p).with_context(|| format!("reading {}", p.display()))
+    };
+    let cfg = bootloader::grub_cfg(&GrubParams {
+        product: "Example Appliance".into(),
+        cmdline: format!("appliance.boot=LABEL={}", handover::BOOT_LABEL),
+        console: BootConsole::Serial,
+        fat_volume_id: VOLUME_ID,
+        timeout_secs: 1,
+    });
+    let mut files = vec![
+        ("vmlinuz".to_string(), read("vmlinuz")?),
+        ("initrd.img".to_string(), read("initrd.img")?),
+        (
+            handover::HANDOVER_PATH.trim_start_matches('/').to_string(),
+            handover_json.as_bytes().to_vec(),
+        ),
+    ];
+    for path in bootloader::grub_cfg_paths(fw) {
+        files.push((path.to_string(), cfg.clone().into_bytes()));
+    }
+    for f in bootloader::boot_files(fw) {
+        files.push((f.dest.to_string(), boot.get(f.source)?.to_vec()));
+    }
+    Ok(files)
+}
+
+/// Writes the installed disk for `fw` to `out`.
+pub fn build_disk(
+    fw: Fw,
+    appliance: &Path,
+    boot: &BootFiles,
+    handover_json: &str,
+    out: &Path,
+) -> Result<()> {
+    let rootfs = appliance.join("rootfs.img");
+    let data = fs::read(&rootfs).with_context(|| format!("reading {}", rootfs.display()))?;
+    ensure!(
+        data.len() % 512 == 0,
+        "{} is not whole sectors",
+        rootfs.display()
+    );
+    let fat = boot_fat(
+        BOOT_SECTORS,
+        &boot_partition_files(fw, appliance, boot, handover_json)?,
+    )?;
+    let data_lba = FIRST_LBA + BOOT_SECTORS;
+    let data_sectors = data.len() as u64 / 512;
+    // Room for the backup GPT, rounded up to whole MiB.
+    let total = (data_lba + data_sectors + GPT_BACKUP).div_ceil(FIRST_LBA) * FIRST_LBA;
+
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(out)
+        .with_context(|| format!("creating {}", out.display()))?;
+    f.set_len(total * 512)?;
+    match fw {
+        Fw::Bios => write_msdos(&mut f, boot, data_lba, data_sectors)?,
+        Fw::Uefi => f = write_gpt(f, total, data_lba, data_sectors)?,
+    }
+    f.seek(SeekFrom::Start(FIRST_LBA * 512))?;
+    f.write_all(&fat)?;
+    f.seek(SeekFrom::Start(data_lba * 512))?;
+    f.write_all(&data)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// msdos label: p1 FAT32 (LBA) active, p2 Linux; GRUB's boot code in the MBR
+/// and core.img from LBA 1, patched by `install::bootloader`.
+fn write_msdos(f: &mut File, boot: &BootFiles, data_lba: u64, data_sectors: u64) -> Result<()> {
+    let mut mbr = mbrman::MBR::new_from(f, 512, [0xA9, 0xB0, 0x07, 0x15])?;
+    let entry = |boot, sys, lba: u64, sectors: u64| -> Result<mbrman::MBRPartitionEntry> {
+        Ok(mbrman::MBRPartitionEntry {
+            boot,
+            first_chs: mbrman::CHS::empty(),
+            sys,
+            last_chs: mbrman::CHS::empty(),
+            starting_lba: u32::try_from(lba)?,
+            sectors: u32::try_from(sectors)?,
+        })
+    };
+    mbr[1] = entry(mbrman::BOOT_ACTIVE, 0x0C, FIRST_LBA, BOOT_SECTORS)?;
+    mbr[2] = entry(mbrman::BOOT_INACTIVE, 0x83, data_lba, data_sectors)?;
+    mbr.write_into(f)?;
+
+    let code = bootloader::bios_boot_code(
+        boot.get(bootloader::BOOT_IMG_SOURCE)?,
+        boot.get(bootloader::CORE_IMG_SOURCE)?,
+        1,
+    )?;
+    code.check_fits(FIRST_LBA)?;
+    let mut sector0 = [0u8; 512];
+    f.seek(SeekFrom::Start(0))?;
+    f.read_exact(&mut sector0)?;
+    code.patch_mbr(&mut sector0);
+    f.seek(SeekFrom::Start(0))?;
+    f.write_all(&sector0)?;
+    f.seek(SeekFrom::Start(code.core_lba * 512))?;
+    f.write_all(&code.core)?;
+    Ok(())
+}
+
+/// GPT: p1 ESP (the boot partition), p2 Linux data; protective MBR.
+fn write_gpt(f: File, total: u64, data_lba: u64, data_sectors: u64) -> Result<File> {
+    let mut disk = gpt::GptConfig::new()
+        .writable(true)
+        .logical_block_size(gpt::disk::LogicalBlockSize::Lb512)
+        .create_from_device(f, None)
+        .context("creating the GPT")?;
+    disk.add_partition_at(
+        "boot",
+        1,
+        FIRST_LBA,
+        BOOT_SECTORS,
+        gpt::partition_types::EFI,
+        0,
+    )?;
+    disk.add_partition_at(
+        "data",
+        2,
+        data_lba,
+        data_sectors,
+        gpt::partition_types::LINUX_FS,
+        0,
+    )?;
+    let mut f = disk.write().context("writing the GPT")?;
+    let pmbr = gpt::mbr::ProtectiveMBR::with_lb_size(u32::try_from(total - 1).unwrap_or(u32::MAX));
+    pmbr.overwrite_lba0(&mut f)
+        .context("writing the protective MBR")?;
+    Ok(f)
+}
+
+/// Builds the disk for the scenario's firmware, boots it with the ISO as a
+/// second drive (BIOS: CD; UEFI: hard disk), and waits for the ready line.
+fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+    let appl = opts.appliance_dir.as_deref().context(
+        "no appliance artifacts (run through `cargo xtask qemu-test`, which builds them)",
+    )?;
+    let fw = if s.firmware == Firmware::Bios {
+        Fw::Bios
+    } else {
+        Fw::Uefi
+    };
+    let boot = BootFiles::from_iso(&opts.iso, dir)?;
+    let json = crate::appliance::handover_json(true, HOSTNAME)?;
+    let disk = dir.join("disk.img");
+    build_disk(fw, appl, &boot, &json, &disk)?;
+
+    let vars = match opts.firmware.vars_template(s.firmware) {
+        Some(t) => {
+            let p = dir.join("OVMF_VARS.fd");
+            fs::copy(t, &p)
+                .with_context(|| format!("copying {} (install the ovmf package)", t.display()))?;
+            Some(p)
+        }
+        None => None,
+    };
+    let cfg = VmConfig {
+        firmware: s.firmware,
+        medium: Medium::Disk,
+        image: disk,
+        memory_mib: opts.memory_mib,
+        kvm: opts.kvm,
+        vars,
+        events: dir.join("events.log"),
+        paths: opts.firmware.clone(),
+        nic: Some(Nic {
+            model: "e1000".into(),
+            network: Network::User,
+        }),
+        kernel: None,
+    };
+    let (second, second_kind) = match fw {
+        Fw::Bios => (Medium::Cd, "CD"),
+        Fw::Uefi => (Medium::Disk, "hard disk"),
+    };
+    let mut args = cfg.args();
+    args.extend(qemu::extra_drive_args(second, &opts.iso, "iso"));
+    let rendered = std::iter::once("qemu-system-x86_64".to_string())
+        .chain(args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    fs::write(
+        dir.join("command.txt"),
+        format!("# the ISO as a second drive ({second_kind})\n{rendered}\n"),
+    )?;
+    let mut vm = Vm::spawn("qemu-system-x86_64", &args, &dir.join("serial.log"))?;
+
+    vm.expect("Loading from ", READY_TIMEOUT)
+        .context("waiting for GRUB's menu entry to run")?;
+    let grub_at = vm.elapsed();
+    // UEFI firmware mirrors GRUB's console onto the serial port as well, so
+    // the line may be interleaved with its copy: take the device name only.
+    let line = vm.expect("\n", Duration::from_secs(10))?;
+    let root: String = line
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == ',')
+        .collect();
+    // The ISO (second drive) is `cd0` (BIOS) or an msdos-labelled disk (UEFI).
+    let ok = match fw {
+        Fw::Bios => root == "hd0,msdos1",
+        Fw::Uefi => root.starts_with("hd") && root.ends_with(",gpt1"),
+    };
+    ensure!(
+        ok,
+        "GRUB's root is {root:?}; want partition 1 of the installed disk"
+    );
+
+    let left = READY_TIMEOUT.saturating_sub(vm.elapsed());
+    vm.expect("APPLIANCE-EVENT ", left)
+        .context("waiting for the appliance's ready line")?;
+    let line = vm.expect("\n", Duration::from_secs(5))?;
+    let ready_at = vm.elapsed();
+    let event: serde_json::Value = serde_json::from_str(line.trim())
+        .with_context(|| format!("the ready line is not JSON: {line:?}"))?;
+    ensure!(event["event"] == "ready", "not a ready event: {event}");
+    ensure!(
+        event["handover"] == "ok",
+        "the appliance reports: {}",
+        event["handover"]
+    );
+    ensure!(
+        event["hostname"] == HOSTNAME,
+        "hostname: want {HOSTNAME}, got {event}"
+    );
+    let text = vm.text();
+    if s.firmware == Firmware::SecureBoot {
+        ensure!(
+            text.contains("Secure boot enabled"),
+            "the appliance's kernel did not log \"Secure boot enabled\""
+        );
+    } else if text.contains("Secure boot enabled") {
+        bail!("Secure Boot is on although the firmware has it off");
+    }
+    Ok(Timings {
+        menu: grub_at,
+        first_screen: ready_at,
+        total: vm.elapsed(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_newc_files() {
+        let mut a = image_builder::cpio::Archive::new(0).unwrap();
+        a.add_file(
+            "usr/share/installer/boot/i386-pc/core.img",
+            0o644,
+            vec![1, 2, 3],
+        )
+        .unwrap();
+        a.add_symlink("bin/sh", "busybox").unwrap();
+        a.add_file("init", 0o755, b"x".to_vec()).unwrap();
+        let mut raw = Vec::new();
+        a.write_to(&mut raw).unwrap();
+        let files = read_newc(&raw).unwrap();
+        assert_eq!(
+            files,
+            [
+                ("init".to_string(), b"x".to_vec()),
+                (
+                    "usr/share/installer/boot/i386-pc/core.img".to_string(),
+                    vec![1, 2, 3]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn scenario_names() {
+        let names: Vec<String> = scenarios().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, ["installed-bios", "installed-uefi", "installed-sb"]);
+    }
+}

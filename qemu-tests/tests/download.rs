@@ -1,0 +1,528 @@
+//! The installer's component download (`installer::install::download`)
+//! against real nginx and against the fault-injecting server
+//! (`qemu_tests::flaky`): plain and gzip components, resuming after many
+//! drops and after stalls, a server without ranges, a tampered object, 404,
+//! an untrusted server, giving up, and a 64 MiB object in bounded memory.
+//! TLS material is generated here (TEST ONLY). Fails (does not skip) when
+//! nginx is missing.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+use std::fs;
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use std::time::{Duration, Instant, SystemTime};
+
+use installer::backend::fetch::{Client, FetchError, Timeouts};
+use installer::install::download::{
+    download, render_progress, DownloadError, Progress, RetryPolicy, Stats, BUF_SIZE,
+};
+use qemu_tests::flaky::{Corruption, Fault, Flaky, FlakyConfig, Ranges};
+use qemu_tests::nginx::{Nginx, NginxConfig};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
+use sha2::{Digest, Sha256};
+use vendor_repo::manifest::{Component, ComponentKind, Compression, Destination};
+
+/// The 64 MiB test runs alone (write lock) so its memory measurement is its own.
+static EXCLUSIVE: RwLock<()> = RwLock::new(());
+
+const MIB: u64 = 1 << 20;
+
+/// A TEST-ONLY CA and a server certificate for 127.0.0.1 signed by it.
+/// Returns (CA PEM, server cert path, server key path).
+fn tls(dir: &Path) -> (String, PathBuf, PathBuf) {
+    let now = time::OffsetDateTime::from(SystemTime::now());
+    let mut ca = CertificateParams::default();
+    ca.distinguished_name
+        .push(DnType::CommonName, "download tests TEST ONLY CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+    ca.not_before = now - time::Duration::days(1);
+    ca.not_after = now + time::Duration::days(2);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+
+    let mut server = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    server
+        .subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    server.not_before = now - time::Duration::days(1);
+    server.not_after = now + time::Duration::days(2);
+    let key = KeyPair::generate().unwrap();
+    let cert = server.signed_by(&key, &issuer).unwrap();
+    let (cert_path, key_path) = (dir.join("server.pem"), dir.join("server.key"));
+    fs::write(&cert_path, cert.pem()).unwrap();
+    fs::write(&key_path, key.serialize_pem()).unwrap();
+    (ca_cert.pem(), cert_path, key_path)
+}
+
+fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A fresh test directory with `root/objects/sha256/` and TLS material.
+struct Setup {
+    dir: PathBuf,
+    root: PathBuf,
+    ca: String,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+fn setup(name: &str) -> Setup {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("download-{name}"));
+    let _ = fs::remove_dir_all(&dir);
+    let root = dir.join("root");
+    fs::create_dir_all(root.join("objects/sha256")).unwrap();
+    let (ca, cert, key) = tls(&dir);
+    Setup {
+        dir,
+        root,
+        ca,
+        cert,
+        key,
+    }
+}
+
+impl Setup {
+    /// Stores `content` (gzip-compressed when asked) as an object; returns its component.
+    fn publish(&self, name: &str, content: &[u8], compression: Compression) -> Component {
+        let stored = match compression {
+            Compression::None => content.to_vec(),
+            Compression::Gzip => {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                e.write_all(content).unwrap();
+                e.finish().unwrap()
+            }
+        };
+        let sha256 = hex(&Sha256::digest(&stored));
+        fs::write(self.root.join("objects/sha256").join(&sha256), &stored).unwrap();
+        Component {
+            name: name.into(),
+            kind: ComponentKind::PartitionImage,
+            size: stored.len() as u64,
+            sha256,
+            compression,
+            content_size: content.len() as u64,
+            destination: Destination {
+                partition: "root".into(),
+                path: None,
+            },
+        }
+    }
+
+    fn nginx(&self) -> Nginx {
+        Nginx::start(&NginxConfig {
+            root: self.root.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            listen: free_port(),
+            work_dir: self.dir.join("nginx"),
+        })
+        .unwrap_or_else(|e| panic!("{e:#}"))
+    }
+
+    fn flaky(&self, tweak: impl FnOnce(&mut FlakyConfig)) -> Flaky {
+        let mut config = FlakyConfig::new(&self.root, &self.cert, &self.key, free_port());
+        tweak(&mut config);
+        Flaky::start(config).unwrap()
+    }
+
+    fn client(&self) -> Client {
+        Client::new(self.ca.as_bytes(), Timeouts::from(Duration::from_secs(20))).unwrap()
+    }
+}
+
+/// Deterministic content, about 3:1 compressible.
+fn content(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed;
+    let mut out = Vec::with_capacity(len + 16);
+    while out.len() < len {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        out.extend_from_slice(format!("{:04} ", (x >> 33) % 3000).as_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// A sink that keeps only the hash and the length of what it got.
+#[derive(Default)]
+struct HashSink {
+    hasher: Sha256,
+    len: u64,
+}
+
+impl Write for HashSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.hasher.update(buf);
+        self.len += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl HashSink {
+    fn hex(&self) -> String {
+        hex(&self.hasher.clone().finalize())
+    }
+}
+
+/// Quick retries for tests.
+fn fast() -> RetryPolicy {
+    RetryPolicy {
+        initial_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(40),
+        stall_timeout: Duration::from_secs(5),
+        ..RetryPolicy::default()
+    }
+}
+
+struct Run {
+    result: Result<Stats, DownloadError>,
+    sink: HashSink,
+    reports: Vec<Progress>,
+    elapsed: Duration,
+}
+
+fn run(client: &Client, base: &str, c: &Component, policy: &RetryPolicy) -> Run {
+    let url = format!("{base}/{}", c.object_path());
+    let mut sink = HashSink::default();
+    let mut reports = Vec::new();
+    let started = Instant::now();
+    let result = download(client, &url, c, &mut sink, policy, &mut |p| {
+        reports.push(p.clone())
+    });
+    Run {
+        result,
+        sink,
+        reports,
+        elapsed: started.elapsed(),
+    }
+}
+
+fn ok(run: &Run) -> &Stats {
+    match &run.result {
+        Ok(s) => s,
+        Err(e) => panic!("{e} (hint: {})", e.hint()),
+    }
+}
+
+#[test]
+fn plain_component_from_nginx() {
+    let _shared = EXCLUSIVE.read().unwrap();
+    let s = setup("plain");
+    let data = content(3 * MIB as usize + 123, 1);
+    let c = s.publish("kernel", &data, Compression::None);
+    let nginx = s.nginx();
+    let r = run(&s.client(), &nginx.base_url(), &c, &RetryPolicy::default());
+    let stats = ok(&r);
+    assert_eq!((stats.stored_bytes, stats.content_bytes), (c.size, c.size));
+    assert_eq!(stats.retries, 0);
+    assert_eq!(r.sink.hex(), c.sha256);
+    let last = r.reports.last().unwrap();
+    assert_eq!((last.done, last.total, last.retries), (c.size, c.size, 0));
+    let seen: Vec<_> = nginx
+        .requests()
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.status, e.range))
+        .collect();
+    assert_eq!(seen, [(200, None)]);
+}
+
+#[test]
+fn gzip_component_from_nginx() {
+    let _shared = EXCLUSIVE.read().unwrap();
+    let s = setup("gzip");
+    let data = content(2 * MIB as usize, 2);
+    let c = s.publish("initrd", &data, Compression::Gzip);
+    assert!(c.size < c.content_size / 2, "{} {}", c.size, c.content_size);
+    let nginx = s.nginx();
+    let r = run(&s.client(), &nginx.base_url(), &c, &RetryPolicy::default());
+    let stats = ok(&r);
+    assert_eq!(stats.stored_bytes, c.size);
+    assert_eq!(stats.content_bytes, data.len() as u64);
+    assert_eq!(r.sink.hex(), hex(&Sha256::digest(&data)));
+}
+
+#[test]
+fn resumes_after_25_drops_at_random_offsets() {
+    let _shared = EXCLUSIVE.read().unwrap();
+    let s = setup("drops");
+    let data = content(6 * MIB as usize, 3);
+    let c = s.publish("rootfs", &data, Compression::Gzip);
+    let flaky = s.flaky(|f| {
+        f.seed = 42;
+        f.drops = 25;
+        f.max_cut = c.size / 30; // all 25 cuts fall inside the object
+    });
+    let r = run(&s.client(), &flaky.base_url(), &c, &fast());
+    let stats = ok(&r);
+    assert_eq!(stats.retries, 25);
+    assert_eq!(r.sink.hex(), hex(&Sha256::digest(&data)), "content intact");
+    assert_eq!(r.sink.len, data.len() as u64);
+    assert_eq!(r.reports.last().unwrap().retries, 25);
+
+    // Each retry asked for exactly the bytes after what had arrived.
+    let log = flaky.log();
+    assert_eq!(log.len(), 26, "{log:#?}");
+    assert_eq!(flaky.drops(), 25);
+    let mut offset = 0;
+    for (i, served) in log.iter().enumerate() {
+        let expected = (i > 0).then(|| format!("bytes={offset}-"));
+        assert_eq!(served.range, expected, "request {i}: {served:?}");
+        assert_eq!(served.first, offset);
+        assert_eq!(served.status, if i == 0 { 200 } else { 206 });
+        offset += served.cut.unwrap_or(served.length);
+    }
+    assert_eq!(offset, c.size);
+    let mut cuts: Vec<u64> = log.iter().filter_map(|s| s.cut).collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    assert!(cuts.len() >= 20, "the cut points vary: {cuts:?}");
+}
+
+#[test]
+fn resumes_after_stalls() {
+    let _shared = EXCLUSIVE.read().unwrap();
+    let s = setup("stalls");
+    let data = content(MIB as usize, 4);
+    let c = s.publish("boot", &data, Compression::None);
+    let flaky = s.flaky(|f| {
+        f.drops = 2;
+        f.max_cut = c.size / 3;
+        f.fault = Fault::Stall(Duration::from_secs(30));
+    });
+    let policy = RetryPolicy {
+        stall_timeout: Duration::from_millis(700),
+        ..fast()
+    };
+    let r = run(&s.client(), &flaky.base_url(), &c, &policy);
+    assert_eq!(ok(&r).retries, 2);
+    assert_eq!(r.sink.hex(), c.sha256);
+    assert!(
+        r.elapsed < Duration::from_secs(10),
+        "the stall timeout, not the server, ended the stalls: {:?}",
+        r.elapsed
+    );
+    assert_eq!(flaky.log().len(), 3);
+}
+
+#[test]
+fn a_server_without_ranges_is_a_distinct_error() {
+    let _shared = EXCLUSIVE.read().unwrap();
+    let s = setup("noranges");
+    let c = s.publish("rootfs", &content(MIB as usize, 5), Compression::None);
+    for (mode, status) in [(Ranges::Ignored, 200), (Ranges::Misaligned, 206)] {
+        let flaky = s.flaky(|f| {
+            f.seed = 7;
+            f.drops = 1;
+            f.ranges = mode;
+        });
+        let r = run(&s.client(), &flaky.base_url(), &c, &fast());
+        let log = flaky.log();
+        let cut = log[0].cut.unwrap();
+        assert!(cut > 0, "the first response was cut inside the body");
+        match &r.result {
+            Err(DownloadError::RangeNotSupported {
+                offset,
+                status: got,
+                content_range,
+                ..
+            }) => {
+                assert_eq!((*offset, *got), (cut, status), "{mode:?}");
+                assert_eq!(content_range.is_some(), status == 206);
+            }
+            other => panic!("{mode:?}: {other:?}"),
+        }
+        let e = r.result.unwrap_err();
+        assert!(e.to_string().contains("does not support ranges"), "{e}");
+        assert_eq!(log.len(), 2, "no further retries: {log:?}");
+    }
+}
+
+#[test]
+fn a_corrupted_byte_is_a_hash_mismatch() {
+    let _shared = EXCLUSIVE.read().unwrap();
+    let s = setup("corrupt");
+    let data = content(MIB as usize, 6);
+    for compression in [Compression::None, Compression::Gzip] {
+        let c = s.publish("rootfs", &data, compression);
+        let path = format!("/{}", c.object_path());
+        let flaky = s.flaky(|f| {
+            f.corrupt = Some(Corruption {
+                path,
+                offset: c.size / 2,
+            })
+        });
+        let r = run(&s.client(), &flaky.base_url(), &c, &fast());
+        match &r.result {
+            Err(DownloadError::HashMismatch {
+                expected, actual, ..
+            }) => {
+                assert_eq!(expected, &c.sha256);
+                assert_ne!(actual, &c.sha256);
+            }
+            other => panic!("{compression:?}: {other:?}"),
+        }
+        assert!(flaky.log()[0].corrupted);
+        assert_eq!(flaky.log().len(), 1, "not retried");
+    }
+}
+
+#[test]
+fn not_found_fails_at_once() {
+    let _shared = EXCLUSIVE.read().unwrap();
+    let s = setup("404");
+    let mut c = s.publish("rootfs", b"x", Compression::None);
+    c.sha256 = "0".repeat(64);
+    let flaky = s.flaky(|_| {});
+    let r = run(&s.client(), &flaky.base_url(), &c, &RetryPolicy::default());
+    let e = r.result.unwrap_err();
+    assert!(
+        matches!(e, DownloadError::Fetch(FetchError::NotFound { .. })),
+        "{e:?}"
+    );
+    assert!(e.hint().contains("no such file"), "{}", e.hint());
+    assert_eq!(flaky.log().len(), 1);
+    assert!(r.elapsed < Duration::from_millis(400), "{:?}", r.elapsed);
+}
+
+#[test]
+fn an_untrusted_server_fails_at_once() {
+    let _shared = EXCLUSIVE.read().unwrap();
+    let s = setup("untrusted");
+    let other = setup("untrusted-other-ca");
+    let c = s.publish("rootfs", b"data", Compression::None);
+    let flaky = s.flaky(|_| {});
+    let r = run(
+        &other.client(),
+        &flaky.base_url(),
+        &c,
+        &RetryPolicy::default(),
+    );
+    let e = r.result.unwrap_err();
+    assert!(
+        matches!(e, DownloadError::Fetch(FetchError::TlsUntrusted { .. })),
+        "{e:?}"
+    );
+    assert!(r.elapsed < Duration::from_millis(400), "{:?}", r.elapsed);
+    assert!(flaky.log().is_empty());
+}
+
+#[test]
+fn gives_up_after_consecutive_failures_without_progress() {
+    let _shared = EXCLUSIVE.read().unwrap();
+    let s = setup("giveup");
+    let c = s.publish("rootfs", &content(100_000, 7), Compression::None);
+    let flaky = s.flaky(|f| {
+        f.drops = 100;
+        f.max_cut = 0; // every response breaks before its first body byte
+    });
+    let r = run(&s.client(), &flaky.base_url(), &c, &fast());
+    let e = r.result.unwrap_err();
+    match &e {
+        DownloadError::GaveUp {
+            failures, received, ..
+        } => assert_eq!((*failures, *received), (6, 0)),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        e.to_string()
+            .contains("gave up after 6 consecutive failures"),
+        "{e}"
+    );
+    assert_eq!(flaky.log().len(), 6);
+    assert_eq!(r.reports.last().unwrap().retries, 5);
+}
+
+fn proc_status_kib(field: &str) -> u64 {
+    let status = fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with(field)).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Memory is bounded by design: one [`BUF_SIZE`] buffer, the hasher, the
+/// gzip window and reqwest's connection buffers; nothing grows with the
+/// component. This checks the process's peak RSS across the download.
+#[test]
+fn a_64_mib_object_streams_in_bounded_memory() {
+    let _alone = EXCLUSIVE.write().unwrap();
+    let s = setup("big");
+    let size = 64 * MIB;
+    let mut hasher = Sha256::new();
+    let tmp = s.root.join("objects/sha256/tmp");
+    {
+        let mut f = std::io::BufWriter::new(fs::File::create(&tmp).unwrap());
+        let chunk = content(MIB as usize, 8);
+        for i in 0..64u8 {
+            let mut c = chunk.clone();
+            c[0] = i;
+            hasher.update(&c);
+            f.write_all(&c).unwrap();
+        }
+    }
+    let sha256 = hex(&hasher.finalize());
+    fs::rename(&tmp, s.root.join("objects/sha256").join(&sha256)).unwrap();
+    let c = Component {
+        name: "rootfs".into(),
+        kind: ComponentKind::PartitionImage,
+        size,
+        sha256,
+        compression: Compression::None,
+        content_size: size,
+        destination: Destination {
+            partition: "root".into(),
+            path: None,
+        },
+    };
+    let nginx = s.nginx();
+    let client = s.client();
+
+    fs::write("/proc/self/clear_refs", "5").unwrap(); // resets VmHWM to VmRSS
+    let rss_before = proc_status_kib("VmRSS:");
+    let r = run(&client, &nginx.base_url(), &c, &RetryPolicy::default());
+    let peak = proc_status_kib("VmHWM:");
+    let stats = ok(&r);
+    assert_eq!((r.sink.len, stats.content_bytes), (size, size));
+    assert_eq!(r.sink.hex(), c.sha256);
+    let grew_kib = peak.saturating_sub(rss_before);
+    let secs = r.elapsed.as_secs_f64();
+    eprintln!(
+        "64 MiB over loopback TLS from nginx: {secs:.2} s, {:.1} MiB/s; peak RSS grew {grew_kib} KiB (buffer {BUF_SIZE} bytes)",
+        64.0 / secs
+    );
+    assert!(
+        grew_kib < 24 * 1024,
+        "peak RSS grew {grew_kib} KiB during a 64 MiB download"
+    );
+
+    // At most ~4 reports a second, plus the first and the last.
+    let max_reports = (secs * 4.0).ceil() as usize + 2;
+    assert!(
+        r.reports.len() <= max_reports,
+        "{} reports",
+        r.reports.len()
+    );
+    let last = r.reports.last().unwrap();
+    assert_eq!(last.done, size);
+    let line = render_progress(last);
+    assert!(line.starts_with("rootfs  64.0/64.0 MiB  100%"), "{line}");
+    assert!(line.chars().count() <= 80);
+}
