@@ -3,6 +3,8 @@
 //! reference tools (sfdisk, sgdisk, fsck.vfat), which must be installed.
 //! A component that fails verification leaves the disk without a table.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 mod support;
 
 use installer::facts::Firmware;
@@ -142,6 +144,8 @@ fn extras() -> Extras {
 }
 
 fn tool(cmd: &str, args: &[&str]) -> String {
+    // Tests may start processes directly; production code uses installer::sys::cmd.
+    #[allow(clippy::disallowed_methods)]
     let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| {
         panic!("{cmd} is required (Debian packages fdisk, gdisk, dosfstools): {e}")
     });

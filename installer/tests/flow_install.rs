@@ -38,7 +38,7 @@ fn unattended(json: &str, install: FakeInstall) -> Run {
         options(
             AnswersInput::Loaded(Loaded {
                 source: "test".into(),
-                file: answers::parse(json).unwrap(),
+                file: answers::parse(json).expect("a valid answer file"),
             }),
             true,
         ),

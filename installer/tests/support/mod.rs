@@ -389,7 +389,7 @@ impl Run {
         install: FakeInstall,
         options: Options,
     ) -> Run {
-        Run::run(input, net, vendor, install, options)
+        Run::start(input, net, vendor, install, options)
     }
 
     /// Runs the flow with a scripted backend.
@@ -399,10 +399,10 @@ impl Run {
         vendor: FakeVendor,
         options: Options,
     ) -> Run {
-        Run::run(input, net, vendor, FakeInstall::default(), options)
+        Run::start(input, net, vendor, FakeInstall::default(), options)
     }
 
-    fn run<S: AsRef<str>>(
+    fn start<S: AsRef<str>>(
         input: &[S],
         net: FakeNet,
         vendor: FakeVendor,
