@@ -263,7 +263,8 @@ pub fn https_get(port: u16, fingerprint: &str) -> Result<String> {
 }
 
 /// A free TCP port on the host's loopback (closed again for QEMU to bind).
-fn free_port() -> Result<u16> {
+/// A free TCP port on the host's loopback (for a QEMU port forward).
+pub fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())

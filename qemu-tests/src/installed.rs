@@ -308,6 +308,30 @@ fn write_gpt(f: File, total: u64, data_lba: u64, data_sectors: u64) -> Result<Fi
     Ok(f)
 }
 
+/// The GRUB device name at the start of `text` (`hd0,msdos1`, `cd0`, …):
+/// letters, then digits, then optionally `,` + letters + digits.
+pub fn grub_device(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut i = 0;
+    let run = |i: &mut usize, f: fn(&u8) -> bool| {
+        while *i < b.len() && f(&b[*i]) {
+            *i += 1;
+        }
+    };
+    run(&mut i, u8::is_ascii_lowercase);
+    run(&mut i, u8::is_ascii_digit);
+    if b.get(i) == Some(&b',') {
+        let mut j = i + 1;
+        run(&mut j, u8::is_ascii_lowercase);
+        let letters = j;
+        run(&mut j, u8::is_ascii_digit);
+        if j > letters {
+            i = j;
+        }
+    }
+    text[..i].to_string()
+}
+
 /// Builds the disk for the scenario's firmware, boots it with the ISO as a
 /// second drive (BIOS: CD; UEFI: hard disk), and waits for the ready line.
 fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
@@ -370,10 +394,7 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     // UEFI firmware mirrors GRUB's console onto the serial port as well, so
     // the line may be interleaved with its copy: take the device name only.
     let line = vm.expect("\n", Duration::from_secs(10))?;
-    let root: String = line
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == ',')
-        .collect();
+    let root = grub_device(&line);
     // The ISO (second drive) is `cd0` (BIOS) or an msdos-labelled disk (UEFI).
     let ok = match fw {
         Fw::Bios => root == "hd0,msdos1",
@@ -445,6 +466,15 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn grub_device_names() {
+        assert_eq!(grub_device("hd0,gpt1Loading from hd0,gpt1\r\n"), "hd0,gpt1");
+        assert_eq!(grub_device("hd0,msdos1\r\n"), "hd0,msdos1");
+        assert_eq!(grub_device("hd12,msdos3"), "hd12,msdos3");
+        assert_eq!(grub_device("cd0\r\n"), "cd0");
+        assert_eq!(grub_device("hd1,x"), "hd1");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod events;
 pub mod flaky;
 pub mod flows;
 pub mod http;
+pub mod install;
 pub mod installed;
 pub mod media;
 pub mod nginx;

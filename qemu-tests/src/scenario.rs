@@ -74,7 +74,9 @@ impl Scenario {
     pub fn needs_iso(&self) -> bool {
         // The installed-disk scenarios read the boot loader files out of the
         // ISO's initramfs and attach the ISO as a second drive.
-        !matches!(self.script, Script::Custom(_)) || self.name.starts_with(crate::installed::PREFIX)
+        !matches!(self.script, Script::Custom(_))
+            || self.name.starts_with(crate::installed::PREFIX)
+            || self.name.starts_with(crate::install::PREFIX)
     }
 
     /// Whether it needs `cargo xtask appliance`'s output.
@@ -131,7 +133,19 @@ pub fn all() -> Vec<Scenario> {
     v.extend(crate::flows::all());
     v.extend(crate::appliance::scenarios());
     v.extend(crate::installed::scenarios());
+    v.extend(crate::install::scenarios());
     v
+}
+
+/// The test backend's files.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    /// The repository root.
+    pub repo: PathBuf,
+    /// The server certificate (test CA).
+    pub cert: PathBuf,
+    /// Its key.
+    pub key: PathBuf,
 }
 
 /// How to run scenarios.
@@ -150,6 +164,9 @@ pub struct RunOptions {
     pub firmware: FirmwarePaths,
     /// `cargo xtask appliance`'s output, for the appliance scenarios.
     pub appliance_dir: Option<PathBuf>,
+    /// The test vendor's repository and TLS files (nginx serves them on
+    /// 127.0.0.1:18443; fault scenarios serve them themselves).
+    pub backend: Option<Backend>,
 }
 
 /// Measured times of a passing scenario.

@@ -57,6 +57,13 @@ impl Session {
     /// except that a `prompt` for something else is an error (the installer
     /// is waiting for input the script did not plan for).
     pub fn expect_event(&mut self, name: &str, timeout: Duration) -> Result<Value> {
+        self.expect_any(&[name], timeout)
+    }
+
+    /// Like [`Session::expect_event`] for the first of several names.
+    pub fn expect_any(&mut self, names: &[&str], timeout: Duration) -> Result<Value> {
+        let name = names.join("|");
+        let name = name.as_str();
         let deadline = Instant::now() + timeout;
         loop {
             self.refresh()?;
@@ -64,10 +71,10 @@ impl Session {
                 let e = self.seen[self.cursor].clone();
                 self.cursor += 1;
                 let ev = e["event"].as_str().unwrap_or("");
-                if ev == name {
+                if names.contains(&ev) {
                     return Ok(e);
                 }
-                if ev == "prompt" && name != "prompt" {
+                if ev == "prompt" && !names.contains(&"prompt") {
                     bail!(
                         "waiting for a {name:?} event, the installer asks for {} instead; {}",
                         e["id"],

@@ -50,19 +50,15 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
     } else {
         all.into_iter().filter(|s| s.representative).collect()
     };
+    // The test backend's repository (this also builds the sample appliance).
+    let vendor = crate::testrepo::ensure().context("preparing the test vendor repository")?;
     let iso = match &opts.iso {
         Some(p) => p.clone(),
         // The appliance scenarios boot without the installer ISO.
         None if !chosen.iter().any(|s| s.needs_iso()) => PathBuf::new(),
         None => assemble::build(&assemble::IsoOptions::from_env(None)?)?.0,
     };
-    let appliance_dir = if chosen.iter().any(|s| s.needs_appliance()) {
-        let o = crate::appliance::Options::from_env(None)?;
-        crate::appliance::build(&o).context("building the sample appliance")?;
-        Some(o.out)
-    } else {
-        None
-    };
+    let appliance_dir = Some(crate::appliance::Options::from_env(None)?.out);
     let data_dir = project::root().join("qemu-tests").join("data");
     let mut answer_isos = std::collections::BTreeMap::new();
     let mut variants: Vec<&str> = chosen
@@ -92,6 +88,11 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
         memory_mib: 1024,
         firmware: FirmwarePaths::default(),
         appliance_dir,
+        backend: Some(qemu_tests::scenario::Backend {
+            repo: vendor.repo.clone(),
+            cert: vendor.tls.server_cert.clone(),
+            key: vendor.tls.server_key.clone(),
+        }),
     };
     eprintln!(
         "running {} scenario(s) with {} job(s) under {}; logs in {}",
@@ -102,7 +103,6 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
     );
     // The test backend: the test vendor's repository over HTTPS on the
     // host's loopback, which guests reach as 10.0.2.2 (user networking).
-    let vendor = crate::testrepo::ensure().context("preparing the test vendor repository")?;
     let nginx = qemu_tests::nginx::Nginx::start(&qemu_tests::nginx::NginxConfig {
         root: vendor.repo.clone(),
         cert: vendor.tls.server_cert.clone(),
