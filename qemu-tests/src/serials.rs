@@ -99,10 +99,7 @@ fn outcomes(s: &mut Session) -> Result<()> {
     s.vm.expect("Release:   1.0.0 will be installed", STEP_TIMEOUT)?;
     s.answer("serial.continue", "")?;
     s.answer("keyboard.layout", "")?;
-    s.expect_event("ready", STEP_TIMEOUT)?;
-    s.answer("ready.action", "p")?;
-    s.expect_event("power", STEP_TIMEOUT)?;
-    s.expect_exit()
+    crate::flows::no_disk_then_power_off(s)
 }
 
 /// Backend down: the cause with a hint, Retry y (asked again, same

@@ -23,8 +23,10 @@ use crate::view::{self, View};
 pub const RUN_DIR: &str = "/run/appliance";
 /// Mount point of the boot partition.
 pub const BOOT_MOUNT: &str = "/boot";
-/// Modules loaded by name (file systems); the rest come from coldplug.
+/// Modules loaded by name (SCSI disks, whose controllers may find them
+/// after coldplug settled, and file systems); the rest come from coldplug.
 pub const NAMED_MODULES: &[&str] = &[
+    "sd_mod",
     "vfat",
     "nls_cp437",
     "nls_ascii",

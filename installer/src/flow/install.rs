@@ -114,7 +114,8 @@ impl Flow<'_> {
         ));
         self.show(&t::disk_summary(&disk, &layout));
         self.save_collected(&disk);
-        if !self.unattended {
+        // With the consent in the answers nobody needs to press a key.
+        if !self.unattended && self.answers.erase_disk != Some(true) {
             self.ask(ids::INSTALL_START, t::START_PROMPT, |_| Ok(()))?;
         }
         let job = Job {

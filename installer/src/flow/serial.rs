@@ -32,7 +32,7 @@ impl Flow<'_> {
             // The answer file was checked at the start: this parses.
             if let Ok(serial) = Serial::parse(&text) {
                 if let Some(v) = self.answered_serial(&serial)? {
-                    return self.accept(v);
+                    return self.accept(v, true);
                 }
             }
         }
@@ -104,7 +104,7 @@ impl Flow<'_> {
                 choice::SerialMenu::Exit => return Ok(State::Exit),
             }
             if let Some(v) = self.enter_and_check()? {
-                return self.accept(v);
+                return self.accept(v, false);
             }
         }
     }
@@ -139,9 +139,11 @@ impl Flow<'_> {
         }
     }
 
-    fn accept(&mut self, v: Verified) -> Step<State> {
+    /// Shows the verdict; "press Enter" only when the number was typed (a
+    /// number from the answers needs nobody at the console).
+    fn accept(&mut self, v: Verified, from_answers: bool) -> Step<State> {
         self.show(&text::serial_verified(&self.p.vendor.product(), &v));
-        if !self.unattended {
+        if !self.unattended && !from_answers {
             self.ask(ids::SERIAL_CONTINUE, text::CONTINUE_PROMPT, |_| Ok(()))?;
         }
         self.serial = Some(v);

@@ -39,6 +39,11 @@ pub const EXIT_NOT_UI_CHILD: i32 = EXIT_UI_ERROR;
 pub const PARAM_MODE: &str = "installer.mode";
 /// Kernel parameter: never ask; what the answers lack stops the run.
 pub const PARAM_UNATTENDED: &str = "installer.unattended";
+/// Disk and CD drivers, loaded after coldplug whatever it found: SAS and
+/// some SCSI controllers (mptsas) discover their disks seconds after the
+/// controller's own modalias was handled, and without udev nobody would load
+/// `sd_mod` for them.
+pub const STORAGE_CLASS_MODULES: [&str; 2] = ["sd_mod", "sr_mod"];
 /// Modules needed to mount an `ANSWERS` volume (FAT needs its code pages).
 pub const ANSWERS_MODULES: [&str; 5] = ["vfat", "nls_cp437", "nls_utf8", "nls_ascii", "isofs"];
 
@@ -89,6 +94,9 @@ pub fn run() -> i32 {
     let _ = writeln!(out, "Loading drivers...");
     let _ = out.flush();
     drivers.coldplug();
+    for m in STORAGE_CLASS_MODULES {
+        drivers.by_name(m);
+    }
     let coldplug_time = started.elapsed();
     let summary = drivers.summary(coldplug_time);
     events.emit(&Event::Modules {
