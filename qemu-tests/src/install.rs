@@ -37,8 +37,6 @@ pub enum Bus {
     Ide,
     /// VMware paravirtual SCSI.
     Pvscsi,
-    /// LSI SAS 1068 (VMware's "LSI Logic SAS").
-    Mptsas,
     /// virtio-blk.
     Virtio,
 }
@@ -120,11 +118,16 @@ pub const CASES: &[Case] = &[
         drive: Drive::InteractiveDhcp,
         representative: false,
     },
+    // VMware's "LSI Logic SAS" (QEMU mptsas1068) is left out: with QEMU's
+    // emulation Debian 6.1's mptsas brings the controller up but reports no
+    // disks, even in a plain shell, so it would test QEMU, not us. PVSCSI
+    // under UEFI is left out because Debian's OVMF has no PVSCSI driver (it
+    // boots the CD instead); VMware's firmware has one.
     Case {
-        name: "install-vmware-mptsas-uefi",
+        name: "install-kvm-virtio-uefi",
         firmware: Firmware::Uefi,
-        nic: "e1000",
-        bus: Bus::Mptsas,
+        nic: "virtio-net-pci",
+        bus: Bus::Virtio,
         disk_mib: 2048,
         drive: Drive::InteractiveDhcp,
         representative: false,
@@ -171,14 +174,9 @@ pub fn target_args(bus: Bus, image: &Path, bootindex: Option<u32>) -> Vec<String
             "-device".into(),
             format!("ide-hd,drive=target,bus=ide.1,serial={TARGET_SERIAL}{bi}"),
         ]),
-        Bus::Pvscsi | Bus::Mptsas => a.extend([
+        Bus::Pvscsi => a.extend([
             "-device".into(),
-            (if bus == Bus::Pvscsi {
-                "pvscsi,id=hba"
-            } else {
-                "mptsas1068,id=hba"
-            })
-            .to_string(),
+            "pvscsi,id=hba".to_string(),
             "-device".into(),
             format!("scsi-hd,drive=target,bus=hba.0,serial={TARGET_SERIAL}{bi}"),
         ]),

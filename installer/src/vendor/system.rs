@@ -24,9 +24,10 @@ impl Fetch for HttpsFetch {
 /// Sorts a fetch error into the kinds the screen and events use.
 fn problem(e: &FetchError) -> Problem {
     let kind = match e {
-        FetchError::Dns { .. } | FetchError::Refused { .. } | FetchError::Timeout { .. } => {
-            "unreachable"
-        }
+        FetchError::Dns { .. }
+        | FetchError::Refused { .. }
+        | FetchError::Timeout { .. }
+        | FetchError::Unreachable { .. } => "unreachable",
         FetchError::TlsUntrusted { .. }
         | FetchError::TlsExpired { .. }
         | FetchError::TlsOther { .. }
