@@ -80,6 +80,12 @@ pub struct FlakyConfig {
     pub ranges: Ranges,
     /// A byte to flip.
     pub corrupt: Option<Corruption>,
+    /// Break only responses whose path starts with this (e.g. `/objects/`,
+    /// so metadata is served intact); `None`: any.
+    pub drop_prefix: Option<String>,
+    /// A broken response sends at least this many body bytes first
+    /// (responses not longer than this are never broken).
+    pub min_cut: u64,
 }
 
 impl FlakyConfig {
@@ -97,6 +103,8 @@ impl FlakyConfig {
             fault: Fault::Drop,
             ranges: Ranges::Supported,
             corrupt: None,
+            drop_prefix: None,
+            min_cut: 0,
         }
     }
 }
@@ -296,9 +304,14 @@ fn connection(tcp: TcpStream, shared: &Shared) -> Result<()> {
     let (cut, close_notify) = {
         let mut state = lock(&shared.state);
         let (rng, dropped) = &mut *state;
-        if *dropped < config.drops && count > 0 {
+        let eligible = config
+            .drop_prefix
+            .as_deref()
+            .is_none_or(|p| target.starts_with(p));
+        let span = count.min(config.max_cut.saturating_add(1));
+        if *dropped < config.drops && count > 0 && eligible && span > config.min_cut {
             *dropped += 1;
-            let cut = next(rng) % count.min(config.max_cut.saturating_add(1));
+            let cut = config.min_cut + next(rng) % (span - config.min_cut);
             (Some(cut), next(rng).is_multiple_of(2))
         } else {
             (None, true)

@@ -15,6 +15,7 @@ pub mod flaky;
 pub mod flows;
 pub mod http;
 pub mod install;
+pub mod install_faults;
 pub mod installed;
 pub mod media;
 pub mod nginx;

@@ -134,6 +134,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(crate::appliance::scenarios());
     v.extend(crate::installed::scenarios());
     v.extend(crate::install::scenarios());
+    v.extend(crate::install_faults::scenarios());
     v
 }
 
