@@ -199,6 +199,8 @@ pub enum Event {
         message: String,
         /// What to do.
         hint: String,
+        /// Where the support bundle went, if one was written.
+        bundle: Option<String>,
     },
 }
 
@@ -445,8 +447,9 @@ mod tests {
                     stage: "downloading rootfs".into(),
                     message: "sha256 mismatch".into(),
                     hint: "retry".into(),
+                    bundle: None,
                 },
-                r#"{"event":"install-failed","stage":"downloading rootfs","message":"sha256 mismatch","hint":"retry"}"#,
+                r#"{"event":"install-failed","stage":"downloading rootfs","message":"sha256 mismatch","hint":"retry","bundle":null}"#,
             ),
         ];
         for (event, json) in cases {

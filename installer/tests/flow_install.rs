@@ -124,6 +124,21 @@ fn too_little_ram_or_disk_stops_before_any_write() {
 }
 
 #[test]
+fn no_disk_on_hyper_v_explains_where_disks_come_from() {
+    let mut m = FakeInstall::default();
+    m.hardware.disks = vec![disk("sr0", 1, "")];
+    m.hardware.platform = "Microsoft Corporation Virtual Machine".into();
+    let r = run(&["p"], m);
+    assert!(r.term.out.contains("no disk can take the installation"));
+    assert!(
+        r.term.out.contains("this is a Hyper-V virtual machine"),
+        "{}",
+        r.term.out
+    );
+    assert!(r.term.out.contains("hv_storvsc"));
+}
+
+#[test]
 fn a_failed_install_offers_retry_and_the_retry_succeeds() {
     let mut m = FakeInstall::default();
     m.results.push_back(Err(failed()));

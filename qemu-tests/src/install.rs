@@ -216,6 +216,10 @@ fn start_installer(
             .get(f)
             .cloned()
             .with_context(|| format!("no ISO was built with {f}"))?,
+        IsoVariant::Offline => opts
+            .offline_iso
+            .clone()
+            .context("no offline ISO was built")?,
     };
     let events = dir.join("events.log");
     let cfg = VmConfig {
@@ -365,8 +369,11 @@ fn gpt_read(target: &Path) -> Result<(u64, u64)> {
     Ok((p.first_lba * 512, (p.last_lba - p.first_lba + 1) * 512))
 }
 
-/// Boots the installed disk (ISO still attached as a CD, after the disk in
-/// the boot order) and checks the appliance: ready line, console, page.
+/// Boots the installed disk with the ISO still attached as a CD and checks
+/// the appliance: ready line, console, page. The disk comes first in the
+/// boot order — except with `cd_first` (UEFI), where the CD comes first and
+/// only the installer's `BootNext` can make the disk boot: the ISO's GRUB
+/// must not run.
 pub fn boot_installed(
     c: &Case,
     opts: &RunOptions,
@@ -374,6 +381,7 @@ pub fn boot_installed(
     target: &Path,
     vars: Option<PathBuf>,
     hostname: &str,
+    cd_first: bool,
 ) -> Result<Duration> {
     let port = free_port()?;
     let cfg = VmConfig {
@@ -394,19 +402,19 @@ pub fn boot_installed(
         }),
         kernel: None,
     };
-    // The CD comes second: the disk has boot index 0.
+    let (cd, disk) = if cd_first { (0, 1) } else { (1, 0) };
     let mut args: Vec<String> = cfg
         .args()
         .into_iter()
         .map(|a| {
             if a.starts_with("ide-cd,drive=boot") {
-                a.replace("bootindex=0", "bootindex=1")
+                a.replace("bootindex=0", &format!("bootindex={cd}"))
             } else {
                 a
             }
         })
         .collect();
-    args.extend(target_args(c.bus, target, Some(0)));
+    args.extend(target_args(c.bus, target, Some(disk)));
     fs::write(dir.join("command-appliance.txt"), args.join(" ") + "\n")?;
     let mut vm = Vm::spawn(
         "qemu-system-x86_64",
@@ -430,6 +438,12 @@ pub fn boot_installed(
         !text.contains("Appliance installer"),
         "the installer booted again instead of the disk"
     );
+    if cd_first {
+        ensure!(
+            !text.contains("GRUB: root="),
+            "the ISO's boot menu ran: BootNext did not send the firmware to the disk"
+        );
+    }
     let fp = event["fingerprint"]
         .as_str()
         .context("no fingerprint")?
@@ -479,7 +493,9 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     let id = done["install_id"].as_str().unwrap_or_default().to_string();
     inspect_disk(&target, c.firmware, &id)?;
     let installed_at = session.vm.elapsed();
-    let ready = boot_installed(&c, opts, dir, &target, vars, "appliance")?;
+    // UEFI with GPT: the installer set BootNext, so the CD may come first.
+    let cd_first = c.firmware == Firmware::Uefi;
+    let ready = boot_installed(&c, opts, dir, &target, vars, "appliance", cd_first)?;
     eprintln!(
         "{}: installed after {:.1} s (install {:.1} s), appliance ready {:.1} s after its boot",
         s.name,

@@ -49,6 +49,12 @@ pub fn scenarios() -> Vec<Scenario> {
         mk("install-fault-small-disk", small_disk, true),
         mk("install-fault-two-disks", two_disks, false),
         mk("install-fault-kill", killed, false),
+        mk("hyperv-gen1-dmi-no-disk", hyperv_dmi, false),
+        {
+            let mut s = mk("install-offline", offline, false);
+            s.iso = crate::scenario::IsoVariant::Offline;
+            s
+        },
     ]
 }
 
@@ -129,24 +135,50 @@ fn start(
     http: &crate::http::Server,
     disks: &[PathBuf],
 ) -> Result<Session> {
+    start_with(
+        opts,
+        &opts.iso,
+        dir,
+        tag,
+        backend_port,
+        http,
+        disks,
+        &[],
+        CASE.nic,
+    )
+}
+
+/// [`start`] with extra QEMU arguments and another NIC model.
+#[allow(clippy::too_many_arguments)]
+fn start_with(
+    opts: &RunOptions,
+    iso: &Path,
+    dir: &Path,
+    tag: &str,
+    backend_port: u16,
+    http: &crate::http::Server,
+    disks: &[PathBuf],
+    extra: &[&str],
+    nic: &str,
+) -> Result<Session> {
     let (kernel, initrd) = (dir.join("vmlinuz"), dir.join("initrd.img"));
     if !kernel.exists() {
-        crate::media::extract_file(&opts.iso, "boot/vmlinuz", &kernel)?;
-        crate::media::extract_file(&opts.iso, "boot/initrd.img", &initrd)?;
+        crate::media::extract_file(iso, "boot/vmlinuz", &kernel)?;
+        crate::media::extract_file(iso, "boot/initrd.img", &initrd)?;
     }
     let events = dir.join(format!("events-{tag}.log"));
     let _ = fs::remove_file(&events);
     let cfg = VmConfig {
         firmware: CASE.firmware,
         medium: Medium::Cd,
-        image: opts.iso.clone(),
+        image: iso.to_path_buf(),
         memory_mib: opts.memory_mib,
         kvm: opts.kvm,
         vars: None,
         events: events.clone(),
         paths: opts.firmware.clone(),
         nic: Some(Nic {
-            model: CASE.nic.into(),
+            model: nic.into(),
             network: Network::User,
         }),
         kernel: Some(DirectKernel {
@@ -159,6 +191,7 @@ fn start(
         }),
     };
     let mut args = cfg.args();
+    args.extend(extra.iter().map(|a| a.to_string()));
     for (i, d) in disks.iter().enumerate() {
         let mut t = target_args(CASE.bus, d, None);
         if i > 0 {
@@ -239,6 +272,37 @@ fn timings(started: Instant) -> Timings {
     }
 }
 
+/// A 16 MiB FAT volume labelled `SUPPORT` (where the support bundle goes).
+fn support_volume(path: &Path) -> Result<()> {
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
+    f.set_len(16 << 20)?;
+    fatfs::format_volume(
+        &f,
+        fatfs::FormatVolumeOptions::new().volume_label(*b"SUPPORT    "),
+    )?;
+    Ok(())
+}
+
+/// The bundle's text from the `SUPPORT` volume.
+fn read_bundle(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let fs = fatfs::FileSystem::new(fs::File::open(path)?, fatfs::FsOptions::new())?;
+    for e in fs.root_dir().iter() {
+        let e = e?;
+        if e.file_name().starts_with("support-") {
+            let mut s = String::new();
+            e.to_file().read_to_string(&mut s)?;
+            return Ok(s);
+        }
+    }
+    anyhow::bail!("no support bundle on the SUPPORT volume")
+}
+
 fn tampered(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     let started = Instant::now();
     let http = answers(opts)?;
@@ -249,13 +313,25 @@ fn tampered(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     let server = flaky(opts, 7, 0, Some(corrupt))?;
     let target = dir.join("target.img");
     empty_disk(&target, CASE.disk_mib)?;
-    let mut s = start(
+    let support = dir.join("support.img");
+    support_volume(&support)?;
+    let sup = format!("if=none,id=support,format=raw,file={}", support.display());
+    let extra = [
+        "-drive",
+        sup.as_str(),
+        "-device",
+        "ide-hd,drive=support,bus=ide.0,unit=1",
+    ];
+    let mut s = start_with(
         opts,
+        &opts.iso,
         dir,
         "install",
         server.listen().port(),
         &http,
         &[target.clone()],
+        &extra,
+        CASE.nic,
     )?;
     let f = s.expect_any(&["installed", "install-failed"], INSTALL_TIMEOUT)?;
     check(
@@ -281,6 +357,20 @@ fn tampered(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     ensure!(
         first_mib_zero(&target)?,
         "the disk kept a partition table after a failed install"
+    );
+    let text = s.vm.text();
+    ensure!(
+        text.contains("support bundle was written to"),
+        "the failure screen does not show where the support bundle went"
+    );
+    let bundle = read_bundle(&support)?;
+    ensure!(
+        bundle.contains("Failed while: downloading rootfs"),
+        "the bundle lacks the failure"
+    );
+    ensure!(
+        !bundle.contains(&vendor::entitled().to_string()),
+        "the bundle shows the full serial number"
     );
     must_not_boot(
         opts,
@@ -326,7 +416,7 @@ fn drops(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         server.drops(),
         server.log().len()
     );
-    boot_installed(&CASE, opts, dir, &target, None, "appliance")?;
+    boot_installed(&CASE, opts, dir, &target, None, "appliance", false)?;
     Ok(timings(started))
 }
 
@@ -405,6 +495,109 @@ fn two_disks(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     Ok(timings(started))
 }
 
+/// Hyper-V Gen1's DMI strings (so `ata_piix` leaves IDE disks to
+/// hv_storvsc, which QEMU cannot provide): the CD is still found, and the
+/// missing disk is explained.
+fn hyperv_dmi(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+    let started = Instant::now();
+    let http = answers(opts)?;
+    let server = flaky(opts, 1, 0, None)?;
+    let target = dir.join("target.img");
+    empty_disk(&target, CASE.disk_mib)?;
+    let dmi = [
+        "-smbios",
+        "type=1,manufacturer=Microsoft Corporation,product=Virtual Machine",
+    ];
+    let mut s = start_with(
+        opts,
+        &opts.iso,
+        dir,
+        "install",
+        server.listen().port(),
+        &http,
+        &[target.clone()],
+        &dmi,
+        "tulip",
+    )?;
+    let m = s.expect_event("medium", INSTALL_TIMEOUT)?;
+    check(
+        &s,
+        m["kind"] == "cdrom",
+        &format!("the CD was not found: {m}"),
+    )?;
+    let d = s.expect_event("disks", INSTALL_TIMEOUT)?;
+    let seen = d["disks"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|x| x["serial"] == "TARGET0001"));
+    check(
+        &s,
+        !seen,
+        &format!("ata_piix should ignore the IDE disk on Hyper-V: {d}"),
+    )?;
+    s.answer("stop.action", "p")?;
+    s.expect_exit()?;
+    let text = s.vm.text();
+    ensure!(
+        text.contains("this is a Hyper-V virtual machine"),
+        "the stop screen does not explain the missing disk"
+    );
+    Ok(timings(started))
+}
+
+/// The offline ISO: components come from the medium, so the backend (the
+/// flaky server, which logs every request) sees no object request.
+fn offline(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+    let started = Instant::now();
+    let iso = opts
+        .offline_iso
+        .clone()
+        .context("no offline ISO was built")?;
+    let http = answers(opts)?;
+    let server = flaky(opts, 1, 0, None)?;
+    let target = dir.join("target.img");
+    empty_disk(&target, CASE.disk_mib)?;
+    let mut s = start_with(
+        opts,
+        &iso,
+        dir,
+        "install",
+        server.listen().port(),
+        &http,
+        &[target.clone()],
+        &[],
+        CASE.nic,
+    )?;
+    let done = s.expect_any(&["installed", "install-failed"], INSTALL_TIMEOUT)?;
+    check(
+        &s,
+        done["event"] == "installed",
+        &format!("the offline install failed: {done}"),
+    )?;
+    s.expect_event("power", STEP_TIMEOUT)?;
+    s.expect_exit()?;
+    let objects: Vec<String> = server
+        .log()
+        .iter()
+        .filter(|r| r.path.starts_with("/objects/"))
+        .map(|r| r.path.clone())
+        .collect();
+    ensure!(
+        objects.is_empty(),
+        "the offline install downloaded {objects:?}"
+    );
+    ensure!(
+        s.vm.text().contains("from the installation medium"),
+        "the console does not say the components came from the medium"
+    );
+    inspect_disk(
+        &target,
+        CASE.firmware,
+        done["install_id"].as_str().unwrap_or_default(),
+    )?;
+    boot_installed(&CASE, opts, dir, &target, None, "appliance", false)?;
+    Ok(timings(started))
+}
+
 /// A small PRNG (xorshift) for the kill points; the seed is printed.
 fn next(state: &mut u64) -> u64 {
     *state ^= *state << 13;
@@ -422,7 +615,11 @@ fn killed(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     let seed = started.elapsed().as_nanos() as u64 | 1;
     let mut rng = seed ^ 0x9E37_79B9_7F4A_7C15;
     eprintln!("install-fault-kill: seed {seed}");
-    for i in 0..10 {
+    let mut kills = 0;
+    for i in 0..20 {
+        if kills == 10 {
+            break;
+        }
         let mut s = start(
             opts,
             dir,
@@ -433,7 +630,7 @@ fn killed(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         )?;
         s.expect_event("install", INSTALL_TIMEOUT)?;
         // The install writes for about 10 s under TCG; kill anywhere in it.
-        let after = Duration::from_millis(next(&mut rng) % 12_000);
+        let after = Duration::from_millis(next(&mut rng) % 10_000);
         std::thread::sleep(after);
         let finished = s.saw("installed")?;
         drop(s);
@@ -443,6 +640,7 @@ fn killed(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
             if finished { " (it had finished)" } else { "" }
         );
         if !finished {
+            kills += 1;
             must_not_boot(
                 opts,
                 dir,
@@ -473,6 +671,6 @@ fn killed(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         CASE.firmware,
         done["install_id"].as_str().unwrap_or_default(),
     )?;
-    boot_installed(&CASE, opts, dir, &target, None, "appliance")?;
+    boot_installed(&CASE, opts, dir, &target, None, "appliance", false)?;
     Ok(timings(started))
 }

@@ -54,6 +54,8 @@ pub enum IsoVariant {
     Default,
     /// `cargo xtask iso --answers qemu-tests/data/<file>`.
     Answers(&'static str),
+    /// `cargo xtask iso --offline` (the release's components on the ISO).
+    Offline,
 }
 
 /// The scenario's checks once the installer runs.
@@ -154,6 +156,8 @@ pub struct Backend {
 pub struct RunOptions {
     /// The ISO of `cargo xtask iso`.
     pub iso: PathBuf,
+    /// The ISO of `cargo xtask iso --offline`, when a chosen scenario needs it.
+    pub offline_iso: Option<PathBuf>,
     /// ISOs built with an embedded answer file, by file name under `data_dir`.
     pub answer_isos: std::collections::BTreeMap<String, PathBuf>,
     /// `qemu-tests/data/`: answer files and other fixtures.
@@ -199,6 +203,10 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
             .get(file)
             .cloned()
             .with_context(|| format!("no ISO was built with the answer file {file}"))?,
+        IsoVariant::Offline => opts
+            .offline_iso
+            .clone()
+            .context("no offline ISO was built")?,
     };
     let image = if s.hide_el_torito {
         let p = dir.join("no-eltorito.iso");

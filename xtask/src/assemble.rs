@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use image_builder::iso::{BiosBoot, FileSource, IsoBuilder, Isohybrid};
 
 use crate::cmd::Cmd;
@@ -27,6 +27,9 @@ pub struct IsoOptions {
     pub answers: Option<PathBuf>,
     /// Backend, keys and CA (defaults: the test vendor).
     pub vendor: crate::vendorcfg::VendorArgs,
+    /// Put the release's components on the ISO (`--offline`): the
+    /// repository to take them from.
+    pub offline: Option<PathBuf>,
 }
 
 impl IsoOptions {
@@ -36,6 +39,7 @@ impl IsoOptions {
             epoch: build_epoch()?,
             answers: None,
             vendor: Default::default(),
+            offline: None,
         })
     }
 }
@@ -106,13 +110,18 @@ pub fn build(opts: &IsoOptions) -> Result<(PathBuf, BuildTimes)> {
         None => None,
     };
     let vendor = crate::vendorcfg::files(&opts.vendor)?;
-    let tree = iso_tree(
+    let mut tree = iso_tree(
         &inputs, &installer, answers, &vendor, opts.epoch, &mut times,
     )?;
+    if let Some(repo) = &opts.offline {
+        tree.files.extend(offline_objects(repo, &opts.vendor)?);
+        tree.files.sort_by(|a, b| a.path.cmp(&b.path));
+    }
     let t = Instant::now();
     let size = write_iso(&tree, &opts.out)?;
     times.iso = t.elapsed();
-    if size > MAX_ISO_BYTES {
+    // An offline ISO carries the release itself; the limit is for the installer.
+    if size > MAX_ISO_BYTES && opts.offline.is_none() {
         bail!(
             "the ISO is {} bytes, over the {} byte limit",
             size,
@@ -120,6 +129,47 @@ pub fn build(opts: &IsoOptions) -> Result<(PathBuf, BuildTimes)> {
         );
     }
     Ok((opts.out.clone(), times))
+}
+
+/// `repo/objects/sha256/<hex>` for every component of the model's current
+/// manifest in `repo` (read without verification: it is the vendor's own
+/// repository; the installer verifies every byte it copies).
+pub fn offline_objects(
+    repo: &Path,
+    vendor: &crate::vendorcfg::VendorArgs,
+) -> Result<Vec<TreeFile>> {
+    use base64::Engine;
+    let model = vendor
+        .model
+        .clone()
+        .unwrap_or(qemu_tests::vendor::MODEL.into());
+    let channel = vendor
+        .channel
+        .clone()
+        .unwrap_or(qemu_tests::vendor::CHANNEL.into());
+    let path = repo.join(vendor_repo::manifest_path(&model, &channel));
+    let env: vendor_repo::signed::Envelope = serde_json::from_slice(
+        &fs::read(&path)
+            .with_context(|| format!("reading {} (publish the release first)", path.display()))?,
+    )
+    .with_context(|| format!("{}: not a signed manifest", path.display()))?;
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(env.payload)
+        .with_context(|| format!("{}: payload is not base64", path.display()))?;
+    let m: vendor_repo::Manifest = serde_json::from_slice(&payload)
+        .with_context(|| format!("{}: payload is not a manifest", path.display()))?;
+    let mut out = Vec::new();
+    for c in &m.components {
+        let src = repo.join(c.object_path());
+        ensure!(
+            src.is_file(),
+            "{} is missing from {}",
+            c.object_path(),
+            repo.display()
+        );
+        out.push(file_from(src, &format!("repo/{}", c.object_path())));
+    }
+    Ok(out)
 }
 
 /// Builds the installer as a static binary (it runs as PID 1 with no libc).

@@ -189,6 +189,13 @@ pub fn check_iso(iso: &Path) -> Result<()> {
         "etc/installer/build.json",
         "bin/busybox",
         "bin/sh",
+        "etc/installer/vendor.json",
+        "etc/installer/trust.json",
+        "etc/installer/backend-ca.pem",
+        "usr/share/installer/boot/i386-pc/boot.img",
+        "usr/share/installer/boot/i386-pc/core.img",
+        "usr/share/installer/boot/efi/shimx64.efi",
+        "usr/share/installer/boot/efi/grubx64.efi",
     ] {
         ensure!(
             list.lines().any(|l| l == want),

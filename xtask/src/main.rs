@@ -107,10 +107,17 @@ fn run() -> Result<()> {
             let out = args.value("--out")?.map(PathBuf::from);
             let answers = args.value("--answers")?.map(PathBuf::from);
             let vendor = vendor_args(&mut args)?;
+            let offline = args.flag("--offline");
+            let offline_repo = args.value("--offline-repo")?.map(PathBuf::from);
             args.finish()?;
             let mut opts = assemble::IsoOptions::from_env(out)?;
             opts.answers = answers;
             opts.vendor = vendor;
+            opts.offline = match (offline, offline_repo) {
+                (_, Some(dir)) => Some(dir),
+                (true, None) => Some(testrepo::ensure()?.repo),
+                (false, None) => None,
+            };
             let (path, _) = assemble::build(&opts)?;
             println!("{}", path.display());
             Ok(())
@@ -302,8 +309,11 @@ const HELP: &str = "\
 cargo xtask inputs [--update]      fetch + verify the pinned Debian packages (or re-pin them)
 cargo xtask iso [--out PATH] [--answers FILE] [--backend URL] [--model M] [--channel C]
                 [--trusted-key FILE.pub]... [--vendor-ca PEM] [--min-manifest-version N]
+                [--offline | --offline-repo DIR]
                                    build the installer ISO (with an embedded answer file); prints its path.
-                                   Vendor settings default to the test vendor (target/test-vendor)
+                                   Vendor settings default to the test vendor (target/test-vendor).
+                                   --offline puts the release's components on the ISO (from the
+                                   test repository, or DIR), so only the serial check needs the network
 cargo xtask appliance [--out DIR]  build the sample appliance's components (target/appliance)
 cargo xtask check-iso [PATH]       inspect a built ISO with the reference tools
 cargo xtask qemu-test [--all] [--scenario NAME]... [--kvm] [--jobs N] [--iso PATH] [--list]

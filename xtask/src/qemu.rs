@@ -65,7 +65,7 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
         .iter()
         .filter_map(|s| match s.iso {
             IsoVariant::Answers(f) => Some(f),
-            IsoVariant::Default => None,
+            IsoVariant::Default | IsoVariant::Offline => None,
         })
         .collect();
     variants.sort_unstable();
@@ -79,8 +79,18 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
         o.answers = Some(data_dir.join(file));
         answer_isos.insert(file.to_string(), assemble::build(&o)?.0);
     }
+    let offline_iso = if chosen.iter().any(|s| s.iso == IsoVariant::Offline) {
+        let mut o = assemble::IsoOptions::from_env(Some(
+            project::target_dir().join("iso").join("offline.iso"),
+        ))?;
+        o.offline = Some(vendor.repo.clone());
+        Some(assemble::build(&o)?.0)
+    } else {
+        None
+    };
     let run = RunOptions {
         iso,
+        offline_iso,
         answer_isos,
         data_dir,
         out_dir: scenario::default_out_dir(&project::target_dir()),

@@ -176,6 +176,11 @@ pub struct Found {
 /// Scans `<root>/sys/class/block` (disks and partitions, sorted by name) for
 /// a volume labelled [`LABEL`]; devices are read from `<root>/dev`.
 pub fn find(root: &Path) -> Option<Found> {
+    find_label(root, LABEL)
+}
+
+/// Like [`find`] for any label (the support bundle looks for `SUPPORT`).
+pub fn find_label(root: &Path, label: &str) -> Option<Found> {
     let mut names: Vec<String> = std::fs::read_dir(root.join("sys/class/block"))
         .ok()?
         .filter_map(|e| e.ok())
@@ -191,7 +196,7 @@ pub fn find(root: &Path) -> Option<Found> {
             continue;
         };
         if let Some(p) = probe(&mut f) {
-            if p.label.eq_ignore_ascii_case(LABEL) {
+            if p.label.eq_ignore_ascii_case(label) {
                 return Some(Found {
                     device,
                     kind: p.kind,

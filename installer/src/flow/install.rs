@@ -86,7 +86,14 @@ impl Flow<'_> {
                     e.to_string(),
                 ))
             }
-            Err(e) => return Err(stop("no disk to install on", key, e.to_string())),
+            Err(e) => {
+                let mut message = e.to_string();
+                let no_disk_at_all = cands.iter().all(|c| c.refusal.is_some());
+                if let Some(hint) = plan::no_disk_hint(&hw.platform).filter(|_| no_disk_at_all) {
+                    message.push_str(&format!("\n  Hint: {hint}."));
+                }
+                return Err(stop("no disk to install on", key, message));
+            }
         };
         let layout = plan::table_for(hw.firmware, self.answers.partition_table)
             .and_then(|table| plan::layout(&manifest, disk.size_bytes, table))
@@ -168,6 +175,7 @@ impl Flow<'_> {
                         stage: f.stage.clone(),
                         message: f.message.clone(),
                         hint: f.hint.clone(),
+                        bundle: f.bundle.clone(),
                     });
                     self.show(&t::failure(&f));
                     if self.unattended {

@@ -4,7 +4,10 @@
 
 pub mod apply;
 pub mod bootloader;
+pub mod bundle;
 pub mod download;
+pub mod efiboot;
+pub mod local;
 pub mod ops;
 pub mod plan;
 pub mod system;

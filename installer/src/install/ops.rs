@@ -20,6 +20,9 @@ pub struct Hardware {
     pub firmware: Firmware,
     /// The install medium's device (e.g. `/dev/sr0`), if found.
     pub medium: Option<String>,
+    /// DMI `sys_vendor` and `product_name`, e.g. `Microsoft Corporation
+    /// Virtual Machine` (for hints about the platform's disks).
+    pub platform: String,
 }
 
 /// Everything the install needs, decided before the first write.

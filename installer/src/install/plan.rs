@@ -212,6 +212,19 @@ pub fn select(cands: &[Candidate], selector: Option<&DiskSelector>) -> Result<Di
     }
 }
 
+/// What to add when no disk was found at all, by platform (DMI vendor and
+/// product): on Hyper-V, disks come through VMBus, not the emulated IDE.
+pub fn no_disk_hint(platform: &str) -> Option<&'static str> {
+    let p = platform.to_ascii_lowercase();
+    if p.contains("microsoft") && p.contains("virtual machine") {
+        Some("this is a Hyper-V virtual machine: its disks are reached through Hyper-V's storage driver (hv_storvsc over VMBus), not the emulated IDE controller; check that the VM has a virtual hard disk attached (Settings > IDE or SCSI controller > Hard Drive) and that it is not the DVD drive")
+    } else if p.contains("vmware") {
+        Some("this is a VMware virtual machine: check that it has a virtual disk (Edit Settings > Add New Device > Hard Disk) on a SCSI (PVSCSI or LSI Logic) or SATA controller")
+    } else {
+        None
+    }
+}
+
 /// RAM check: `Err` with both figures when too little.
 pub fn check_ram(mem_total_kib: u64, min_ram_mib: u64) -> Result<(), String> {
     let needed_kib = min_ram_mib * 1024 * (100 - RAM_TOLERANCE_PERCENT) / 100;

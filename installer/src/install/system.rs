@@ -67,6 +67,32 @@ impl SystemInstall {
     }
 }
 
+/// Where the install medium is mounted when it carries components.
+pub const MEDIUM_MOUNT: &str = "/run/installer/medium";
+
+impl SystemInstall {
+    /// Mounts the install medium read-only (once) and returns its root if it
+    /// carries a repository (`cargo xtask iso --offline`).
+    fn medium_repo(&self) -> Option<std::path::PathBuf> {
+        let root = Path::new(MEDIUM_MOUNT);
+        if super::local::has_repo(root) {
+            return Some(root.to_path_buf());
+        }
+        let dev = self.medium.as_deref()?;
+        let _ = std::fs::create_dir_all(root);
+        let flags = nix::mount::MsFlags::MS_RDONLY
+            | nix::mount::MsFlags::MS_NOSUID
+            | nix::mount::MsFlags::MS_NODEV;
+        if let Err(e) = nix::mount::mount(Some(dev), root, Some("iso9660"), flags, None::<&str>) {
+            crate::log::info(&format!(
+                "install medium {dev} not mounted ({e}): components are downloaded"
+            ));
+            return None;
+        }
+        super::local::has_repo(root).then(|| root.to_path_buf())
+    }
+}
+
 /// `MemTotal` in KiB from /proc/meminfo text.
 pub fn mem_total_kib(meminfo: &str) -> Option<u64> {
     meminfo
@@ -109,6 +135,12 @@ impl InstallOps for SystemInstall {
                 .unwrap_or(0),
             firmware: Firmware::detect(root),
             medium: self.medium.clone(),
+            platform: ["sys_vendor", "product_name"]
+                .iter()
+                .filter_map(|f| std::fs::read_to_string(root.join("sys/class/dmi/id").join(f)).ok())
+                .map(|s| s.trim().to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
         }
     }
 
@@ -128,10 +160,14 @@ impl InstallOps for SystemInstall {
         })?;
         let client = Client::new(&config.ca_pem, Duration::from_secs(30))
             .map_err(|e| failure("preparing", e.to_string(), &e.hint(), UNTOUCHED))?;
-        let mut components = HttpsComponents {
-            client,
-            base_url: config.backend_url.clone(),
-            policy: RetryPolicy::default(),
+        let mut components = super::local::LocalFirst {
+            root: self.medium_repo(),
+            remote: HttpsComponents {
+                client,
+                base_url: config.backend_url.clone(),
+                policy: RetryPolicy::default(),
+            },
+            used: Vec::new(),
         };
         let id: [u8; 16] = random();
         let mut handover = job.handover.clone();
@@ -169,7 +205,16 @@ impl InstallOps for SystemInstall {
                     UNTOUCHED,
                 )
             })?;
-        let downloaded = apply::run(job, &mut disk, &mut components, &RootFs, &extras, progress)?;
+        let downloaded =
+            match apply::run(job, &mut disk, &mut components, &RootFs, &extras, progress) {
+                Ok(n) => n,
+                Err(mut f) => {
+                    let hw = self.hardware();
+                    f.bundle =
+                        super::bundle::write(&f, &hw, &job.handover.serial, &handover.install_id);
+                    return Err(f);
+                }
+            };
         // Let the kernel see the new partitions (not needed to boot; harmless if it fails).
         // SAFETY: BLKRRPART takes no argument; the fd is a valid open block device.
         let _ = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&disk), 0x125F) };
@@ -186,10 +231,43 @@ impl InstallOps for SystemInstall {
                 "BIOS: the next boot uses /dev/{} if it comes first in the boot order.",
                 job.disk.name
             )),
-            Firmware::Uefi => Err(
-                "setting BootNext is not supported yet; the firmware finds the disk through the removable path EFI/BOOT/BOOTX64.EFI"
-                    .into(),
-            ),
+            Firmware::Uefi => {
+                let path = format!("/dev/{}", job.disk.name);
+                let boot = job
+                    .layout
+                    .boot()
+                    .ok_or("the layout has no boot partition")?;
+                let esp = match job.layout.table {
+                    super::plan::TableKind::Gpt => {
+                        let g = gpt::GptConfig::new()
+                            .writable(false)
+                            .open(&path)
+                            .map_err(|e| format!("reading the GPT of {path}: {e}"))?;
+                        let p = g
+                            .partitions()
+                            .get(&boot.number)
+                            .ok_or("the boot partition is not in the GPT")?;
+                        super::efiboot::EspRef {
+                            number: boot.number,
+                            start: boot.first_lba,
+                            size: boot.sectors,
+                            guid_le: p.part_guid.to_bytes_le(),
+                        }
+                    }
+                    super::plan::TableKind::Mbr => {
+                        return Err("BootNext is set for GPT disks only; this MBR disk boots through the removable path".into())
+                    }
+                };
+                let n = super::efiboot::write(
+                    Path::new(super::efiboot::EFIVARS),
+                    &job.handover.installer.product,
+                    &esp,
+                )?;
+                Ok(format!(
+                    "UEFI: boot entry Boot{n:04X} created for /dev/{} and set as BootNext.",
+                    job.disk.name
+                ))
+            }
         }
     }
 }

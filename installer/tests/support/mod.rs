@@ -305,6 +305,7 @@ impl Default for FakeInstall {
                 mem_total_kib: 1_004_000,
                 firmware: installer::facts::Firmware::Bios,
                 medium: Some("/dev/sr0".into()),
+                platform: "QEMU Standard PC (i440FX + PIIX, 1996)".into(),
             },
             results: VecDeque::new(),
             jobs: Vec::new(),
