@@ -48,17 +48,21 @@ pub fn scenarios() -> Vec<Scenario> {
         mk("install-fault-drops", drops, false),
         mk("install-fault-small-disk", small_disk, true),
         mk("install-fault-two-disks", two_disks, false),
-        mk("install-fault-kill", killed, false),
-        mk("hyperv-gen1-dmi-no-disk", hyperv_dmi, false),
+        mk("install-fault-kill", crate::install_more::killed, false),
+        mk(
+            "hyperv-gen1-dmi-no-disk",
+            crate::install_more::hyperv_dmi,
+            false,
+        ),
         {
-            let mut s = mk("install-offline", offline, false);
+            let mut s = mk("install-offline", crate::install_more::offline, false);
             s.iso = crate::scenario::IsoVariant::Offline;
             s
         },
     ]
 }
 
-const CASE: Case = Case {
+pub(crate) const CASE: Case = Case {
     name: "install-fault",
     firmware: Firmware::Bios,
     nic: "e1000",
@@ -69,7 +73,7 @@ const CASE: Case = Case {
 };
 
 /// The unattended answers, served over HTTP.
-fn answers(opts: &RunOptions) -> Result<crate::http::Server> {
+pub(crate) fn answers(opts: &RunOptions) -> Result<crate::http::Server> {
     let mut files = BTreeMap::new();
     let p = opts.data_dir.join(crate::install::UNATTENDED_ANSWERS);
     files.insert(
@@ -79,7 +83,12 @@ fn answers(opts: &RunOptions) -> Result<crate::http::Server> {
     crate::http::Server::start(files)
 }
 
-fn flaky(opts: &RunOptions, seed: u64, drops: usize, corrupt: Option<Corruption>) -> Result<Flaky> {
+pub(crate) fn flaky(
+    opts: &RunOptions,
+    seed: u64,
+    drops: usize,
+    corrupt: Option<Corruption>,
+) -> Result<Flaky> {
     let b = opts
         .backend
         .as_ref()
@@ -119,7 +128,7 @@ fn rootfs_object(opts: &RunOptions) -> Result<String> {
     Ok(format!("/{}", c.object_path()))
 }
 
-fn empty_disk(path: &Path, mib: u64) -> Result<()> {
+pub(crate) fn empty_disk(path: &Path, mib: u64) -> Result<()> {
     let f = fs::File::create(path)?;
     f.set_len(mib << 20)?;
     Ok(())
@@ -127,7 +136,7 @@ fn empty_disk(path: &Path, mib: u64) -> Result<()> {
 
 /// Starts the installer (direct kernel boot) against `backend_port`, with
 /// the target disk(s) attached.
-fn start(
+pub(crate) fn start(
     opts: &RunOptions,
     dir: &Path,
     tag: &str,
@@ -150,7 +159,7 @@ fn start(
 
 /// [`start`] with extra QEMU arguments and another NIC model.
 #[allow(clippy::too_many_arguments)]
-fn start_with(
+pub(crate) fn start_with(
     opts: &RunOptions,
     iso: &Path,
     dir: &Path,
@@ -220,7 +229,7 @@ fn start_with(
 }
 
 /// Boots only the disk for `wait` and fails if a kernel starts from it.
-fn must_not_boot(
+pub(crate) fn must_not_boot(
     opts: &RunOptions,
     dir: &Path,
     tag: &str,
@@ -256,7 +265,7 @@ fn must_not_boot(
     Ok(())
 }
 
-fn first_mib_zero(target: &Path) -> Result<bool> {
+pub(crate) fn first_mib_zero(target: &Path) -> Result<bool> {
     use std::io::Read;
     let mut f = fs::File::open(target)?;
     let mut b = vec![0u8; 1 << 20];
@@ -264,7 +273,7 @@ fn first_mib_zero(target: &Path) -> Result<bool> {
     Ok(b.iter().all(|&x| x == 0))
 }
 
-fn timings(started: Instant) -> Timings {
+pub(crate) fn timings(started: Instant) -> Timings {
     Timings {
         menu: Duration::ZERO,
         first_screen: Duration::ZERO,
@@ -329,7 +338,7 @@ fn tampered(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         "install",
         server.listen().port(),
         &http,
-        &[target.clone()],
+        std::slice::from_ref(&target),
         &extra,
         CASE.nic,
     )?;
@@ -394,7 +403,7 @@ fn drops(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         "install",
         server.listen().port(),
         &http,
-        &[target.clone()],
+        std::slice::from_ref(&target),
     )?;
     let done = s.expect_any(&["installed", "install-failed"], INSTALL_TIMEOUT)?;
     check(
@@ -432,7 +441,7 @@ fn small_disk(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         "install",
         server.listen().port(),
         &http,
-        &[target.clone()],
+        std::slice::from_ref(&target),
     )?;
     let d = s.expect_event("disks", INSTALL_TIMEOUT)?;
     let reason = d["disks"]
@@ -492,185 +501,5 @@ fn two_disks(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         first_mib_zero(&a)? && first_mib_zero(&b)?,
         "a disk was written to"
     );
-    Ok(timings(started))
-}
-
-/// Hyper-V Gen1's DMI strings (so `ata_piix` leaves IDE disks to
-/// hv_storvsc, which QEMU cannot provide): the CD is still found, and the
-/// missing disk is explained.
-fn hyperv_dmi(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
-    let started = Instant::now();
-    let http = answers(opts)?;
-    let server = flaky(opts, 1, 0, None)?;
-    let target = dir.join("target.img");
-    empty_disk(&target, CASE.disk_mib)?;
-    let dmi = [
-        "-smbios",
-        "type=1,manufacturer=Microsoft Corporation,product=Virtual Machine",
-    ];
-    let mut s = start_with(
-        opts,
-        &opts.iso,
-        dir,
-        "install",
-        server.listen().port(),
-        &http,
-        &[target.clone()],
-        &dmi,
-        "tulip",
-    )?;
-    let m = s.expect_event("medium", INSTALL_TIMEOUT)?;
-    check(
-        &s,
-        m["kind"] == "cdrom",
-        &format!("the CD was not found: {m}"),
-    )?;
-    let d = s.expect_event("disks", INSTALL_TIMEOUT)?;
-    let seen = d["disks"]
-        .as_array()
-        .is_some_and(|a| a.iter().any(|x| x["serial"] == "TARGET0001"));
-    check(
-        &s,
-        !seen,
-        &format!("ata_piix should ignore the IDE disk on Hyper-V: {d}"),
-    )?;
-    s.answer("stop.action", "p")?;
-    s.expect_exit()?;
-    let text = s.vm.text();
-    ensure!(
-        text.contains("this is a Hyper-V virtual machine"),
-        "the stop screen does not explain the missing disk"
-    );
-    Ok(timings(started))
-}
-
-/// The offline ISO: components come from the medium, so the backend (the
-/// flaky server, which logs every request) sees no object request.
-fn offline(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
-    let started = Instant::now();
-    let iso = opts
-        .offline_iso
-        .clone()
-        .context("no offline ISO was built")?;
-    let http = answers(opts)?;
-    let server = flaky(opts, 1, 0, None)?;
-    let target = dir.join("target.img");
-    empty_disk(&target, CASE.disk_mib)?;
-    let mut s = start_with(
-        opts,
-        &iso,
-        dir,
-        "install",
-        server.listen().port(),
-        &http,
-        &[target.clone()],
-        &[],
-        CASE.nic,
-    )?;
-    let done = s.expect_any(&["installed", "install-failed"], INSTALL_TIMEOUT)?;
-    check(
-        &s,
-        done["event"] == "installed",
-        &format!("the offline install failed: {done}"),
-    )?;
-    s.expect_event("power", STEP_TIMEOUT)?;
-    s.expect_exit()?;
-    let objects: Vec<String> = server
-        .log()
-        .iter()
-        .filter(|r| r.path.starts_with("/objects/"))
-        .map(|r| r.path.clone())
-        .collect();
-    ensure!(
-        objects.is_empty(),
-        "the offline install downloaded {objects:?}"
-    );
-    ensure!(
-        s.vm.text().contains("from the installation medium"),
-        "the console does not say the components came from the medium"
-    );
-    inspect_disk(
-        &target,
-        CASE.firmware,
-        done["install_id"].as_str().unwrap_or_default(),
-    )?;
-    boot_installed(&CASE, opts, dir, &target, None, "appliance", false)?;
-    Ok(timings(started))
-}
-
-/// A small PRNG (xorshift) for the kill points; the seed is printed.
-fn next(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
-
-fn killed(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
-    let started = Instant::now();
-    let http = answers(opts)?;
-    let server = flaky(opts, 1, 0, None)?;
-    let target = dir.join("target.img");
-    empty_disk(&target, CASE.disk_mib)?;
-    let seed = started.elapsed().as_nanos() as u64 | 1;
-    let mut rng = seed ^ 0x9E37_79B9_7F4A_7C15;
-    eprintln!("install-fault-kill: seed {seed}");
-    let mut kills = 0;
-    for i in 0..20 {
-        if kills == 10 {
-            break;
-        }
-        let mut s = start(
-            opts,
-            dir,
-            &format!("kill{i}"),
-            server.listen().port(),
-            &http,
-            &[target.clone()],
-        )?;
-        s.expect_event("install", INSTALL_TIMEOUT)?;
-        // The install writes for about 10 s under TCG; kill anywhere in it.
-        let after = Duration::from_millis(next(&mut rng) % 10_000);
-        std::thread::sleep(after);
-        let finished = s.saw("installed")?;
-        drop(s);
-        eprintln!(
-            "install-fault-kill: run {i} killed {:.1} s into the install{}",
-            after.as_secs_f64(),
-            if finished { " (it had finished)" } else { "" }
-        );
-        if !finished {
-            kills += 1;
-            must_not_boot(
-                opts,
-                dir,
-                &format!("kill{i}-disk"),
-                &target,
-                Duration::from_secs(25),
-            )?;
-        }
-    }
-    let mut s = start(
-        opts,
-        dir,
-        "final",
-        server.listen().port(),
-        &http,
-        &[target.clone()],
-    )?;
-    let done = s.expect_any(&["installed", "install-failed"], INSTALL_TIMEOUT)?;
-    check(
-        &s,
-        done["event"] == "installed",
-        &format!("the re-run failed: {done}"),
-    )?;
-    s.expect_event("power", STEP_TIMEOUT)?;
-    s.expect_exit()?;
-    inspect_disk(
-        &target,
-        CASE.firmware,
-        done["install_id"].as_str().unwrap_or_default(),
-    )?;
-    boot_installed(&CASE, opts, dir, &target, None, "appliance", false)?;
     Ok(timings(started))
 }

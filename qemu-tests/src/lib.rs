@@ -16,6 +16,7 @@ pub mod flows;
 pub mod http;
 pub mod install;
 pub mod install_faults;
+pub mod install_more;
 pub mod installed;
 pub mod media;
 pub mod nginx;

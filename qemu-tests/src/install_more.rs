@@ -1,0 +1,195 @@
+//! More install scenarios (see [`crate::install_faults`] for the set-up):
+//! Hyper-V Gen1's DMI strings, the offline ISO, and QEMU killed during the
+//! write.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context, Result};
+
+use crate::install::{boot_installed, inspect_disk, INSTALL_TIMEOUT};
+use crate::install_faults::{
+    answers, empty_disk, flaky, must_not_boot, start, start_with, timings, CASE,
+};
+use crate::scenario::{RunOptions, Scenario, Timings};
+use crate::session::{check, STEP_TIMEOUT};
+
+/// Hyper-V Gen1's DMI strings (so `ata_piix` leaves IDE disks to
+/// hv_storvsc, which QEMU cannot provide): the CD is still found, and the
+/// missing disk is explained.
+pub(crate) fn hyperv_dmi(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+    let started = Instant::now();
+    let http = answers(opts)?;
+    let server = flaky(opts, 1, 0, None)?;
+    let target = dir.join("target.img");
+    empty_disk(&target, CASE.disk_mib)?;
+    let dmi = [
+        "-smbios",
+        "type=1,manufacturer=Microsoft Corporation,product=Virtual Machine",
+    ];
+    let mut s = start_with(
+        opts,
+        &opts.iso,
+        dir,
+        "install",
+        server.listen().port(),
+        &http,
+        std::slice::from_ref(&target),
+        &dmi,
+        "tulip",
+    )?;
+    let m = s.expect_event("medium", INSTALL_TIMEOUT)?;
+    check(
+        &s,
+        m["kind"] == "cdrom",
+        &format!("the CD was not found: {m}"),
+    )?;
+    let d = s.expect_event("disks", INSTALL_TIMEOUT)?;
+    let seen = d["disks"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|x| x["serial"] == "TARGET0001"));
+    check(
+        &s,
+        !seen,
+        &format!("ata_piix should ignore the IDE disk on Hyper-V: {d}"),
+    )?;
+    s.answer("stop.action", "p")?;
+    s.expect_exit()?;
+    let text = s.vm.text();
+    ensure!(
+        text.contains("this is a Hyper-V virtual machine"),
+        "the stop screen does not explain the missing disk"
+    );
+    Ok(timings(started))
+}
+
+/// The offline ISO: components come from the medium, so the backend (the
+/// flaky server, which logs every request) sees no object request.
+pub(crate) fn offline(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+    let started = Instant::now();
+    let iso = opts
+        .offline_iso
+        .clone()
+        .context("no offline ISO was built")?;
+    let http = answers(opts)?;
+    let server = flaky(opts, 1, 0, None)?;
+    let target = dir.join("target.img");
+    empty_disk(&target, CASE.disk_mib)?;
+    let mut s = start_with(
+        opts,
+        &iso,
+        dir,
+        "install",
+        server.listen().port(),
+        &http,
+        std::slice::from_ref(&target),
+        &[],
+        CASE.nic,
+    )?;
+    let done = s.expect_any(&["installed", "install-failed"], INSTALL_TIMEOUT)?;
+    check(
+        &s,
+        done["event"] == "installed",
+        &format!("the offline install failed: {done}"),
+    )?;
+    s.expect_event("power", STEP_TIMEOUT)?;
+    s.expect_exit()?;
+    let objects: Vec<String> = server
+        .log()
+        .iter()
+        .filter(|r| r.path.starts_with("/objects/"))
+        .map(|r| r.path.clone())
+        .collect();
+    ensure!(
+        objects.is_empty(),
+        "the offline install downloaded {objects:?}"
+    );
+    ensure!(
+        s.vm.text().contains("from the installation medium"),
+        "the console does not say the components came from the medium"
+    );
+    inspect_disk(
+        &target,
+        CASE.firmware,
+        done["install_id"].as_str().unwrap_or_default(),
+    )?;
+    boot_installed(&CASE, opts, dir, &target, None, "appliance", false)?;
+    Ok(timings(started))
+}
+
+/// A small PRNG (xorshift) for the kill points; the seed is printed.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+pub(crate) fn killed(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+    let started = Instant::now();
+    let http = answers(opts)?;
+    let server = flaky(opts, 1, 0, None)?;
+    let target = dir.join("target.img");
+    empty_disk(&target, CASE.disk_mib)?;
+    let seed = started.elapsed().as_nanos() as u64 | 1;
+    let mut rng = seed ^ 0x9E37_79B9_7F4A_7C15;
+    eprintln!("install-fault-kill: seed {seed}");
+    let mut kills = 0;
+    for i in 0..20 {
+        if kills == 10 {
+            break;
+        }
+        let mut s = start(
+            opts,
+            dir,
+            &format!("kill{i}"),
+            server.listen().port(),
+            &http,
+            std::slice::from_ref(&target),
+        )?;
+        s.expect_event("install", INSTALL_TIMEOUT)?;
+        // The install writes for about 10 s under TCG; kill anywhere in it.
+        let after = Duration::from_millis(next(&mut rng) % 10_000);
+        std::thread::sleep(after);
+        let finished = s.saw("installed")?;
+        drop(s);
+        eprintln!(
+            "install-fault-kill: run {i} killed {:.1} s into the install{}",
+            after.as_secs_f64(),
+            if finished { " (it had finished)" } else { "" }
+        );
+        if !finished {
+            kills += 1;
+            must_not_boot(
+                opts,
+                dir,
+                &format!("kill{i}-disk"),
+                &target,
+                Duration::from_secs(25),
+            )?;
+        }
+    }
+    let mut s = start(
+        opts,
+        dir,
+        "final",
+        server.listen().port(),
+        &http,
+        std::slice::from_ref(&target),
+    )?;
+    let done = s.expect_any(&["installed", "install-failed"], INSTALL_TIMEOUT)?;
+    check(
+        &s,
+        done["event"] == "installed",
+        &format!("the re-run failed: {done}"),
+    )?;
+    s.expect_event("power", STEP_TIMEOUT)?;
+    s.expect_exit()?;
+    inspect_disk(
+        &target,
+        CASE.firmware,
+        done["install_id"].as_str().unwrap_or_default(),
+    )?;
+    boot_installed(&CASE, opts, dir, &target, None, "appliance", false)?;
+    Ok(timings(started))
+}
