@@ -13,9 +13,9 @@
 //!   byte is written;
 //! - `install-fault-two-disks`: two eligible disks and no `disk` key — the
 //!   unattended run stops and lists both;
-//! - `install-fault-kill`: QEMU killed at 10 random points during the
-//!   install; after each kill the disk must not boot; the re-run completes
-//!   and the appliance boots.
+//! - `install-fault-kill` (in `install_more`): QEMU killed at 10 random
+//!   points during the install; after each kill the disk must not boot and
+//!   a re-run from the ISO must complete; at the end the appliance boots.
 
 use std::collections::BTreeMap;
 use std::fs;

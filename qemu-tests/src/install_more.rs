@@ -167,8 +167,21 @@ pub(crate) fn killed(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Tim
                 &target,
                 Duration::from_secs(25),
             )?;
+            // Re-run from the ISO: it must complete on the half-written disk.
+            rerun(
+                opts,
+                dir,
+                &format!("rerun{i}"),
+                server.listen().port(),
+                &http,
+                &target,
+            )?;
         }
     }
+    ensure!(
+        kills == 10,
+        "only {kills} of 20 runs were killed during the install"
+    );
     let mut s = start(
         opts,
         dir,
@@ -192,4 +205,24 @@ pub(crate) fn killed(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Tim
     )?;
     boot_installed(&CASE, opts, dir, &target, None, "appliance", false)?;
     Ok(timings(started))
+}
+
+/// A complete unattended install; fails unless it ends with `installed`.
+fn rerun(
+    opts: &RunOptions,
+    dir: &Path,
+    tag: &str,
+    port: u16,
+    http: &crate::http::Server,
+    target: &Path,
+) -> Result<()> {
+    let mut s = start(opts, dir, tag, port, http, &[target.to_path_buf()])?;
+    let done = s.expect_any(&["installed", "install-failed"], INSTALL_TIMEOUT)?;
+    check(
+        &s,
+        done["event"] == "installed",
+        &format!("the re-run {tag} failed: {done}"),
+    )?;
+    s.expect_event("power", STEP_TIMEOUT)?;
+    s.expect_exit()
 }
