@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use fatfs::{Date, DateTime, FatType, FileSystem, FormatVolumeOptions, FsOptions, Time};
 use image_builder::cpio::Archive;
-use image_builder::kmod::ModuleDb;
 use serde::Serialize;
 
 use crate::cmd::Cmd;
@@ -150,30 +149,8 @@ pub fn initrd(inputs: &Inputs, init: &Path, epoch: u64) -> Result<Vec<u8>> {
     }
     a.add_char_device("dev/console", 0o600, 5, 1)?;
     a.add_file_from_path("init", 0o755, init.to_path_buf())?;
-    let db = ModuleDb::scan(&modules_dir)
-        .with_context(|| format!("indexing {}", modules_dir.display()))?;
-    let set = db
-        .closure(MODULES)
-        .context("resolving the appliance's kernel module set")?;
-    let base = format!("lib/modules/{release}");
-    for m in &set {
-        a.add_file_from_path(
-            &format!("{base}/{}", m.path),
-            0o644,
-            modules_dir.join(&m.path),
-        )?;
-    }
-    let index = db
-        .render_index(&set)
-        .context("rendering the module index")?;
-    for (name, text) in [
-        ("modules.dep", index.dep),
-        ("modules.alias", index.alias),
-        ("modules.softdep", index.softdep),
-        ("modules.builtin", index.builtin),
-    ] {
-        a.add_file(&format!("{base}/{name}"), 0o644, text.into_bytes())?;
-    }
+    crate::initramfs::add_modules(&mut a, &modules_dir, &release, MODULES)
+        .context("adding the appliance's kernel modules")?;
     let mut out = Vec::new();
     a.write_gzip_to(&mut out, image_builder::cpio::DEFAULT_GZIP_LEVEL)
         .context("writing the appliance initramfs")?;

@@ -71,42 +71,7 @@ pub fn build(
     }
     add_busybox(&mut a, inputs)?;
 
-    let db = ModuleDb::scan(&modules_dir)
-        .with_context(|| format!("indexing {}", modules_dir.display()))?;
-    let set = db
-        .closure(product::ROOT_MODULES)
-        .context("resolving the kernel module set")?;
-    let base = format!("lib/modules/{release}");
-    for m in &set {
-        a.add_file_from_path(
-            &format!("{base}/{}", m.path),
-            0o644,
-            modules_dir.join(&m.path),
-        )?;
-    }
-    let index = db
-        .render_index(&set)
-        .context("rendering the module index")?;
-    a.add_file(
-        &format!("{base}/modules.dep"),
-        0o644,
-        index.dep.into_bytes(),
-    )?;
-    a.add_file(
-        &format!("{base}/modules.alias"),
-        0o644,
-        index.alias.into_bytes(),
-    )?;
-    a.add_file(
-        &format!("{base}/modules.softdep"),
-        0o644,
-        index.softdep.into_bytes(),
-    )?;
-    a.add_file(
-        &format!("{base}/modules.builtin"),
-        0o644,
-        index.builtin.into_bytes(),
-    )?;
+    add_modules(&mut a, &modules_dir, &release, product::ROOT_MODULES)?;
 
     let mut out = Vec::new();
     a.write_gzip_to(&mut out, image_builder::cpio::DEFAULT_GZIP_LEVEL)
@@ -140,6 +105,43 @@ fn add_busybox(a: &mut Archive, inputs: &Inputs) -> Result<()> {
     applets.dedup();
     for applet in applets {
         a.add_symlink(&format!("bin/{applet}"), "busybox")?;
+    }
+    Ok(())
+}
+
+/// Adds `roots` and their dependency closure (Debian's signed `.ko` files,
+/// byte for byte) under `lib/modules/<release>/`, with the depmod-format
+/// index the runtime loader reads. Shared by the installer's and the sample
+/// appliance's initramfs.
+pub fn add_modules(
+    a: &mut Archive,
+    modules_dir: &Path,
+    release: &str,
+    roots: &[&str],
+) -> Result<()> {
+    let db = ModuleDb::scan(modules_dir)
+        .with_context(|| format!("indexing {}", modules_dir.display()))?;
+    let set = db
+        .closure(roots)
+        .context("resolving the kernel module set")?;
+    let base = format!("lib/modules/{release}");
+    for m in &set {
+        a.add_file_from_path(
+            &format!("{base}/{}", m.path),
+            0o644,
+            modules_dir.join(&m.path),
+        )?;
+    }
+    let index = db
+        .render_index(&set)
+        .context("rendering the module index")?;
+    for (name, text) in [
+        ("modules.dep", index.dep),
+        ("modules.alias", index.alias),
+        ("modules.softdep", index.softdep),
+        ("modules.builtin", index.builtin),
+    ] {
+        a.add_file(&format!("{base}/{name}"), 0o644, text.into_bytes())?;
     }
     Ok(())
 }

@@ -248,17 +248,9 @@ pub fn ready(config: Option<&NetConfig>, serial: Option<&Verified>, layout: &str
 
 /// `YYYY-MM-DD` (UTC) of a unix time.
 pub fn date(unix: u64) -> String {
-    // Days to civil date (H. Hinnant's algorithm), for 1970..9999.
-    let z = (unix / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    let mut s = crate::net::doctor::utc(unix);
+    s.truncate(10);
+    s
 }
 
 /// The serial-number screen.
@@ -328,6 +320,12 @@ mod tests {
     use super::*;
     use crate::net::Ipv4Cidr;
     use std::net::Ipv4Addr;
+
+    #[test]
+    fn dates_are_utc_days() {
+        assert_eq!(date(1_577_836_800), "2020-01-01");
+        assert_eq!(date(1_795_824_000 + 86_399), "2026-11-28");
+    }
 
     #[test]
     fn defaults_go_in_brackets() {
