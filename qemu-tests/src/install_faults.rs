@@ -281,6 +281,16 @@ pub(crate) fn timings(started: Instant) -> Timings {
     }
 }
 
+/// Waits for the install to end and the reboot; fails with `what` unless
+/// it succeeded. Returns the `installed` event.
+pub(crate) fn expect_installed(s: &mut Session, what: &str) -> Result<serde_json::Value> {
+    let done = s.expect_any(&["installed", "install-failed"], INSTALL_TIMEOUT)?;
+    check(s, done["event"] == "installed", &format!("{what}: {done}"))?;
+    s.expect_event("power", STEP_TIMEOUT)?;
+    s.expect_exit()?;
+    Ok(done)
+}
+
 /// A 16 MiB FAT volume labelled `SUPPORT` (where the support bundle goes).
 fn support_volume(path: &Path) -> Result<()> {
     let f = fs::OpenOptions::new()
@@ -405,14 +415,7 @@ fn drops(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         &http,
         std::slice::from_ref(&target),
     )?;
-    let done = s.expect_any(&["installed", "install-failed"], INSTALL_TIMEOUT)?;
-    check(
-        &s,
-        done["event"] == "installed",
-        &format!("the install did not survive the drops: {done}"),
-    )?;
-    s.expect_event("power", STEP_TIMEOUT)?;
-    s.expect_exit()?;
+    let done = expect_installed(&mut s, "the install did not survive the drops")?;
     ensure!(
         server.drops() >= 20,
         "only {} connections were dropped",

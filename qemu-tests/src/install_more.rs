@@ -9,10 +9,10 @@ use anyhow::{ensure, Context, Result};
 
 use crate::install::{boot_installed, inspect_disk, INSTALL_TIMEOUT};
 use crate::install_faults::{
-    answers, empty_disk, flaky, must_not_boot, start, start_with, timings, CASE,
+    answers, empty_disk, expect_installed, flaky, must_not_boot, start, start_with, timings, CASE,
 };
 use crate::scenario::{RunOptions, Scenario, Timings};
-use crate::session::{check, STEP_TIMEOUT};
+use crate::session::check;
 
 /// Hyper-V Gen1's DMI strings (so `ata_piix` leaves IDE disks to
 /// hv_storvsc, which QEMU cannot provide): the CD is still found, and the
@@ -86,14 +86,7 @@ pub(crate) fn offline(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Ti
         &[],
         CASE.nic,
     )?;
-    let done = s.expect_any(&["installed", "install-failed"], INSTALL_TIMEOUT)?;
-    check(
-        &s,
-        done["event"] == "installed",
-        &format!("the offline install failed: {done}"),
-    )?;
-    s.expect_event("power", STEP_TIMEOUT)?;
-    s.expect_exit()?;
+    let done = expect_installed(&mut s, "the offline install failed")?;
     let objects: Vec<String> = server
         .log()
         .iter()
@@ -190,14 +183,7 @@ pub(crate) fn killed(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Tim
         &http,
         std::slice::from_ref(&target),
     )?;
-    let done = s.expect_any(&["installed", "install-failed"], INSTALL_TIMEOUT)?;
-    check(
-        &s,
-        done["event"] == "installed",
-        &format!("the re-run failed: {done}"),
-    )?;
-    s.expect_event("power", STEP_TIMEOUT)?;
-    s.expect_exit()?;
+    let done = expect_installed(&mut s, "the re-run failed")?;
     inspect_disk(
         &target,
         CASE.firmware,
@@ -217,12 +203,5 @@ fn rerun(
     target: &Path,
 ) -> Result<()> {
     let mut s = start(opts, dir, tag, port, http, &[target.to_path_buf()])?;
-    let done = s.expect_any(&["installed", "install-failed"], INSTALL_TIMEOUT)?;
-    check(
-        &s,
-        done["event"] == "installed",
-        &format!("the re-run {tag} failed: {done}"),
-    )?;
-    s.expect_event("power", STEP_TIMEOUT)?;
-    s.expect_exit()
+    expect_installed(&mut s, &format!("the re-run {tag} failed")).map(|_| ())
 }
