@@ -72,8 +72,14 @@ pub fn handover_json(dhcp: bool, hostname: &str) -> Result<String> {
     Ok(h.to_json_pretty()?)
 }
 
-/// A FAT32 volume of `bytes` with `label` holding `files` (paths with `/`).
-pub fn fat32(bytes: u64, label: &str, files: &[(&str, &[u8])]) -> Result<Vec<u8>> {
+/// The volume id of the test FAT volumes.
+pub const VOLUME_ID: u32 = 0x7E57_0001;
+
+/// A FAT32 volume of `bytes` (512-byte clusters, as `mkfs.fat -F 32` picks
+/// for these sizes) with `label` and `volume_id`, holding `files` (paths
+/// with `/`, no leading `/`). Shared by the test disks of `appliance` and
+/// `installed`.
+pub fn fat32(bytes: u64, label: &str, volume_id: u32, files: &[(&str, &[u8])]) -> Result<Vec<u8>> {
     let mut l = [b' '; 11];
     ensure!(
         label.len() <= 11,
@@ -86,7 +92,7 @@ pub fn fat32(bytes: u64, label: &str, files: &[(&str, &[u8])]) -> Result<Vec<u8>
         fatfs::FormatVolumeOptions::new()
             .fat_type(fatfs::FatType::Fat32)
             .bytes_per_cluster(512)
-            .volume_id(0x7E57_0001)
+            .volume_id(volume_id)
             .volume_label(l),
     )
     .context("formatting the FAT32 volume")?;
@@ -96,9 +102,13 @@ pub fn fat32(bytes: u64, label: &str, files: &[(&str, &[u8])]) -> Result<Vec<u8>
             let (dirs, name) = path.rsplit_once('/').unwrap_or(("", path));
             let mut dir = fs.root_dir();
             for d in dirs.split('/').filter(|d| !d.is_empty()) {
-                dir = dir.create_dir(d)?;
+                dir = match dir.open_dir(d) {
+                    Ok(existing) => existing,
+                    Err(_) => dir.create_dir(d)?,
+                };
             }
             let mut f = dir.create_file(name)?;
+            f.truncate()?;
             f.write_all(data)?;
             f.flush()?;
         }
@@ -113,6 +123,7 @@ pub fn build_disk(rootfs: &Path, handover_json: &str, out: &Path) -> Result<()> 
     let boot = fat32(
         BOOT_BYTES,
         handover::BOOT_LABEL,
+        VOLUME_ID,
         &[(
             handover::HANDOVER_PATH.trim_start_matches('/'),
             handover_json.as_bytes(),

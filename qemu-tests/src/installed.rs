@@ -17,7 +17,7 @@
 //! names partition 1 of the right label type.
 
 use std::fs::{self, File};
-use std::io::{Cursor, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::Duration;
 
@@ -127,42 +127,6 @@ pub fn read_newc(mut b: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
     }
 }
 
-/// A FAT32 volume of `sectors` with label `APPBOOT` and [`VOLUME_ID`]
-/// (512-byte clusters, as `mkfs.fat -F 32` picks for 256 MiB) holding `files` (paths with `/`, no leading `/`).
-fn boot_fat(sectors: u64, files: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
-    let mut label = [b' '; 11];
-    label[..handover::BOOT_LABEL.len()].copy_from_slice(handover::BOOT_LABEL.as_bytes());
-    let mut image = vec![0u8; usize::try_from(sectors * 512)?];
-    fatfs::format_volume(
-        Cursor::new(&mut image[..]),
-        fatfs::FormatVolumeOptions::new()
-            .fat_type(fatfs::FatType::Fat32)
-            .bytes_per_cluster(512)
-            .volume_id(VOLUME_ID)
-            .volume_label(label),
-    )
-    .context("formatting the boot partition")?;
-    {
-        let fs = fatfs::FileSystem::new(Cursor::new(&mut image[..]), fatfs::FsOptions::new())?;
-        for (path, data) in files {
-            let (dirs, name) = path.rsplit_once('/').unwrap_or(("", path));
-            let mut dir = fs.root_dir();
-            for d in dirs.split('/').filter(|d| !d.is_empty()) {
-                dir = match dir.open_dir(d) {
-                    Ok(existing) => existing,
-                    Err(_) => dir.create_dir(d)?,
-                };
-            }
-            let mut f = dir.create_file(name)?;
-            f.truncate()?;
-            f.write_all(data)?;
-            f.flush()?;
-        }
-        fs.unmount()?;
-    }
-    Ok(image)
-}
-
 /// The boot partition's files for `fw`: kernel, initrd, handover record,
 /// `grub.cfg` at every path GRUB reads, and the EFI binaries.
 fn boot_partition_files(
@@ -214,10 +178,12 @@ pub fn build_disk(
         "{} is not whole sectors",
         rootfs.display()
     );
-    let fat = boot_fat(
-        BOOT_SECTORS,
-        &boot_partition_files(fw, appliance, boot, handover_json)?,
-    )?;
+    let files = boot_partition_files(fw, appliance, boot, handover_json)?;
+    let files: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(p, d)| (p.as_str(), d.as_slice()))
+        .collect();
+    let fat = crate::appliance::fat32(BOOT_SECTORS * 512, handover::BOOT_LABEL, VOLUME_ID, &files)?;
     let data_lba = FIRST_LBA + BOOT_SECTORS;
     let data_sectors = data.len() as u64 / 512;
     // Room for the backup GPT, rounded up to whole MiB.

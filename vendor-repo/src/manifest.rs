@@ -326,16 +326,8 @@ impl Manifest {
         model: &str,
         channel: &str,
     ) -> Result<Manifest, VerifyError> {
-        let payload = signed::open(bytes, PAYLOAD_TYPE, WHAT, trust)?;
-        let m: Manifest = signed::parse_json(&payload, WHAT)?;
-        signed::check_common(
-            WHAT,
-            m.format,
-            m.expires,
-            m.metadata_version,
-            now,
-            minimum.max(trust.min_manifest_version),
-        )?;
+        let m: Manifest =
+            signed::open_payload(bytes, trust, now, minimum.max(trust.min_manifest_version))?;
         if m.model != model || m.channel != channel {
             return Err(VerifyError::Mismatch {
                 what: WHAT,
@@ -346,5 +338,13 @@ impl Manifest {
         m.validate()
             .map_err(|reason| VerifyError::Invalid { what: WHAT, reason })?;
         Ok(m)
+    }
+}
+
+impl signed::Payload for Manifest {
+    const TYPE: &'static str = PAYLOAD_TYPE;
+    const WHAT: &'static str = WHAT;
+    fn header(&self) -> (u32, u64, u64) {
+        (self.format, self.expires, self.metadata_version)
     }
 }

@@ -72,16 +72,8 @@ impl SerialRecord {
         minimum: u64,
         serial: &Serial,
     ) -> Result<SerialRecord, VerifyError> {
-        let payload = signed::open(bytes, PAYLOAD_TYPE, WHAT, trust)?;
-        let r: SerialRecord = signed::parse_json(&payload, WHAT)?;
-        signed::check_common(
-            WHAT,
-            r.format,
-            r.expires,
-            r.metadata_version,
-            now,
-            minimum.max(trust.min_serial_version),
-        )?;
+        let r: SerialRecord =
+            signed::open_payload(bytes, trust, now, minimum.max(trust.min_serial_version))?;
         let id = serial.registry_id();
         if r.serial_id != id {
             return Err(VerifyError::Mismatch {
@@ -116,5 +108,13 @@ impl SerialRecord {
                 Entitled::OtherModels(self.entitlements.iter().map(|e| e.model.clone()).collect())
             }
         }
+    }
+}
+
+impl signed::Payload for SerialRecord {
+    const TYPE: &'static str = PAYLOAD_TYPE;
+    const WHAT: &'static str = WHAT;
+    fn header(&self) -> (u32, u64, u64) {
+        (self.format, self.expires, self.metadata_version)
     }
 }

@@ -223,6 +223,31 @@ pub fn open(
     Ok(payload)
 }
 
+/// A kind of signed metadata: its envelope type and the fields every kind has.
+pub(crate) trait Payload: DeserializeOwned {
+    /// The envelope's `payload_type`.
+    const TYPE: &'static str;
+    /// The name used in errors.
+    const WHAT: &'static str;
+    /// `(format, expires, metadata_version)`.
+    fn header(&self) -> (u32, u64, u64);
+}
+
+/// Envelope, signature, parse, then format, expiry and rollback (`minimum`
+/// is already the larger of the ISO's floor and the newest seen).
+pub(crate) fn open_payload<T: Payload>(
+    bytes: &[u8],
+    trust: &TrustStore,
+    now: u64,
+    minimum: u64,
+) -> Result<T, VerifyError> {
+    let payload = open(bytes, T::TYPE, T::WHAT, trust)?;
+    let v: T = parse_json(&payload, T::WHAT)?;
+    let (format, expires, version) = v.header();
+    check_common(T::WHAT, format, expires, version, now, minimum)?;
+    Ok(v)
+}
+
 /// The checks every metadata kind shares, after the signature: format,
 /// expiry, rollback.
 pub(crate) fn check_common(

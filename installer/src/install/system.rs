@@ -52,16 +52,16 @@ pub struct SystemInstall {
 }
 
 impl SystemInstall {
-    /// `medium`: the install medium's device; the vendor settings as the
-    /// serial step read them.
+    /// `medium`: the install medium's device; `vendor`: the settings the
+    /// serial step uses too (loaded once by the UI).
     pub fn new(
         medium: Option<String>,
-        backend_override: Option<&str>,
+        vendor: Result<VendorConfig, crate::vendor::config::ConfigError>,
         installer_version: String,
     ) -> Self {
         SystemInstall {
             medium,
-            vendor: VendorConfig::load(Path::new("/"), backend_override).map_err(|e| e.to_string()),
+            vendor: vendor.map_err(|e| e.to_string()),
             installer_version,
         }
     }

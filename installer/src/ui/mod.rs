@@ -148,19 +148,23 @@ pub fn run() -> i32 {
         drivers.by_name(m);
     }
     let answers = load_answers(root, &cmdline, &mut net, &mut out);
+    let vendor_config = crate::vendor::VendorConfig::load(
+        Path::new("/"),
+        cmdline.get(crate::vendor::config::PARAM_BACKEND),
+    );
     let mut vendor = SystemVendor::new(
         build
             .as_ref()
             .map_or(String::from("appliance"), |b| b.product.clone()),
         build.as_ref().map_or(0, |b| b.build_epoch),
-        cmdline.get(crate::vendor::config::PARAM_BACKEND),
+        vendor_config.clone(),
     );
     if let Some(url) = cmdline.get(crate::vendor::config::PARAM_BACKEND) {
         net.doctor.backend_url = Some(crate::vendor::config::normalize_url(url));
     }
     let mut install = crate::install::system::SystemInstall::new(
         scan_medium,
-        cmdline.get(crate::vendor::config::PARAM_BACKEND),
+        vendor_config,
         build.as_ref().map_or(String::new(), |b| b.version.clone()),
     );
     let mut term = terminal::ConsoleTerm::default();

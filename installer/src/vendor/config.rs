@@ -46,7 +46,7 @@ pub struct VendorConfig {
 }
 
 /// Why the vendor settings cannot be used (a broken ISO build).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{path}: {reason}")]
 pub struct ConfigError {
     /// The file.

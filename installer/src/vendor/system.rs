@@ -50,9 +50,13 @@ pub struct SystemVendor {
 }
 
 impl SystemVendor {
-    /// From the ISO's files under `/` and `installer.backend=`.
-    pub fn new(product: String, build_epoch: u64, backend_override: Option<&str>) -> SystemVendor {
-        let backend = VendorConfig::load(std::path::Path::new("/"), backend_override)
+    /// From the vendor settings as loaded by the UI (shared with the install).
+    pub fn new(
+        product: String,
+        build_epoch: u64,
+        config: Result<VendorConfig, super::config::ConfigError>,
+    ) -> SystemVendor {
+        let backend = config
             .map_err(|e| Problem {
                 kind: "not-configured",
                 detail: format!("this installer's vendor settings are unusable: {e}"),
