@@ -4,7 +4,7 @@
 //! ```text
 //! image-builder iso --volume-id ID --out FILE [--epoch N] [--bios IMG --catalog CAT]
 //!                   [--efi IMG] [--isohybrid-mbr FILE] DIR
-//! image-builder initramfs --out FILE.gz [--epoch N] DIR
+//! image-builder initramfs --out FILE [--epoch N] [--compression zstd|gzip] DIR
 //! image-builder esp --out FILE [--epoch N] [--volume-id HEX] [--label NAME] DEST=SRC...
 //! ```
 //! `--epoch` defaults to SOURCE_DATE_EPOCH, else 0.
@@ -14,7 +14,7 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use image_builder::cpio::{Archive, DEFAULT_GZIP_LEVEL};
+use image_builder::cpio::{Archive, DEFAULT_GZIP_LEVEL, DEFAULT_ZSTD_LEVEL};
 use image_builder::fat::{build_esp, EspOptions};
 use image_builder::iso::{BiosBoot, FileSource, IsoBuilder, Isohybrid};
 
@@ -115,13 +115,21 @@ fn run(mut words: Vec<String>) -> Result<()> {
         "initramfs" => {
             let out = PathBuf::from(o.need("out")?);
             let epoch = o.epoch()?;
+            let compression = o.take("compression").unwrap_or_else(|| "zstd".into());
+            if !["zstd", "gzip"].contains(&compression.as_str()) {
+                return Err(format!("--compression `{compression}`: use zstd or gzip").into());
+            }
             let dir = one_dir(o.done()?)?;
             let mut a = Archive::new(epoch)?;
             for (rel, path, mode) in walk(&dir)? {
                 a.add_file_from_path(&rel, mode, path)?;
             }
-            let f = fs::File::create(&out)?;
-            a.write_gzip_to(std::io::BufWriter::new(f), DEFAULT_GZIP_LEVEL)?;
+            let f = std::io::BufWriter::new(fs::File::create(&out)?);
+            if compression == "gzip" {
+                a.write_gzip_to(f, DEFAULT_GZIP_LEVEL)?;
+            } else {
+                a.write_zstd_to(f, DEFAULT_ZSTD_LEVEL)?;
+            }
             println!("{}", out.display());
         }
         "esp" => {

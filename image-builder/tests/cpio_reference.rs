@@ -1,4 +1,4 @@
-//! newc archives checked with the reference tools GNU cpio, gzip and zcat.
+//! newc archives checked with the reference tools GNU cpio, gzip, zcat and zstd.
 //! A missing tool fails the test with a message naming it.
 // Test code: a failed fixture step should abort the test with its error.
 #![allow(clippy::unwrap_used)]
@@ -8,7 +8,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use image_builder::cpio::{Archive, DEFAULT_GZIP_LEVEL};
+use image_builder::cpio::{Archive, DEFAULT_GZIP_LEVEL, DEFAULT_ZSTD_LEVEL};
 
 /// 2023-11-14 22:13:20 UTC.
 const EPOCH: u64 = 1_700_000_000;
@@ -28,7 +28,7 @@ fn run(tool: &str, args: &[&str], stdin: &[u8], cwd: Option<&Path>) -> Output {
         cmd.current_dir(dir);
     }
     let mut child = cmd.spawn().unwrap_or_else(|e| {
-        panic!("reference tool `{tool}` could not be started ({e}); install it (apt-get install cpio gzip)")
+        panic!("reference tool `{tool}` could not be started ({e}); install it (apt-get install cpio gzip zstd)")
     });
     let mut input = child.stdin.take().unwrap();
     let output = std::thread::scope(|s| {
@@ -214,6 +214,35 @@ fn gzip_output_is_valid_and_lists_our_paths() {
 }
 
 #[test]
+fn zstd_output_is_valid_and_lists_our_paths() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("initrd.zst");
+    let mut z = Vec::new();
+    f.archive.write_zstd_to(&mut z, DEFAULT_ZSTD_LEVEL).unwrap();
+    std::fs::write(&path, &z).unwrap();
+    // -t checks the frame and its content checksum.
+    run("zstd", &["-t", "-q", path.to_str().unwrap()], b"", None);
+    let unpacked = run(
+        "zstd",
+        &["-d", "-c", "-q", path.to_str().unwrap()],
+        b"",
+        None,
+    );
+    assert_eq!(unpacked.stdout, plain(&f.archive));
+    let out = run("cpio", &["-t", "--quiet"], &unpacked.stdout, None);
+    assert_eq!(listed(&out), PATHS);
+    // The frame records the content size (zstd -l prints it as "Decompressed").
+    let info = run("zstd", &["-l", "-v", path.to_str().unwrap()], b"", None);
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert!(text.contains("Check: XXH64"), "{text}");
+    assert!(
+        text.contains(&format!("({} B)", plain(&f.archive).len())),
+        "{text}"
+    );
+}
+
+#[test]
 fn output_is_deterministic() {
     let (a, b) = (fixture(), fixture());
     assert_eq!(plain(&a.archive), plain(&b.archive));
@@ -226,5 +255,13 @@ fn output_is_deterministic() {
         .write_gzip_to(&mut gz_b, DEFAULT_GZIP_LEVEL)
         .unwrap();
     assert_eq!(gz_a, gz_b);
+    let (mut z_a, mut z_b) = (Vec::new(), Vec::new());
+    a.archive
+        .write_zstd_to(&mut z_a, DEFAULT_ZSTD_LEVEL)
+        .unwrap();
+    b.archive
+        .write_zstd_to(&mut z_b, DEFAULT_ZSTD_LEVEL)
+        .unwrap();
+    assert_eq!(z_a, z_b);
     assert_eq!(plain(&a.archive).len() % 512, 0);
 }

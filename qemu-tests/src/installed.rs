@@ -68,11 +68,9 @@ impl BootFiles {
     pub fn from_iso(iso: &Path, scratch: &Path) -> Result<BootFiles> {
         let initrd = scratch.join("installer-initrd.img");
         crate::media::extract_file(iso, "boot/initrd.img", &initrd)?;
-        let gz = fs::read(&initrd)?;
+        let packed = fs::read(&initrd)?;
         let _ = fs::remove_file(&initrd);
-        let mut cpio = Vec::new();
-        flate2::read::MultiGzDecoder::new(&gz[..])
-            .read_to_end(&mut cpio)
+        let cpio = image_builder::cpio::decompress(&packed)
             .context("decompressing the installer's initrd.img")?;
         let files = read_newc(&cpio)?
             .into_iter()

@@ -3,7 +3,7 @@
 //!
 //! Output (default `target/appliance/`):
 //! - `vmlinuz` — the pinned Debian kernel, byte for byte;
-//! - `initrd.img` — newc cpio + gzip: the static `sample-appliance` as
+//! - `initrd.img` — newc cpio + zstd: the static `sample-appliance` as
 //!   `/init`, the disk/FAT/NIC modules with their closure and index;
 //! - `rootfs.img` — a raw 64 MiB FAT32 partition image (label `APPDATA`)
 //!   with `release.json` and a pseudo-random `payload.bin`;
@@ -140,7 +140,7 @@ pub fn build_static(package: &str) -> Result<PathBuf> {
     Ok(bin)
 }
 
-/// The gzip-compressed newc initramfs.
+/// The zstd-compressed newc initramfs.
 pub fn initrd(inputs: &Inputs, init: &Path, epoch: u64) -> Result<Vec<u8>> {
     let (modules_dir, release) = inputs.kernel_modules()?;
     let mut a = Archive::new(epoch)?;
@@ -152,7 +152,7 @@ pub fn initrd(inputs: &Inputs, init: &Path, epoch: u64) -> Result<Vec<u8>> {
     crate::initramfs::add_modules(&mut a, &modules_dir, &release, MODULES)
         .context("adding the appliance's kernel modules")?;
     let mut out = Vec::new();
-    a.write_gzip_to(&mut out, image_builder::cpio::DEFAULT_GZIP_LEVEL)
+    a.write_zstd_to(&mut out, image_builder::cpio::DEFAULT_ZSTD_LEVEL)
         .context("writing the appliance initramfs")?;
     Ok(out)
 }

@@ -15,7 +15,7 @@ use crate::lockfile::Role;
 use crate::product;
 use crate::project;
 
-/// Returns the gzip-compressed newc archive.
+/// Returns the zstd-compressed newc archive.
 pub fn build(
     inputs: &Inputs,
     installer: &Path,
@@ -74,7 +74,7 @@ pub fn build(
     add_modules(&mut a, &modules_dir, &release, product::ROOT_MODULES)?;
 
     let mut out = Vec::new();
-    a.write_gzip_to(&mut out, image_builder::cpio::DEFAULT_GZIP_LEVEL)
+    a.write_zstd_to(&mut out, image_builder::cpio::DEFAULT_ZSTD_LEVEL)
         .context("writing the initramfs")?;
     Ok(out)
 }

@@ -1,5 +1,5 @@
 //! newc ("SVR4 with no CRC", `cpio -H newc`) archive writer for the initramfs, and
-//! deterministic gzip around it.
+//! deterministic zstd or gzip around it.
 //!
 //! Format (kernel `init/initramfs.c`): each entry is a 110-byte ASCII header —
 //! `070701` then 13 fields of 8 upper-case hex digits (ino, mode, uid, gid, nlink,
@@ -14,6 +14,7 @@
 
 mod error;
 mod gzip;
+mod zst;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -22,6 +23,7 @@ use std::path::PathBuf;
 
 pub use error::CpioError;
 pub use gzip::{gzip_writer, DEFAULT_GZIP_LEVEL};
+pub use zst::{zstd_compress, DEFAULT_ZSTD_LEVEL};
 
 /// Mode of directories created implicitly as parents.
 pub const IMPLICIT_DIR_MODE: u32 = 0o755;
@@ -172,6 +174,18 @@ impl Archive {
         let mut gz = gzip_writer(&mut counting, level);
         self.write_to(&mut gz)?;
         gz.finish().map_err(CpioError::Write)?;
+        counting.inner.flush().map_err(CpioError::Write)?;
+        Ok(counting.count)
+    }
+
+    /// Writes the archive zstd-compressed at `level` (1–22, see
+    /// [`DEFAULT_ZSTD_LEVEL`]) as one frame with content size and checksum.
+    /// Returns the compressed size.
+    pub fn write_zstd_to<W: Write>(&self, w: W, level: i32) -> Result<u64, CpioError> {
+        let mut plain = Vec::new();
+        self.write_to(&mut plain)?;
+        let mut counting = Counting { inner: w, count: 0 };
+        zstd_compress(&plain, &mut counting, level).map_err(CpioError::Write)?;
         counting.inner.flush().map_err(CpioError::Write)?;
         Ok(counting.count)
     }
@@ -422,3 +436,18 @@ impl<R: Read> Read for CopyReader<R> {
 
 #[cfg(test)]
 mod tests;
+
+/// Decompresses an initramfs written by [`Archive::write_zstd_to`] or
+/// [`Archive::write_gzip_to`], told apart by their magic bytes; anything else
+/// is returned as it is (an uncompressed newc archive).
+pub fn decompress(data: &[u8]) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    if data.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]) {
+        out = ::zstd::decode_all(data)?;
+    } else if data.starts_with(&[0x1F, 0x8B]) {
+        flate2::read::MultiGzDecoder::new(data).read_to_end(&mut out)?;
+    } else {
+        out.extend_from_slice(data);
+    }
+    Ok(out)
+}

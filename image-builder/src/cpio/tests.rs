@@ -196,3 +196,29 @@ fn gzip_is_deterministic_and_round_trips() {
     a.write_gzip_to(&mut fast, 1).unwrap();
     assert_ne!(fast, gz1, "level is honoured");
 }
+
+#[test]
+fn zstd_is_deterministic_and_round_trips() {
+    let mut a = Archive::new(EPOCH).unwrap();
+    a.add_file("init", 0o755, vec![7u8; 10_000]).unwrap();
+    let mut z1 = Vec::new();
+    let n = a.write_zstd_to(&mut z1, DEFAULT_ZSTD_LEVEL).unwrap();
+    assert_eq!(n, z1.len() as u64);
+    let mut z2 = Vec::new();
+    a.write_zstd_to(&mut z2, DEFAULT_ZSTD_LEVEL).unwrap();
+    assert_eq!(z1, z2);
+    assert_eq!(&z1[0..4], &[0x28, 0xB5, 0x2F, 0xFD]); // 0x00: zstd frame magic (LE 0xFD2FB528)
+                                                      // 0x04: frame header descriptor: bit 2 content checksum, bits 6-7 size field
+                                                      // (content size present because it was pledged).
+    assert_eq!(z1[4] & 0b100, 0b100, "checksum flag: {:#04x}", z1[4]);
+    assert_ne!(z1[4] >> 6, 0, "content size field: {:#04x}", z1[4]);
+    assert_eq!(zstd::decode_all(&z1[..]).unwrap(), bytes(&a));
+    let mut fast = Vec::new();
+    a.write_zstd_to(&mut fast, 1).unwrap();
+    assert_eq!(zstd::decode_all(&fast[..]).unwrap(), bytes(&a));
+    assert_eq!(decompress(&z1).unwrap(), bytes(&a));
+    let mut gz = Vec::new();
+    a.write_gzip_to(&mut gz, 1).unwrap();
+    assert_eq!(decompress(&gz).unwrap(), bytes(&a));
+    assert_eq!(decompress(&bytes(&a)).unwrap(), bytes(&a));
+}

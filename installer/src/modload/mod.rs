@@ -242,13 +242,16 @@ pub struct Timing {
 }
 
 impl Default for Timing {
-    /// 250 ms passes, 0.6 s quiet, 20 s cap. The quiet time can be short:
-    /// devices that appear later (a slow SCSI scan, a USB stick) are still
-    /// handled, because waiting for the install medium keeps loading drivers.
+    /// 100 ms between quiet passes, 0.3 s quiet, 20 s cap. The quiet time can
+    /// be short: `finit_module` returns after the driver's probe (and its
+    /// async part, e.g. libata's port scan), so the devices it finds are
+    /// usually there for the next pass, which follows at once. Devices that
+    /// appear later (a slow SCSI scan, a USB stick) are still handled,
+    /// because waiting for the install medium keeps loading drivers.
     fn default() -> Self {
         Timing {
-            interval: Duration::from_millis(250),
-            quiet: Duration::from_millis(600),
+            interval: Duration::from_millis(100),
+            quiet: Duration::from_millis(300),
             cap: Duration::from_secs(20),
         }
     }
@@ -266,13 +269,13 @@ pub fn run_coldplug<L: ModuleLoader>(
     let mut last_change = start;
     loop {
         let aliases = scan();
-        if cp.has_new(&aliases) {
-            last_change = Instant::now();
-        }
+        let mut changed = cp.has_new(&aliases);
         if cp.pass(&aliases) > 0 {
-            last_change = Instant::now();
+            changed = true;
         }
-        if last_change.elapsed() >= timing.quiet {
+        if changed {
+            last_change = Instant::now();
+        } else if last_change.elapsed() >= timing.quiet {
             return true;
         }
         if start.elapsed() >= timing.cap {
@@ -282,7 +285,11 @@ pub fn run_coldplug<L: ModuleLoader>(
             ));
             return false;
         }
-        std::thread::sleep(timing.interval);
+        // After a change, rescan at once: what the new drivers found is
+        // usually there already.
+        if !changed {
+            std::thread::sleep(timing.interval);
+        }
     }
 }
 

@@ -258,6 +258,40 @@ fn run_coldplug_repeats_until_quiet() {
 }
 
 #[test]
+fn run_coldplug_rescans_at_once_after_a_change() {
+    let idx = index();
+    let cmd = KernelCmdline::parse("");
+    let mut fake = FakeLoader::default();
+    let mut cp = Coldplug::new(&idx, &cmd, &mut fake);
+    let appear = [vec![PIIX], vec![PIIX, CDROM], vec![PIIX, CDROM]];
+    let mut calls = 0;
+    // A long interval: only the passes right after a change may skip it.
+    let timing = Timing {
+        interval: Duration::from_secs(30),
+        quiet: Duration::ZERO,
+        cap: Duration::from_secs(60),
+    };
+    let start = Instant::now();
+    let quiet = run_coldplug(
+        &mut cp,
+        || {
+            let s = set(&appear[calls.min(2)]);
+            calls += 1;
+            s
+        },
+        timing,
+    );
+    assert!(quiet);
+    assert_eq!(calls, 3, "two passes with news, one quiet pass");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(cp.loaded_names().contains(&"sr_mod".to_string()));
+}
+
+#[test]
 fn run_coldplug_stops_at_the_cap() {
     let idx = index();
     let cmd = KernelCmdline::parse("");
