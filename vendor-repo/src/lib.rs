@@ -11,6 +11,7 @@
 //! Shared by the installer (verification) and xtask (publication). Nothing
 //! read from the repository is trusted before [`signed::open`] verified it.
 
+pub mod http;
 pub mod keys;
 pub mod manifest;
 pub mod publish;

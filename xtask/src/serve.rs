@@ -11,8 +11,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use vendor_repo::http::{parse_range, resolve, Range};
 
 /// TLS settings.
 pub struct Tls {
@@ -20,53 +21,6 @@ pub struct Tls {
     pub cert: PathBuf,
     /// Its key (PEM).
     pub key: PathBuf,
-}
-
-/// A parsed byte range, inclusive.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Range {
-    /// The whole file.
-    All,
-    /// `first..=last`.
-    Part(u64, u64),
-    /// Cannot be satisfied (416).
-    Unsatisfiable,
-}
-
-/// Interprets a `Range` header value for a file of `len` bytes.
-pub fn parse_range(header: Option<&str>, len: u64) -> Range {
-    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
-        return Range::All;
-    };
-    if spec.contains(',') {
-        return Range::All; // multiple ranges: send everything (allowed by RFC 9110)
-    }
-    let Some((a, b)) = spec.split_once('-') else {
-        return Range::Unsatisfiable;
-    };
-    let (a, b) = (a.trim(), b.trim());
-    let r = match (a.parse::<u64>(), b.parse::<u64>()) {
-        (Ok(first), Ok(last)) if first <= last => (first, last.min(len.saturating_sub(1))),
-        (Ok(first), Err(_)) if b.is_empty() => (first, len.saturating_sub(1)),
-        (Err(_), Ok(n)) if a.is_empty() && n > 0 => (len.saturating_sub(n), len.saturating_sub(1)),
-        _ => return Range::Unsatisfiable,
-    };
-    if len == 0 || r.0 >= len {
-        Range::Unsatisfiable
-    } else {
-        Range::Part(r.0, r.1)
-    }
-}
-
-/// The file for a request path, never outside `root`.
-pub fn resolve(root: &Path, target: &str) -> Option<PathBuf> {
-    let path = target.split(['?', '#']).next()?.strip_prefix('/')?;
-    let rel = Path::new(path);
-    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
-        return None;
-    }
-    let p = root.join(rel);
-    p.is_file().then_some(p)
 }
 
 fn respond(stream: &mut dyn ReadWrite, root: &Path) -> Result<()> {
@@ -195,33 +149,6 @@ pub fn serve(root: &Path, listen: &str, tls: Option<Tls>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ranges() {
-        assert_eq!(parse_range(None, 10), Range::All);
-        assert_eq!(parse_range(Some("bytes=2-5"), 10), Range::Part(2, 5));
-        assert_eq!(parse_range(Some("bytes=7-"), 10), Range::Part(7, 9));
-        assert_eq!(parse_range(Some("bytes=-3"), 10), Range::Part(7, 9));
-        assert_eq!(parse_range(Some("bytes=5-100"), 10), Range::Part(5, 9));
-        assert_eq!(parse_range(Some("bytes=10-"), 10), Range::Unsatisfiable);
-        assert_eq!(parse_range(Some("bytes=5-2"), 10), Range::Unsatisfiable);
-        assert_eq!(parse_range(Some("bytes=0-1,4-5"), 10), Range::All);
-    }
-
-    #[test]
-    fn paths_stay_inside_the_root() {
-        let root = std::env::temp_dir().join(format!("xtask-serve-{}", std::process::id()));
-        fs::create_dir_all(root.join("objects")).unwrap();
-        fs::write(root.join("objects/a"), b"x").unwrap();
-        assert_eq!(
-            resolve(&root, "/objects/a?x=1"),
-            Some(root.join("objects/a"))
-        );
-        assert_eq!(resolve(&root, "/../etc/passwd"), None);
-        assert_eq!(resolve(&root, "/objects"), None);
-        assert_eq!(resolve(&root, "objects/a"), None);
-        let _ = fs::remove_dir_all(&root);
-    }
 
     #[test]
     fn serves_a_range_over_plain_http() {
