@@ -6,6 +6,7 @@
 //! the bytes we produce.
 
 pub mod cpio;
+pub mod date;
 pub mod fat;
 pub mod iso;
 pub mod kmod;

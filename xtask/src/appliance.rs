@@ -12,13 +12,12 @@
 //!
 //! Everything is deterministic given `SOURCE_DATE_EPOCH`.
 
-use std::cell::Cell;
 use std::fs;
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use fatfs::{Date, DateTime, FatType, FileSystem, FormatVolumeOptions, FsOptions, Time};
+use fatfs::{FatType, FileSystem, FormatVolumeOptions, FsOptions};
 use image_builder::cpio::Archive;
 use serde::Serialize;
 
@@ -173,63 +172,6 @@ pub fn payload(seed: u64, n: usize) -> Vec<u8> {
     out
 }
 
-thread_local! {
-    static NOW: Cell<DateTime> = const { Cell::new(dos_date_time(0)) };
-}
-
-/// fatfs's clock during [`rootfs`]: the build epoch (thread-local).
-#[derive(Debug)]
-struct EpochClock;
-
-impl fatfs::TimeProvider for EpochClock {
-    fn get_current_date(&self) -> Date {
-        NOW.with(|n| n.get().date)
-    }
-    fn get_current_date_time(&self) -> DateTime {
-        NOW.with(Cell::get)
-    }
-}
-
-static EPOCH_CLOCK: EpochClock = EpochClock;
-
-/// Unix seconds → DOS date and time (UTC, clamped to 1980–2107).
-pub const fn dos_date_time(epoch: u64) -> DateTime {
-    const MIN: u64 = 315_532_800; // 1980-01-01
-    const MAX: u64 = 4_354_819_199; // 2107-12-31 23:59:59
-    let t = if epoch < MIN {
-        MIN
-    } else if epoch > MAX {
-        MAX
-    } else {
-        epoch
-    };
-    let days = (t / 86_400) as i64;
-    let secs = t % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
-    DateTime {
-        date: Date {
-            year: year as u16,
-            month: month as u16,
-            day: day as u16,
-        },
-        time: Time {
-            hour: (secs / 3600) as u16,
-            min: (secs / 60 % 60) as u16,
-            sec: (secs % 60) as u16,
-            millis: 0,
-        },
-    }
-}
-
 /// `release.json` inside the rootfs.
 fn release_json(epoch: u64, payload: &[u8]) -> Vec<u8> {
     let v = serde_json::json!({
@@ -262,7 +204,6 @@ pub fn rootfs(epoch: u64) -> Result<Vec<u8>> {
     let mut label = [b' '; 11];
     label[..ROOTFS_LABEL.len()].copy_from_slice(ROOTFS_LABEL.as_bytes());
     let mut image = vec![0u8; ROOTFS_BYTES as usize];
-    NOW.with(|n| n.set(dos_date_time(epoch)));
     fatfs::format_volume(
         Cursor::new(&mut image[..]),
         FormatVolumeOptions::new()
@@ -275,7 +216,7 @@ pub fn rootfs(epoch: u64) -> Result<Vec<u8>> {
     {
         let options = FsOptions::new()
             .update_accessed_date(false)
-            .time_provider(&EPOCH_CLOCK);
+            .time_provider(image_builder::fat::epoch_clock(epoch));
         let fs = FileSystem::new(Cursor::new(&mut image[..]), options)
             .context("opening the new rootfs.img")?;
         {

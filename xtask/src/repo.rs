@@ -114,18 +114,15 @@ pub fn parse_date(text: &str) -> Result<u64> {
     let [y, m, d] = parts.as_slice() else {
         bail!("{text:?}: expected YYYY-MM-DD");
     };
-    let (y, m, d): (i64, i64, i64) = (y.parse()?, m.parse()?, d.parse()?);
+    let (y, m, d): (u32, u32, u32) = (y.parse()?, m.parse()?, d.parse()?);
     if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         bail!("{text:?}: not a date");
     }
-    // Days from civil (H. Hinnant).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Ok(((era * 146_097 + doe - 719_468) * 86_400) as u64)
+    let days = image_builder::date::days_from_civil(y, m, d);
+    if image_builder::date::civil_from_days(days) != (y, m, d) {
+        bail!("{text:?}: not a date (the month has fewer days)");
+    }
+    Ok(days * 86_400)
 }
 
 /// Adds (or re-signs) a serial's record.
@@ -172,6 +169,8 @@ mod tests {
         assert_eq!(parse_date("1970-01-01").unwrap(), 0);
         assert_eq!(parse_date("2026-11-28").unwrap(), 1_795_824_000);
         assert!(parse_date("2026-13-01").is_err());
+        assert!(parse_date("2026-02-30").is_err());
+        assert_eq!(parse_date("2028-02-29").unwrap(), 1_835_395_200);
         assert!(parse_date("tomorrow").is_err());
     }
 

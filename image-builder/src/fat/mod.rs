@@ -118,9 +118,10 @@ const DOS_MIN: DateTime = DateTime {
     },
 };
 
-/// fatfs needs a `&'static` time provider; this one reads the thread-local [`NOW`].
+/// fatfs needs a `&'static` time provider; this one reads the thread-local
+/// [`NOW`], which [`epoch_clock`] sets.
 #[derive(Debug)]
-struct EpochTime;
+pub struct EpochTime;
 
 impl TimeProvider for EpochTime {
     fn get_current_date(&self) -> Date {
@@ -134,14 +135,21 @@ impl TimeProvider for EpochTime {
 
 static EPOCH_TIME: EpochTime = EpochTime;
 
+/// fatfs's time provider for a deterministic volume: every timestamp fatfs
+/// writes on this thread is `epoch` (as a DOS time, see [`dos_date_time`])
+/// until the next call. Use it with `FsOptions::time_provider`.
+pub fn epoch_clock(epoch: u64) -> &'static EpochTime {
+    NOW.with(|n| n.set(dos_date_time(epoch)));
+    &EPOCH_TIME
+}
+
 /// Builds a FAT image holding `files` (`("EFI/BOOT/BOOTX64.EFI", bytes)`, …);
 /// directories are created as needed. See the module docs for size and layout.
 pub fn build_esp(files: &[(String, Vec<u8>)], opts: &EspOptions) -> Result<Vec<u8>, FatError> {
     let label = encode_label(&opts.volume_label)?;
     let files = sorted_files(files)?;
     let total = image_size(&files);
-    let when = dos_date_time(opts.epoch);
-    NOW.with(|n| n.set(when));
+    let clock = epoch_clock(opts.epoch);
 
     let fat_err = |context: String| move |source| FatError::Fat { context, source };
     let mut image = vec![0u8; total as usize];
@@ -156,7 +164,7 @@ pub fn build_esp(files: &[(String, Vec<u8>)], opts: &EspOptions) -> Result<Vec<u
     {
         let options = FsOptions::new()
             .update_accessed_date(false)
-            .time_provider(&EPOCH_TIME);
+            .time_provider(clock);
         let fs = FileSystem::new(Cursor::new(&mut image[..]), options)
             .map_err(fat_err("mounting the new volume".to_owned()))?;
         {
@@ -292,37 +300,30 @@ fn encode_label(label: &str) -> Result<[u8; 11], FatError> {
 
 /// Converts Unix seconds (UTC) to a DOS timestamp, clamped to 1980-01-01 00:00:00 ..
 /// 2107-12-31 23:59:58 (DOS times have 2-second resolution).
-fn dos_date_time(epoch: u64) -> DateTime {
+pub const fn dos_date_time(epoch: u64) -> DateTime {
     const DOS_MIN_UNIX: u64 = 315_532_800; // 1980-01-01T00:00:00Z
     const DOS_MAX_UNIX: u64 = 4_354_819_198; // 2107-12-31T23:59:58Z
-    let t = epoch.clamp(DOS_MIN_UNIX, DOS_MAX_UNIX);
-    let days = t / 86_400;
-    let secs = t % 86_400;
-    let (year, month, day) = civil_from_days(days);
+    let t = if epoch < DOS_MIN_UNIX {
+        DOS_MIN_UNIX
+    } else if epoch > DOS_MAX_UNIX {
+        DOS_MAX_UNIX
+    } else {
+        epoch
+    };
+    let u = crate::date::Utc::from_unix(t);
     DateTime {
-        date: Date { year, month, day },
+        date: Date {
+            year: u.year as u16,
+            month: u.month as u16,
+            day: u.day as u16,
+        },
         time: Time {
-            hour: (secs / 3600) as u16,
-            min: (secs % 3600 / 60) as u16,
-            sec: (secs % 60 / 2 * 2) as u16,
+            hour: u.hour as u16,
+            min: u.minute as u16,
+            sec: (u.second / 2 * 2) as u16,
             millis: 0,
         },
     }
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
-/// (Howard Hinnant's `civil_from_days`, for non-negative day counts).
-fn civil_from_days(days: u64) -> (u16, u16, u16) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year as u16, month as u16, day as u16)
 }
 
 #[cfg(test)]

@@ -30,19 +30,17 @@ impl DateTime {
     /// Directory record dates store the year as an offset from 1900 in one
     /// byte, so anything from year 2156 on is rejected.
     pub(crate) fn from_epoch(epoch: u64) -> Result<Self, IsoError> {
-        let days = epoch / 86_400;
-        let secs = epoch % 86_400;
-        let (year, month, day) = civil_from_days(days);
-        if year > 1900 + 255 {
+        let t = crate::date::Utc::from_unix(epoch);
+        if t.year > 1900 + 255 {
             return Err(IsoError::EpochOutOfRange { epoch });
         }
         Ok(DateTime {
-            year,
-            month,
-            day,
-            hour: (secs / 3600) as u8,
-            minute: (secs % 3600 / 60) as u8,
-            second: (secs % 60) as u8,
+            year: t.year,
+            month: t.month as u8,
+            day: t.day as u8,
+            hour: t.hour as u8,
+            minute: t.minute as u8,
+            second: t.second as u8,
         })
     }
 
@@ -79,27 +77,6 @@ fn unspecified_volume_date() -> [u8; 17] {
     let mut out = [b'0'; 17];
     out[16] = 0;
     out
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
-/// calendar, using 400-year eras that start on March 1st.
-fn civil_from_days(days: u64) -> (u32, u8, u8) {
-    // Shift the origin from 1970-01-01 to 0000-03-01 (719468 days earlier).
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year as u32, month as u8, day as u8)
 }
 
 /// Everything the PVD needs from the layout.

@@ -103,25 +103,6 @@ fn payload_is_seeded_and_does_not_compress() {
 }
 
 #[test]
-fn dos_dates() {
-    let d = dos_date_time(EPOCH);
-    assert_eq!((d.date.year, d.date.month, d.date.day), (2025, 11, 28));
-    assert_eq!((d.time.hour, d.time.min, d.time.sec), (3, 20, 0));
-    let leap = dos_date_time(951_782_400); // 2000-02-29 00:00:00
-    assert_eq!(
-        (leap.date.year, leap.date.month, leap.date.day),
-        (2000, 2, 29)
-    );
-    let low = dos_date_time(0);
-    assert_eq!((low.date.year, low.date.month, low.date.day), (1980, 1, 1));
-    let high = dos_date_time(u64::MAX);
-    assert_eq!(
-        (high.date.year, high.date.month, high.date.day),
-        (2107, 12, 31)
-    );
-}
-
-#[test]
 fn components_json_describes_files_layout_and_cmdlines() {
     let dir = temp("components");
     for (f, data) in [
