@@ -291,6 +291,21 @@ pub(crate) fn expect_installed(s: &mut Session, what: &str) -> Result<serde_json
     Ok(done)
 }
 
+/// After a successful install: the disk read back with our readers (the
+/// handover record must carry the `installed` event's install id), then the
+/// disk booted into the appliance.
+pub(crate) fn inspect_and_boot(
+    opts: &RunOptions,
+    dir: &Path,
+    target: &Path,
+    installed: &serde_json::Value,
+) -> Result<()> {
+    let id = installed["install_id"].as_str().unwrap_or_default();
+    inspect_disk(target, CASE.firmware, id)?;
+    boot_installed(&CASE, opts, dir, target, None, "appliance", false)?;
+    Ok(())
+}
+
 /// A 16 MiB FAT volume labelled `SUPPORT` (where the support bundle goes).
 fn support_volume(path: &Path) -> Result<()> {
     let f = fs::OpenOptions::new()
@@ -421,14 +436,12 @@ fn drops(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         "only {} connections were dropped",
         server.drops()
     );
-    let id = done["install_id"].as_str().unwrap_or_default().to_string();
-    inspect_disk(&target, CASE.firmware, &id)?;
     eprintln!(
         "install-fault-drops: {} drops survived, {} requests",
         server.drops(),
         server.log().len()
     );
-    boot_installed(&CASE, opts, dir, &target, None, "appliance", false)?;
+    inspect_and_boot(opts, dir, &target, &done)?;
     Ok(timings(started))
 }
 

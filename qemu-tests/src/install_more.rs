@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 
-use crate::install::{boot_installed, inspect_disk, INSTALL_TIMEOUT};
+use crate::install::INSTALL_TIMEOUT;
 use crate::install_faults::{
-    answers, empty_disk, expect_installed, flaky, must_not_boot, start, start_with, timings, CASE,
+    answers, empty_disk, expect_installed, flaky, inspect_and_boot, must_not_boot, start,
+    start_with, timings, CASE,
 };
 use crate::scenario::{RunOptions, Scenario, Timings};
 use crate::session::check;
@@ -101,12 +102,7 @@ pub(crate) fn offline(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Ti
         s.vm.text().contains("from the installation medium"),
         "the console does not say the components came from the medium"
     );
-    inspect_disk(
-        &target,
-        CASE.firmware,
-        done["install_id"].as_str().unwrap_or_default(),
-    )?;
-    boot_installed(&CASE, opts, dir, &target, None, "appliance", false)?;
+    inspect_and_boot(opts, dir, &target, &done)?;
     Ok(timings(started))
 }
 
@@ -184,12 +180,7 @@ pub(crate) fn killed(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Tim
         std::slice::from_ref(&target),
     )?;
     let done = expect_installed(&mut s, "the re-run failed")?;
-    inspect_disk(
-        &target,
-        CASE.firmware,
-        done["install_id"].as_str().unwrap_or_default(),
-    )?;
-    boot_installed(&CASE, opts, dir, &target, None, "appliance", false)?;
+    inspect_and_boot(opts, dir, &target, &done)?;
     Ok(timings(started))
 }
 
