@@ -434,20 +434,20 @@ impl<R: Read> Read for CopyReader<R> {
     }
 }
 
-#[cfg(test)]
-mod tests;
-
 /// Decompresses an initramfs written by [`Archive::write_zstd_to`] or
 /// [`Archive::write_gzip_to`], told apart by their magic bytes; anything else
 /// is returned as it is (an uncompressed newc archive).
 pub fn decompress(data: &[u8]) -> io::Result<Vec<u8>> {
-    let mut out = Vec::new();
     if data.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]) {
-        out = ::zstd::decode_all(data)?;
-    } else if data.starts_with(&[0x1F, 0x8B]) {
-        flate2::read::MultiGzDecoder::new(data).read_to_end(&mut out)?;
-    } else {
-        out.extend_from_slice(data);
+        return ::zstd::decode_all(data);
     }
-    Ok(out)
+    if data.starts_with(&[0x1F, 0x8B]) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(data).read_to_end(&mut out)?;
+        return Ok(out);
+    }
+    Ok(data.to_vec())
 }
+
+#[cfg(test)]
+mod tests;
