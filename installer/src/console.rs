@@ -170,7 +170,7 @@ nix::ioctl_write_ptr_bad!(tiocswinsz, libc::TIOCSWINSZ, libc::winsize);
 
 /// Makes `dev` this process's controlling terminal and its stdin/stdout/stderr:
 /// `setsid()`, open, `TIOCSCTTY`, `dup2` onto 0/1/2, `TERM`, and on serial a
-/// 80×24 window size if the driver reports 0×0 (notes §5.1).
+/// 80×24 window size if the driver reports 0×0.
 /// Only for the UI child (it must not be a process group leader).
 pub fn attach(dev: &ConsoleDev) -> Result<(), ConsoleError> {
     let path = dev.dev_path();

@@ -1,5 +1,5 @@
 //! The serial-number step with a scripted backend: the offline check, the
-//! backend's verdicts with the vendor document's words, and both Retry
+//! backend's verdicts in the product's wording, and both Retry
 //! branches.
 
 mod support;

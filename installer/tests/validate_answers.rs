@@ -1,5 +1,5 @@
 //! `installer validate-answers FILE`: the host-side check of answer files
-//! (the lead's `cargo xtask iso --answers` runs it), exit codes and messages.
+//! (`cargo xtask iso --answers` runs it), exit codes and messages.
 
 use std::path::PathBuf;
 use std::process::Output;

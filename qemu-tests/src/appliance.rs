@@ -1,4 +1,4 @@
-//! The sample appliance's first boot (issue 4 item 6), without the installer:
+//! The sample appliance's first boot, without the installer:
 //! a test disk is built here in Rust (MBR; partition 1 = FAT32 `APPBOOT`
 //! with `/handover/handover.json`, partition 2 = `rootfs.img`), the
 //! appliance's kernel and initramfs boot directly (QEMU `-kernel`), and the

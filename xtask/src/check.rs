@@ -77,7 +77,7 @@ pub fn ci() -> Result<()> {
 }
 
 /// Our module closures for the pinned kernel against the closures that
-/// `modprobe --show-depends` printed on the same package (boot-chain.md Appendix A).
+/// `modprobe --show-depends` printed on the same package (`kmod::reference`).
 pub fn check_module_closures() -> Result<()> {
     let inputs = crate::inputs::ensure()?;
     let (dir, release) = inputs.kernel_modules()?;
@@ -225,7 +225,8 @@ pub fn check_iso(iso: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Checks xorriso's report of our ISO (format: boot-chain.md Appendix C).
+/// Checks xorriso's report of our ISO (`-report_el_torito plain` and
+/// `-report_system_area plain` lines).
 pub fn check_xorriso_report(r: &str, size: u64) -> Result<()> {
     let line = |prefix: &str| -> Result<Vec<String>> {
         let l = r
@@ -291,8 +292,8 @@ pub fn check_xorriso_report(r: &str, size: u64) -> Result<()> {
 mod tests {
     use super::*;
 
-    // Our expected shape, on the lines xorriso printed for the reference image
-    // (boot-chain.md Appendix C), with the GPT lines removed.
+    // Our expected shape, on the lines xorriso printed for a reference image,
+    // with the GPT lines removed.
     const REPORT: &str = "\
 El Torito boot img :   1  BIOS  y   none  0x0000  0x00      4        2554
 El Torito boot img :   2  UEFI  y   none  0x0000  0x00  10052          41

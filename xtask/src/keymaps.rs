@@ -412,7 +412,7 @@ mod pinned_tests {
         let de = table::find("de").unwrap();
         let commands = compile(&t, de, &dir).unwrap();
         let data = fs::read(dir.join("de.bkeymap")).unwrap();
-        // 128 modifier maps, as measured (notes §4.2): 7 + 256 + 128·256.
+        // 128 modifier maps, as measured: 7 + 256 + 128·256.
         assert_eq!(data.len(), 33_031);
         assert_eq!(verify::bkeymap(&data).unwrap(), 128);
         // 0x107 + 21·2: keycode 21 of the plain map is KT_LETTER 'z'.

@@ -1,4 +1,4 @@
-//! TEST-ONLY TLS material for the test vendor backend (issue 4).
+//! TEST-ONLY TLS material for the test vendor backend.
 //!
 //! The test repository is served over HTTPS by nginx on a loopback port; QEMU
 //! guests reach it through user networking as `10.0.2.2`. [`ensure_tls`]

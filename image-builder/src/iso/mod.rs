@@ -1,6 +1,6 @@
 //! ISO 9660 writer with Rock Ridge, El Torito and an isohybrid MBR.
 //!
-//! It produces "layout A, MBR only" from the boot-chain notes: a plain ISO
+//! It produces "layout A, MBR only" (ARCHITECTURE.md): a plain ISO
 //! 9660 volume (interchange level 2 names) with Rock Ridge (RRIP 1991A) for
 //! real names, modes and times; an El Torito catalog with an optional BIOS
 //! no-emulation entry (isolinux, with a boot info table) and an optional UEFI

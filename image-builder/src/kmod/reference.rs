@@ -1,5 +1,5 @@
 //! Test support: compare our closures with `modprobe --show-depends` on the real
-//! Debian kernel (boot-chain notes, Appendix A). Hidden from the docs; meant to be
+//! Debian kernel (the table below). Hidden from the docs; meant to be
 //! called by xtask when a real `lib/modules/<kver>` tree has been unpacked.
 
 use std::collections::BTreeSet;
@@ -10,7 +10,7 @@ use super::error::KmodError;
 use super::index::{normalize_name, ModuleIndex};
 
 /// `(root, closure in modprobe load order)` measured on linux-image-6.1.0-56-amd64
-/// (boot-chain notes, Appendix A; `pata_acpi`, absent from that kernel, left out).
+/// (`pata_acpi`, absent from that kernel, left out).
 pub const APPENDIX_A: &[(&str, &[&str])] = &[
     ("e1000", &["e1000"]),
     ("e1000e", &["e1000e"]),
@@ -158,7 +158,7 @@ pub const APPENDIX_A: &[(&str, &[&str])] = &[
             "ohci-pci",
         ],
     ),
-    // Appendix A lists uhci_hcd without ehci-pci, but uhci-hcd.ko has
+    // A first measurement listed uhci_hcd without ehci-pci, but uhci-hcd.ko has
     // `softdep=pre: ehci_pci` and kmod 30's `modprobe -C /dev/null -d <root>
     // --show-depends uhci_hcd` (after `depmod -b`) does list ehci-pci: corrected here.
     (

@@ -1,4 +1,4 @@
-//! The vendor backend (issue 4): the HTTPS repository the installer verifies
+//! The vendor backend: the HTTPS repository the installer verifies
 //! the appliance against and downloads from.
 //!
 //! - [`fetch`] — a small blocking HTTPS client that trusts only the vendor CA

@@ -49,7 +49,7 @@ impl Flow<'_> {
         });
     }
 
-    /// The seed's keyboard step: from the answers, the default when nobody
+    /// The keyboard step: from the answers, the default when nobody
     /// can be asked, else the list.
     pub(super) fn keyboard_step(&mut self) -> Step<()> {
         if let Some(code) = self.answers.keyboard.clone() {

@@ -1,4 +1,4 @@
-//! The install step (vendor document: agree to start, check the data one last
+//! The install step (agree to start, check the data one last
 //! time and press any key, download, install without further questions,
 //! restart from the hard disk): requirements, disk choice, agreement,
 //! summary, the install itself, and what happens after success or failure.
@@ -209,7 +209,7 @@ impl Flow<'_> {
         }
     }
 
-    /// The vendor document: the system restarts after the installation.
+    /// The system restarts after the installation.
     fn after_success(&mut self) -> Step<State> {
         match self.answers.finish {
             Some(Finish::Poweroff) => Ok(State::Done(PowerAction::PowerOff)),

@@ -17,7 +17,7 @@ pub const DISK_PROMPT: &str = "Disk to install on (number or name, e.g. sda): ";
 pub const FAILED_PROMPT: &str =
     "(R)etry, rescue (S)hell, re(B)oot or (P)ower off? Type r, s, b or p: ";
 
-/// The vendor document's agreement: everything on the disk will be lost.
+/// The agreement: everything on the disk will be lost.
 pub fn agreement(disk: &Disk, release: &str) -> String {
     format!(
         "\nAgreement\n=========\nRelease {release} will be installed on\n  {}\nALL DATA ON THIS DISK WILL BE LOST.\n",

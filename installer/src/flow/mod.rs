@@ -3,7 +3,7 @@
 //! the traits in [`Ports`] (terminal, events, network, keyboard, host), so
 //! tests drive it with scripted input and fakes.
 //!
-//! Order (vendor document §4.17.1): main menu (M)anual / (D)HCP / (E)xit,
+//! Order: main menu (M)anual / (D)HCP / (E)xit,
 //! plus (K)eyboard and rescue (S)hell → network (interface, values, confirm,
 //! apply, doctor) → serial number (verified with the backend) → keyboard layout → the
 //! "ready" screen with (R)eboot / (P)ower off.

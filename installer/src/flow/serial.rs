@@ -1,4 +1,4 @@
-//! The serial-number step (vendor document: after the network, before the
+//! The serial-number step (after the network, before the
 //! keyboard layout): "s" and Enter, the number, the offline check, the
 //! backend's verdict. Nothing on the disk is touched before it passed.
 
@@ -125,10 +125,10 @@ impl Flow<'_> {
             loop {
                 match self.check(&serial) {
                     SerialCheck::Verified(v) => return Ok(Some(v)),
-                    // Unknown: correct the number (the seed's "check it").
+                    // Unknown: correct the number ("check it").
                     SerialCheck::Unknown => continue 'entry,
                     _ => {
-                        // The seed: "Retry?" — y asks again, n goes back to
+                        // "Retry?" — y asks again, n goes back to
                         // correcting the serial.
                         if !self.ask(ids::SERIAL_RETRY, text::RETRY_PROMPT, choice::yes_no)? {
                             continue 'entry;

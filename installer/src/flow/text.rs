@@ -49,14 +49,14 @@ pub const DHCP_FALLBACK: &str =
 pub const SERIAL_MENU_PROMPT: &str = "Type s and press Enter to enter the serial number: ";
 /// The serial number itself.
 pub const SERIAL_PROMPT: &str = "Serial number (Enter alone goes back): ";
-/// The vendor document's question after a refusal.
+/// The question after a refusal.
 pub const RETRY_PROMPT: &str = "Retry? [y/n]: ";
 /// After a verified serial ("press any key"; a line console needs Enter).
 pub const CONTINUE_PROMPT: &str = "Press Enter to continue: ";
-/// The vendor document's message for a serial the backend does not support.
+/// The message for a serial the backend does not support (the product's wording).
 pub const NO_SUPPORT: &str = "Backend has no support for this Appliance";
 
-/// The main menu, in the words of the vendor document.
+/// The main menu, in the product's wording.
 pub fn menu(layout: &str) -> String {
     format!(
         "\nInstallation menu\n\
@@ -220,7 +220,7 @@ pub fn layout_prompt(code: &str) -> String {
     format!("Keyboard layout (number or code) [{code}]: ")
 }
 
-/// The summary before the install (the vendor document's "check the
+/// The summary before the install ("check the
 /// installation data one last time").
 pub fn ready(config: Option<&NetConfig>, serial: Option<&Verified>, layout: &str) -> String {
     let mut s = String::from("\nInstallation data\n=================\n");

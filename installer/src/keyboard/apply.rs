@@ -1,4 +1,4 @@
-//! Loading a [`Bkeymap`] into the kernel's console keyboard (notes §4.4):
+//! Loading a [`Bkeymap`] into the kernel's console keyboard:
 //! switch the VT keyboard to Unicode mode (`KDSKBMODE K_UNICODE`), turn on
 //! UTF-8 output (`ESC % G`), then one `KDSKBENT` per entry. Keymaps are global
 //! to all VTs; the mode belongs to the VT the device points at (`/dev/tty0`

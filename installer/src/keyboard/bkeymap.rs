@@ -1,5 +1,4 @@
-//! The binary keymap format `loadkeys -b` writes and busybox `loadkmap` reads
-//! (notes §4.2):
+//! The binary keymap format `loadkeys -b` writes and busybox `loadkmap` reads:
 //!
 //! | offset | size | contents |
 //! |---|---|---|

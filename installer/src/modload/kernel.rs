@@ -31,7 +31,7 @@ impl ModuleLoader for KernelLoader {
     }
 }
 
-/// A short explanation of a `finit_module` errno (notes §2.3).
+/// A short explanation of a `finit_module` errno.
 pub fn describe_errno(e: Errno) -> String {
     let why = match e {
         Errno::ENODEV | Errno::ENXIO => "no matching hardware or CPU feature",

@@ -5,7 +5,7 @@
 //! It talks to the network only through [`Transport`] and reads time only
 //! through [`Clock`], so the unit tests below drive it with a scripted fake
 //! server and a fake clock; [`super::raw::PacketTransport`] is the real
-//! transport (AF_PACKET, notes §3.1).
+//! transport (AF_PACKET, see [`super::raw`]).
 //!
 //! Renewal is not implemented yet: the lease is obtained once, and
 //! [`super::lease`] warns when it is shorter than 2 h.

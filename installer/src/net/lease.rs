@@ -1,4 +1,4 @@
-//! Turning a DHCPACK into a [`NetConfig`], with the rules of notes §3.2:
+//! Turning a DHCPACK into a [`NetConfig`], with these rules:
 //! option 121 present → option 3 ignored (RFC 3442 §3), MTU below 576
 //! ignored, hostname from option 12 (default [`DEFAULT_HOSTNAME`]), domain
 //! from option 15, search list from option 119, at most 3 name servers.

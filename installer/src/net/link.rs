@@ -1,6 +1,6 @@
 //! Network adapters: listing them (netlink, plus the driver name from the
 //! `ETHTOOL_GDRVINFO` ioctl — both are per network namespace, unlike a
-//! sysfs that was mounted in another one, notes §3.5) and waiting for carrier.
+//! sysfs that was mounted in another one) and waiting for carrier.
 //!
 //! Nothing here changes state; bringing a link up is [`super::apply::link_up`].
 

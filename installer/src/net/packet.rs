@@ -4,7 +4,7 @@
 //! Every request sets the BOOTP broadcast flag (0x8000): the client has no
 //! address yet, so a server that unicasts the reply to `yiaddr` would only
 //! reach us through the AF_PACKET socket; with the flag it broadcasts, which
-//! both receive paths see (notes §3.1).
+//! both receive paths see.
 
 use std::net::Ipv4Addr;
 

@@ -3,7 +3,7 @@
 //! (0.0.0.0:68 → 255.255.255.255:67) to the Ethernet broadcast address and
 //! receives every IPv4 packet on the link, keeping UDP datagrams to port 68.
 //! This sees replies whether the server broadcasts or unicasts them to the
-//! not-yet-configured address (notes §3.1), and needs no bound UDP port.
+//! not-yet-configured address, and needs no bound UDP port.
 //!
 //! The UDP checksum of received packets is not verified: on veth and with
 //! checksum offload the kernel hands AF_PACKET readers packets whose UDP

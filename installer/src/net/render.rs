@@ -1,6 +1,6 @@
 //! Pure renderers of `/etc/resolv.conf` and `/etc/hosts` for a [`NetConfig`].
 //!
-//! Static glibc reads both without NSS modules (notes §0 finding 2).
+//! Static glibc reads both without NSS modules.
 
 use super::{NetConfig, Source};
 

@@ -32,7 +32,7 @@ pub const HANDLED_SIGNALS: [Signal; 7] = [
 ];
 
 /// The kernel log levels set once the UI starts: only warnings and worse
-/// reach the console (notes §1.3).
+/// reach the console.
 pub const PRINTK_QUIET: &str = "4 4 1 7";
 
 /// Entry point when running as PID 1. Never returns.
@@ -133,7 +133,7 @@ fn wait_for_entropy_in_background() {
 }
 
 /// Re-opens `/dev/console` from devtmpfs onto fds 0/1/2 (the kernel opened
-/// the initramfs node, which tools like `tty` cannot resolve; notes §1.1).
+/// the initramfs node, which tools like `tty` cannot resolve).
 fn reopen_console() -> Result<(), String> {
     let f = OpenOptions::new()
         .read(true)

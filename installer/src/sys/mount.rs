@@ -1,4 +1,4 @@
-//! Mounting the API file systems PID 1 needs (notes §1.2).
+//! Mounting the API file systems PID 1 needs.
 
 use nix::mount::{mount, MsFlags};
 use std::path::Path;
@@ -118,7 +118,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn api_mounts_follow_the_notes_table() {
+    fn api_mounts_are_the_expected_table() {
         let m = api_mounts();
         let targets: Vec<&str> = m.iter().map(|s| s.target).collect();
         assert_eq!(

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-/// The shell the lead's initramfs provides (busybox).
+/// The shell the initramfs provides (busybox).
 pub const SHELL: &str = "/bin/sh";
 
 /// Shell and answer storage on the real system.

@@ -21,10 +21,10 @@ pub enum SerialCheck {
     Verified(Verified),
     /// The registry has no record for this serial.
     Unknown,
-    /// The seed's "Backend has no support for this Appliance": the serial
+    /// "Backend has no support for this Appliance": the serial
     /// entitles other models only, or no release of this model is published.
     NoSupport {
-        /// What exactly, for the line under the seed's message.
+        /// What exactly, for the line under that message.
         detail: String,
     },
     /// The serial entitled this model, but that ended.

@@ -3,7 +3,7 @@
 //! Latin layouts only: non-Latin ones (ru, gr, …) need a second group plus a
 //! toggle (d-i pairs them with `us`), which the installer does not offer yet.
 //! `nodeadkeys` variants are preferred wherever xkb-data has one, because a
-//! bkeymap carries no accent table (notes §4.2). Layouts without such a
+//! bkeymap carries no accent table. Layouts without such a
 //! variant (cz, sk, is, nl, fr-ca) keep a few dead keys; the kernel's built-in
 //! accent table still composes the Latin-1 letters with them.
 //!
