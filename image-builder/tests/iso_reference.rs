@@ -35,6 +35,7 @@ fn patched_isolinux(lba: u32) -> Vec<u8> {
 }
 
 #[test]
+#[ignore = "needs xorriso"]
 fn xorriso_reports_el_torito_and_isohybrid_mbr() {
     let fx = build(EPOCH);
     let iso = fx.iso.to_str().unwrap();
@@ -173,6 +174,7 @@ fn xorriso_reports_el_torito_and_isohybrid_mbr() {
 }
 
 #[test]
+#[ignore = "needs xorriso"]
 fn xorriso_reads_efi_only_and_bios_only_images() {
     let dir = tempfile::tempdir().unwrap();
     let el_torito = |iso: &IsoBuilder, name: &str| {
@@ -243,6 +245,7 @@ fn xorriso_reads_efi_only_and_bios_only_images() {
 }
 
 #[test]
+#[ignore = "needs isoinfo (genisoimage)"]
 fn isoinfo_sees_volume_el_torito_and_rock_ridge_names() {
     let fx = build(EPOCH);
     let iso = fx.iso.to_str().unwrap();
@@ -305,6 +308,7 @@ fn isoinfo_sees_volume_el_torito_and_rock_ridge_names() {
 }
 
 #[test]
+#[ignore = "needs osirrox (xorriso)"]
 fn osirrox_extracts_every_file_with_its_bytes_and_mode() {
     let fx = build(EPOCH);
     let out = fx.dir.path().join("extracted");

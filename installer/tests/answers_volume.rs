@@ -46,6 +46,7 @@ fn probe_file(path: &str) -> Option<Probe> {
 }
 
 #[test]
+#[ignore = "needs mkfs.fat (dosfstools)"]
 fn mkfs_fat_labels_are_found_for_fat12_16_and_32() {
     let d = Dir::new("fat");
     for (bits, kib) in [("12", "1440"), ("16", "16384"), ("32", "40960")] {
@@ -66,6 +67,7 @@ fn mkfs_fat_labels_are_found_for_fat12_16_and_32() {
 }
 
 #[test]
+#[ignore = "needs mkfs.fat and fatlabel (dosfstools)"]
 fn fatlabel_changes_are_seen() {
     let d = Dir::new("fatlabel");
     let img = d.file("relabelled.img");
@@ -75,6 +77,7 @@ fn fatlabel_changes_are_seen() {
 }
 
 #[test]
+#[ignore = "needs genisoimage"]
 fn genisoimage_volume_id_is_found() {
     let d = Dir::new("iso");
     let src = d.file("src");

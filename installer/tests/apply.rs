@@ -249,6 +249,7 @@ fn check_rootfs(path: &Path, job: &Job) {
 }
 
 #[test]
+#[ignore = "needs sfdisk (fdisk) and fsck.vfat (dosfstools)"]
 fn bios_mbr_install_is_readable_by_us_and_by_sfdisk_and_fsck() {
     let (path, job, r) = run(Firmware::Bios, TableKind::Mbr, None);
     r.unwrap();
@@ -272,6 +273,7 @@ fn bios_mbr_install_is_readable_by_us_and_by_sfdisk_and_fsck() {
 }
 
 #[test]
+#[ignore = "needs sgdisk (gdisk) and fsck.vfat (dosfstools)"]
 fn uefi_gpt_install_is_readable_by_us_and_by_sgdisk_and_fsck() {
     let (path, job, r) = run(Firmware::Uefi, TableKind::Gpt, None);
     r.unwrap();

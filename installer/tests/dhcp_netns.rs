@@ -254,6 +254,7 @@ const OPTIONS: [&str; 6] = [
 ];
 
 #[test]
+#[ignore = "needs root, network namespaces (iproute2, unshare) and dnsmasq"]
 fn lease_carries_address_router_dns_domain_hostname_and_mtu() {
     let mut lab = Lab::new("lease", true);
     lab.start_dnsmasq(&OPTIONS);
@@ -285,6 +286,7 @@ fn lease_carries_address_router_dns_domain_hostname_and_mtu() {
 }
 
 #[test]
+#[ignore = "needs root, network namespaces (iproute2, unshare) and dnsmasq"]
 fn apply_configures_the_namespace_and_the_doctor_passes() {
     let mut lab = Lab::new("apply", true);
     lab.start_dnsmasq(&OPTIONS);
@@ -343,6 +345,7 @@ fn apply_configures_the_namespace_and_the_doctor_passes() {
 }
 
 #[test]
+#[ignore = "needs root, network namespaces (iproute2, unshare) and dnsmasq"]
 fn option_121_replaces_the_router_and_routes_are_applied() {
     let mut lab = Lab::new("121", true);
     let mut options = OPTIONS.to_vec();
@@ -374,6 +377,7 @@ fn option_121_replaces_the_router_and_routes_are_applied() {
 }
 
 #[test]
+#[ignore = "needs root, network namespaces (iproute2, unshare) and dnsmasq"]
 fn no_server_fails_with_the_specific_message_within_the_timeout() {
     let lab = Lab::new("noserver", true);
     let (out, took) = lab.net_dhcp(&["--schedule", "1,2", "--jitter", "0", "--timeout", "3"]);
@@ -400,6 +404,7 @@ fn no_server_fails_with_the_specific_message_within_the_timeout() {
 }
 
 #[test]
+#[ignore = "needs root, network namespaces (iproute2, unshare) and dnsmasq"]
 fn no_carrier_is_reported_and_dhcp_is_tried_anyway() {
     // The server side stays down, so eth0 never gets carrier.
     let lab = Lab::new("nocarrier", false);
@@ -478,6 +483,7 @@ fn http_in_namespace(ns: &str) -> JoinHandle<Vec<String>> {
 }
 
 #[test]
+#[ignore = "needs root, network namespaces (iproute2, unshare) and dnsmasq"]
 fn doctor_resolves_the_backend_through_the_leased_dns_and_reaches_it() {
     let mut lab = Lab::new("doctor", true);
     // dnsmasq also answers DNS for the backend's name, and leases itself as the DNS server.

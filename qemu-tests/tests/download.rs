@@ -187,6 +187,7 @@ fn ok(run: &Run) -> &Stats {
 }
 
 #[test]
+#[ignore = "needs nginx"]
 fn plain_component_from_nginx() {
     let _shared = EXCLUSIVE.read().unwrap();
     let s = setup("plain");
@@ -210,6 +211,7 @@ fn plain_component_from_nginx() {
 }
 
 #[test]
+#[ignore = "needs nginx"]
 fn gzip_component_from_nginx() {
     let _shared = EXCLUSIVE.read().unwrap();
     let s = setup("gzip");
@@ -425,6 +427,7 @@ fn proc_status_kib(field: &str) -> u64 {
 /// gzip window and reqwest's connection buffers; nothing grows with the
 /// component. This checks the process's peak RSS across the download.
 #[test]
+#[ignore = "needs nginx"]
 fn a_64_mib_object_streams_in_bounded_memory() {
     let _alone = EXCLUSIVE.write().unwrap();
     let s = setup("big");

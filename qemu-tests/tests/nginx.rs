@@ -16,6 +16,7 @@ use std::time::Duration;
 use qemu_tests::nginx::{Nginx, NginxConfig};
 
 #[test]
+#[ignore = "needs nginx"]
 fn serves_files_ranges_and_404_over_tls() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nginx-harness");
     let _ = fs::remove_dir_all(&dir);
@@ -101,6 +102,7 @@ fn serves_files_ranges_and_404_over_tls() {
 }
 
 #[test]
+#[ignore = "needs nginx"]
 fn a_busy_port_fails_with_the_error_log() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nginx-busy");
     let _ = fs::remove_dir_all(&dir);

@@ -173,6 +173,7 @@ mod pinned_tests {
     use super::*;
 
     #[test]
+    #[ignore = "needs the pinned Debian packages (apt-get download) and their grub-mkimage"]
     fn pinned_files_are_complete_and_the_core_is_reproducible() {
         let inputs = crate::inputs::ensure()
             .expect("the pinned Debian packages are needed: run `cargo xtask inputs`");
