@@ -6,10 +6,14 @@
 //! every crate's `src/` (shipped code and its unit tests). Integration tests
 //! (`<crate>/tests/`) are outside them: they run reference tools (xorriso,
 //! sfdisk, …) and network namespaces on purpose.
+//!
+//! This file holds the rules about effects (processes, mounts, disks, the
+//! network); `tidy_support::modules` the module layering of xtask and
+//! qemu-tests, `tidy_support::docs` the rules about comments and documents.
 
 mod tidy_support;
 
-use tidy_support::modgraph::{self, paths_in, Edge};
+use tidy_support::modgraph::paths_in;
 use tidy_support::source::{self, token_hits, Source};
 
 /// A rule broken at `file:line`.
@@ -114,7 +118,7 @@ fn spawns(files: &[Source]) -> Vec<Violation> {
 fn only_the_command_modules_spawn_processes() {
     report(
         "only installer::sys::cmd, xtask::cmd and qemu-tests' child module start processes",
-        &spawns(&source::all_src()),
+        &spawns(source::all_src()),
     );
 }
 
@@ -164,7 +168,7 @@ fn mounts(files: &[Source]) -> Vec<Violation> {
 fn only_sys_mount_mounts() {
     report(
         "only installer::sys::mount mounts",
-        &mounts(&source::all_src()),
+        &mounts(source::all_src()),
     );
 }
 
@@ -298,7 +302,7 @@ fn disk_opens(files: &[Source]) -> Vec<Violation> {
 fn only_the_disk_writer_opens_block_devices_for_writing() {
     report(
         "only the disk writer opens block devices for writing",
-        &disk_opens(&source::all_src()),
+        &disk_opens(source::all_src()),
     );
 }
 
@@ -403,39 +407,7 @@ fn network_changes(files: &[Source]) -> Vec<Violation> {
 fn only_net_apply_changes_network_state() {
     report(
         "only installer::net::apply changes network state",
-        &network_changes(&source::all_src()),
-    );
-}
-
-fn cycles_of(src_dir: &str) -> Vec<String> {
-    modgraph::cycles(&modgraph::build(src_dir))
-        .iter()
-        .map(|c| modgraph::render(c))
-        .collect()
-}
-
-/// No file in `xtask/src` imports a module that imports it back (directly or
-/// through others). See `tidy_support::modgraph` for what counts as an import.
-#[test]
-#[ignore = "xtask's module cycles are removed on the structure branch"]
-fn xtask_has_no_module_cycles() {
-    let cycles = cycles_of("xtask/src");
-    assert!(
-        cycles.is_empty(),
-        "module cycles in xtask/src:\n{}",
-        cycles.join("\n\n")
-    );
-}
-
-/// No file in `qemu-tests/src` imports a module that imports it back.
-#[test]
-#[ignore = "qemu-tests' module cycles are removed on the structure branch"]
-fn qemu_tests_has_no_module_cycles() {
-    let cycles = cycles_of("qemu-tests/src");
-    assert!(
-        cycles.is_empty(),
-        "module cycles in qemu-tests/src:\n{}",
-        cycles.join("\n\n")
+        &network_changes(source::all_src()),
     );
 }
 
@@ -493,233 +465,5 @@ fn the_rules_catch_planted_violations() {
             ("installer/src/net/doctor.rs".into(), 3),
             ("installer/src/net/doctor.rs".into(), 2)
         ]
-    );
-}
-
-/// The cycle finder itself, on a planted cycle (`a → b → c → a`, with
-/// `use` groups, `super::` and an inline test module that must not count).
-#[test]
-fn the_cycle_finder_finds_a_planted_cycle() {
-    let file = |rel: &str, text: &str| Source {
-        rel: rel.into(),
-        lines: source::lex(text),
-    };
-    let files = [
-        file("k/src/lib.rs", "mod a;\nmod b;\nmod c;\n"),
-        file(
-            "k/src/a.rs",
-            "use crate::{b::Thing, x};\n#[cfg(test)]\nmod tests {\n    use super::*;\n}\n",
-        ),
-        file("k/src/b.rs", "mod d;\nfn f() { d::g() }\n"),
-        file("k/src/b/d.rs", "pub fn g() { super::super::c::h() }\n"),
-        file(
-            "k/src/c.rs",
-            "// crate::b is only a comment\npub fn h() { let s = \"crate::b\"; crate::a::i() }\n",
-        ),
-    ];
-    let graph = modgraph::build_from("k/src", &files);
-    let cycles = modgraph::cycles(&graph);
-    assert_eq!(cycles.len(), 1, "{graph:?}");
-    let hops: Vec<(&str, usize)> = cycles[0]
-        .iter()
-        .map(|e: &Edge| (e.from.as_str(), e.line))
-        .collect();
-    assert_eq!(
-        hops,
-        [
-            ("k/src/a.rs", 1),
-            ("k/src/b.rs", 2),
-            ("k/src/b/d.rs", 1),
-            ("k/src/c.rs", 2)
-        ]
-    );
-}
-
-/// If `qemu-tests/src/suites/` exists, no suite (a file or directory under
-/// it) imports another suite; suites share code through the harness only.
-#[test]
-fn no_suite_imports_another_suite() {
-    let graph = modgraph::build("qemu-tests/src");
-    let suite_of = |rel: &str| {
-        rel.strip_prefix("qemu-tests/src/suites/").map(|r| {
-            r.split('/')
-                .next()
-                .unwrap_or(r)
-                .trim_end_matches(".rs")
-                .to_owned()
-        })
-    };
-    let found: Vec<Violation> = graph
-        .edges
-        .iter()
-        .filter_map(|e| match (suite_of(&e.from), suite_of(&e.to)) {
-            (Some(a), Some(b)) if a != b && b != "mod" && a != "mod" => Some(Violation {
-                file: e.from.clone(),
-                line: e.line,
-                what: format!("suite `{a}` imports suite `{b}`"),
-                code: e.text.clone(),
-            }),
-            _ => None,
-        })
-        .collect();
-    report("no suite imports another suite", &found);
-}
-
-/// Phrases (whole words, any case) that cite documents kept outside the
-/// repository: working notes and their sections, the product's briefing,
-/// planning cards, tracker issue numbers.
-/// Public standards (RFC, ECMA-119, UEFI, …) may be cited with their sections.
-const OUTSIDE_DOCUMENTS: &[&str] = &[
-    "notes \u{a7}",
-    "notes, appendix",
-    "boot-chain",
-    "seed's",
-    "vendor document",
-    "design card",
-    "the brief",
-    "the lead",
-    "lead's",
-    "../shared",
-    "notes/",
-    "appendix a",
-    "appendix b",
-    "appendix c",
-];
-
-/// The section sign.
-const SECTION: char = '\u{a7}';
-
-/// Standards that may be cited by section number: the name must be on the
-/// same line as the section sign or on the line before.
-const STANDARDS: &[&str] = &["RFC", "ECMA-", "UEFI", "ISO ", "IEEE", "POSIX"];
-
-/// No comment in the Rust sources (any crate, `src/` and `tests/`) and no
-/// Markdown document cites a document outside the repository: none of the
-/// [`OUTSIDE_DOCUMENTS`] phrases, no section sign without a public standard,
-/// and every `*.md` path a comment or document names exists.
-#[test]
-fn no_comment_cites_a_document_outside_the_repository() {
-    let mut texts: Vec<(String, Vec<String>)> = source::all_rust()
-        .into_iter()
-        .map(|s| (s.rel, s.lines.into_iter().map(|l| l.comment).collect()))
-        .collect();
-    let mut md = Vec::new();
-    source::walk(&source::root(), &mut md);
-    for p in md {
-        let rel = source::relative(&p);
-        let skip = ["target/", ".git/", ".cache/", "vendor/"]
-            .iter()
-            .any(|d| rel.starts_with(d));
-        if !skip && rel.ends_with(".md") {
-            let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{rel}: {e}"));
-            texts.push((rel, text.lines().map(str::to_owned).collect()));
-        }
-    }
-    let mut found = Vec::new();
-    for (rel, lines) in &texts {
-        for (i, line) in lines.iter().enumerate() {
-            let lower = line.to_lowercase();
-            let mut what = OUTSIDE_DOCUMENTS
-                .iter()
-                .find(|p| !token_hits(&lower, p).is_empty())
-                .map(|p| format!("cites a document outside the repository (\"{p}\")"));
-            let issue = token_hits(&lower, "issue").into_iter().any(|at| {
-                let rest = lower[at + "issue".len()..].trim_start_matches([' ', '#']);
-                rest.starts_with(|c: char| c.is_ascii_digit())
-            });
-            if what.is_none() && issue {
-                what = Some("cites a tracker issue by number".into());
-            }
-            let prev = if i > 0 { lines[i - 1].as_str() } else { "" };
-            if what.is_none()
-                && line.contains(SECTION)
-                && !STANDARDS
-                    .iter()
-                    .any(|s| line.contains(s) || prev.contains(s))
-            {
-                what = Some("cites a numbered section of no public standard".into());
-            }
-            if what.is_none() {
-                what = missing_md(rel, line);
-            }
-            if let Some(what) = what {
-                found.push(Violation {
-                    file: rel.clone(),
-                    line: i + 1,
-                    what,
-                    code: line.clone(),
-                });
-            }
-        }
-    }
-    report(
-        "comments and documents speak of the repository only",
-        &found,
-    );
-}
-
-/// A `*.md` path in `line` that exists neither from the root nor from `rel`'s directory.
-fn missing_md(rel: &str, line: &str) -> Option<String> {
-    let root = source::root();
-    let dir = root
-        .join(rel)
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or(root.clone());
-    for (at, _) in line.match_indices(".md") {
-        let after = line[at + 3..].chars().next();
-        if after.is_some_and(source::ident_char) {
-            continue;
-        }
-        let start = line[..at]
-            .rfind(|c: char| !(source::ident_char(c) || "./-".contains(c)))
-            .map_or(0, |p| p + 1);
-        let name = &line[start..at + 3];
-        if name.len() <= 3 || name.starts_with("http") {
-            continue;
-        }
-        if !root.join(name).exists() && !dir.join(name).exists() {
-            return Some(format!("names {name}, which is not in the repository"));
-        }
-    }
-    None
-}
-
-/// ARCHITECTURE.md's "Invariants" names every test of this file that checks one.
-#[test]
-fn architecture_names_the_tidy_tests() {
-    let arch =
-        std::fs::read_to_string(source::root().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
-    let invariants = arch
-        .split("## Invariants")
-        .nth(1)
-        .expect("ARCHITECTURE.md has an \"Invariants\" section");
-    let me = source::lex(include_str!("tidy.rs"));
-    let mut missing = Vec::new();
-    for (i, line) in me.iter().enumerate() {
-        if line.bare.trim() != "#[test]" {
-            continue;
-        }
-        let name = me[i + 1..].iter().find_map(|l| {
-            l.bare
-                .trim()
-                .strip_prefix("fn ")
-                .map(|r| r.split('(').next().unwrap_or(r).to_owned())
-        });
-        if let Some(name) = name {
-            let checks_an_invariant = ![
-                "the_cycle_finder_finds_a_planted_cycle",
-                "the_rules_catch_planted_violations",
-                "architecture_names_the_tidy_tests",
-            ]
-            .contains(&name.as_str());
-            if checks_an_invariant && !invariants.contains(&name) {
-                missing.push(name);
-            }
-        }
-    }
-    assert!(
-        missing.is_empty(),
-        "ARCHITECTURE.md \"Invariants\" does not name these tidy tests: {missing:?}"
     );
 }

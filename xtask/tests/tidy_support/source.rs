@@ -70,12 +70,15 @@ pub fn rust_files(dir: &str) -> Vec<Source> {
         .collect()
 }
 
-/// `src/` of every member crate.
-pub fn all_src() -> Vec<Source> {
-    members()
-        .iter()
-        .flat_map(|m| rust_files(&format!("{m}/src")))
-        .collect()
+/// `src/` of every member crate (read once per test run).
+pub fn all_src() -> &'static [Source] {
+    static ALL: std::sync::OnceLock<Vec<Source>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| {
+        members()
+            .iter()
+            .flat_map(|m| rust_files(&format!("{m}/src")))
+            .collect()
+    })
 }
 
 /// `src/` and `tests/` of every member crate.
@@ -99,7 +102,8 @@ pub fn relative(p: &Path) -> String {
         .join("/")
 }
 
-/// Every file under `dir`, recursively (nothing if it does not exist).
+/// Every file under `dir`, recursively (nothing if it does not exist),
+/// skipping build output (`target`) and hidden directories (`.git`, `.cache`).
 pub fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
@@ -107,6 +111,10 @@ pub fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name == "target" || name.starts_with('.') {
+                continue;
+            }
             walk(&path, out);
         } else {
             out.push(path);
