@@ -84,7 +84,7 @@ fn spawns(files: &[Source]) -> Vec<Violation> {
             || rel == "xtask/src/cmd.rs"
             || (rel.starts_with("qemu-tests/src/") && rel.ends_with("/child.rs"))
     };
-    let found = scan(files, allowed, |line| {
+    scan(files, allowed, |line| {
         let bare = &line.bare;
         if bare.contains("Command::new") {
             return Some("spawns a process (Command::new)".into());
@@ -110,8 +110,7 @@ fn spawns(files: &[Source]) -> Vec<Violation> {
             ],
         )
         .map(|w| format!("starts a process ({w}…)"))
-    });
-    found
+    })
 }
 
 #[test]
@@ -129,7 +128,7 @@ fn only_the_command_modules_spawn_processes() {
 /// `fs.unmount()` closes an image file and is not a mount.
 fn mounts(files: &[Source]) -> Vec<Violation> {
     let allowed = |rel: &str| rel == "installer/src/sys/mount.rs";
-    let found = scan(files, allowed, |line| {
+    scan(files, allowed, |line| {
         let bare = &line.bare;
         for needle in [
             "nix::mount",
@@ -159,8 +158,7 @@ fn mounts(files: &[Source]) -> Vec<Violation> {
                 })
             })
             .map(|w| format!("mounts outside sys/mount ({w}…)"))
-    });
-    found
+    })
 }
 
 #[test]
