@@ -53,7 +53,7 @@ impl Components for Memory {
             total: bytes.len() as u64,
             line: c.name.clone(),
         });
-        let got = hex(&Sha256::digest(&bytes));
+        let got = hex::encode(Sha256::digest(&bytes));
         if got != c.sha256 {
             return Err(VerifyError::HashMismatch {
                 expected: c.sha256.clone(),
@@ -63,10 +63,6 @@ impl Components for Memory {
         }
         Ok(bytes.len() as u64)
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    hex::encode(b)
 }
 
 /// Boot loader files: stand-ins with the structure the patcher checks.
@@ -106,7 +102,7 @@ fn component_data() -> (Vec<(String, Vec<u8>)>, vendor_repo::Manifest) {
         let d = &data.iter().find(|(n, _)| *n == c.name).unwrap().1;
         c.size = d.len() as u64;
         c.content_size = d.len() as u64;
-        c.sha256 = hex(&Sha256::digest(d));
+        c.sha256 = hex::encode(Sha256::digest(d));
     }
     (data, m)
 }
