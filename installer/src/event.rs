@@ -173,8 +173,8 @@ pub enum Event {
     },
     /// Progress of the install (a few per second at most).
     InstallProgress {
-        /// `wipe`, `download`, `boot-files`, `bootloader`, `partition-table`.
-        stage: String,
+        /// `wipe`, `download`, `copy`, `bootloader`, `partition-table`.
+        stage: crate::install::Stage,
         /// The component, if any.
         component: Option<String>,
         /// Bytes done.
@@ -193,8 +193,8 @@ pub enum Event {
     },
     /// The install failed; the disk was left without a partition table.
     InstallFailed {
-        /// What was being done.
-        stage: String,
+        /// What was being done, in words (`downloading rootfs`).
+        stage: crate::install::StageAt,
         /// What happened.
         message: String,
         /// What to do.
@@ -443,8 +443,20 @@ mod tests {
                 r#"{"event":"answers-error","key":"network.gateway","message":"10.0.0.1 is outside 192.0.2.0/24"}"#,
             ),
             (
+                Event::InstallProgress {
+                    stage: crate::install::Stage::PartitionTable,
+                    component: None,
+                    done: 0,
+                    total: 0,
+                },
+                r#"{"event":"install-progress","stage":"partition-table","component":null,"done":0,"total":0}"#,
+            ),
+            (
                 Event::InstallFailed {
-                    stage: "downloading rootfs".into(),
+                    stage: crate::install::StageAt {
+                        stage: crate::install::Stage::Download,
+                        component: Some("rootfs".into()),
+                    },
                     message: "sha256 mismatch".into(),
                     hint: "retry".into(),
                     bundle: None,

@@ -8,9 +8,10 @@
 mod support;
 
 use installer::facts::Firmware;
-use installer::install::apply::{self, BootSources, Components, Extras};
+use installer::install::apply::{self, BootSources, ComponentError, Components, Extras};
 use installer::install::plan::{self, TableKind};
-use installer::install::{Job, Progress};
+use installer::install::verify_io::VerifyError;
+use installer::install::{Job, Progress, Stage};
 use sha2::{Digest, Sha256};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -33,36 +34,35 @@ impl Components for Memory {
         c: &Component,
         sink: &mut dyn Write,
         progress: &mut dyn FnMut(&Progress),
-    ) -> Result<u64, (String, String)> {
+    ) -> Result<u64, ComponentError> {
         let mut bytes = self.data[&c.name].clone();
         if self.corrupt.as_deref() == Some(c.name.as_str()) {
             let last = bytes.len() - 1;
             bytes[last] ^= 1;
         }
         for chunk in bytes.chunks(1 << 20) {
-            sink.write_all(chunk)
-                .map_err(|e| (e.to_string(), String::new()))?;
+            sink.write_all(chunk).map_err(|source| VerifyError::Sink {
+                name: c.name.clone(),
+                source,
+            })?;
         }
         progress(&Progress {
-            stage: "download".into(),
+            stage: Stage::Download,
             component: Some(c.name.clone()),
             done: bytes.len() as u64,
             total: bytes.len() as u64,
             line: c.name.clone(),
         });
-        let got = hex(&Sha256::digest(&bytes));
+        let got = hex::encode(Sha256::digest(&bytes));
         if got != c.sha256 {
-            return Err((
-                format!("{}: sha256 {got}, expected {}", c.name, c.sha256),
-                "retry".into(),
-            ));
+            return Err(VerifyError::HashMismatch {
+                expected: c.sha256.clone(),
+                actual: got,
+            }
+            .into());
         }
         Ok(bytes.len() as u64)
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Boot loader files: stand-ins with the structure the patcher checks.
@@ -102,7 +102,7 @@ fn component_data() -> (Vec<(String, Vec<u8>)>, vendor_repo::Manifest) {
         let d = &data.iter().find(|(n, _)| *n == c.name).unwrap().1;
         c.size = d.len() as u64;
         c.content_size = d.len() as u64;
-        c.sha256 = hex(&Sha256::digest(d));
+        c.sha256 = hex::encode(Sha256::digest(d));
     }
     (data, m)
 }
@@ -298,9 +298,9 @@ fn a_tampered_component_leaves_no_partition_table() {
     ] {
         let (path, _job, r) = run(fw, table, Some(bad));
         let f = r.unwrap_err();
-        assert_eq!(f.stage, format!("downloading {bad}"));
-        assert!(f.message.contains("sha256"), "{}", f.message);
-        assert!(f.disk_state.contains("without a partition table"));
+        assert_eq!(f.stage().to_string(), format!("downloading {bad}"));
+        assert!(f.message().contains("SHA-256"), "{}", f.message());
+        assert!(f.disk_state().contains("without a partition table"));
         let mut img = std::fs::File::open(&path).unwrap();
         let mut first = vec![0u8; 1 << 20];
         img.read_exact(&mut first).unwrap();

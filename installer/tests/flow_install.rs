@@ -6,7 +6,8 @@ mod support;
 use installer::answers::{self, Loaded};
 use installer::event::Event;
 use installer::flow::{AnswersInput, Outcome};
-use installer::install::Failure;
+use installer::install::verify_io::VerifyError;
+use installer::install::{DiskState, Failure, InstallError};
 use installer::power::PowerAction;
 use support::{disk, options, slirp_lease, FakeInstall, FakeNet, FakeVendor, Run, GOOD_SERIAL};
 
@@ -46,11 +47,14 @@ fn unattended(json: &str, install: FakeInstall) -> Run {
 }
 
 fn failed() -> Failure {
+    let hash = VerifyError::HashMismatch {
+        expected: "aa".into(),
+        actual: "bb".into(),
+    };
     Failure {
-        stage: "downloading rootfs".into(),
-        message: "sha256 mismatch".into(),
-        hint: "retry".into(),
-        disk_state: "The disk was left without a partition table.".into(),
+        error: InstallError::fetch("rootfs", hash.into()),
+        disk: DiskState::NoPartitionTable,
+        wipe_error: None,
         bundle: None,
     }
 }
@@ -149,6 +153,35 @@ fn a_failed_install_offers_retry_and_the_retry_succeeds() {
         .term
         .out
         .contains("The installation failed while downloading rootfs"));
+    assert!(r.term.out.contains(
+        "\n    SHA-256 mismatch: expected aa, got bb\n    the component is not the one the signed manifest describes"
+    ));
+    assert!(r
+        .term
+        .out
+        .contains("\n    The disk was left without a partition table: it will not boot"));
+    let failed = r
+        .events
+        .iter()
+        .find(|e| matches!(e, Event::InstallFailed { .. }))
+        .map(Event::to_json);
+    assert_eq!(
+        failed.as_deref(),
+        Some(
+            r#"{"event":"install-failed","stage":"downloading rootfs","message":"SHA-256 mismatch: expected aa, got bb","hint":"the component is not the one the signed manifest describes: it was altered or damaged. Nothing written is used; tell the vendor, then retry","bundle":null}"#
+        )
+    );
+    let progress = r
+        .events
+        .iter()
+        .find(|e| matches!(e, Event::InstallProgress { .. }))
+        .map(Event::to_json);
+    assert_eq!(
+        progress.as_deref(),
+        Some(
+            r#"{"event":"install-progress","stage":"download","component":"rootfs","done":4,"total":4}"#
+        )
+    );
     let names = r.names();
     assert!(names.contains(&"install-failed".to_string()));
     assert!(names.contains(&"installed".to_string()));

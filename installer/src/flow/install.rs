@@ -147,7 +147,7 @@ impl Flow<'_> {
                 (&mut *self.p.events, &mut *self.p.term, &mut *self.p.install);
             let result = install.install(&job, &mut |p: &Progress| {
                 events.emit(&Event::InstallProgress {
-                    stage: p.stage.clone(),
+                    stage: p.stage,
                     component: p.component.clone(),
                     done: p.done,
                     total: p.total,
@@ -172,9 +172,9 @@ impl Flow<'_> {
                 }
                 Err(f) => {
                     self.emit(Event::InstallFailed {
-                        stage: f.stage.clone(),
-                        message: f.message.clone(),
-                        hint: f.hint.clone(),
+                        stage: f.stage().clone(),
+                        message: f.message(),
+                        hint: f.hint(),
                         bundle: f.bundle.clone(),
                     });
                     self.show(&t::failure(&f));
@@ -191,8 +191,8 @@ impl Flow<'_> {
 
     fn failed_stop(&self, f: &Failure) -> Halt {
         Halt::Stop(Stop {
-            title: format!("the installation failed while {}", f.stage),
-            errors: vec![KeyError::new("", format!("{} ({})", f.message, f.hint))],
+            title: format!("the installation failed while {}", f.stage()),
+            errors: vec![KeyError::new("", format!("{} ({})", f.message(), f.hint()))],
             unchanged: false,
             report: false,
         })

@@ -86,7 +86,10 @@ pub fn success(disk: &Disk, done: &Installed) -> String {
 pub fn failure(f: &Failure) -> String {
     let mut s = format!(
         "\n  ! The installation failed while {}:\n    {}\n    {}\n    {}\n",
-        f.stage, f.message, f.hint, f.disk_state
+        f.stage(),
+        f.message(),
+        f.hint(),
+        f.disk_state()
     );
     if let Some(b) = &f.bundle {
         let _ = writeln!(s, "    A support bundle was written to {b}.");
@@ -123,15 +126,24 @@ mod tests {
 
     #[test]
     fn failure_says_what_the_disk_looks_like_now() {
+        use crate::install::{verify_io::VerifyError, DiskState, InstallError};
+        let hash = VerifyError::HashMismatch {
+            expected: "aa".into(),
+            actual: "bb".into(),
+        };
         let f = Failure {
-            stage: "downloading rootfs".into(),
-            message: "sha256 mismatch".into(),
-            hint: "retry".into(),
-            disk_state: "The disk has no partition table now: it will not boot.".into(),
+            error: InstallError::fetch("rootfs", hash.into()),
+            disk: DiskState::NoPartitionTable,
+            wipe_error: None,
             bundle: Some("/dev/sdb1:/support-bundle.tar".into()),
         };
         let s = failure(&f);
-        assert!(s.contains("failed while downloading rootfs"));
+        assert!(s.contains("failed while downloading rootfs:\n"), "{s}");
+        assert!(
+            s.contains("\n    SHA-256 mismatch: expected aa, got bb\n"),
+            "{s}"
+        );
+        assert!(s.contains("\n    the component is not the one"), "{s}");
         assert!(s.contains("it will not boot"));
         assert!(s.contains("support bundle was written to /dev/sdb1"));
     }

@@ -16,8 +16,10 @@
 //! an image file in tests).
 
 use super::bootloader::{self, BootConsole, GrubParams};
+pub use super::error::ComponentError;
+use super::error::{InstallError, ManifestError};
 use super::plan::{Layout, Placed, TableKind, ALIGN, SECTOR};
-use super::{Failure, Job, Progress};
+use super::{DiskState, Failure, Job, Progress, Stage};
 use crate::facts::Firmware;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use vendor_repo::manifest::{Component, ComponentKind};
@@ -36,14 +38,14 @@ impl DiskIo for std::fs::File {
 
 /// Fetches components, verified (the real one downloads; tests read files).
 pub trait Components {
-    /// Writes `c`'s content to `sink`; `Err` (message, hint) unless every
-    /// byte verified against the manifest.
+    /// Writes `c`'s content to `sink`; `Err` unless every byte verified
+    /// against the manifest. Returns the stored bytes.
     fn fetch(
         &mut self,
         c: &Component,
         sink: &mut dyn Write,
         progress: &mut dyn FnMut(&Progress),
-    ) -> Result<u64, (String, String)>;
+    ) -> Result<u64, ComponentError>;
 }
 
 /// Files the installer carries (boot loader binaries), by path.
@@ -146,22 +148,9 @@ impl<D: DiskIo + ?Sized> Seek for Region<'_, D> {
     }
 }
 
-/// A failed stage: what, and the hint.
-#[derive(Debug)]
-struct StageError {
-    stage: String,
-    message: String,
-    hint: String,
-}
-
-fn io_stage(stage: &str) -> impl Fn(io::Error) -> StageError + '_ {
-    move |e| StageError {
-        stage: stage.to_string(),
-        message: e.to_string(),
-        hint:
-            "the disk reported a write error: check the disk (or the VM's virtual disk) and retry"
-                .into(),
-    }
+/// A `map_err` for disk I/O in `stage`.
+fn io_stage(stage: Stage) -> impl Fn(io::Error) -> InstallError {
+    InstallError::at(stage)
 }
 
 /// Zeroes the first and last MiB.
@@ -188,25 +177,24 @@ pub fn run<D: DiskIo + ?Sized>(
     let bytes = job.layout.disk_sectors * SECTOR;
     match steps(job, disk, components, sources, extras, progress) {
         Ok(n) => Ok(n),
-        Err(e) => {
+        Err(error) => {
             let wiped = wipe(disk, bytes);
             Err(Failure {
-                stage: e.stage,
-                message: e.message,
-                hint: e.hint,
-                disk_state: match wiped {
-                    Ok(()) => "The disk was left without a partition table: it will not boot, and a new installation can start over.".into(),
-                    Err(w) => format!("Wiping the disk again failed too ({w}): do not boot from it; start the installation again."),
+                error,
+                disk: match wiped {
+                    Ok(()) => DiskState::NoPartitionTable,
+                    Err(_) => DiskState::Unknown,
                 },
+                wipe_error: wiped.err().map(|w| w.to_string()),
                 bundle: None,
             })
         }
     }
 }
 
-fn note(progress: &mut dyn FnMut(&Progress), stage: &str, line: String) {
+fn note(progress: &mut dyn FnMut(&Progress), stage: Stage, line: String) {
     progress(&Progress {
-        stage: stage.into(),
+        stage,
         component: None,
         done: 0,
         total: 0,
@@ -221,13 +209,13 @@ fn steps<D: DiskIo + ?Sized>(
     sources: &dyn BootSources,
     extras: &Extras,
     progress: &mut dyn FnMut(&Progress),
-) -> Result<u64, StageError> {
+) -> Result<u64, InstallError> {
     let layout = &job.layout;
     let bytes = layout.disk_sectors * SECTOR;
-    wipe(disk, bytes).map_err(io_stage("wiping the disk"))?;
+    wipe(disk, bytes).map_err(io_stage(Stage::Wipe))?;
     note(
         progress,
-        "wipe",
+        Stage::Wipe,
         format!("Wiped the partition table of /dev/{}.", job.disk.name),
     );
     let mut downloaded = 0;
@@ -242,14 +230,11 @@ fn steps<D: DiskIo + ?Sized>(
         let mut region = Region::new(disk, p.offset(), p.bytes());
         downloaded += fetch(components, c, &mut region, progress)?;
     }
-    disk.sync()
-        .map_err(io_stage("writing the partition images"))?;
+    disk.sync().map_err(io_stage(Stage::PartitionImage))?;
     // The boot partition.
-    let boot = layout.boot().ok_or_else(|| StageError {
-        stage: "planning".into(),
-        message: "the layout has no FAT boot partition".into(),
-        hint: "the release manifest is unusable; contact your vendor".into(),
-    })?;
+    let boot = layout
+        .boot()
+        .ok_or_else(|| InstallError::new(Stage::Plan, ManifestError::NoBootPartition))?;
     {
         let mut region = Region::new(disk, boot.offset(), boot.bytes());
         let mut label = [b' '; 11];
@@ -260,13 +245,12 @@ fn steps<D: DiskIo + ?Sized>(
             .volume_label(label)
             .volume_id(extras.volume_id)
             .fat_type(fatfs::FatType::Fat32);
-        fatfs::format_volume(&mut region, opts)
-            .map_err(io_stage("formatting the boot partition"))?;
+        fatfs::format_volume(&mut region, opts).map_err(io_stage(Stage::FormatBoot))?;
         let fs = fatfs::FileSystem::new(&mut region, fatfs::FsOptions::new())
-            .map_err(io_stage("opening the boot partition"))?;
+            .map_err(io_stage(Stage::OpenBoot))?;
         // A fresh FAT32 has no free-cluster count in its FSInfo sector;
         // counting once makes fatfs keep it up to date (fsck.vfat checks it).
-        fs.stats().map_err(io_stage("opening the boot partition"))?;
+        fs.stats().map_err(io_stage(Stage::OpenBoot))?;
         let root = fs.root_dir();
         for c in job
             .manifest
@@ -280,17 +264,19 @@ fn steps<D: DiskIo + ?Sized>(
                 .as_deref()
                 .unwrap_or_default()
                 .trim_start_matches('/');
-            let mut f = create(&root, path).map_err(io_stage("writing the boot files"))?;
+            let mut f = create(&root, path).map_err(io_stage(Stage::BootFiles))?;
             downloaded += fetch(components, c, &mut f, progress)?;
         }
-        note(progress, "bootloader", "Installing the boot loader.".into());
+        note(
+            progress,
+            Stage::Bootloader,
+            "Installing the boot loader.".into(),
+        );
         for b in bootloader::boot_files(job.firmware) {
-            let data = sources.read(b.source).map_err(|e| StageError {
-                stage: "installing the boot loader".into(),
-                message: format!("{}: {e}", b.source),
-                hint: "the installer ISO is incomplete; rebuild it".into(),
-            })?;
-            write_file(&root, b.dest, &data).map_err(io_stage("installing the boot loader"))?;
+            let data = sources
+                .read(b.source)
+                .map_err(installer_file(Stage::Bootloader, b.source))?;
+            write_file(&root, b.dest, &data).map_err(io_stage(Stage::Bootloader))?;
         }
         let cfg = bootloader::grub_cfg(&GrubParams {
             product: job.handover.installer.product.clone(),
@@ -304,45 +290,32 @@ fn steps<D: DiskIo + ?Sized>(
             timeout_secs: 1,
         });
         for path in bootloader::grub_cfg_paths(job.firmware) {
-            write_file(&root, path, cfg.as_bytes())
-                .map_err(io_stage("installing the boot loader"))?;
+            write_file(&root, path, cfg.as_bytes()).map_err(io_stage(Stage::Bootloader))?;
         }
         write_file(
             &root,
             handover::HANDOVER_PATH.trim_start_matches('/'),
             extras.handover_json.as_bytes(),
         )
-        .map_err(io_stage("writing the handover record"))?;
+        .map_err(io_stage(Stage::Handover))?;
         write_file(
             &root,
             handover::INSTALLER_LOG_PATH.trim_start_matches('/'),
             &extras.installer_log,
         )
-        .map_err(io_stage("writing the handover record"))?;
+        .map_err(io_stage(Stage::Handover))?;
         drop(root);
-        fs.unmount()
-            .map_err(io_stage("closing the boot partition"))?;
+        fs.unmount().map_err(io_stage(Stage::CloseBoot))?;
         // fatfs writes long-name entries in front of `.`/`..`; fsck.vfat and
         // some firmware reject them (image-builder's fat::dirfix).
-        image_builder::fat::dirfix::drop_dot_entry_lfns_on(&mut region, boot.bytes()).map_err(
-            |message| StageError {
-                stage: "closing the boot partition".into(),
-                message,
-                hint: "the disk reported a write error: check it and retry".into(),
-            },
-        )?;
+        image_builder::fat::dirfix::drop_dot_entry_lfns_on(&mut region, boot.bytes())
+            .map_err(|message| InstallError::new(Stage::CloseBoot, io::Error::other(message)))?;
     }
     // BIOS: GRUB's core image in the gap.
     let mut mbr_code = None;
     if job.firmware == Firmware::Bios {
-        let stage = "installing the BIOS boot loader";
-        let read = |p: &str| {
-            sources.read(p).map_err(|e| StageError {
-                stage: stage.into(),
-                message: format!("{p}: {e}"),
-                hint: "the installer ISO is incomplete; rebuild it".into(),
-            })
-        };
+        let stage = Stage::BiosBootloader;
+        let read = |p: &str| sources.read(p).map_err(installer_file(stage, p));
         let bios = bootloader::bios_boot_code(
             &read(bootloader::BOOT_IMG_SOURCE)?,
             &read(bootloader::CORE_IMG_SOURCE)?,
@@ -352,41 +325,45 @@ fn steps<D: DiskIo + ?Sized>(
             b.check_fits(layout.partitions.first().map_or(ALIGN, |p| p.first_lba))?;
             Ok(b)
         })
-        .map_err(|e| StageError {
-            stage: stage.into(),
-            message: e.to_string(),
-            hint: "the installer ISO's GRUB files are unusable; rebuild it".into(),
-        })?;
+        .map_err(InstallError::at(stage))?;
         disk.seek(SeekFrom::Start(bios.core_lba * SECTOR))
             .and_then(|_| disk.write_all(&bios.core))
             .map_err(io_stage(stage))?;
         mbr_code = Some(bios.mbr_code);
     }
-    disk.sync().map_err(io_stage("flushing the disk"))?;
+    disk.sync().map_err(io_stage(Stage::Flush))?;
     note(
         progress,
-        "partition-table",
+        Stage::PartitionTable,
         "Writing the partition table.".into(),
     );
-    write_table(disk, layout, mbr_code.as_ref(), &extras.disk_id).map_err(|message| {
-        StageError {
-            stage: "writing the partition table".into(),
-            message,
-            hint: "the disk refused the write: check it and retry".into(),
-        }
-    })?;
-    disk.sync().map_err(io_stage("flushing the disk"))?;
+    write_table(disk, layout, mbr_code.as_ref(), &extras.disk_id)
+        .map_err(InstallError::at(Stage::PartitionTable))?;
+    disk.sync().map_err(io_stage(Stage::Flush))?;
     Ok(downloaded)
 }
 
-fn partition<'l>(layout: &'l Layout, c: &Component) -> Result<&'l Placed, StageError> {
-    layout
-        .named(&c.destination.partition)
-        .ok_or_else(|| StageError {
-            stage: format!("writing {}", c.name),
-            message: format!("no partition named {:?}", c.destination.partition),
-            hint: "the release manifest is unusable; contact your vendor".into(),
-        })
+fn partition<'l>(layout: &'l Layout, c: &Component) -> Result<&'l Placed, InstallError> {
+    layout.named(&c.destination.partition).ok_or_else(|| {
+        InstallError::component(
+            Stage::PartitionImage,
+            &c.name,
+            ManifestError::NoPartition(c.destination.partition.clone()),
+        )
+    })
+}
+
+/// A `map_err` for a file the installer carries.
+fn installer_file(stage: Stage, path: &str) -> impl Fn(io::Error) -> InstallError + '_ {
+    move |source| {
+        InstallError::new(
+            stage,
+            super::Cause::InstallerFile {
+                path: path.to_string(),
+                source,
+            },
+        )
+    }
 }
 
 fn fetch(
@@ -394,14 +371,10 @@ fn fetch(
     c: &Component,
     sink: &mut dyn Write,
     progress: &mut dyn FnMut(&Progress),
-) -> Result<u64, StageError> {
+) -> Result<u64, InstallError> {
     components
         .fetch(c, sink, progress)
-        .map_err(|(message, hint)| StageError {
-            stage: format!("downloading {}", c.name),
-            message,
-            hint,
-        })
+        .map_err(|e| InstallError::fetch(&c.name, e))
 }
 
 type Dir<'a, T> = fatfs::Dir<'a, T>;
@@ -441,7 +414,7 @@ fn write_table<D: DiskIo + ?Sized>(
     layout: &Layout,
     mbr_code: Option<&[u8; bootloader::MBR_CODE_LEN]>,
     id: &[u8; 16],
-) -> Result<(), String> {
+) -> Result<(), super::table::TableError> {
     match layout.table {
         TableKind::Mbr => {
             super::table::write_mbr(disk, layout, mbr_code, [id[0], id[1], id[2], id[3]])

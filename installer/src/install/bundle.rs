@@ -36,8 +36,23 @@ pub fn render(f: &Failure, hw: &Hardware, serial: &str, parts: &[(&str, String)]
     let _ = writeln!(
         s,
         "Failed while: {}\nMessage:      {}\nHint:         {}\nDisk:         {}\n",
-        f.stage, f.message, f.hint, f.disk_state
+        f.stage(),
+        f.message(),
+        f.hint(),
+        f.disk_state()
     );
+    let _ = writeln!(
+        s,
+        "Stage:        {}\nDisk state:   {}",
+        f.error.stage(),
+        f.disk.as_str()
+    );
+    let mut cause = std::error::Error::source(&*f.error.cause);
+    while let Some(c) = cause {
+        let _ = writeln!(s, "Caused by:    {c}");
+        cause = c.source();
+    }
+    s.push('\n');
     let _ = writeln!(
         s,
         "Firmware: {:?}\nPlatform: {}\nRAM:      {} KiB\nMedium:   {}",
@@ -71,31 +86,23 @@ fn write_local(text: &str) -> Result<(), String> {
 }
 
 fn write_volume(text: &str, name: &str) -> Option<String> {
-    use nix::mount::{mount, umount2, MntFlags, MsFlags};
+    use crate::sys::mount;
+    use nix::mount::MsFlags;
     let found = LABELS
         .iter()
         .find_map(|l| volume::find_label(Path::new("/"), l))
         .filter(|f| f.kind == FsKind::Fat)?;
-    let target = Path::new(MOUNT_POINT);
-    let _ = std::fs::create_dir_all(target);
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    if let Err(e) = mount(
-        Some(&found.device),
-        target,
-        Some("vfat"),
-        flags,
-        None::<&str>,
-    ) {
-        crate::log::warn(&format!(
-            "support bundle: cannot mount {}: {e}",
-            found.device.display()
-        ));
+    if let Err(e) = mount::mount_device(&found.device, MOUNT_POINT, "vfat", flags) {
+        crate::log::warn(&format!("support bundle: {}: {e}", found.device.display()));
         return None;
     }
-    let path = target.join(name);
+    let path = Path::new(MOUNT_POINT).join(name);
     let ok = std::fs::write(&path, text).is_ok();
     nix::unistd::sync();
-    let _ = umount2(target, MntFlags::empty());
+    if let Err(e) = mount::unmount(MOUNT_POINT) {
+        crate::log::warn(&format!("support bundle: {e}"));
+    }
     ok.then(|| format!("{}:/{name}", found.device.display()))
 }
 
@@ -125,11 +132,14 @@ mod tests {
 
     #[test]
     fn the_serial_never_appears_in_the_bundle() {
+        let hash = crate::install::verify_io::VerifyError::HashMismatch {
+            expected: "aa".into(),
+            actual: "bb".into(),
+        };
         let f = Failure {
-            stage: "downloading rootfs".into(),
-            message: "sha256 mismatch".into(),
-            hint: "retry".into(),
-            disk_state: "no partition table".into(),
+            error: crate::install::InstallError::fetch("rootfs", hash.into()),
+            disk: crate::install::DiskState::NoPartitionTable,
+            wipe_error: None,
             bundle: None,
         };
         let hw = Hardware {
@@ -149,6 +159,10 @@ mod tests {
         assert!(!text.contains("7K3M"), "{text}");
         assert!(text.contains("-HV5B"));
         assert!(text.contains("Failed while: downloading rootfs"));
+        assert!(text.contains("Message:      SHA-256 mismatch: expected aa, got bb"));
+        assert!(text.contains("Hint:         the component is not the one"));
+        assert!(text.contains("Disk:         The disk was left without a partition table"));
+        assert!(text.contains("Stage:        download\nDisk state:   no-partition-table\n"));
         assert!(text.contains("--- collected answers ---"));
     }
 }

@@ -1,8 +1,9 @@
 //! Downloads one component from the vendor repository, streaming: the stored
-//! bytes go through a SHA-256 hasher and (for gzip, through flate2's streaming
-//! decoder) the content goes to a sink, [`BUF_SIZE`] bytes at a time. Memory
-//! use does not depend on the component's size: one buffer, the hasher, the
-//! decoder's window, and reqwest's per-connection buffers.
+//! bytes go through the verifying stack of [`super::verify_io`] (size limit,
+//! SHA-256, flate2's streaming gzip decoder, content limit) into a sink,
+//! [`BUF_SIZE`] bytes at a time. Memory use does not depend on the
+//! component's size: one buffer, the hasher, the decoder's window, and
+//! reqwest's per-connection buffers.
 //!
 //! A transfer that breaks or stalls mid-body is resumed with
 //! `Range: bytes=<received>-` (the answer must be a 206 whose `Content-Range`
@@ -19,9 +20,9 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use flate2::write::MultiGzDecoder;
-use sha2::{Digest, Sha256};
-use vendor_repo::manifest::{Component, Compression};
+use vendor_repo::manifest::Component;
+
+use super::verify_io::{Verifier, VerifyError};
 
 use crate::backend::fetch::{Client, FetchError};
 
@@ -32,7 +33,7 @@ pub use progress::{render_progress, window_rate, Progress, PROGRESS_INTERVAL, RA
 
 /// Bytes read from the network per step; with the decoder's 32 KiB window
 /// and the hasher, this bounds the memory a download uses.
-pub const BUF_SIZE: usize = 64 * 1024;
+pub const BUF_SIZE: usize = super::verify_io::BUF_SIZE;
 
 /// When to retry and when to give up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,6 +190,40 @@ pub enum DownloadError {
 }
 
 impl DownloadError {
+    /// The verifying stack's verdict on what came from `url`.
+    fn verify(url: &str, e: VerifyError) -> Self {
+        let url = url.to_string();
+        match e {
+            VerifyError::SizeMismatch {
+                expected,
+                actual,
+                at_least,
+            } => DownloadError::SizeMismatch {
+                url,
+                expected,
+                actual,
+                at_least,
+            },
+            VerifyError::HashMismatch { expected, actual } => DownloadError::HashMismatch {
+                url,
+                expected,
+                actual,
+            },
+            VerifyError::ContentSizeMismatch {
+                expected,
+                actual,
+                at_least,
+            } => DownloadError::ContentSizeMismatch {
+                url,
+                expected,
+                actual,
+                at_least,
+            },
+            VerifyError::Decompress { detail } => DownloadError::Decompress { url, detail },
+            VerifyError::Sink { name, source } => DownloadError::Sink { name, source },
+        }
+    }
+
     /// What the user can do about it.
     pub fn hint(&self) -> String {
         match self {
@@ -261,64 +296,11 @@ pub fn parse_content_range(value: &str) -> Option<ContentRange> {
     })
 }
 
-/// Where the content goes: counts it, and refuses more than `limit` bytes.
-struct Counted<'a> {
-    sink: &'a mut dyn Write,
-    written: u64,
-    limit: u64,
-    over: bool,
-    failed: Option<std::io::Error>,
-}
-
-impl Write for Counted<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.written + buf.len() as u64 > self.limit {
-            self.over = true;
-            self.written += buf.len() as u64;
-            return Err(std::io::Error::other("more content than the manifest says"));
-        }
-        match self.sink.write(buf) {
-            Ok(n) => {
-                self.written += n as u64;
-                Ok(n)
-            }
-            Err(e) => {
-                let copy = std::io::Error::new(e.kind(), e.to_string());
-                self.failed = Some(e);
-                Err(copy)
-            }
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.sink.flush()
-    }
-}
-
-enum Output<'a> {
-    Plain(Counted<'a>),
-    Gzip(Box<MultiGzDecoder<Counted<'a>>>),
-}
-
-impl<'a> Output<'a> {
-    fn counted(&mut self) -> &mut Counted<'a> {
-        match self {
-            Output::Plain(c) => c,
-            Output::Gzip(d) => d.get_mut(),
-        }
-    }
-}
-
 /// The state that survives a resume.
 struct Transfer<'a> {
     url: &'a str,
     component: &'a Component,
-    hasher: Sha256,
-    received: u64,
-    out: Output<'a>,
-    /// The content went wrong (bad gzip, too much): stop feeding it, keep
-    /// hashing, and report after the hash is known (a hash mismatch explains it).
-    content_error: Option<String>,
+    verifier: Verifier<'a>,
 }
 
 enum Failure {
@@ -328,29 +310,9 @@ enum Failure {
 
 impl Transfer<'_> {
     fn feed(&mut self, bytes: &[u8]) -> Result<(), DownloadError> {
-        self.hasher.update(bytes);
-        self.received += bytes.len() as u64;
-        if self.content_error.is_some() {
-            return Ok(());
-        }
-        let result = match &mut self.out {
-            Output::Plain(c) => c.write_all(bytes),
-            Output::Gzip(d) => d.write_all(bytes),
-        };
-        if let Err(e) = result {
-            self.fail_content(e)?;
-        }
-        Ok(())
-    }
-
-    fn fail_content(&mut self, e: std::io::Error) -> Result<(), DownloadError> {
-        if let Some(source) = self.out.counted().failed.take() {
-            return Err(DownloadError::Sink {
-                name: self.component.name.clone(),
-                source,
-            });
-        }
-        self.content_error = Some(e.to_string());
+        self.verifier
+            .feed(bytes)
+            .map_err(|e| DownloadError::verify(self.url, e))?;
         Ok(())
     }
 
@@ -365,7 +327,7 @@ impl Transfer<'_> {
         retries: u32,
     ) -> Result<(), Failure> {
         let size = self.component.size;
-        let offset = self.received;
+        let offset = self.verifier.stored();
         let mut stream = client
             .get_stream(self.url, offset, policy.stall_timeout)
             .map_err(|e| {
@@ -421,28 +383,21 @@ impl Transfer<'_> {
             }
             let n = stream.read(buf).map_err(Failure::Retry)?;
             if n == 0 {
-                if self.received < size {
+                if self.verifier.stored() < size {
                     return Err(Failure::Retry(FetchError::Io {
                         url: self.url.into(),
                         detail: format!(
                             "the connection closed after {} of {size} bytes",
-                            self.received
+                            self.verifier.stored()
                         ),
                     }));
                 }
                 return Ok(());
             }
+            // More than `size` bytes is refused here, before any is used.
             let chunk = buf.get(..n).unwrap_or_default();
-            if self.received + n as u64 > size {
-                return Err(Failure::Fatal(DownloadError::SizeMismatch {
-                    url: self.url.into(),
-                    expected: size,
-                    actual: self.received + n as u64,
-                    at_least: true,
-                }));
-            }
             self.feed(chunk).map_err(Failure::Fatal)?;
-            meter.tick(self.received, retries, false);
+            meter.tick(self.verifier.stored(), retries, false);
         }
     }
 
@@ -450,7 +405,7 @@ impl Transfer<'_> {
         DownloadError::Deadline {
             url: self.url.into(),
             limit: policy.deadline,
-            received: self.received,
+            received: self.verifier.stored(),
             total: self.component.size,
             retries,
         }
@@ -483,36 +438,22 @@ pub fn download(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Stats, DownloadError> {
     let started = Instant::now();
-    let counted = Counted {
-        sink,
-        written: 0,
-        limit: component.content_size,
-        over: false,
-        failed: None,
-    };
-    let out = match component.compression {
-        Compression::None => Output::Plain(counted),
-        Compression::Gzip => Output::Gzip(Box::new(MultiGzDecoder::new(counted))),
-    };
     let mut t = Transfer {
         url,
         component,
-        hasher: Sha256::new(),
-        received: 0,
-        out,
-        content_error: None,
+        verifier: Verifier::new(component, sink),
     };
     let mut meter = Meter::new(component.name.clone(), component.size, started, progress);
     let mut buf = vec![0u8; BUF_SIZE];
     let (mut retries, mut consecutive) = (0u32, 0u32);
     meter.tick(0, 0, true);
     let outcome = loop {
-        let before = t.received;
+        let before = t.verifier.stored();
         match t.attempt(client, policy, started, &mut buf, &mut meter, retries) {
             Ok(()) => break Ok(()),
             Err(Failure::Fatal(e)) => break Err(e),
             Err(Failure::Retry(last)) => {
-                consecutive = if t.received > before {
+                consecutive = if t.verifier.stored() > before {
                     1
                 } else {
                     consecutive + 1
@@ -521,7 +462,7 @@ pub fn download(
                     break Err(DownloadError::GaveUp {
                         url: url.into(),
                         failures: consecutive,
-                        received: t.received,
+                        received: t.verifier.stored(),
                         total: component.size,
                         last,
                     });
@@ -532,58 +473,25 @@ pub fn download(
                 }
                 std::thread::sleep(wait);
                 retries += 1;
-                meter.tick(t.received, retries, false);
+                meter.tick(t.verifier.stored(), retries, false);
             }
         }
     };
     if let Err(e) = outcome {
-        meter.tick(t.received, retries, true); // the final state, whatever the rate limit
+        meter.tick(t.verifier.stored(), retries, true); // the final state, whatever the rate limit
         return Err(e);
     }
-    if t.content_error.is_none() {
-        let finished = match &mut t.out {
-            Output::Plain(c) => c.flush(),
-            Output::Gzip(d) => d.try_finish().and_then(|()| d.flush()),
-        };
-        if let Err(e) = finished {
-            t.fail_content(e)?;
-        }
-    }
-    let actual = hex(&t.hasher.finalize());
-    if actual != component.sha256 {
-        return Err(DownloadError::HashMismatch {
-            url: url.into(),
-            expected: component.sha256.clone(),
-            actual,
-        });
-    }
-    let counted = t.out.counted();
-    let (written, over) = (counted.written, counted.over);
-    if over || (t.content_error.is_none() && written != component.content_size) {
-        return Err(DownloadError::ContentSizeMismatch {
-            url: url.into(),
-            expected: component.content_size,
-            actual: written,
-            at_least: over,
-        });
-    }
-    if let Some(detail) = t.content_error {
-        return Err(DownloadError::Decompress {
-            url: url.into(),
-            detail,
-        });
-    }
-    meter.tick(t.received, retries, true);
+    let verified = t
+        .verifier
+        .finish()
+        .map_err(|e| DownloadError::verify(url, e))?;
+    meter.tick(verified.stored, retries, true);
     Ok(Stats {
-        stored_bytes: t.received,
-        content_bytes: written,
+        stored_bytes: verified.stored,
+        content_bytes: verified.content,
         retries,
         elapsed: started.elapsed(),
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -1,35 +1,16 @@
 //! Components carried on the install medium (`cargo xtask iso --offline`):
-//! `repo/objects/sha256/<hex>` on the ISO. They are verified exactly like a
-//! download — stored size and SHA-256 over the stored bytes, content size
-//! after decompression — and nothing is trusted before the end. A copy that
-//! does not verify is reported and the component is downloaded instead.
+//! `repo/objects/sha256/<hex>` on the ISO. They go through the same
+//! verifying stack as a download ([`super::verify_io`]: stored size and
+//! SHA-256 over the stored bytes, content size after decompression), and
+//! nothing is trusted before the end. A copy that does not verify is
+//! reported and the component is downloaded instead.
 
-use super::apply::Components;
-use super::Progress;
-use sha2::{Digest, Sha256};
+use super::apply::{ComponentError, Components};
+use super::verify_io::{self, CopyError, Verifier, VerifyError};
+use super::{Progress, Stage};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use vendor_repo::manifest::{Component, Compression};
-
-/// Bytes per read.
-const BUF: usize = 64 * 1024;
-
-/// Counts what reaches the sink.
-struct Counted<'a> {
-    sink: &'a mut dyn Write,
-    n: u64,
-}
-
-impl Write for Counted<'_> {
-    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        let n = self.sink.write(b)?;
-        self.n += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.sink.flush()
-    }
-}
+use vendor_repo::manifest::Component;
 
 /// Streams `stored` (the object's bytes) into `sink` (its content),
 /// verifying size, SHA-256 and content size; returns the stored size.
@@ -38,60 +19,43 @@ pub fn copy_verified(
     c: &Component,
     sink: &mut dyn Write,
     progress: &mut dyn FnMut(u64),
-) -> Result<u64, String> {
-    let mut hash = Sha256::new();
-    let mut total = 0u64;
-    let mut buf = vec![0u8; BUF];
-    let mut out = Counted { sink, n: 0 };
-    {
-        let mut gz;
-        let writer: &mut dyn Write = match c.compression {
-            Compression::None => &mut out,
-            Compression::Gzip => {
-                gz = flate2::write::MultiGzDecoder::new(&mut out);
-                &mut gz
-            }
-        };
-        loop {
-            let n = stored.read(&mut buf).map_err(|e| format!("reading: {e}"))?;
-            if n == 0 {
-                break;
-            }
-            total += n as u64;
-            if total > c.size {
-                return Err(format!(
-                    "{}: more than the {} bytes the manifest names",
-                    c.name, c.size
-                ));
-            }
-            hash.update(&buf[..n]);
-            writer
-                .write_all(&buf[..n])
-                .map_err(|e| format!("writing {}: {e}", c.name))?;
-            progress(total);
-        }
-        writer
-            .flush()
-            .map_err(|e| format!("writing {}: {e}", c.name))?;
-    }
-    let sha = hex(&hash.finalize());
-    if total != c.size || sha != c.sha256 {
-        return Err(format!(
-            "{}: {total} bytes with SHA-256 {sha}; the manifest says {} bytes, {}",
-            c.name, c.size, c.sha256
-        ));
-    }
-    if out.n != c.content_size {
-        return Err(format!(
-            "{}: {} bytes after decompression; the manifest says {}",
-            c.name, out.n, c.content_size
-        ));
-    }
-    Ok(total)
+) -> Result<u64, CopyError> {
+    Ok(verify_io::copy(stored, Verifier::new(c, sink), progress)?.stored)
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+/// Why the medium's copy failed while it was being written (it verified
+/// just before).
+#[derive(Debug, thiserror::Error)]
+pub enum MediumError {
+    /// The object could not be opened.
+    #[error("{}: {source}", .path.display())]
+    Open {
+        /// The object on the medium.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// Reading, verifying or writing it failed.
+    #[error("{}: {source}", .path.display())]
+    Copy {
+        /// The object on the medium.
+        path: PathBuf,
+        /// Why.
+        source: CopyError,
+    },
+}
+
+impl MediumError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            MediumError::Copy {
+                source: CopyError::Verify(e @ VerifyError::Sink { .. }),
+                ..
+            } => e.hint(),
+            _ => MEDIUM_HINT.into(),
+        }
+    }
 }
 
 /// Components from the medium when it has them, else from `remote`.
@@ -117,21 +81,22 @@ impl<R: Components> Components for LocalFirst<R> {
         c: &Component,
         sink: &mut dyn Write,
         progress: &mut dyn FnMut(&Progress),
-    ) -> Result<u64, (String, String)> {
+    ) -> Result<u64, ComponentError> {
         if let Some(path) = self.local_path(c) {
             // First check the stored bytes without writing anything, so a
             // damaged copy can fall back to the download with a clean sink.
             match std::fs::File::open(&path)
-                .map_err(|e| format!("{}: {e}", path.display()))
+                .map_err(CopyError::Read)
                 .and_then(|mut f| stored_matches(&mut f, c))
             {
                 Ok(()) => {
-                    let mut f = std::fs::File::open(&path).map_err(|e| {
-                        (format!("{}: {e}", path.display()), MEDIUM_HINT.to_string())
+                    let mut f = std::fs::File::open(&path).map_err(|source| MediumError::Open {
+                        path: path.clone(),
+                        source,
                     })?;
                     let n = copy_verified(&mut f, c, sink, &mut |done| {
                         progress(&Progress {
-                            stage: "copy".into(),
+                            stage: Stage::Copy,
                             component: Some(c.name.clone()),
                             done,
                             total: c.size,
@@ -141,13 +106,14 @@ impl<R: Components> Components for LocalFirst<R> {
                             ),
                         })
                     })
-                    .map_err(|e| (e, MEDIUM_HINT.to_string()))?;
+                    .map_err(|source| MediumError::Copy { path, source })?;
                     self.used.push(c.name.clone());
                     return Ok(n);
                 }
                 Err(e) => crate::log::warn(&format!(
-                    "the installation medium's copy of {} is unusable, downloading it instead: {e}",
-                    c.name
+                    "the installation medium's copy of {} is unusable, downloading it instead: {}: {e}",
+                    c.name,
+                    path.display()
                 )),
             }
         }
@@ -159,27 +125,8 @@ impl<R: Components> Components for LocalFirst<R> {
 const MEDIUM_HINT: &str = "the installation medium could not be read: write the ISO to the USB stick again (or check the virtual CD), then retry";
 
 /// Size and SHA-256 of the stored bytes, without writing anything.
-fn stored_matches(stored: &mut dyn Read, c: &Component) -> Result<(), String> {
-    let mut hash = Sha256::new();
-    let mut total = 0u64;
-    let mut buf = vec![0u8; BUF];
-    loop {
-        let n = stored.read(&mut buf).map_err(|e| format!("reading: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        total += n as u64;
-        hash.update(&buf[..n]);
-    }
-    let sha = hex(&hash.finalize());
-    if total == c.size && sha == c.sha256 {
-        Ok(())
-    } else {
-        Err(format!(
-            "{total} bytes with SHA-256 {sha}, not {} bytes with {}",
-            c.size, c.sha256
-        ))
-    }
+fn stored_matches(stored: &mut dyn Read, c: &Component) -> Result<(), CopyError> {
+    verify_io::copy(stored, Verifier::stored_only(c), &mut |_| {}).map(|_| ())
 }
 
 /// True if `root` carries a repository (`repo/objects`).
@@ -190,14 +137,15 @@ pub fn has_repo(root: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vendor_repo::manifest::Destination;
+    use sha2::{Digest, Sha256};
+    use vendor_repo::manifest::{Compression, Destination};
 
     fn component(data: &[u8], compression: Compression, content: u64) -> Component {
         Component {
             name: "rootfs".into(),
             kind: vendor_repo::manifest::ComponentKind::PartitionImage,
             size: data.len() as u64,
-            sha256: hex(&Sha256::digest(data)),
+            sha256: hex::encode(Sha256::digest(data)),
             compression,
             content_size: content,
             destination: Destination {
@@ -213,8 +161,8 @@ mod tests {
         let c = component(&data, Compression::None, data.len() as u64);
         let mut out = Vec::new();
         assert_eq!(
-            copy_verified(&mut &data[..], &c, &mut out, &mut |_| {}),
-            Ok(300_000)
+            copy_verified(&mut &data[..], &c, &mut out, &mut |_| {}).unwrap(),
+            300_000
         );
         assert_eq!(out, data);
 
@@ -233,13 +181,21 @@ mod tests {
         let c = component(&data, Compression::None, 1000);
         let mut bad = data.clone();
         bad[500] ^= 1;
-        let e = copy_verified(&mut &bad[..], &c, &mut Vec::new(), &mut |_| {}).unwrap_err();
-        assert!(e.contains("the manifest says 1000 bytes"), "{e}");
-        let e = copy_verified(&mut &data[..999], &c, &mut Vec::new(), &mut |_| {}).unwrap_err();
-        assert!(e.contains("999 bytes"), "{e}");
+        let e = copy_verified(&mut &bad[..], &c, &mut Vec::new(), &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("SHA-256 mismatch: expected "), "{e}");
+        let e = copy_verified(&mut &data[..999], &c, &mut Vec::new(), &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("999 bytes, the manifest says 1000"), "{e}");
         let mut c2 = c.clone();
         c2.content_size = 5;
-        let e = copy_verified(&mut &data[..], &c2, &mut Vec::new(), &mut |_| {}).unwrap_err();
-        assert!(e.contains("after decompression"), "{e}");
+        let e = copy_verified(&mut &data[..], &c2, &mut Vec::new(), &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("the content has 1000 bytes or more"), "{e}");
+        assert!(stored_matches(&mut &data[..], &c).is_ok());
+        assert!(stored_matches(&mut &bad[..], &c).is_err());
     }
 }

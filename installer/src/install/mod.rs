@@ -7,10 +7,15 @@ pub mod bootloader;
 pub mod bundle;
 pub mod download;
 pub mod efiboot;
+pub mod error;
 pub mod local;
 pub mod ops;
 pub mod plan;
+pub mod stage;
 pub mod system;
 pub mod table;
+pub mod verify_io;
 
-pub use ops::{Failure, Hardware, InstallOps, Installed, Job, Progress};
+pub use error::{Cause, ComponentError, Failure, InstallError};
+pub use ops::{Hardware, InstallOps, Installed, Job, Progress};
+pub use stage::{DiskState, Stage, StageAt};

@@ -4,6 +4,7 @@
 //! [`super::apply`]), and pointing the next boot at the disk.
 
 use super::plan::Layout;
+use super::{Failure, Stage};
 use crate::facts::hw::Disk;
 use crate::facts::Firmware;
 use serde::Serialize;
@@ -46,8 +47,8 @@ pub struct Job {
 /// One progress report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Progress {
-    /// `wipe`, `download`, `boot-files`, `bootloader`, `partition-table`, `handover`.
-    pub stage: String,
+    /// The stage reporting.
+    pub stage: Stage,
     /// The component being written, if any.
     pub component: Option<String>,
     /// Bytes done.
@@ -67,21 +68,6 @@ pub struct Installed {
     pub seconds: f64,
     /// Bytes downloaded.
     pub downloaded: u64,
-}
-
-/// A failed install; the disk has been left without a partition table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Failure {
-    /// The stage that failed.
-    pub stage: String,
-    /// What happened.
-    pub message: String,
-    /// What to do.
-    pub hint: String,
-    /// The state the disk was left in, in words.
-    pub disk_state: String,
-    /// Where the support bundle went, if one was written.
-    pub bundle: Option<String>,
 }
 
 /// The machine, for the install step; a fake in tests.

@@ -3,13 +3,15 @@
 //! [`super::download`]), the block device opened exclusively, and
 //! [`super::apply`] to write it.
 
-use super::apply::{self, Components, Extras, RootFs};
+use super::apply::{self, ComponentError, Components, Extras, RootFs};
 use super::download::{self, RetryPolicy};
-use super::{Failure, Hardware, InstallOps, Installed, Job, Progress};
+use super::error::Cause;
+use super::{Failure, Hardware, InstallError, InstallOps, Installed, Job, Progress, Stage};
 use crate::backend::fetch::Client;
 use crate::facts::{self, Firmware};
+use crate::vendor::config::ConfigError;
 use crate::vendor::VendorConfig;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -28,18 +30,17 @@ impl Components for HttpsComponents {
         c: &Component,
         sink: &mut dyn Write,
         progress: &mut dyn FnMut(&Progress),
-    ) -> Result<u64, (String, String)> {
+    ) -> Result<u64, ComponentError> {
         let url = format!("{}{}", self.base_url, c.object_path());
         let stats = download::download(&self.client, &url, c, sink, &self.policy, &mut |p| {
             progress(&Progress {
-                stage: "download".into(),
+                stage: Stage::Download,
                 component: Some(c.name.clone()),
                 done: p.done,
                 total: p.total,
                 line: download::render_progress(p),
             })
-        })
-        .map_err(|e| (e.to_string(), e.hint()))?;
+        })?;
         Ok(stats.stored_bytes)
     }
 }
@@ -47,7 +48,7 @@ impl Components for HttpsComponents {
 /// The installer's disk access.
 pub struct SystemInstall {
     medium: Option<String>,
-    vendor: Result<VendorConfig, String>,
+    vendor: Result<VendorConfig, ConfigError>,
     installer_version: String,
 }
 
@@ -56,12 +57,12 @@ impl SystemInstall {
     /// serial step uses too (loaded once by the UI).
     pub fn new(
         medium: Option<String>,
-        vendor: Result<VendorConfig, crate::vendor::config::ConfigError>,
+        vendor: Result<VendorConfig, ConfigError>,
         installer_version: String,
     ) -> Self {
         SystemInstall {
             medium,
-            vendor: vendor.map_err(|e| e.to_string()),
+            vendor,
             installer_version,
         }
     }
@@ -79,11 +80,7 @@ impl SystemInstall {
             return Some(root.to_path_buf());
         }
         let dev = self.medium.as_deref()?;
-        let _ = std::fs::create_dir_all(root);
-        let flags = nix::mount::MsFlags::MS_RDONLY
-            | nix::mount::MsFlags::MS_NOSUID
-            | nix::mount::MsFlags::MS_NODEV;
-        if let Err(e) = nix::mount::mount(Some(dev), root, Some("iso9660"), flags, None::<&str>) {
+        if let Err(e) = crate::sys::mount::mount_medium(dev, MEDIUM_MOUNT) {
             crate::log::info(&format!(
                 "install medium {dev} not mounted ({e}): components are downloaded"
             ));
@@ -101,28 +98,97 @@ pub fn mem_total_kib(meminfo: &str) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-fn random<const N: usize>() -> [u8; N] {
+/// `N` random bytes from the kernel. PID 1 seeded the kernel RNG at start,
+/// so this does not block.
+fn random<const N: usize>() -> Result<[u8; N], InstallError> {
     let mut b = [0u8; N];
-    // PID 1 seeded the kernel RNG at start, so this does not block.
-    let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b));
-    b
+    getrandom::getrandom(&mut b)
+        .map_err(|e| InstallError::new(Stage::Prepare, Cause::Random(e)))?;
+    Ok(b)
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+// BLKRRPART: ask the kernel to re-read the partition table.
+nix::ioctl_none!(blkrrpart, 0x12, 95);
 
-fn failure(stage: &str, message: String, hint: &str, disk_state: &str) -> Failure {
-    Failure {
-        stage: stage.into(),
-        message,
-        hint: hint.into(),
-        disk_state: disk_state.into(),
-        bundle: None,
+/// Lets the kernel see the new partitions (not needed to boot; a failure
+/// is only logged).
+fn reread_partitions(disk: &std::fs::File, path: &str) {
+    // SAFETY: BLKRRPART takes no argument; the fd is an open block device.
+    if let Err(e) = unsafe { blkrrpart(std::os::fd::AsRawFd::as_raw_fd(disk)) } {
+        crate::log::info(&format!(
+            "{path}: the kernel did not re-read the partition table ({e})"
+        ));
     }
 }
 
-const UNTOUCHED: &str = "Nothing was written to the disk.";
+/// What the install needs before the first write.
+struct Prepared {
+    components: super::local::LocalFirst<HttpsComponents>,
+    install_id: String,
+    extras: Extras,
+    disk: std::fs::File,
+    path: String,
+}
+
+impl SystemInstall {
+    /// Everything up to opening the disk; nothing is written.
+    fn prepare(&self, job: &Job) -> Result<Prepared, InstallError> {
+        let config = self
+            .vendor
+            .clone()
+            .map_err(InstallError::at(Stage::Prepare))?;
+        let client = Client::new(&config.ca_pem, Duration::from_secs(30))
+            .map_err(InstallError::at(Stage::Prepare))?;
+        let components = super::local::LocalFirst {
+            root: self.medium_repo(),
+            remote: HttpsComponents {
+                client,
+                base_url: config.backend_url.clone(),
+                policy: RetryPolicy::default(),
+            },
+            used: Vec::new(),
+        };
+        let id: [u8; 16] = random()?;
+        let mut handover = job.handover.clone();
+        handover.install_id = hex::encode(id);
+        handover.installed_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        handover.installer.version = self.installer_version.clone();
+        let handover_json = handover
+            .to_json_pretty()
+            .map_err(InstallError::at(Stage::Prepare))?;
+        let log = std::fs::read(crate::log::LOG_FILE).unwrap_or_default();
+        let extras = Extras {
+            handover_json,
+            installer_log: log,
+            volume_id: u32::from_le_bytes([id[0], id[1], id[2], id[3]]),
+            disk_id: random()?,
+        };
+        let path = format!("/dev/{}", job.disk.name);
+        let disk = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_EXCL | libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(|source| {
+                InstallError::new(
+                    Stage::OpenDisk,
+                    Cause::OpenDisk {
+                        path: path.clone(),
+                        source,
+                    },
+                )
+            })?;
+        Ok(Prepared {
+            components,
+            install_id: handover.install_id,
+            extras,
+            disk,
+            path,
+        })
+    }
+}
 
 impl InstallOps for SystemInstall {
     fn hardware(&mut self) -> Hardware {
@@ -150,76 +216,25 @@ impl InstallOps for SystemInstall {
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<Installed, Failure> {
         let started = Instant::now();
-        let config = self.vendor.clone().map_err(|e| {
-            failure(
-                "preparing",
-                e,
-                "the ISO's vendor settings are broken; rebuild it",
-                UNTOUCHED,
-            )
-        })?;
-        let client = Client::new(&config.ca_pem, Duration::from_secs(30))
-            .map_err(|e| failure("preparing", e.to_string(), &e.hint(), UNTOUCHED))?;
-        let mut components = super::local::LocalFirst {
-            root: self.medium_repo(),
-            remote: HttpsComponents {
-                client,
-                base_url: config.backend_url.clone(),
-                policy: RetryPolicy::default(),
-            },
-            used: Vec::new(),
-        };
-        let id: [u8; 16] = random();
-        let mut handover = job.handover.clone();
-        handover.install_id = hex(&id);
-        handover.installed_at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        handover.installer.version = self.installer_version.clone();
-        let handover_json = handover.to_json_pretty().map_err(|e| {
-            failure(
-                "preparing",
-                e.to_string(),
-                "this is a bug in the installer",
-                UNTOUCHED,
-            )
-        })?;
-        let log = std::fs::read(crate::log::LOG_FILE).unwrap_or_default();
-        let extras = Extras {
-            handover_json,
-            installer_log: log,
-            volume_id: u32::from_le_bytes([id[0], id[1], id[2], id[3]]),
-            disk_id: random(),
-        };
-        let path = format!("/dev/{}", job.disk.name);
-        let mut disk = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_EXCL | libc::O_CLOEXEC)
-            .open(&path)
-            .map_err(|e| {
-                failure(
-                    "opening the disk",
-                    format!("{path}: {e}"),
-                    "the disk is in use or gone: check that nothing has it mounted, then retry",
-                    UNTOUCHED,
-                )
-            })?;
+        let Prepared {
+            mut components,
+            install_id,
+            extras,
+            mut disk,
+            path,
+        } = self.prepare(job).map_err(Failure::untouched)?;
         let downloaded =
             match apply::run(job, &mut disk, &mut components, &RootFs, &extras, progress) {
                 Ok(n) => n,
                 Err(mut f) => {
                     let hw = self.hardware();
-                    f.bundle =
-                        super::bundle::write(&f, &hw, &job.handover.serial, &handover.install_id);
+                    f.bundle = super::bundle::write(&f, &hw, &job.handover.serial, &install_id);
                     return Err(f);
                 }
             };
-        // Let the kernel see the new partitions (not needed to boot; harmless if it fails).
-        // SAFETY: BLKRRPART takes no argument; the fd is a valid open block device.
-        let _ = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&disk), 0x125F) };
+        reread_partitions(&disk, &path);
         Ok(Installed {
-            install_id: handover.install_id,
+            install_id,
             seconds: started.elapsed().as_secs_f64(),
             downloaded,
         })

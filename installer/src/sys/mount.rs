@@ -1,6 +1,8 @@
-//! Mounting the API file systems PID 1 needs.
+//! Mounting: the API file systems PID 1 needs, and the block devices the
+//! installer reads or writes files on (the install medium, a support volume).
+//! The only module that mounts.
 
-use nix::mount::{mount, MsFlags};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use std::path::Path;
 
 /// One mount: source, target, fs type, flags, data, and whether failure matters.
@@ -90,6 +92,14 @@ pub enum MountError {
         /// The errno.
         source: nix::Error,
     },
+    /// umount(2) failed.
+    #[error("cannot unmount {target}: {source}")]
+    Unmount {
+        /// Mount point.
+        target: &'static str,
+        /// The errno.
+        source: nix::Error,
+    },
 }
 
 /// Creates the mount point and mounts. EBUSY (already mounted, e.g. when the
@@ -111,6 +121,40 @@ pub fn mount_one(spec: &MountSpec) -> Result<(), MountError> {
             source,
         }),
     }
+}
+
+/// Mounts the file system (`fstype`) on the block device `device` on
+/// `target`, creating the mount point if missing.
+pub fn mount_device(
+    device: &Path,
+    target: &'static str,
+    fstype: &'static str,
+    flags: MsFlags,
+) -> Result<(), MountError> {
+    let _ = std::fs::create_dir_all(target);
+    mount(
+        Some(device),
+        Path::new(target),
+        Some(fstype),
+        flags,
+        None::<&str>,
+    )
+    .map_err(|source| MountError::Mount {
+        fstype,
+        target,
+        source,
+    })
+}
+
+/// Mounts the install medium (ISO 9660) read-only on `target`.
+pub fn mount_medium(device: &str, target: &'static str) -> Result<(), MountError> {
+    let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    mount_device(Path::new(device), target, "iso9660", flags)
+}
+
+/// Unmounts `target`.
+pub fn unmount(target: &'static str) -> Result<(), MountError> {
+    umount2(target, MntFlags::empty()).map_err(|source| MountError::Unmount { target, source })
 }
 
 #[cfg(test)]

@@ -324,7 +324,7 @@ impl InstallOps for FakeInstall {
     ) -> Result<Installed, Failure> {
         self.jobs.push(job.clone());
         progress(&Progress {
-            stage: "download".into(),
+            stage: installer::install::Stage::Download,
             component: Some("rootfs".into()),
             done: 4,
             total: 4,

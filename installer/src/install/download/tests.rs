@@ -1,6 +1,5 @@
 use super::*;
 use std::collections::VecDeque;
-use vendor_repo::manifest::{ComponentKind, Destination};
 
 fn progress(done: u64, total: u64, rate: Option<f64>, eta: Option<u64>, retries: u32) -> Progress {
     Progress {
@@ -183,84 +182,4 @@ fn errors_name_the_cause_and_have_hints() {
         "https://b/x: the server cannot resume at byte 5 (answered HTTP 200): it does not support ranges"
     );
     assert!(e.hint().contains("Range"));
-}
-
-fn component(data: &[u8], compression: Compression, content_size: u64) -> Component {
-    Component {
-        name: "rootfs".into(),
-        kind: ComponentKind::PartitionImage,
-        size: data.len() as u64,
-        sha256: hex(&Sha256::digest(data)),
-        compression,
-        content_size,
-        destination: Destination {
-            partition: "root".into(),
-            path: None,
-        },
-    }
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-fn transfer<'a>(c: &'a Component, sink: &'a mut Vec<u8>) -> Transfer<'a> {
-    let counted = Counted {
-        sink,
-        written: 0,
-        limit: c.content_size,
-        over: false,
-        failed: None,
-    };
-    Transfer {
-        url: "https://b/x",
-        component: c,
-        hasher: Sha256::new(),
-        received: 0,
-        out: Output::Gzip(Box::new(MultiGzDecoder::new(counted))),
-        content_error: None,
-    }
-}
-
-#[test]
-fn gzip_fed_in_arbitrary_pieces_decodes_once() {
-    let content: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-    let stored = gzip(&content);
-    let c = component(&stored, Compression::Gzip, content.len() as u64);
-    let mut sink = Vec::new();
-    let mut t = transfer(&c, &mut sink);
-    let mut at = 0;
-    for step in [1, 7, 0, 4096, 3, 65536].iter().cycle() {
-        let end = (at + step).min(stored.len());
-        t.feed(&stored[at..end]).unwrap();
-        at = end;
-        if at == stored.len() {
-            break;
-        }
-    }
-    if let Output::Gzip(d) = &mut t.out {
-        d.try_finish().unwrap();
-    }
-    assert_eq!(t.received, stored.len() as u64);
-    assert_eq!(hex(&t.hasher.clone().finalize()), c.sha256);
-    assert!(t.content_error.is_none());
-    drop(t);
-    assert_eq!(sink, content);
-}
-
-#[test]
-fn more_content_than_announced_stops_feeding_the_sink() {
-    let content = vec![0u8; 1 << 20];
-    let stored = gzip(&content);
-    let c = component(&stored, Compression::Gzip, 1000);
-    let mut sink = Vec::new();
-    let mut t = transfer(&c, &mut sink);
-    t.feed(&stored).unwrap();
-    assert!(t.content_error.is_some());
-    assert!(t.out.counted().over);
-    assert!(t.out.counted().written > 1000);
-    drop(t);
-    assert!(sink.len() <= 1000, "{}", sink.len());
 }

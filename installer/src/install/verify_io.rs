@@ -1,0 +1,339 @@
+//! One verifying stack for a component's stored bytes, whichever way they
+//! arrive: from the network ([`super::download`], where one object may come
+//! in several resumed responses) or from the installation medium
+//! ([`super::local`]). The bytes are pushed through layers, each with one job:
+//!
+//! ```text
+//! stored bytes ─▶ size limit ─▶ SHA-256 ─▶ [gzip decoder] ─▶ content limit ─▶ sink
+//!  (feed)          (`size`)                (`compression`)   (`content_size`)
+//! ```
+//!
+//! A push stack rather than a chain of readers because a download's bytes
+//! come from more than one response: the resume continues into the same
+//! hasher and decoder, and nothing is fed twice. [`copy`] drives it from a
+//! reader and reports progress.
+//!
+//! The sink receives bytes before they are verified: nothing written is
+//! trusted until [`Verifier::finish`] returns `Ok`. A content problem (bad
+//! gzip, more content than announced) stops feeding the sink but not the
+//! hash, so a changed object is reported as a hash mismatch, which explains
+//! the content problem.
+
+use flate2::write::MultiGzDecoder;
+use sha2::{Digest, Sha256};
+use std::io::{self, Read, Write};
+use vendor_repo::manifest::{Component, Compression};
+
+/// Bytes read per step by [`copy`].
+pub const BUF_SIZE: usize = 64 * 1024;
+
+/// Why a component's bytes are not the manifest's.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The stored size is not the manifest's `size`.
+    #[error("the object has {actual} bytes{}, the manifest says {expected}",
+        if *.at_least { " or more" } else { "" })]
+    SizeMismatch {
+        /// The manifest's `size`.
+        expected: u64,
+        /// What arrived.
+        actual: u64,
+        /// `actual` is a lower bound (feeding stopped there).
+        at_least: bool,
+    },
+    /// The SHA-256 of the stored bytes is not the manifest's.
+    #[error("SHA-256 mismatch: expected {expected}, got {actual}")]
+    HashMismatch {
+        /// The manifest's `sha256`.
+        expected: String,
+        /// The hash of what arrived.
+        actual: String,
+    },
+    /// The content's size is not the manifest's `content_size`.
+    #[error("the content has {actual} bytes{}, the manifest says {expected}",
+        if *.at_least { " or more" } else { "" })]
+    ContentSizeMismatch {
+        /// The manifest's `content_size`.
+        expected: u64,
+        /// What decompression produced.
+        actual: u64,
+        /// `actual` is a lower bound (writing stopped there).
+        at_least: bool,
+    },
+    /// The object has the right hash but is not valid gzip.
+    #[error("the object is not valid gzip: {detail}")]
+    Decompress {
+        /// The decoder's message.
+        detail: String,
+    },
+    /// Writing the content failed (the target disk).
+    #[error("writing {name}: {source}")]
+    Sink {
+        /// The component.
+        name: String,
+        /// The write error.
+        source: io::Error,
+    },
+}
+
+impl VerifyError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            VerifyError::SizeMismatch { .. }
+            | VerifyError::HashMismatch { .. }
+            | VerifyError::ContentSizeMismatch { .. } => {
+                "the component is not the one the signed manifest describes: it was altered or \
+                 damaged. Nothing written is used; tell the vendor, then retry"
+                    .into()
+            }
+            VerifyError::Decompress { .. } => {
+                "the vendor published a damaged component: tell the vendor".into()
+            }
+            VerifyError::Sink { .. } => {
+                "the target disk failed while writing: check the disk (or choose another)".into()
+            }
+        }
+    }
+}
+
+/// What a verified component was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// Stored bytes (= the manifest's `size`).
+    pub stored: u64,
+    /// Content bytes written to the sink (= its `content_size`).
+    pub content: u64,
+}
+
+/// The content layer: counts what reaches the sink and refuses more than
+/// `limit` bytes; keeps the sink's own error apart from the decoder's.
+struct Limit<'a> {
+    sink: &'a mut dyn Write,
+    written: u64,
+    limit: u64,
+    over: bool,
+    failed: Option<io::Error>,
+}
+
+impl Write for Limit<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.written + buf.len() as u64 > self.limit {
+            self.over = true;
+            self.written += buf.len() as u64;
+            return Err(io::Error::other("more content than the manifest says"));
+        }
+        match self.sink.write(buf) {
+            Ok(n) => {
+                self.written += n as u64;
+                Ok(n)
+            }
+            Err(e) => {
+                let copy = io::Error::new(e.kind(), e.to_string());
+                self.failed = Some(e);
+                Err(copy)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.sink.flush()
+    }
+}
+
+enum Output<'a> {
+    Plain(Limit<'a>),
+    Gzip(Box<MultiGzDecoder<Limit<'a>>>),
+}
+
+impl<'a> Output<'a> {
+    fn limit(&mut self) -> &mut Limit<'a> {
+        match self {
+            Output::Plain(l) => l,
+            Output::Gzip(d) => d.get_mut(),
+        }
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Output::Plain(l) => l.write_all(bytes),
+            Output::Gzip(d) => d.write_all(bytes),
+        }
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        match self {
+            Output::Plain(l) => l.flush(),
+            Output::Gzip(d) => d.try_finish().and_then(|()| d.flush()),
+        }
+    }
+}
+
+/// The stack for one component; feed it the stored bytes in any pieces.
+pub struct Verifier<'a> {
+    component: &'a Component,
+    hasher: Sha256,
+    stored: u64,
+    /// `None`: check the stored bytes only.
+    out: Option<Output<'a>>,
+    /// The content went wrong: stop feeding it, keep hashing.
+    content_error: Option<String>,
+}
+
+impl<'a> Verifier<'a> {
+    /// Verifies `component` and writes its content to `sink`.
+    pub fn new(component: &'a Component, sink: &'a mut dyn Write) -> Self {
+        let limit = Limit {
+            sink,
+            written: 0,
+            limit: component.content_size,
+            over: false,
+            failed: None,
+        };
+        let out = match component.compression {
+            Compression::None => Output::Plain(limit),
+            Compression::Gzip => Output::Gzip(Box::new(MultiGzDecoder::new(limit))),
+        };
+        Verifier {
+            component,
+            hasher: Sha256::new(),
+            stored: 0,
+            out: Some(out),
+            content_error: None,
+        }
+    }
+
+    /// Checks the stored size and SHA-256 only; nothing is written.
+    pub fn stored_only(component: &'a Component) -> Self {
+        Verifier {
+            component,
+            hasher: Sha256::new(),
+            stored: 0,
+            out: None,
+            content_error: None,
+        }
+    }
+
+    /// Stored bytes fed so far.
+    pub fn stored(&self) -> u64 {
+        self.stored
+    }
+
+    /// The next stored bytes. Fails at once when they would exceed the
+    /// manifest's `size` (nothing of them is used) or when the sink fails;
+    /// every other problem is reported by [`Verifier::finish`].
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), VerifyError> {
+        let after = self.stored + bytes.len() as u64;
+        if after > self.component.size {
+            return Err(VerifyError::SizeMismatch {
+                expected: self.component.size,
+                actual: after,
+                at_least: true,
+            });
+        }
+        self.hasher.update(bytes);
+        self.stored = after;
+        if self.content_error.is_some() {
+            return Ok(());
+        }
+        if let Some(out) = &mut self.out {
+            if let Err(e) = out.write_all(bytes) {
+                self.content_failed(e)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn content_failed(&mut self, e: io::Error) -> Result<(), VerifyError> {
+        if let Some(source) = self.out.as_mut().and_then(|o| o.limit().failed.take()) {
+            return Err(VerifyError::Sink {
+                name: self.component.name.clone(),
+                source,
+            });
+        }
+        self.content_error = Some(e.to_string());
+        Ok(())
+    }
+
+    /// After the last stored byte: `Ok` only if the stored size, the
+    /// SHA-256 and the content size are the manifest's and the content
+    /// decoded cleanly.
+    pub fn finish(mut self) -> Result<Verified, VerifyError> {
+        if self.content_error.is_none() {
+            if let Some(Err(e)) = self.out.as_mut().map(Output::finish) {
+                self.content_failed(e)?;
+            }
+        }
+        let c = self.component;
+        if self.stored != c.size {
+            return Err(VerifyError::SizeMismatch {
+                expected: c.size,
+                actual: self.stored,
+                at_least: false,
+            });
+        }
+        let actual = hex::encode(self.hasher.finalize());
+        if actual != c.sha256 {
+            return Err(VerifyError::HashMismatch {
+                expected: c.sha256.clone(),
+                actual,
+            });
+        }
+        let Some(mut out) = self.out else {
+            return Ok(Verified {
+                stored: self.stored,
+                content: 0,
+            });
+        };
+        let limit = out.limit();
+        if limit.over || (self.content_error.is_none() && limit.written != c.content_size) {
+            return Err(VerifyError::ContentSizeMismatch {
+                expected: c.content_size,
+                actual: limit.written,
+                at_least: limit.over,
+            });
+        }
+        if let Some(detail) = self.content_error {
+            return Err(VerifyError::Decompress { detail });
+        }
+        Ok(Verified {
+            stored: self.stored,
+            content: limit.written,
+        })
+    }
+}
+
+/// Why [`copy`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    /// The stored bytes could not be read.
+    #[error("reading: {0}")]
+    Read(#[source] io::Error),
+    /// They did not verify.
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+}
+
+/// Reads `stored` to its end through `verifier` ([`BUF_SIZE`] bytes at a
+/// time), telling `progress` the stored bytes done after each step.
+pub fn copy(
+    stored: &mut dyn Read,
+    mut verifier: Verifier<'_>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Verified, CopyError> {
+    let mut buf = vec![0u8; BUF_SIZE];
+    loop {
+        let n = match stored.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Read(e)),
+        };
+        verifier.feed(buf.get(..n).unwrap_or_default())?;
+        progress(verifier.stored());
+    }
+    Ok(verifier.finish()?)
+}
+
+#[cfg(test)]
+mod tests;
