@@ -125,17 +125,21 @@ pub enum RecordError {
 
 /// Mounts `dev` read-only as vfat on `target` (created if missing; an
 /// existing mount counts as success).
-pub fn mount_ro(dev: &Path, target: &Path) -> Result<(), RecordError> {
-    use nix::mount::{mount, MsFlags};
-    let _ = std::fs::create_dir_all(target);
-    let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    match mount(Some(dev), target, Some("vfat"), flags, None::<&str>) {
-        Ok(()) | Err(nix::errno::Errno::EBUSY) => Ok(()),
-        Err(source) => Err(RecordError::Mount {
-            dev: dev.display().to_string(),
-            target: target.display().to_string(),
-            source,
-        }),
+pub fn mount_ro(dev: &Path, target: &'static str) -> Result<(), RecordError> {
+    use installer::sys::mount::{self, MountError};
+    match mount::mount_device(dev, target, "vfat", mount::read_only_data()) {
+        Ok(())
+        | Err(MountError::Mount {
+            source: nix::errno::Errno::EBUSY,
+            ..
+        }) => Ok(()),
+        Err(MountError::Mount { source, .. }) | Err(MountError::Unmount { source, .. }) => {
+            Err(RecordError::Mount {
+                dev: dev.display().to_string(),
+                target: target.to_string(),
+                source,
+            })
+        }
     }
 }
 

@@ -219,7 +219,7 @@ fn record(
         std::thread::sleep(Duration::from_millis(250));
     };
     installer::log::info(&format!("boot partition: {}", dev.display()));
-    bootpart::mount_ro(&dev, Path::new(BOOT_MOUNT)).map_err(|e| e.to_string())?;
+    bootpart::mount_ro(&dev, BOOT_MOUNT).map_err(|e| e.to_string())?;
     bootpart::read_record(Path::new(BOOT_MOUNT)).map_err(|e| e.to_string())
 }
 

@@ -162,7 +162,6 @@ fn mounts(files: &[Source]) -> Vec<Violation> {
 }
 
 #[test]
-#[ignore = "answers/volume, install/bundle, install/system and sample-appliance/bootpart still mount on their own"]
 fn only_sys_mount_mounts() {
     report(
         "only installer::sys::mount mounts",

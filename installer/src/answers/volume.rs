@@ -239,26 +239,24 @@ pub enum VolumeError {
 /// Mounts `found` read-only at [`MOUNT_POINT`], reads `/answers.json`, and
 /// unmounts again (also after a read error).
 pub fn read_answers(found: &Found) -> Result<String, VolumeError> {
-    use nix::mount::{mount, umount2, MntFlags, MsFlags};
+    use crate::sys::mount::{self, MountError};
     let target = Path::new(MOUNT_POINT);
-    let _ = std::fs::create_dir_all(target);
-    let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    mount(
-        Some(found.device.as_path()),
-        target,
-        Some(found.kind.fstype()),
-        flags,
-        None::<&str>,
+    mount::mount_device(
+        &found.device,
+        MOUNT_POINT,
+        found.kind.fstype(),
+        mount::read_only_data(),
     )
-    .map_err(|source| VolumeError::Mount {
+    .map_err(|e| VolumeError::Mount {
         device: found.device.clone(),
         fstype: found.kind.fstype(),
-        source,
+        source: match e {
+            MountError::Mount { source, .. } | MountError::Unmount { source, .. } => source,
+        },
     })?;
     let result = read_limited(&target.join(FILE_NAME), &found.device);
-    if let Err(e) = umount2(target, MntFlags::empty()) {
-        crate::log::warn(&format!("cannot unmount {MOUNT_POINT}: {e}; detaching it"));
-        let _ = umount2(target, MntFlags::MNT_DETACH);
+    if let Err(e) = mount::unmount_or_detach(MOUNT_POINT) {
+        crate::log::warn(&format!("{e}; detached it"));
     }
     let _ = std::fs::remove_dir(target);
     result

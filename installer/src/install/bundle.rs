@@ -87,13 +87,12 @@ fn write_local(text: &str) -> Result<(), String> {
 
 fn write_volume(text: &str, name: &str) -> Option<String> {
     use crate::sys::mount;
-    use nix::mount::MsFlags;
     let found = LABELS
         .iter()
         .find_map(|l| volume::find_label(Path::new("/"), l))
         .filter(|f| f.kind == FsKind::Fat)?;
-    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    if let Err(e) = mount::mount_device(&found.device, MOUNT_POINT, "vfat", flags) {
+    if let Err(e) = mount::mount_device(&found.device, MOUNT_POINT, "vfat", mount::writable_data())
+    {
         crate::log::warn(&format!("support bundle: {}: {e}", found.device.display()));
         return None;
     }

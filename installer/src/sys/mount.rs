@@ -157,6 +157,26 @@ pub fn unmount(target: &'static str) -> Result<(), MountError> {
     umount2(target, MntFlags::empty()).map_err(|source| MountError::Unmount { target, source })
 }
 
+/// Unmounts `target`; when that fails (still busy), detaches it lazily so the
+/// mount point is gone from the name space at once. Returns the first error.
+pub fn unmount_or_detach(target: &'static str) -> Result<(), MountError> {
+    unmount(target).inspect_err(|_| {
+        let _ = umount2(target, MntFlags::MNT_DETACH);
+    })
+}
+
+/// The flags for a writable mount of a data volume: no set-uid, no device
+/// nodes, nothing executed from it.
+pub fn writable_data() -> MsFlags {
+    MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC
+}
+
+/// The flags for a read-only mount of a data volume: no set-uid, no device
+/// nodes, nothing executed from it.
+pub fn read_only_data() -> MsFlags {
+    writable_data() | MsFlags::MS_RDONLY
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
