@@ -1,14 +1,9 @@
 //! `image-builder`: a thin command line over the library, for vendors who want
 //! to build images from a directory tree without xtask, and for benchmarks.
-//!
-//! ```text
-//! image-builder iso --volume-id ID --out FILE [--epoch N] [--bios IMG --catalog CAT]
-//!                   [--efi IMG] [--isohybrid-mbr FILE] DIR
-//! image-builder initramfs --out FILE [--epoch N] [--compression zstd|gzip] DIR
-//! image-builder esp --out FILE [--epoch N] [--volume-id HEX] [--label NAME] DEST=SRC...
-//! ```
+//! `image-builder --help` lists the commands and options ([`flags`]).
 //! `--epoch` defaults to SOURCE_DATE_EPOCH, else 0.
 
+use std::ffi::OsString;
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -18,10 +13,94 @@ use image_builder::cpio::{Archive, DEFAULT_GZIP_LEVEL, DEFAULT_ZSTD_LEVEL};
 use image_builder::fat::{build_esp, EspOptions};
 use image_builder::iso::{BiosBoot, FileSource, IsoBuilder, Isohybrid};
 
+use flags::{Compression, ImageBuilderCmd};
+
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
+mod flags {
+    use std::path::PathBuf;
+    use std::str::FromStr;
+
+    xflags::xflags! {
+        /// Bootable images from a directory tree.
+        cmd image-builder {
+            /// An ISO 9660 image (Rock Ridge, El Torito, isohybrid MBR) of DIR.
+            cmd iso {
+                /// The volume id (the installer finds its medium by it).
+                required --volume-id id: String
+                required --out file: PathBuf
+                /// Timestamp of every entry (default SOURCE_DATE_EPOCH, else 0).
+                optional --epoch n: u64
+                /// BIOS boot image (isolinux), a path inside DIR.
+                optional --bios image: String
+                /// Boot catalog path inside DIR (default boot.cat).
+                optional --catalog path: String
+                /// EFI boot image (a FAT image), a path inside DIR.
+                optional --efi image: String
+                /// isohybrid MBR template (isohdpfx.bin).
+                optional --isohybrid-mbr file: PathBuf
+                required dir: PathBuf
+            }
+
+            /// A newc initramfs of DIR, compressed.
+            cmd initramfs {
+                required --out file: PathBuf
+                /// Timestamp of every entry (default SOURCE_DATE_EPOCH, else 0).
+                optional --epoch n: u64
+                /// zstd (default) or gzip.
+                optional --compression kind: Compression
+                required dir: PathBuf
+            }
+
+            /// A FAT EFI system partition image holding the given files.
+            cmd esp {
+                required --out file: PathBuf
+                /// Timestamp of every entry (default SOURCE_DATE_EPOCH, else 0).
+                optional --epoch n: u64
+                /// Volume id in hex (default: the epoch's low 32 bits).
+                optional --volume-id hex: String
+                /// Volume label (default EFIBOOT).
+                optional --label name: String
+                /// DEST=SRC: the host file SRC as DEST in the image.
+                repeated files: String
+            }
+        }
+    }
+
+    /// How `initramfs` compresses the archive.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Compression {
+        Zstd,
+        Gzip,
+    }
+
+    impl FromStr for Compression {
+        type Err = String;
+
+        fn from_str(s: &str) -> Result<Compression, String> {
+            match s {
+                "zstd" => Ok(Compression::Zstd),
+                "gzip" => Ok(Compression::Gzip),
+                other => Err(format!("`{other}`: use zstd or gzip")),
+            }
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    match run(std::env::args().skip(1).collect()) {
+    let args = std::env::args_os().skip(1).collect();
+    let cmd = match parse(args) {
+        Ok(cmd) => cmd,
+        Err(e) if e.is_help() => {
+            println!("{e}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("image-builder: {e}; see `image-builder --help`");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(cmd) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("image-builder: {e}");
@@ -30,119 +109,69 @@ fn main() -> ExitCode {
     }
 }
 
-/// Options `--name value` and positional words.
-struct Opts {
-    pairs: Vec<(String, String)>,
-    rest: Vec<String>,
+fn parse(args: Vec<OsString>) -> xflags::Result<ImageBuilderCmd> {
+    flags::ImageBuilder::from_vec(args).map(|f| f.subcommand)
 }
 
-impl Opts {
-    fn parse(words: Vec<String>) -> Result<Opts> {
-        let mut pairs = Vec::new();
-        let mut rest = Vec::new();
-        let mut it = words.into_iter();
-        while let Some(w) = it.next() {
-            if let Some(name) = w.strip_prefix("--") {
-                let v = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
-                pairs.push((name.to_string(), v));
-            } else {
-                rest.push(w);
-            }
-        }
-        Ok(Opts { pairs, rest })
+/// `--epoch`, else SOURCE_DATE_EPOCH, else 0.
+fn epoch(flag: Option<u64>) -> Result<u64> {
+    if let Some(n) = flag {
+        return Ok(n);
     }
-
-    fn take(&mut self, name: &str) -> Option<String> {
-        let i = self.pairs.iter().position(|(n, _)| n == name)?;
-        Some(self.pairs.remove(i).1)
-    }
-
-    fn need(&mut self, name: &str) -> Result<String> {
-        self.take(name)
-            .ok_or_else(|| format!("--{name} is required").into())
-    }
-
-    fn epoch(&mut self) -> Result<u64> {
-        let v = match self.take("epoch") {
-            Some(v) => v,
-            None => std::env::var("SOURCE_DATE_EPOCH").unwrap_or_else(|_| "0".into()),
-        };
-        v.parse()
-            .map_err(|_| format!("epoch `{v}` is not a whole number of seconds").into())
-    }
-
-    fn done(self) -> Result<Vec<String>> {
-        if let Some((n, _)) = self.pairs.first() {
-            return Err(format!("unknown option --{n}").into());
-        }
-        Ok(self.rest)
-    }
+    let v = std::env::var("SOURCE_DATE_EPOCH").unwrap_or_else(|_| "0".into());
+    v.parse()
+        .map_err(|_| format!("epoch `{v}` is not a whole number of seconds").into())
 }
 
-fn run(mut words: Vec<String>) -> Result<()> {
-    if words.is_empty() {
-        return Err("usage: image-builder iso|initramfs|esp … (see the crate docs)".into());
-    }
-    let sub = words.remove(0);
-    let mut o = Opts::parse(words)?;
-    match sub.as_str() {
-        "iso" => {
-            let volume_id = o.need("volume-id")?;
-            let out = PathBuf::from(o.need("out")?);
-            let epoch = o.epoch()?;
-            let bios = o.take("bios");
-            let catalog = o.take("catalog").unwrap_or_else(|| "boot.cat".into());
-            let efi = o.take("efi");
-            let mbr = o.take("isohybrid-mbr");
-            let dir = one_dir(o.done()?)?;
-            let mut iso = IsoBuilder::new(&volume_id, epoch)?;
-            for (rel, path, mode) in walk(&dir)? {
+fn run(cmd: ImageBuilderCmd) -> Result<()> {
+    match cmd {
+        ImageBuilderCmd::Iso(f) => {
+            let epoch = epoch(f.epoch)?;
+            let catalog = f.catalog.unwrap_or_else(|| "boot.cat".into());
+            let mut iso = IsoBuilder::new(&f.volume_id, epoch)?;
+            for (rel, path, mode) in walk(&f.dir)? {
                 iso.add_file(&rel, FileSource::Path(path), mode)?;
             }
-            if let Some(image) = bios {
+            if let Some(image) = f.bios {
                 iso.set_bios_boot(BiosBoot::isolinux(&image, &catalog));
             }
-            if let Some(image) = efi {
+            if let Some(image) = f.efi {
                 iso.set_efi_boot(&image);
             }
-            if let Some(mbr) = mbr {
+            if let Some(mbr) = f.isohybrid_mbr {
                 iso.set_isohybrid(Isohybrid::new(&fs::read(&mbr)?, epoch as u32)?);
             }
-            let f = fs::File::create(&out)?;
-            let report = iso.write_to(std::io::BufWriter::with_capacity(1 << 20, f))?;
-            println!("{} ({} bytes)", out.display(), report.total_bytes);
+            let file = fs::File::create(&f.out)?;
+            let report = iso.write_to(std::io::BufWriter::with_capacity(1 << 20, file))?;
+            println!("{} ({} bytes)", f.out.display(), report.total_bytes);
         }
-        "initramfs" => {
-            let out = PathBuf::from(o.need("out")?);
-            let epoch = o.epoch()?;
-            let compression = o.take("compression").unwrap_or_else(|| "zstd".into());
-            if !["zstd", "gzip"].contains(&compression.as_str()) {
-                return Err(format!("--compression `{compression}`: use zstd or gzip").into());
-            }
-            let dir = one_dir(o.done()?)?;
+        ImageBuilderCmd::Initramfs(f) => {
+            let epoch = epoch(f.epoch)?;
             let mut a = Archive::new(epoch)?;
-            for (rel, path, mode) in walk(&dir)? {
+            for (rel, path, mode) in walk(&f.dir)? {
                 a.add_file_from_path(&rel, mode, path)?;
             }
-            let f = std::io::BufWriter::new(fs::File::create(&out)?);
-            if compression == "gzip" {
-                a.write_gzip_to(f, DEFAULT_GZIP_LEVEL)?;
-            } else {
-                a.write_zstd_to(f, DEFAULT_ZSTD_LEVEL)?;
+            let w = std::io::BufWriter::new(fs::File::create(&f.out)?);
+            match f.compression.unwrap_or(Compression::Zstd) {
+                Compression::Gzip => {
+                    a.write_gzip_to(w, DEFAULT_GZIP_LEVEL)?;
+                }
+                Compression::Zstd => {
+                    a.write_zstd_to(w, DEFAULT_ZSTD_LEVEL)?;
+                }
             }
-            println!("{}", out.display());
+            println!("{}", f.out.display());
         }
-        "esp" => {
-            let out = PathBuf::from(o.need("out")?);
-            let epoch = o.epoch()?;
-            let volume_id = match o.take("volume-id") {
+        ImageBuilderCmd::Esp(f) => {
+            let epoch = epoch(f.epoch)?;
+            let volume_id = match f.volume_id {
                 Some(h) => u32::from_str_radix(&h, 16)
                     .map_err(|_| format!("--volume-id `{h}` is not hex"))?,
                 None => epoch as u32,
             };
-            let label = o.take("label").unwrap_or_else(|| "EFIBOOT".into());
+            let label = f.label.unwrap_or_else(|| "EFIBOOT".into());
             let mut files = Vec::new();
-            for spec in o.done()? {
+            for spec in &f.files {
                 let (dest, src) = spec
                     .split_once('=')
                     .ok_or_else(|| format!("`{spec}`: expected DEST=SRC"))?;
@@ -159,19 +188,11 @@ fn run(mut words: Vec<String>) -> Result<()> {
                     epoch,
                 },
             )?;
-            fs::write(&out, img)?;
-            println!("{}", out.display());
+            fs::write(&f.out, img)?;
+            println!("{}", f.out.display());
         }
-        other => return Err(format!("unknown command `{other}` (iso, initramfs, esp)").into()),
     }
     Ok(())
-}
-
-fn one_dir(rest: Vec<String>) -> Result<PathBuf> {
-    match rest.as_slice() {
-        [d] => Ok(PathBuf::from(d)),
-        _ => Err("expected exactly one source directory".into()),
-    }
 }
 
 /// Regular files below `dir`, sorted: (relative path, host path, mode).
@@ -196,4 +217,61 @@ fn walk(dir: &Path) -> Result<Vec<(String, PathBuf, u32)>> {
     }
     out.sort();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(line: &str) -> Vec<OsString> {
+        line.split_whitespace().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn parses_the_benchmark_command_line() {
+        let line = "iso --volume-id V --epoch 7 --out o.iso --bios isolinux/isolinux.bin \
+                    --catalog isolinux/boot.cat --efi boot/grub/efi.img \
+                    --isohybrid-mbr isohdpfx.bin tree";
+        let ImageBuilderCmd::Iso(f) = parse(words(line)).unwrap() else {
+            panic!("not iso")
+        };
+        assert_eq!(f.volume_id, "V");
+        assert_eq!(f.epoch, Some(7));
+        assert_eq!(f.catalog.as_deref(), Some("isolinux/boot.cat"));
+        assert_eq!(f.isohybrid_mbr, Some(PathBuf::from("isohdpfx.bin")));
+        assert_eq!(f.dir, PathBuf::from("tree"));
+
+        let line = "esp --out e.img --label BOOT EFI/BOOT/BOOTX64.EFI=shim.efi a=b";
+        let ImageBuilderCmd::Esp(f) = parse(words(line)).unwrap() else {
+            panic!("not esp")
+        };
+        assert_eq!(f.files, ["EFI/BOOT/BOOTX64.EFI=shim.efi", "a=b"]);
+        assert_eq!(f.label.as_deref(), Some("BOOT"));
+
+        let line = "initramfs --out i.img --compression gzip root";
+        let ImageBuilderCmd::Initramfs(f) = parse(words(line)).unwrap() else {
+            panic!("not initramfs")
+        };
+        assert_eq!(f.compression, Some(Compression::Gzip));
+    }
+
+    #[test]
+    fn mistakes_and_help() {
+        for line in [
+            "",
+            "iso --out o.iso tree",
+            "iso --volume-id V --out o.iso a b",
+            "initramfs --out i --compression lz4 root",
+            "esp --out e --epoch soon",
+            "disk",
+        ] {
+            let e = parse(words(line)).unwrap_err();
+            assert!(!e.is_help(), "`{line}`: {e}");
+        }
+        let help = parse(words("esp --help")).unwrap_err();
+        assert!(help.is_help());
+        for want in ["image-builder iso", "--isohybrid-mbr <file>", "<files>..."] {
+            assert!(help.to_string().contains(want), "no `{want}` in:\n{help}");
+        }
+    }
 }

@@ -24,6 +24,7 @@ use serde::Serialize;
 use crate::cmd::Cmd;
 use crate::inputs::{self, Inputs};
 use crate::project;
+use crate::{epoch, kmodset};
 
 /// The appliance model the components belong to.
 pub const MODEL: &str = "example-appliance";
@@ -86,7 +87,7 @@ impl Options {
     pub fn from_env(out: Option<PathBuf>) -> Result<Options> {
         Ok(Options {
             out: out.unwrap_or_else(default_dir),
-            epoch: crate::assemble::build_epoch()?,
+            epoch: epoch::build_epoch()?,
         })
     }
 }
@@ -148,7 +149,7 @@ pub fn initrd(inputs: &Inputs, init: &Path, epoch: u64) -> Result<Vec<u8>> {
     }
     a.add_char_device("dev/console", 0o600, 5, 1)?;
     a.add_file_from_path("init", 0o755, init.to_path_buf())?;
-    crate::initramfs::add_modules(&mut a, &modules_dir, &release, MODULES)
+    kmodset::add_modules(&mut a, &modules_dir, &release, MODULES)
         .context("adding the appliance's kernel modules")?;
     let mut out = Vec::new();
     a.write_zstd_to(&mut out, image_builder::cpio::DEFAULT_ZSTD_LEVEL)

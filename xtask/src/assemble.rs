@@ -10,10 +10,14 @@ use anyhow::{bail, ensure, Context, Result};
 use image_builder::iso::{BiosBoot, FileSource, IsoBuilder, Isohybrid};
 
 use crate::cmd::Cmd;
+use crate::epoch::build_epoch;
+use crate::initramfs;
 use crate::inputs::{self, Inputs};
 use crate::lockfile::Role;
 use crate::product;
 use crate::project;
+use crate::tree::{overlay_files, TreeFile, TreeSource};
+use crate::vendorcfg::{self, Vendor};
 
 /// Upper bound for the ISO (issue: "the ISO is ≤ 48 MiB").
 pub const MAX_ISO_BYTES: u64 = 48 << 20;
@@ -25,60 +29,24 @@ pub struct IsoOptions {
     pub epoch: u64,
     /// An answer file for unattended installs, embedded in the initramfs.
     pub answers: Option<PathBuf>,
-    /// Backend, keys and CA (defaults: the test vendor).
-    pub vendor: crate::vendorcfg::VendorArgs,
+    /// Backend, model, channel, keys and CA.
+    pub vendor: Vendor,
     /// Put the release's components on the ISO (`--offline`): the
     /// repository to take them from.
     pub offline: Option<PathBuf>,
 }
 
 impl IsoOptions {
-    pub fn from_env(out: Option<PathBuf>) -> Result<IsoOptions> {
+    /// `out` or `target/iso/installer.iso`, the build epoch, and `vendor`.
+    pub fn from_env(out: Option<PathBuf>, vendor: Vendor) -> Result<IsoOptions> {
         Ok(IsoOptions {
             out: out.unwrap_or_else(|| project::target_dir().join("iso").join("installer.iso")),
             epoch: build_epoch()?,
             answers: None,
-            vendor: Default::default(),
+            vendor,
             offline: None,
         })
     }
-}
-
-/// SOURCE_DATE_EPOCH if set, else the time of the last commit, so that a
-/// checkout builds the same bytes on every machine.
-pub fn build_epoch() -> Result<u64> {
-    if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
-        return v
-            .trim()
-            .parse()
-            .with_context(|| format!("SOURCE_DATE_EPOCH=`{v}` is not a whole number of seconds"));
-    }
-    let out = Cmd::new("git")
-        .args(["log", "-1", "--format=%ct"])
-        .cwd(project::root())
-        .read();
-    match out {
-        Ok(o) if !o.stdout.trim().is_empty() => o
-            .stdout
-            .trim()
-            .parse()
-            .with_context(|| format!("git printed `{}` as the commit time", o.stdout.trim())),
-        _ => Ok(1_700_000_000),
-    }
-}
-
-/// One file of the ISO tree.
-#[derive(Debug, Clone)]
-pub struct TreeFile {
-    pub path: String,
-    pub source: TreeSource,
-    pub mode: u32,
-}
-
-#[derive(Debug, Clone)]
-pub enum TreeSource {
-    Bytes(Vec<u8>),
-    Path(PathBuf),
 }
 
 /// Everything that goes onto the ISO, plus the boot setup.
@@ -109,7 +77,7 @@ pub fn build(opts: &IsoOptions) -> Result<(PathBuf, BuildTimes)> {
         Some(path) => Some(checked_answers(&installer, path)?),
         None => None,
     };
-    let vendor = crate::vendorcfg::files(&opts.vendor)?;
+    let vendor = vendorcfg::files(&opts.vendor)?;
     let mut tree = iso_tree(
         &inputs, &installer, answers, &vendor, opts.epoch, &mut times,
     )?;
@@ -134,20 +102,9 @@ pub fn build(opts: &IsoOptions) -> Result<(PathBuf, BuildTimes)> {
 /// `repo/objects/sha256/<hex>` for every component of the model's current
 /// manifest in `repo` (read without verification: it is the vendor's own
 /// repository; the installer verifies every byte it copies).
-pub fn offline_objects(
-    repo: &Path,
-    vendor: &crate::vendorcfg::VendorArgs,
-) -> Result<Vec<TreeFile>> {
+pub fn offline_objects(repo: &Path, vendor: &Vendor) -> Result<Vec<TreeFile>> {
     use base64::Engine;
-    let model = vendor
-        .model
-        .clone()
-        .unwrap_or(qemu_tests::vendor::MODEL.into());
-    let channel = vendor
-        .channel
-        .clone()
-        .unwrap_or(qemu_tests::vendor::CHANNEL.into());
-    let path = repo.join(vendor_repo::manifest_path(&model, &channel));
+    let path = repo.join(vendor_repo::manifest_path(&vendor.model, &vendor.channel));
     let env: vendor_repo::signed::Envelope = serde_json::from_slice(
         &fs::read(&path)
             .with_context(|| format!("reading {} (publish the release first)", path.display()))?,
@@ -167,7 +124,10 @@ pub fn offline_objects(
             c.object_path(),
             repo.display()
         );
-        out.push(file_from(src, &format!("repo/{}", c.object_path())));
+        out.push(TreeFile::from_path(
+            src,
+            &format!("repo/{}", c.object_path()),
+        ));
     }
     Ok(out)
 }
@@ -220,7 +180,7 @@ pub fn iso_tree(
     times: &mut BuildTimes,
 ) -> Result<IsoTree> {
     let t = Instant::now();
-    let initrd = crate::initramfs::build(inputs, installer, answers, vendor, epoch)?;
+    let initrd = initramfs::build(inputs, installer, answers, vendor, epoch)?;
     times.initramfs = t.elapsed();
     let t = Instant::now();
     let esp = build_esp(inputs, epoch)?;
@@ -228,27 +188,27 @@ pub fn iso_tree(
 
     let bios_dir = "usr/lib/syslinux/modules/bios";
     let mut files = vec![
-        file_from(
+        TreeFile::from_path(
             inputs.file(Role::Isolinux, "usr/lib/ISOLINUX/isolinux.bin")?,
             "isolinux/isolinux.bin",
         ),
-        file_from(
+        TreeFile::from_path(
             inputs.file(Role::SyslinuxCommon, &format!("{bios_dir}/ldlinux.c32"))?,
             "isolinux/ldlinux.c32",
         ),
-        file_from(
+        TreeFile::from_path(
             inputs.file(Role::SyslinuxCommon, &format!("{bios_dir}/menu.c32"))?,
             "isolinux/menu.c32",
         ),
-        file_from(
+        TreeFile::from_path(
             inputs.file(Role::SyslinuxCommon, &format!("{bios_dir}/libutil.c32"))?,
             "isolinux/libutil.c32",
         ),
-        file_from(
+        TreeFile::from_path(
             inputs.file(Role::SyslinuxCommon, &format!("{bios_dir}/libcom32.c32"))?,
             "isolinux/libcom32.c32",
         ),
-        file_from(inputs.vmlinuz()?, "boot/vmlinuz"),
+        TreeFile::from_path(inputs.vmlinuz()?, "boot/vmlinuz"),
         TreeFile {
             path: "boot/initrd.img".into(),
             source: TreeSource::Bytes(initrd),
@@ -281,51 +241,6 @@ pub fn iso_tree(
         isohdpfx,
         epoch,
     })
-}
-
-fn file_from(src: PathBuf, path: &str) -> TreeFile {
-    TreeFile {
-        path: path.to_string(),
-        source: TreeSource::Path(src),
-        mode: 0o444,
-    }
-}
-
-/// Files below `dir`, with paths relative to it; mode 0755 when executable.
-pub fn overlay_files(dir: &Path) -> Result<Vec<TreeFile>> {
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out)?;
-    out.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(out)
-}
-
-fn walk(base: &Path, dir: &Path, out: &mut Vec<TreeFile>) -> Result<()> {
-    let mut entries: Vec<_> = fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .collect::<std::io::Result<_>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let p = e.path();
-        let ft = e.file_type()?;
-        if ft.is_dir() {
-            walk(base, &p, out)?;
-        } else if ft.is_file() {
-            use std::os::unix::fs::PermissionsExt;
-            let exec = e.metadata()?.permissions().mode() & 0o111 != 0;
-            let rel = p.strip_prefix(base)?.to_string_lossy().into_owned();
-            out.push(TreeFile {
-                path: rel,
-                source: TreeSource::Path(p),
-                mode: if exec { 0o755 } else { 0o644 },
-            });
-        } else {
-            bail!(
-                "{}: only plain files and directories belong in overlay/",
-                p.display()
-            );
-        }
-    }
-    Ok(())
 }
 
 /// The EFI system partition image: shim as the removable-media loader, and

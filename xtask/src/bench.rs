@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::assemble::{self, IsoOptions, IsoTree, TreeFile, TreeSource};
+use crate::assemble::{self, IsoOptions, IsoTree};
 use crate::cmd::Cmd;
-use crate::inputs;
-use crate::project;
 use crate::qemu::{self, QemuTestOptions};
+use crate::tree::{TreeFile, TreeSource};
+use crate::{inputs, product, project, testrepo, vendorcfg};
 
 const RUNS: usize = 5;
 
@@ -32,13 +32,13 @@ pub fn iso() -> Result<()> {
     let warm = t.elapsed();
 
     // 2. Our writer vs xorriso on the same tree on disk.
-    let opts = IsoOptions::from_env(None)?;
+    let opts = IsoOptions::from_env(None, testrepo::iso_vendor()?)?;
     let inputs = inputs::ensure()?;
     let mut times = assemble::BuildTimes::default();
     let t = Instant::now();
     let installer = assemble::build_installer()?;
     times.installer = t.elapsed();
-    let vendor = crate::vendorcfg::files(&opts.vendor)?;
+    let vendor = vendorcfg::files(&opts.vendor)?;
     let tree = assemble::iso_tree(&inputs, &installer, None, &vendor, opts.epoch, &mut times)?;
     let tree_dir = dir.join("tree");
     assemble::materialize(&tree, &tree_dir)?;
@@ -76,7 +76,7 @@ pub fn iso() -> Result<()> {
             .args([
                 "iso",
                 "--volume-id",
-                crate::product::VOLUME_ID,
+                product::VOLUME_ID,
                 "--epoch",
                 &tree.epoch.to_string(),
                 "--out",
@@ -106,7 +106,7 @@ pub fn iso() -> Result<()> {
                 "-quiet",
                 "-r",
                 "-V",
-                crate::product::VOLUME_ID,
+                product::VOLUME_ID,
                 "-o",
             ])
             .arg(dir.join("xorriso.iso"))
@@ -219,13 +219,13 @@ pub fn boot() -> Result<()> {
     fs::create_dir_all(&dir)?;
 
     // Debian's installer: the netboot package's text-mode kernel and initrd.
-    let di_root = crate::inputs::fetch_unpinned("debian-installer-12-netboot-amd64")?;
+    let di_root = inputs::fetch_unpinned("debian-installer-12-netboot-amd64")?;
     let di_dir =
         di_root.join("usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64");
     let (di_linux, di_initrd) = (di_dir.join("linux"), di_dir.join("initrd.gz"));
 
     // Ours: kernel and initramfs out of the ISO, the ISO attached as a CD.
-    let iso = assemble::build(&IsoOptions::from_env(None)?)?.0;
+    let iso = assemble::build(&IsoOptions::from_env(None, testrepo::iso_vendor()?)?)?.0;
     let ours_kernel = dir.join("vmlinuz");
     let ours_initrd = dir.join("initrd.img");
     qemu_tests::media::extract_file(&iso, "boot/vmlinuz", &ours_kernel)?;

@@ -9,9 +9,8 @@ use anyhow::{bail, ensure, Context, Result};
 
 use crate::assemble::{self, IsoOptions, MAX_ISO_BYTES};
 use crate::cmd::Cmd;
-use crate::product;
-use crate::project;
 use crate::qemu::{self, QemuTestOptions};
+use crate::{inputs, product, project, testrepo};
 
 fn cargo() -> Cmd {
     Cmd::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).cwd(project::root())
@@ -34,15 +33,18 @@ pub fn ci() -> Result<()> {
         ])
         .run()
         .context("cargo clippy")?;
+    // Tests that need root, network namespaces or system tools are marked
+    // `#[ignore = "needs …"]` so that a plain `cargo test` is hermetic; CI
+    // runs them too, and a missing tool fails it.
     cargo()
-        .args(["test", "--workspace"])
+        .args(["test", "--workspace", "--", "--include-ignored"])
         .run()
         .context("unit and reference-tool tests")?;
 
     let dir = project::target_dir().join("ci");
     let a = IsoOptions {
         out: dir.join("a.iso"),
-        ..IsoOptions::from_env(None)?
+        ..IsoOptions::from_env(None, testrepo::iso_vendor()?)?
     };
     let b = IsoOptions {
         out: dir.join("b.iso"),
@@ -79,7 +81,7 @@ pub fn ci() -> Result<()> {
 /// Our module closures for the pinned kernel against the closures that
 /// `modprobe --show-depends` printed on the same package (`kmod::reference`).
 pub fn check_module_closures() -> Result<()> {
-    let inputs = crate::inputs::ensure()?;
+    let inputs = inputs::ensure()?;
     let (dir, release) = inputs.kernel_modules()?;
     let n = image_builder::kmod::reference::check_appendix_a(&dir)
         .with_context(|| format!("module closures of {release} differ from modprobe's"))?;

@@ -6,14 +6,15 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use image_builder::cpio::Archive;
-use image_builder::kmod::ModuleDb;
 
-use crate::assemble::{overlay_files, TreeSource};
 use crate::cmd::Cmd;
 use crate::inputs::Inputs;
+use crate::kmodset;
 use crate::lockfile::Role;
 use crate::product;
 use crate::project;
+use crate::tree::{overlay_files, TreeSource};
+use crate::{bootfiles, keymaps};
 
 /// Returns the zstd-compressed newc archive.
 pub fn build(
@@ -57,8 +58,8 @@ pub fn build(
             TreeSource::Bytes(b) => a.add_file(&f.path, f.mode, b)?,
         }
     }
-    crate::keymaps::add_to_archive(&mut a, inputs)?;
-    for (path, bytes) in crate::bootfiles::files(inputs)? {
+    keymaps::add_to_archive(&mut a, inputs)?;
+    for (path, bytes) in bootfiles::files(inputs)? {
         a.add_file(&path, 0o644, bytes)?;
     }
     for (path, bytes) in vendor {
@@ -71,7 +72,7 @@ pub fn build(
     }
     add_busybox(&mut a, inputs)?;
 
-    add_modules(&mut a, &modules_dir, &release, product::ROOT_MODULES)?;
+    kmodset::add_modules(&mut a, &modules_dir, &release, product::ROOT_MODULES)?;
 
     let mut out = Vec::new();
     a.write_zstd_to(&mut out, image_builder::cpio::DEFAULT_ZSTD_LEVEL)
@@ -105,43 +106,6 @@ fn add_busybox(a: &mut Archive, inputs: &Inputs) -> Result<()> {
     applets.dedup();
     for applet in applets {
         a.add_symlink(&format!("bin/{applet}"), "busybox")?;
-    }
-    Ok(())
-}
-
-/// Adds `roots` and their dependency closure (Debian's signed `.ko` files,
-/// byte for byte) under `lib/modules/<release>/`, with the depmod-format
-/// index the runtime loader reads. Shared by the installer's and the sample
-/// appliance's initramfs.
-pub fn add_modules(
-    a: &mut Archive,
-    modules_dir: &Path,
-    release: &str,
-    roots: &[&str],
-) -> Result<()> {
-    let db = ModuleDb::scan(modules_dir)
-        .with_context(|| format!("indexing {}", modules_dir.display()))?;
-    let set = db
-        .closure(roots)
-        .context("resolving the kernel module set")?;
-    let base = format!("lib/modules/{release}");
-    for m in &set {
-        a.add_file_from_path(
-            &format!("{base}/{}", m.path),
-            0o644,
-            modules_dir.join(&m.path),
-        )?;
-    }
-    let index = db
-        .render_index(&set)
-        .context("rendering the module index")?;
-    for (name, text) in [
-        ("modules.dep", index.dep),
-        ("modules.alias", index.alias),
-        ("modules.softdep", index.softdep),
-        ("modules.builtin", index.builtin),
-    ] {
-        a.add_file(&format!("{base}/{name}"), 0o644, text.into_bytes())?;
     }
     Ok(())
 }

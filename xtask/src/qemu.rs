@@ -6,8 +6,8 @@ use anyhow::{bail, Context, Result};
 use qemu_tests::qemu::FirmwarePaths;
 use qemu_tests::scenario::{self, IsoVariant, Outcome, RunOptions};
 
-use crate::assemble;
-use crate::project;
+use crate::assemble::{self, IsoOptions};
+use crate::{appliance, project, testrepo};
 
 #[derive(Debug, Clone)]
 pub struct QemuTestOptions {
@@ -51,14 +51,16 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
         all.into_iter().filter(|s| s.representative).collect()
     };
     // The test backend's repository (this also builds the sample appliance).
-    let vendor = crate::testrepo::ensure().context("preparing the test vendor repository")?;
+    let vendor = testrepo::ensure().context("preparing the test vendor repository")?;
+    // Every ISO built here talks to the test backend and trusts the test key.
+    let iso_options = |out: Option<PathBuf>| IsoOptions::from_env(out, vendor.iso_vendor());
     let iso = match &opts.iso {
         Some(p) => p.clone(),
         // The appliance scenarios boot without the installer ISO.
         None if !chosen.iter().any(|s| s.needs_iso()) => PathBuf::new(),
-        None => assemble::build(&assemble::IsoOptions::from_env(None)?)?.0,
+        None => assemble::build(&iso_options(None)?)?.0,
     };
-    let appliance_dir = Some(crate::appliance::Options::from_env(None)?.out);
+    let appliance_dir = Some(appliance::Options::from_env(None)?.out);
     let data_dir = project::root().join("qemu-tests").join("data");
     let mut answer_isos = std::collections::BTreeMap::new();
     let mut variants: Vec<&str> = chosen
@@ -71,7 +73,7 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
     variants.sort_unstable();
     variants.dedup();
     for file in variants {
-        let mut o = assemble::IsoOptions::from_env(Some(
+        let mut o = iso_options(Some(
             project::target_dir()
                 .join("iso")
                 .join(format!("answers-{file}.iso")),
@@ -80,9 +82,7 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
         answer_isos.insert(file.to_string(), assemble::build(&o)?.0);
     }
     let offline_iso = if chosen.iter().any(|s| s.iso == IsoVariant::Offline) {
-        let mut o = assemble::IsoOptions::from_env(Some(
-            project::target_dir().join("iso").join("offline.iso"),
-        ))?;
+        let mut o = iso_options(Some(project::target_dir().join("iso").join("offline.iso")))?;
         o.offline = Some(vendor.repo.clone());
         Some(assemble::build(&o)?.0)
     } else {
@@ -117,7 +117,7 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
         root: vendor.repo.clone(),
         cert: vendor.tls.server_cert.clone(),
         key: vendor.tls.server_key.clone(),
-        listen: std::net::SocketAddr::from(([127, 0, 0, 1], crate::testrepo::PORT)),
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], testrepo::PORT)),
         work_dir: project::target_dir().join("qemu-tests").join("nginx"),
     })
     .context("starting the test backend (nginx)")?;

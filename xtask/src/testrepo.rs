@@ -1,11 +1,15 @@
 //! The test vendor, made at test time under `target/test-vendor/` and never
 //! committed: a TEST signing key, TLS material (see [`crate::testvendor`]),
 //! and a repository with the sample appliance and the test serials
-//! ([`qemu_tests::vendor`]). `cargo xtask iso` uses it when no vendor
-//! settings are given, so a default ISO talks to the test backend.
+//! ([`qemu_tests::vendor`]). The ISOs built for the tests take their vendor
+//! settings from here ([`iso_vendor`]); `cargo xtask iso` trusts its key and
+//! CA when none are given ([`trust`]).
 
+use crate::appliance;
+use crate::project;
 use crate::repo::{self, AddSerial, DEFAULT_VALID_DAYS};
 use crate::testvendor::{self, TlsMaterial};
+use crate::vendorcfg::{Trust, Vendor};
 use anyhow::{Context, Result};
 use qemu_tests::vendor as serials;
 use std::path::{Path, PathBuf};
@@ -32,7 +36,7 @@ pub struct TestVendor {
 
 /// The directory.
 pub fn dir() -> PathBuf {
-    crate::project::target_dir().join("test-vendor")
+    project::target_dir().join("test-vendor")
 }
 
 /// Makes sure key and TLS material exist (no repository content).
@@ -53,12 +57,45 @@ pub fn ensure_keys() -> Result<TestVendor> {
     })
 }
 
+impl TestVendor {
+    /// The test key and the test CA.
+    pub fn trust(&self) -> Trust {
+        Trust {
+            public_key: self.public_key.clone(),
+            ca: self.tls.ca_cert.clone(),
+        }
+    }
+
+    /// The vendor settings of an ISO built for the tests: the test backend,
+    /// the tests' model and channel, the test key and CA.
+    pub fn iso_vendor(&self) -> Vendor {
+        Vendor {
+            backend_url: BACKEND_URL.into(),
+            model: serials::MODEL.into(),
+            channel: serials::CHANNEL.into(),
+            trusted_keys: vec![self.public_key.clone()],
+            ca: self.tls.ca_cert.clone(),
+            min_manifest_version: 0,
+        }
+    }
+}
+
+/// The test key and CA (made when missing), for builds given no other.
+pub fn trust() -> Result<Trust> {
+    Ok(ensure_keys()?.trust())
+}
+
+/// The vendor settings of an ISO built for the tests (keys made when missing).
+pub fn iso_vendor() -> Result<Vendor> {
+    Ok(ensure_keys()?.iso_vendor())
+}
+
 /// Everything, including a freshly published repository with the sample
 /// appliance and the test serials.
 pub fn ensure() -> Result<TestVendor> {
     let v = ensure_keys()?;
-    let opts = crate::appliance::Options::from_env(None)?;
-    let components = crate::appliance::build(&opts).context("building the sample appliance")?;
+    let opts = appliance::Options::from_env(None)?;
+    let components = appliance::build(&opts).context("building the sample appliance")?;
     let release = opts.out.join("release.json");
     let text = serde_json::to_string_pretty(&release_description(&components))?;
     std::fs::write(&release, text + "\n")
@@ -70,8 +107,8 @@ pub fn ensure() -> Result<TestVendor> {
 /// The sample appliance's `components.json` as a release description for
 /// `repo publish` (docs/repository.md). The partition image is stored
 /// gzip-compressed; boot files as they are.
-pub fn release_description(c: &crate::appliance::Components) -> serde_json::Value {
-    use crate::appliance::{BOOT_PARTITION_BYTES, CMDLINE_SERIAL, ROOTFS_BYTES, ROOTFS_LABEL};
+pub fn release_description(c: &appliance::Components) -> serde_json::Value {
+    use appliance::{BOOT_PARTITION_BYTES, CMDLINE_SERIAL, ROOTFS_BYTES, ROOTFS_LABEL};
     let mib = |b: u64| b.div_ceil(1 << 20);
     let components: Vec<serde_json::Value> = c
         .components
@@ -135,4 +172,22 @@ pub fn publish_into(v: &TestVendor, appliance_release: &Path) -> Result<()> {
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::product;
+
+    /// A plain `cargo xtask iso` talks to the test backend about the model
+    /// the test repository serves: the product defaults are the test vendor's.
+    #[test]
+    fn the_product_defaults_are_the_test_vendors() {
+        assert_eq!(product::DEFAULT_BACKEND_URL, BACKEND_URL);
+        assert_eq!(product::DEFAULT_MODEL, serials::MODEL);
+        assert_eq!(product::DEFAULT_CHANNEL, serials::CHANNEL);
+        assert_eq!(appliance::MODEL, serials::MODEL);
+        assert_eq!(appliance::CHANNEL, serials::CHANNEL);
+        assert!(BACKEND_URL.contains(&format!(":{PORT}/")));
+    }
 }

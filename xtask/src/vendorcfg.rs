@@ -1,13 +1,16 @@
 //! The vendor settings a `cargo xtask iso` build puts into the installer:
 //! backend URL, model and channel (`/etc/installer/vendor.json`), trusted
 //! signing keys and metadata floors (`trust.json`) and the backend's CA
-//! (`backend-ca.pem`). Defaults are the test vendor's ([`crate::testrepo`]).
+//! (`backend-ca.pem`). Backend, model and channel default to the product's
+//! ([`crate::product`]); keys and CA are whatever the command passes in.
 
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 use vendor_repo::{PublicKey, TrustStore};
 
-/// Options of `cargo xtask iso` that concern the vendor.
+use crate::product;
+
+/// Options of `cargo xtask iso` that concern the vendor, as given.
 #[derive(Debug, Clone, Default)]
 pub struct VendorArgs {
     /// `--backend URL`.
@@ -24,20 +27,65 @@ pub struct VendorArgs {
     pub min_manifest_version: u64,
 }
 
+/// A signing key and a backend CA to trust when none are given.
+#[derive(Debug, Clone)]
+pub struct Trust {
+    /// A public key file (`FILE.pub`).
+    pub public_key: PathBuf,
+    /// A PEM certificate.
+    pub ca: PathBuf,
+}
+
+/// Complete vendor settings of one ISO build.
+#[derive(Debug, Clone)]
+pub struct Vendor {
+    pub backend_url: String,
+    pub model: String,
+    pub channel: String,
+    /// Never empty.
+    pub trusted_keys: Vec<PathBuf>,
+    pub ca: PathBuf,
+    pub min_manifest_version: u64,
+}
+
+impl VendorArgs {
+    /// Fills in what was not given: backend, model and channel from the
+    /// product defaults; keys and CA from `fallback`, called only when
+    /// `--trusted-key` or `--vendor-ca` is missing.
+    pub fn resolve(self, fallback: impl FnOnce() -> Result<Trust>) -> Result<Vendor> {
+        let trust = if self.trusted_keys.is_empty() || self.ca.is_none() {
+            Some(fallback()?)
+        } else {
+            None
+        };
+        let trusted_keys = match (&trust, self.trusted_keys.is_empty()) {
+            (Some(t), true) => vec![t.public_key.clone()],
+            _ => self.trusted_keys,
+        };
+        let ca = match (self.ca, trust) {
+            (Some(p), _) => p,
+            (None, Some(t)) => t.ca,
+            (None, None) => bail!("--vendor-ca is required"),
+        };
+        Ok(Vendor {
+            backend_url: self
+                .backend_url
+                .unwrap_or_else(|| product::DEFAULT_BACKEND_URL.into()),
+            model: self.model.unwrap_or_else(|| product::DEFAULT_MODEL.into()),
+            channel: self
+                .channel
+                .unwrap_or_else(|| product::DEFAULT_CHANNEL.into()),
+            trusted_keys,
+            ca,
+            min_manifest_version: self.min_manifest_version,
+        })
+    }
+}
+
 /// The files, relative to the initramfs root, with their contents.
-pub fn files(args: &VendorArgs) -> Result<Vec<(String, Vec<u8>)>> {
-    let needs_test_vendor = args.trusted_keys.is_empty() || args.ca.is_none();
-    let test = if needs_test_vendor {
-        Some(crate::testrepo::ensure_keys()?)
-    } else {
-        None
-    };
-    let key_files: Vec<PathBuf> = match (&test, args.trusted_keys.is_empty()) {
-        (Some(t), true) => vec![t.public_key.clone()],
-        _ => args.trusted_keys.clone(),
-    };
+pub fn files(v: &Vendor) -> Result<Vec<(String, Vec<u8>)>> {
     let mut keys = Vec::new();
-    for f in &key_files {
+    for f in &v.trusted_keys {
         let text =
             std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
         keys.push(
@@ -45,30 +93,22 @@ pub fn files(args: &VendorArgs) -> Result<Vec<(String, Vec<u8>)>> {
                 .with_context(|| format!("{}: not a public key file", f.display()))?,
         );
     }
-    let ca_path = match (&args.ca, &test) {
-        (Some(p), _) => p.clone(),
-        (None, Some(t)) => t.tls.ca_cert.clone(),
-        (None, None) => bail!("--vendor-ca is required"),
-    };
-    let ca = std::fs::read(&ca_path).with_context(|| format!("reading {}", ca_path.display()))?;
+    let ca = std::fs::read(&v.ca).with_context(|| format!("reading {}", v.ca.display()))?;
     if !String::from_utf8_lossy(&ca).contains("-----BEGIN CERTIFICATE-----") {
-        bail!("{}: not a PEM certificate", ca_path.display());
+        bail!("{}: not a PEM certificate", v.ca.display());
     }
-    let url = args
-        .backend_url
-        .clone()
-        .unwrap_or(crate::testrepo::BACKEND_URL.into());
+    let url = &v.backend_url;
     if !url.starts_with("https://") {
         bail!("--backend {url}: the backend must be an https:// URL");
     }
     let vendor = serde_json::json!({
         "backend_url": url,
-        "model": args.model.clone().unwrap_or(qemu_tests::vendor::MODEL.into()),
-        "channel": args.channel.clone().unwrap_or(qemu_tests::vendor::CHANNEL.into()),
+        "model": v.model,
+        "channel": v.channel,
     });
     let trust = TrustStore {
         keys,
-        min_manifest_version: args.min_manifest_version,
+        min_manifest_version: v.min_manifest_version,
         min_serial_version: 0,
     };
     Ok(vec![
@@ -82,4 +122,40 @@ pub fn files(args: &VendorArgs) -> Result<Vec<(String, Vec<u8>)>> {
         ),
         ("etc/installer/backend-ca.pem".into(), ca),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn product_defaults_fill_the_gaps_and_the_fallback_is_asked_only_when_needed() {
+        let given = VendorArgs {
+            trusted_keys: vec!["k.pub".into()],
+            ca: Some("ca.pem".into()),
+            ..Default::default()
+        };
+        let v = given.resolve(|| panic!("keys and CA were given")).unwrap();
+        assert_eq!(v.model, product::DEFAULT_MODEL);
+        assert_eq!(v.channel, product::DEFAULT_CHANNEL);
+        assert_eq!(v.backend_url, product::DEFAULT_BACKEND_URL);
+        assert_eq!(v.trusted_keys, [PathBuf::from("k.pub")]);
+
+        let only_key = VendorArgs {
+            model: Some("m".into()),
+            trusted_keys: vec!["mine.pub".into()],
+            ..Default::default()
+        };
+        let v = only_key
+            .resolve(|| {
+                Ok(Trust {
+                    public_key: "test.pub".into(),
+                    ca: "test-ca.pem".into(),
+                })
+            })
+            .unwrap();
+        assert_eq!(v.model, "m");
+        assert_eq!(v.trusted_keys, [PathBuf::from("mine.pub")]);
+        assert_eq!(v.ca, PathBuf::from("test-ca.pem"));
+    }
 }

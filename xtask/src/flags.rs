@@ -1,0 +1,344 @@
+//! The command line of `cargo xtask`: one definition gives both the parser and
+//! the help text (`cargo xtask --help`, `cargo xtask <command> --help`).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+xflags::xflags! {
+    /// Project automation: boot inputs, ISO build, QEMU tests, benchmarks, CI.
+    cmd xtask {
+        /// Fetch and verify the pinned Debian packages (or re-pin them).
+        cmd inputs {
+            /// Re-pin to apt's current candidates (rewrites boot-inputs.lock).
+            optional --update
+        }
+
+        /// Build the installer ISO; prints its path. Backend, model and channel
+        /// default to the product's; signing key and CA to the test vendor's
+        /// (target/test-vendor).
+        cmd iso {
+            /// Where to write it (default target/iso/installer.iso).
+            optional --out path: PathBuf
+            /// An answer file for unattended installs, embedded in the initramfs.
+            optional --answers file: PathBuf
+            /// The vendor backend (an https:// URL).
+            optional --backend url: String
+            /// The appliance model the ISO installs.
+            optional --model name: String
+            /// The release channel.
+            optional --channel name: String
+            /// A public signing key to trust (repeatable).
+            repeated --trusted-key file: PathBuf
+            /// The backend's CA certificate (PEM).
+            optional --vendor-ca pem: PathBuf
+            /// The lowest manifest version the installer accepts.
+            optional --min-manifest-version n: u64
+            /// Put the release's components on the ISO (from the test
+            /// repository), so only the serial check needs the network.
+            optional --offline
+            /// Like --offline, from the repository in DIR.
+            optional --offline-repo dir: PathBuf
+        }
+
+        /// Build the sample appliance's components; prints the directory.
+        cmd appliance {
+            /// Output directory (default target/appliance).
+            optional --out dir: PathBuf
+        }
+
+        /// Inspect a built ISO with the reference tools.
+        cmd check-iso {
+            /// The ISO (default: build one as `cargo xtask iso` does).
+            optional path: PathBuf
+        }
+
+        /// Boot scenarios in QEMU (TCG; --kvm opts in to KVM). Without --all or
+        /// --scenario: the representative set.
+        cmd qemu-test {
+            /// Every scenario.
+            optional --all
+            /// Only this scenario (repeatable).
+            repeated --scenario name: String
+            /// Use KVM instead of TCG.
+            optional --kvm
+            /// Scenarios run at once (default 2).
+            optional --jobs n: usize
+            /// Boot this ISO instead of building one.
+            optional --iso path: PathBuf
+            /// Print the scenario names and exit.
+            optional --list
+        }
+
+        /// Benchmarks; they print figures and never fail on speed.
+        cmd bench {
+            /// `iso`: warm build time, our ISO writer vs xorriso, boot times;
+            /// `boot`: boot to first prompt, ours vs debian-installer (TCG).
+            required benchmark: Benchmark
+        }
+
+        /// Run a vendor repository (docs/repository.md).
+        cmd repo {
+            /// A new ed25519 signing key (FILE, mode 0600) and FILE.pub.
+            cmd keygen {
+                /// The private key file.
+                required --out file: PathBuf
+                /// Mark the key as a test key.
+                optional --test
+            }
+
+            /// Publish a release.
+            cmd publish {
+                /// The repository root.
+                required --repo dir: PathBuf
+                /// The signing key.
+                required --key file: PathBuf
+                /// The release description (RELEASE.json).
+                required --release file: PathBuf
+                /// How long the signed metadata stays valid (default 90).
+                optional --valid-days n: u64
+            }
+
+            /// Register a serial number (a new one when --serial is left out).
+            cmd add-serial {
+                /// The repository root.
+                required --repo dir: PathBuf
+                /// The signing key.
+                required --key file: PathBuf
+                /// The model the serial is entitled to.
+                required --model name: String
+                /// A channel it is entitled to (repeatable; none: every channel).
+                repeated --channel name: String
+                /// The serial number to register.
+                optional --serial serial: String
+                /// The last day of the entitlement (YYYY-MM-DD).
+                optional --until date: String
+                /// How long the signed record stays valid (default 90).
+                optional --valid-days n: u64
+            }
+
+            /// A development server with HTTP Range support (HTTPS with the
+            /// test certificate unless --cert/--key or --plain are given).
+            cmd serve {
+                /// The repository root.
+                required --repo dir: PathBuf
+                /// Address to listen on (default 127.0.0.1:18443).
+                optional --listen addr: String
+                /// Server certificate (PEM), with --key.
+                optional --cert pem: PathBuf
+                /// Server key (PEM), with --cert.
+                optional --key pem: PathBuf
+                /// Plain HTTP.
+                optional --plain
+            }
+
+            /// Test key, test CA and test repository in target/test-vendor.
+            cmd test-vendor {}
+        }
+
+        /// Everything CI runs, in order.
+        cmd ci {}
+    }
+}
+
+/// What `cargo xtask bench` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Benchmark {
+    Iso,
+    Boot,
+}
+
+impl FromStr for Benchmark {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Benchmark, String> {
+        match s {
+            "iso" => Ok(Benchmark::Iso),
+            "boot" => Ok(Benchmark::Boot),
+            other => Err(format!("unknown benchmark `{other}`; available: iso, boot")),
+        }
+    }
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Parsed {
+    Run(Xtask),
+    /// `--help`, `-h`, `help` or nothing: the help to print.
+    Help(String),
+}
+
+/// Parses the words after `cargo xtask`.
+pub fn parse(mut args: Vec<OsString>) -> xflags::Result<Parsed> {
+    if args.is_empty() || args[0] == "help" {
+        args = vec!["--help".into()];
+    }
+    let words: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    match Xtask::from_vec(args) {
+        Ok(x) => Ok(Parsed::Run(x)),
+        Err(e) if e.is_help() => Ok(Parsed::Help(help_for(&e.to_string(), &words))),
+        Err(e) => Err(e),
+    }
+}
+
+/// The part of the help about the command the words name (`repo` shows
+/// every repo command), or all of it.
+fn help_for(help: &str, words: &[String]) -> String {
+    // Sections start with an unindented `xtask <command>…` line.
+    let mut sections: Vec<(String, String)> = Vec::new();
+    for line in help.lines() {
+        if line.starts_with("xtask ") || sections.is_empty() {
+            sections.push((line.to_string(), String::new()));
+        }
+        if let Some((_, text)) = sections.last_mut() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    let mut path = String::from("xtask");
+    for w in words.iter().take_while(|w| !w.starts_with('-')) {
+        let longer = format!("{path} {w}");
+        if !sections.iter().any(|(h, _)| *h == longer) {
+            break;
+        }
+        path = longer;
+    }
+    if path == "xtask" {
+        return help.trim_end().to_string() + "\n";
+    }
+    let chosen: Vec<&str> = sections
+        .iter()
+        .filter(|(h, _)| *h == path || h.starts_with(&format!("{path} ")))
+        .map(|(_, t)| t.trim_end())
+        .collect();
+    let mut out = chosen.join("\n\n");
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_words(line: &str) -> Xtask {
+        let args = line.split_whitespace().map(OsString::from).collect();
+        match parse(args).unwrap() {
+            Parsed::Run(x) => x,
+            Parsed::Help(h) => panic!("`{line}` asked for help:\n{h}"),
+        }
+    }
+
+    fn help(line: &str) -> String {
+        let args = line.split_whitespace().map(OsString::from).collect();
+        match parse(args).unwrap() {
+            Parsed::Help(h) => h,
+            Parsed::Run(x) => panic!("`{line}` did not ask for help: {x:?}"),
+        }
+    }
+
+    #[test]
+    fn iso_with_vendor_settings() {
+        let x = parse_words(
+            "iso --out a.iso --backend https://r.example/ --trusted-key a.pub \
+             --trusted-key b.pub --min-manifest-version 3 --offline",
+        );
+        let XtaskCmd::Iso(iso) = x.subcommand else {
+            panic!("not iso: {x:?}")
+        };
+        assert_eq!(iso.out, Some(PathBuf::from("a.iso")));
+        assert_eq!(iso.backend.as_deref(), Some("https://r.example/"));
+        assert_eq!(iso.trusted_key, [PathBuf::from("a.pub"), "b.pub".into()]);
+        assert_eq!(iso.min_manifest_version, Some(3));
+        assert!(iso.offline);
+        assert_eq!(iso.offline_repo, None);
+        assert_eq!(iso.model, None);
+    }
+
+    #[test]
+    fn qemu_test_and_repo_commands() {
+        let x = parse_words("qemu-test --scenario bios-cd --scenario uefi-usb --jobs 3");
+        let XtaskCmd::QemuTest(q) = x.subcommand else {
+            panic!("not qemu-test: {x:?}")
+        };
+        assert_eq!(q.scenario, ["bios-cd", "uefi-usb"]);
+        assert_eq!(q.jobs, Some(3));
+        assert!(!q.all && !q.kvm && !q.list);
+
+        let x = parse_words("repo add-serial --repo r --key k --model m --channel stable");
+        let XtaskCmd::Repo(Repo {
+            subcommand: RepoCmd::AddSerial(a),
+        }) = x.subcommand
+        else {
+            panic!("not repo add-serial: {x:?}")
+        };
+        assert_eq!(a.model, "m");
+        assert_eq!(a.channel, ["stable"]);
+        assert_eq!(a.serial, None);
+
+        let x = parse_words("bench boot");
+        assert!(matches!(
+            x.subcommand,
+            XtaskCmd::Bench(Bench {
+                benchmark: Benchmark::Boot
+            })
+        ));
+        let x = parse_words("check-iso some.iso");
+        let XtaskCmd::CheckIso(c) = x.subcommand else {
+            panic!("not check-iso: {x:?}")
+        };
+        assert_eq!(c.path, Some(PathBuf::from("some.iso")));
+    }
+
+    #[test]
+    fn mistakes_are_errors() {
+        for line in [
+            "iso --frobnicate",
+            "iso --out a --out b",
+            "qemu-test --jobs many",
+            "bench disk",
+            "repo publish --repo r --key k",
+            "repo",
+            "nonsense",
+        ] {
+            let args = line.split_whitespace().map(OsString::from).collect();
+            assert!(parse(args).is_err(), "`{line}` was accepted");
+        }
+    }
+
+    #[test]
+    fn help_covers_every_command_and_narrows_to_one() {
+        let all = help("");
+        assert_eq!(all, help("--help"));
+        assert_eq!(all, help("help"));
+        for cmd in [
+            "xtask inputs",
+            "xtask iso",
+            "xtask appliance",
+            "xtask check-iso",
+            "xtask qemu-test",
+            "xtask bench",
+            "xtask repo keygen",
+            "xtask repo publish",
+            "xtask repo add-serial",
+            "xtask repo serve",
+            "xtask repo test-vendor",
+            "xtask ci",
+        ] {
+            assert!(all.lines().any(|l| l == cmd), "no `{cmd}` in:\n{all}");
+        }
+        let iso = help("iso --help");
+        assert!(iso.starts_with("xtask iso\n"), "{iso}");
+        assert!(iso.contains("--offline-repo <dir>"), "{iso}");
+        assert!(!iso.contains("xtask qemu-test"), "{iso}");
+        let repo = help("repo -h");
+        assert!(repo.contains("xtask repo keygen\n"), "{repo}");
+        assert!(repo.contains("xtask repo serve\n"), "{repo}");
+        assert!(!repo.contains("xtask iso\n"), "{repo}");
+        let serve = help("repo serve --help");
+        assert!(serve.starts_with("xtask repo serve\n"), "{serve}");
+        assert!(!serve.contains("xtask repo keygen"), "{serve}");
+    }
+}
