@@ -1,7 +1,7 @@
 //! Scenarios as data and the runner: what a scenario boots (firmware,
 //! medium, NIC, ISO variant, boot entry or direct kernel boot), what it
-//! needs from the run ([`Needs`]), and its script. The suites
-//! (`crate::suites`) make the scenarios; `crate::catalog` lists them.
+//! needs from the run ([`Needs`]), and its script. The suites make the
+//! scenarios; the catalog lists them.
 
 use std::collections::BTreeMap;
 use std::fs;

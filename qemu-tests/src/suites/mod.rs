@@ -1,6 +1,6 @@
 //! The scenario families, one file each. A suite builds on
 //! [`crate::steps`], [`crate::scenario`], [`crate::harness`] and
-//! [`crate::servers`], never on another suite; `crate::catalog` lists them.
+//! [`crate::servers`], never on another suite; the catalog lists them.
 
 pub mod appliance;
 pub mod boot;
