@@ -1,220 +1,127 @@
 //! Machine-readable progress events: one JSON object per line, written to
 //! `/run/installer/events.jsonl` and, prefixed `INSTALLER-EVENT `, to the
 //! second serial port (`/dev/ttyS1`), which the QEMU harness reads.
-//! The event and field names are a contract with the harness.
+//! The types are the `protocol` crate's (the contract with the harness);
+//! this module converts the installer's own types into them and writes them.
 
-use crate::facts::Firmware;
-use crate::medium::MediumKind;
-use crate::net::{Check, NetConfig};
-use crate::power::PowerAction;
-use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-/// Prefix of event lines on the second serial port.
-pub const SERIAL_PREFIX: &str = "INSTALLER-EVENT ";
+pub use protocol::event::*;
+pub use protocol::SERIAL_PREFIX;
+
 /// The events file.
 pub const EVENTS_FILE: &str = "/run/installer/events.jsonl";
 /// The serial port the harness listens on.
 pub const EVENTS_SERIAL: &str = "/dev/ttyS1";
 
-/// A module that failed to load.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ModuleFailure {
-    /// Module name.
-    pub name: String,
-    /// Why, in words.
-    pub error: String,
-}
-
-/// A disk as the install step saw it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DiskInfo {
-    /// e.g. `/dev/sda`.
-    pub device: String,
-    /// Vendor and model.
-    pub model: String,
-    /// Serial number, may be empty.
-    pub serial: String,
-    /// Size.
-    pub size_bytes: u64,
-    /// ata, scsi, virtio, nvme, usb, other.
-    pub bus: String,
-    /// Why it is not offered; `null` when it is.
-    pub refusal: Option<String>,
-}
-
-/// One event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "event", rename_all = "kebab-case")]
-pub enum Event {
-    /// The UI child started and knows its surroundings.
-    Started {
-        /// Product version from build.json (the crate version without one).
-        version: String,
-        /// Console the installer runs on, e.g. `ttyS0`.
-        console: String,
-        /// bios or uefi.
-        firmware: Firmware,
-        /// Secure Boot known to be enabled.
-        secure_boot: bool,
-        /// `grub`, `isolinux` or null, from `installer.loader=`.
-        loader: Option<String>,
-        /// The kernel command line.
-        cmdline: String,
-    },
-    /// Coldplug finished.
-    Modules {
-        /// Modules loaded (or found already loaded).
-        loaded: usize,
-        /// Modules that failed.
-        failed: Vec<ModuleFailure>,
-        /// Time spent, in seconds.
-        seconds: f64,
-    },
-    /// The install medium was found.
-    Medium {
-        /// Device path, e.g. `/dev/sr0`.
-        device: String,
-        /// cdrom, usb or disk.
-        kind: MediumKind,
-    },
-    /// No install medium within the timeout.
-    MediumMissing {
-        /// The block devices looked at.
-        seen: Vec<String>,
-    },
-    /// The first screen is shown and waits for input.
-    FirstScreen,
-    /// The user chose to reboot or power off.
-    Power {
-        /// reboot or poweroff.
-        action: PowerAction,
-    },
-    /// The installer waits for a line of input (emitted every time, also
-    /// when the same prompt is shown again after invalid input).
-    Prompt {
-        /// Which prompt, e.g. `menu`, `manual.gateway` (docs/events.md lists them).
-        id: String,
-    },
-    /// A line typed at a prompt was refused.
-    Invalid {
-        /// The prompt.
-        id: String,
-        /// What was typed (trimmed).
-        input: String,
-        /// The message shown, exactly.
-        message: String,
-    },
-    /// DHCP got no lease.
-    DhcpFailed {
-        /// The interface DHCP ran on.
-        interface: String,
-        /// What was tried.
-        tried: String,
-        /// A way forward.
-        hint: String,
-    },
-    /// A network configuration was applied.
-    Network {
-        /// The configuration, as applied.
-        config: NetConfig,
-    },
-    /// The network doctor ran after applying a configuration.
-    Doctor {
-        /// Every check, in order.
-        checks: Vec<Check>,
-    },
-    /// A keyboard layout was chosen (hotkey K, the keyboard step or the answers).
-    Keyboard {
-        /// Layout code, e.g. `de`.
-        layout: String,
-        /// True if applying it to the console keyboard succeeded (a serial
-        /// console has nothing to apply and reports true).
-        applied: bool,
-    },
-    /// An answer file was read and is used.
-    Answers {
-        /// Where it came from, e.g. `installer.answers=http://...`.
-        source: String,
-    },
-    /// An answer file (or its source) is unusable; nothing was changed.
-    AnswersError {
-        /// The key path, e.g. `network.gateway`, or the kernel parameter.
-        key: String,
-        /// Why, exactly as shown on the screen.
-        message: String,
-    },
-    /// The backend's verdict on a serial number (docs/events.md).
-    Serial {
-        /// `verified`, `unknown`, `no-support`, `ended`, or the problem kind
-        /// (`clock`, `unreachable`, `tls`, `untrusted`, `not-configured`, `backend`).
-        outcome: String,
-        /// Only the last group: `XXXX-XXXX-XXXX-HV5B`.
-        serial: String,
-        /// The verdict as shown.
-        message: String,
-    },
-    /// The disks the install step considered.
-    Disks {
-        /// Each with the reason it is not offered, if it is not.
-        disks: Vec<DiskInfo>,
-    },
-    /// The install starts (after the agreement and the last look).
-    Install {
-        /// The target, e.g. `/dev/sda`.
-        device: String,
-        /// `gpt` or `mbr`.
-        table: crate::install::plan::TableKind,
-        /// The release installed.
-        release: String,
-    },
-    /// Progress of the install (a few per second at most).
-    InstallProgress {
-        /// `wipe`, `download`, `copy`, `bootloader`, `partition-table`.
-        stage: crate::install::Stage,
-        /// The component, if any.
-        component: Option<String>,
-        /// Bytes done.
-        done: u64,
-        /// Bytes in total (0: unknown).
-        total: u64,
-    },
-    /// The install finished; the disk is bootable.
-    Installed {
-        /// The handover record's install id.
-        install_id: String,
-        /// Seconds it took.
-        seconds: f64,
-        /// Bytes downloaded.
-        downloaded: u64,
-    },
-    /// The install failed; the disk was left without a partition table.
-    InstallFailed {
-        /// What was being done, in words (`downloading rootfs`).
-        stage: crate::install::StageAt,
-        /// What happened.
-        message: String,
-        /// What to do.
-        hint: String,
-        /// Where the support bundle went, if one was written.
-        bundle: Option<String>,
-    },
-}
-
-impl Event {
-    /// The event as one line of JSON (no newline).
-    pub fn to_json(&self) -> String {
-        // Serialising these plain structs cannot fail; keep a fallback anyway.
-        serde_json::to_string(self)
-            .unwrap_or_else(|e| format!("{{\"event\":\"error\",\"error\":\"{e}\"}}"))
+impl From<crate::facts::Firmware> for Firmware {
+    fn from(f: crate::facts::Firmware) -> Self {
+        match f {
+            crate::facts::Firmware::Bios => Firmware::Bios,
+            crate::facts::Firmware::Uefi => Firmware::Uefi,
+        }
     }
+}
 
-    /// The line written to the serial port, with prefix and newline.
-    pub fn serial_line(&self) -> String {
-        format!("{SERIAL_PREFIX}{}\n", self.to_json())
+impl From<crate::medium::MediumKind> for MediumKind {
+    fn from(k: crate::medium::MediumKind) -> Self {
+        use crate::medium::MediumKind as K;
+        match k {
+            K::Cdrom => MediumKind::Cdrom,
+            K::Usb => MediumKind::Usb,
+            K::Disk => MediumKind::Disk,
+        }
+    }
+}
+
+impl From<crate::power::PowerAction> for PowerAction {
+    fn from(a: crate::power::PowerAction) -> Self {
+        match a {
+            crate::power::PowerAction::Reboot => PowerAction::Reboot,
+            crate::power::PowerAction::PowerOff => PowerAction::PowerOff,
+        }
+    }
+}
+
+impl From<crate::install::plan::TableKind> for TableKind {
+    fn from(t: crate::install::plan::TableKind) -> Self {
+        match t {
+            crate::install::plan::TableKind::Gpt => TableKind::Gpt,
+            crate::install::plan::TableKind::Mbr => TableKind::Mbr,
+        }
+    }
+}
+
+impl From<crate::net::Ipv4Cidr> for Ipv4Cidr {
+    fn from(c: crate::net::Ipv4Cidr) -> Self {
+        Ipv4Cidr {
+            addr: c.addr,
+            prefix: c.prefix,
+        }
+    }
+}
+
+impl From<&crate::net::NetConfig> for NetConfig {
+    fn from(c: &crate::net::NetConfig) -> Self {
+        let crate::net::NetConfig {
+            interface,
+            address,
+            gateway,
+            dns,
+            hostname,
+            domain,
+            search,
+            mtu,
+            routes,
+            source,
+        } = c;
+        NetConfig {
+            interface: interface.clone(),
+            address: (*address).into(),
+            gateway: *gateway,
+            dns: dns.clone(),
+            hostname: hostname.clone(),
+            domain: domain.clone(),
+            search: search.clone(),
+            mtu: *mtu,
+            routes: routes
+                .iter()
+                .map(|r| Route {
+                    destination: r.destination.into(),
+                    gateway: r.gateway,
+                })
+                .collect(),
+            source: match source {
+                crate::net::Source::Manual => NetSource::Manual,
+                crate::net::Source::Dhcp {
+                    server,
+                    lease_seconds,
+                } => NetSource::Dhcp {
+                    server: *server,
+                    lease_seconds: *lease_seconds,
+                },
+            },
+        }
+    }
+}
+
+impl From<&crate::net::Check> for Check {
+    fn from(c: &crate::net::Check) -> Self {
+        let crate::net::Check {
+            name,
+            ok,
+            detail,
+            hint,
+        } = c;
+        Check {
+            name: name.clone(),
+            ok: *ok,
+            detail: detail.clone(),
+            hint: hint.clone(),
+        }
     }
 }
 
@@ -317,181 +224,88 @@ mod tests {
     use crate::testutil::TempTree;
 
     #[test]
-    fn started_has_the_contract_fields_in_order() {
-        let e = Event::Started {
-            version: "0.1.0".into(),
-            console: "ttyS0".into(),
-            firmware: Firmware::Uefi,
-            secure_boot: true,
-            loader: Some("grub".into()),
-            cmdline: "console=ttyS0,115200n8".into(),
-        };
-        assert_eq!(
-            e.to_json(),
-            r#"{"event":"started","version":"0.1.0","console":"ttyS0","firmware":"uefi","secure_boot":true,"loader":"grub","cmdline":"console=ttyS0,115200n8"}"#
-        );
-        let bios = Event::Started {
-            version: "1".into(),
-            console: "tty1".into(),
-            firmware: Firmware::Bios,
-            secure_boot: false,
-            loader: None,
-            cmdline: String::new(),
-        };
-        assert!(bios
-            .to_json()
-            .contains(r#""firmware":"bios","secure_boot":false,"loader":null"#));
-    }
-
-    #[test]
-    fn other_events_render_exactly() {
-        let m = Event::Modules {
-            loaded: 7,
-            failed: vec![ModuleFailure {
-                name: "crct10dif_pclmul".into(),
-                error: "no such device".into(),
-            }],
-            seconds: 2.5,
-        };
-        assert_eq!(
-            m.to_json(),
-            r#"{"event":"modules","loaded":7,"failed":[{"name":"crct10dif_pclmul","error":"no such device"}],"seconds":2.5}"#
-        );
-        let md = Event::Medium {
-            device: "/dev/sr0".into(),
-            kind: MediumKind::Cdrom,
-        };
-        assert_eq!(
-            md.to_json(),
-            r#"{"event":"medium","device":"/dev/sr0","kind":"cdrom"}"#
-        );
-        let mm = Event::MediumMissing {
-            seen: vec!["/dev/sda".into()],
-        };
-        assert_eq!(
-            mm.to_json(),
-            r#"{"event":"medium-missing","seen":["/dev/sda"]}"#
-        );
-        assert_eq!(Event::FirstScreen.to_json(), r#"{"event":"first-screen"}"#);
-        let p = Event::Power {
-            action: PowerAction::PowerOff,
-        };
-        assert_eq!(p.to_json(), r#"{"event":"power","action":"poweroff"}"#);
-        let r = Event::Power {
-            action: PowerAction::Reboot,
-        };
-        assert_eq!(
-            r.serial_line(),
-            "INSTALLER-EVENT {\"event\":\"power\",\"action\":\"reboot\"}\n"
-        );
-    }
-
-    #[test]
-    fn flow_events_render_exactly() {
-        use crate::net::{Check, Ipv4Cidr, NetConfig, Source};
+    fn installer_types_convert_to_their_wire_form() {
+        use crate::net::{Ipv4Cidr as C, NetConfig as N, Route as R, Source as S};
         use std::net::Ipv4Addr;
-        let cases = [
-            (
-                Event::Prompt { id: "menu".into() },
-                r#"{"event":"prompt","id":"menu"}"#,
-            ),
-            (
-                Event::Invalid {
-                    id: "manual.gateway".into(),
-                    input: "10.0.0.1".into(),
-                    message: "10.0.0.1 is outside 192.0.2.0/24".into(),
-                },
-                r#"{"event":"invalid","id":"manual.gateway","input":"10.0.0.1","message":"10.0.0.1 is outside 192.0.2.0/24"}"#,
-            ),
-            (
-                Event::DhcpFailed {
-                    interface: "eth0".into(),
-                    tried: "sent 4 DISCOVERs".into(),
-                    hint: "is a cable connected?".into(),
-                },
-                r#"{"event":"dhcp-failed","interface":"eth0","tried":"sent 4 DISCOVERs","hint":"is a cable connected?"}"#,
-            ),
-            (
-                Event::Doctor {
-                    checks: vec![Check {
-                        name: "gateway".into(),
-                        ok: false,
-                        detail: "no reply".into(),
-                        hint: Some("check the cable".into()),
-                    }],
-                },
-                r#"{"event":"doctor","checks":[{"name":"gateway","ok":false,"detail":"no reply","hint":"check the cable"}]}"#,
-            ),
-            (
-                Event::Keyboard {
-                    layout: "de".into(),
-                    applied: true,
-                },
-                r#"{"event":"keyboard","layout":"de","applied":true}"#,
-            ),
-            (
-                Event::Answers {
-                    source: "/etc/installer/answers.json".into(),
-                },
-                r#"{"event":"answers","source":"/etc/installer/answers.json"}"#,
-            ),
-            (
-                Event::AnswersError {
-                    key: "network.gateway".into(),
-                    message: "10.0.0.1 is outside 192.0.2.0/24".into(),
-                },
-                r#"{"event":"answers-error","key":"network.gateway","message":"10.0.0.1 is outside 192.0.2.0/24"}"#,
-            ),
-            (
-                Event::InstallProgress {
-                    stage: crate::install::Stage::PartitionTable,
-                    component: None,
-                    done: 0,
-                    total: 0,
-                },
-                r#"{"event":"install-progress","stage":"partition-table","component":null,"done":0,"total":0}"#,
-            ),
-            (
-                Event::InstallFailed {
-                    stage: crate::install::StageAt {
-                        stage: crate::install::Stage::Download,
-                        component: Some("rootfs".into()),
-                    },
-                    message: "sha256 mismatch".into(),
-                    hint: "retry".into(),
-                    bundle: None,
-                },
-                r#"{"event":"install-failed","stage":"downloading rootfs","message":"sha256 mismatch","hint":"retry","bundle":null}"#,
-            ),
-        ];
-        for (event, json) in cases {
-            assert_eq!(event.to_json(), json);
-        }
-        let n = Event::Network {
-            config: NetConfig {
-                interface: "eth0".into(),
-                address: Ipv4Cidr {
-                    addr: Ipv4Addr::new(10, 0, 2, 15),
+        let c = N {
+            interface: "eth0".into(),
+            address: C {
+                addr: Ipv4Addr::new(10, 0, 2, 15),
+                prefix: 24,
+            },
+            gateway: Some(Ipv4Addr::new(10, 0, 2, 2)),
+            dns: vec![Ipv4Addr::new(10, 0, 2, 3)],
+            hostname: "appliance".into(),
+            domain: None,
+            search: vec![],
+            mtu: Some(1400),
+            routes: vec![R {
+                destination: C {
+                    addr: Ipv4Addr::new(192, 0, 2, 0),
                     prefix: 24,
                 },
-                gateway: Some(Ipv4Addr::new(10, 0, 2, 2)),
-                dns: vec![Ipv4Addr::new(10, 0, 2, 3)],
-                hostname: "appliance".into(),
-                domain: None,
-                search: vec![],
-                mtu: None,
-                routes: vec![],
-                source: Source::Manual,
+                gateway: Ipv4Addr::new(10, 0, 2, 1),
+            }],
+            source: S::Dhcp {
+                server: Ipv4Addr::new(10, 0, 2, 2),
+                lease_seconds: 600,
             },
         };
-        let v: serde_json::Value = serde_json::from_str(&n.to_json()).unwrap();
-        // The fields the QEMU harness reads.
-        assert_eq!(v["event"], "network");
-        assert_eq!(v["config"]["address"]["addr"], "10.0.2.15");
-        assert_eq!(v["config"]["address"]["prefix"], 24);
-        assert_eq!(v["config"]["gateway"], "10.0.2.2");
-        assert_eq!(v["config"]["dns"][0], "10.0.2.3");
-        assert_eq!(v["config"]["source"]["kind"], "manual");
+        // The wire form serialises exactly like the installer's own type.
+        let ours = serde_json::to_value(&c).unwrap();
+        let wire = serde_json::to_value(NetConfig::from(&c)).unwrap();
+        assert_eq!(ours, wire);
+        let check = crate::net::Check {
+            name: "dns".into(),
+            ok: true,
+            detail: "resolved".into(),
+            hint: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&check).unwrap(),
+            serde_json::to_value(Check::from(&check)).unwrap()
+        );
+        for (ours, wire) in [
+            (crate::facts::Firmware::Bios, Firmware::Bios),
+            (crate::facts::Firmware::Uefi, Firmware::Uefi),
+        ] {
+            assert_eq!(Firmware::from(ours), wire);
+            assert_eq!(
+                serde_json::to_value(ours).unwrap(),
+                serde_json::to_value(wire).unwrap()
+            );
+        }
+        for (ours, wire) in [
+            (crate::medium::MediumKind::Cdrom, MediumKind::Cdrom),
+            (crate::medium::MediumKind::Usb, MediumKind::Usb),
+            (crate::medium::MediumKind::Disk, MediumKind::Disk),
+        ] {
+            assert_eq!(MediumKind::from(ours), wire);
+            assert_eq!(
+                serde_json::to_value(ours).unwrap(),
+                serde_json::to_value(wire).unwrap()
+            );
+        }
+        for (ours, wire) in [
+            (crate::power::PowerAction::Reboot, PowerAction::Reboot),
+            (crate::power::PowerAction::PowerOff, PowerAction::PowerOff),
+        ] {
+            assert_eq!(PowerAction::from(ours), wire);
+            assert_eq!(
+                serde_json::to_value(ours).unwrap(),
+                serde_json::to_value(wire).unwrap()
+            );
+        }
+        for (ours, wire) in [
+            (crate::install::plan::TableKind::Gpt, TableKind::Gpt),
+            (crate::install::plan::TableKind::Mbr, TableKind::Mbr),
+        ] {
+            assert_eq!(TableKind::from(ours), wire);
+            assert_eq!(
+                serde_json::to_value(ours).unwrap(),
+                serde_json::to_value(wire).unwrap()
+            );
+        }
     }
 
     #[test]

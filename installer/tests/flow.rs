@@ -309,7 +309,7 @@ fn exit_can_be_cancelled_then_confirmed() {
     assert_eq!(
         r.events.last(),
         Some(&Event::Power {
-            action: PowerAction::Reboot
+            action: installer::event::PowerAction::Reboot
         })
     );
 }

@@ -1,28 +1,27 @@
 //! End-to-end tests that boot our images in QEMU.
 //!
-//! The harness builds each QEMU command as data ([`qemu::VmConfig`]), runs it
-//! under TCG unless KVM is asked for, drives the first serial port
-//! expect-style ([`child::Vm`]), reads the installer's machine-readable events
-//! from the second serial port ([`events`]), kills QEMU on drop, and keeps each
-//! scenario's logs under `target/qemu-tests/<scenario>/`.
+//! Layers, each importing only the ones below it:
 //!
-//! `cargo xtask qemu-test` is the entry point; see [`scenario`].
+//! 1. [`harness`]: QEMU command lines as data ([`qemu::VmConfig`]), the one
+//!    place that starts processes ([`child::Vm`], killed on drop, serial log
+//!    per scenario), the installer's typed event stream
+//!    ([`protocol::Event`]) and prompts ([`session`]), ISO media, test disks;
+//! 2. [`servers`]: what guests talk to (HTTP, nginx, the flaky server, the
+//!    test vendor's serials);
+//! 3. [`scenario`]: scenarios as data (what each needs) and the runner;
+//! 4. [`steps`]: steps the suites share;
+//! 5. [`suites`]: one file per family, never importing each other;
+//! 6. [`catalog`]: every scenario.
+//!
+//! `cargo xtask qemu-test` is the entry point; logs stay under
+//! `target/qemu-tests/<scenario>/`.
 
-pub mod appliance;
-pub mod child;
-pub mod events;
-pub mod flaky;
-pub mod flows;
-pub mod http;
-pub mod install;
-pub mod install_faults;
-pub mod install_more;
-pub mod installed;
-pub mod media;
-pub mod nginx;
-pub mod qemu;
+pub mod catalog;
+pub mod harness;
 pub mod scenario;
-pub mod serials;
-pub mod session;
-pub mod text;
-pub mod vendor;
+pub mod servers;
+pub mod steps;
+pub mod suites;
+
+pub use harness::{child, events, media, qemu, session, text};
+pub use servers::{flaky, http, nginx, vendor};

@@ -1,19 +1,20 @@
-//! Boot scenarios: which firmware, which medium, which menu entry, and what the
-//! installer must report once it shows its first screen.
+//! Scenarios as data and the runner: what a scenario boots (firmware,
+//! medium, NIC, ISO variant, boot entry or direct kernel boot), what it
+//! needs from the run ([`Needs`]), and its script. The suites make the
+//! scenarios; the catalog lists them.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context, Result};
-use serde_json::Value;
+use anyhow::{ensure, Context, Result};
 
-use crate::child::Vm;
-use crate::events;
-use crate::media;
-use crate::qemu::{DirectKernel, Firmware, FirmwarePaths, Medium, Nic, VmConfig};
-use crate::session::Session;
+use crate::harness::child::Vm;
+use crate::harness::media;
+use crate::harness::qemu::{Firmware, FirmwarePaths, Medium, Nic, VmConfig};
+use crate::harness::session::Session;
 
 /// Which boot menu entry the scenario picks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +25,28 @@ pub enum Entry {
     Default,
 }
 
-/// One boot scenario.
+/// What a scenario needs from the run besides QEMU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Needs {
+    /// The installer ISO ([`RunOptions::iso`]; [`Scenario::iso`] names the variant booted).
+    pub iso: bool,
+    /// `cargo xtask appliance`'s output ([`RunOptions::appliance_dir`]).
+    pub appliance: bool,
+    /// The test repository and its TLS files ([`RunOptions::backend`]),
+    /// served by the scenario itself.
+    pub backend: bool,
+}
+
+impl Needs {
+    /// The installer ISO only.
+    pub const ISO: Needs = Needs {
+        iso: true,
+        appliance: false,
+        backend: false,
+    };
+}
+
+/// One scenario.
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub name: String,
@@ -43,6 +65,8 @@ pub struct Scenario {
     pub iso: IsoVariant,
     /// Files served over HTTP to the guest: (URL path, file under qemu-tests/data/).
     pub http_files: &'static [(&'static str, &'static str)],
+    /// What the scenario needs from the run.
+    pub needs: Needs,
     /// What to do once the installer runs.
     pub script: Script,
 }
@@ -58,36 +82,32 @@ pub enum IsoVariant {
     Offline,
 }
 
-/// The scenario's checks once the installer runs.
+/// The scenario's script.
 #[derive(Debug, Clone, Copy)]
 pub enum Script {
-    /// Boot to the first screen, check what the installer saw, power off.
-    BootCheck,
-    /// Drive the installer through its prompts.
+    /// The runner boots the installer as the scenario says; this drives it
+    /// through its prompts.
     Flow(fn(&mut Session) -> Result<()>),
-    /// Runs the whole scenario itself, without the ISO (e.g. the sample
-    /// appliance, [`crate::appliance`]): gets the scenario, the options and
-    /// its log directory.
+    /// Like [`Script::Flow`], for checks that depend on what was booted.
+    Check(fn(&Scenario, &mut Session) -> Result<()>),
+    /// Runs the whole scenario itself (its own VMs and servers): gets the
+    /// scenario, the options and its log directory.
     Custom(fn(&Scenario, &RunOptions, &Path) -> Result<Timings>),
 }
 
 impl Scenario {
-    /// Whether the scenario boots the installer ISO (custom ones do not).
+    /// Whether the scenario boots the installer ISO.
     pub fn needs_iso(&self) -> bool {
-        // The installed-disk scenarios read the boot loader files out of the
-        // ISO's initramfs and attach the ISO as a second drive.
-        !matches!(self.script, Script::Custom(_))
-            || self.name.starts_with(crate::installed::PREFIX)
-            || self.name.starts_with(crate::install::PREFIX)
+        self.needs.iso
     }
 
     /// Whether it needs `cargo xtask appliance`'s output.
     pub fn needs_appliance(&self) -> bool {
-        self.name.starts_with(crate::appliance::PREFIX)
-            || self.name.starts_with(crate::installed::PREFIX)
+        self.needs.appliance
     }
 
-    /// A boot-matrix cell with the defaults the matrix uses.
+    /// A scenario with the defaults of the boot matrix: the serial entry,
+    /// no NIC, the default ISO, and a script that only powers off.
     pub fn boot(name: String, firmware: Firmware, medium: Medium) -> Scenario {
         Scenario {
             name,
@@ -100,44 +120,10 @@ impl Scenario {
             direct: None,
             iso: IsoVariant::Default,
             http_files: &[],
-            script: Script::BootCheck,
+            needs: Needs::ISO,
+            script: Script::Flow(|_| Ok(())),
         }
     }
-}
-
-/// The boot matrix: {BIOS, UEFI, UEFI Secure Boot} × {CD, USB, disk} on the
-/// serial entry, UEFI USB and Secure Boot USB with El Torito hidden (so the
-/// 0xEF MBR partition is really used), and the default VGA entry once; then
-/// the installer-flow scenarios of [`crate::flows`].
-pub fn all() -> Vec<Scenario> {
-    let mut v = Vec::new();
-    for fw in [Firmware::Bios, Firmware::Uefi, Firmware::SecureBoot] {
-        for m in [Medium::Cd, Medium::Usb, Medium::Disk] {
-            let mut s = Scenario::boot(format!("{}-{}", fw.name(), m.name()), fw, m);
-            s.representative = matches!(
-                (fw, m),
-                (Firmware::Bios, Medium::Cd)
-                    | (Firmware::Bios, Medium::Usb)
-                    | (Firmware::SecureBoot, Medium::Disk)
-            );
-            v.push(s);
-        }
-    }
-    for (fw, representative) in [(Firmware::Uefi, true), (Firmware::SecureBoot, false)] {
-        let mut s = Scenario::boot(format!("{}-usb-no-eltorito", fw.name()), fw, Medium::Usb);
-        s.hide_el_torito = true;
-        s.representative = representative;
-        v.push(s);
-    }
-    let mut vga = Scenario::boot("bios-cd-vga-entry".into(), Firmware::Bios, Medium::Cd);
-    vga.entry = Entry::Default;
-    v.push(vga);
-    v.extend(crate::flows::all());
-    v.extend(crate::appliance::scenarios());
-    v.extend(crate::installed::scenarios());
-    v.extend(crate::install::scenarios());
-    v.extend(crate::install_faults::scenarios());
-    v
 }
 
 /// The test backend's files.
@@ -159,7 +145,7 @@ pub struct RunOptions {
     /// The ISO of `cargo xtask iso --offline`, when a chosen scenario needs it.
     pub offline_iso: Option<PathBuf>,
     /// ISOs built with an embedded answer file, by file name under `data_dir`.
-    pub answer_isos: std::collections::BTreeMap<String, PathBuf>,
+    pub answer_isos: BTreeMap<String, PathBuf>,
     /// `qemu-tests/data/`: answer files and other fixtures.
     pub data_dir: PathBuf,
     /// Logs go to `<out_dir>/<scenario>/`.
@@ -174,6 +160,68 @@ pub struct RunOptions {
     pub backend: Option<Backend>,
 }
 
+impl RunOptions {
+    /// The ISO file of `variant`.
+    pub fn iso_for(&self, variant: IsoVariant) -> Result<PathBuf> {
+        match variant {
+            IsoVariant::Default => Ok(self.iso.clone()),
+            IsoVariant::Answers(file) => self
+                .answer_isos
+                .get(file)
+                .cloned()
+                .with_context(|| format!("no ISO was built with the answer file {file}")),
+            IsoVariant::Offline => self.offline_iso.clone().context("no offline ISO was built"),
+        }
+    }
+
+    /// A writable copy of the UEFI variable store for `fw` in `dir`, if it has one.
+    pub fn vars_for(&self, fw: Firmware, dir: &Path) -> Result<Option<PathBuf>> {
+        match self.firmware.vars_template(fw) {
+            Some(t) => {
+                let p = dir.join("OVMF_VARS.fd");
+                fs::copy(t, &p).with_context(|| {
+                    format!("copying {} (install the ovmf package)", t.display())
+                })?;
+                Ok(Some(p))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// `cargo xtask appliance`'s output directory.
+    pub fn appliance(&self) -> Result<&Path> {
+        self.appliance_dir.as_deref().context(
+            "no appliance artifacts (run through `cargo xtask qemu-test`, which builds them)",
+        )
+    }
+
+    /// The test repository and its TLS files.
+    pub fn backend(&self) -> Result<&Backend> {
+        self.backend
+            .as_ref()
+            .context("no test backend (run through cargo xtask qemu-test)")
+    }
+
+    /// Fails naming what `s` needs and the options lack.
+    pub fn check_needs(&self, s: &Scenario) -> Result<()> {
+        if s.needs.iso {
+            ensure!(
+                !self.iso.as_os_str().is_empty(),
+                "{} needs the installer ISO",
+                s.name
+            );
+            self.iso_for(s.iso)?;
+        }
+        if s.needs.appliance {
+            self.appliance()?;
+        }
+        if s.needs.backend {
+            self.backend()?;
+        }
+        Ok(())
+    }
+}
+
 /// Measured times of a passing scenario.
 #[derive(Debug, Clone, Copy)]
 pub struct Timings {
@@ -185,29 +233,42 @@ pub struct Timings {
     pub total: Duration,
 }
 
-const MENU_TIMEOUT: Duration = Duration::from_secs(240);
-const FIRST_SCREEN_TIMEOUT: Duration = Duration::from_secs(360);
+impl Timings {
+    /// Only the total, measured from `started`.
+    pub fn since(started: Instant) -> Timings {
+        Timings {
+            menu: Duration::ZERO,
+            first_screen: Duration::ZERO,
+            total: started.elapsed(),
+        }
+    }
+}
+
+/// From QEMU start to the ISO's boot menu on the serial console.
+pub const MENU_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// Waits for the ISO's boot menu and picks "Install on serial console":
+/// down arrow (VT100), a moment for the menu to redraw, then Enter.
+pub fn choose_serial_entry(vm: &mut Vm) -> Result<()> {
+    vm.expect("serial console", MENU_TIMEOUT)
+        .context("waiting for the boot menu")?;
+    vm.send(b"\x1b[B")?;
+    std::thread::sleep(Duration::from_millis(400));
+    vm.send(b"\r")
+}
 
 /// Runs one scenario; the error says what was expected and shows the serial tail.
 pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
     let dir = opts.out_dir.join(&s.name);
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    if let Script::Custom(custom) = s.script {
-        return custom(s, opts, &dir);
-    }
-    let iso = match s.iso {
-        IsoVariant::Default => opts.iso.clone(),
-        IsoVariant::Answers(file) => opts
-            .answer_isos
-            .get(file)
-            .cloned()
-            .with_context(|| format!("no ISO was built with the answer file {file}"))?,
-        IsoVariant::Offline => opts
-            .offline_iso
-            .clone()
-            .context("no offline ISO was built")?,
+    opts.check_needs(s)?;
+    let installer = match s.script {
+        Script::Custom(custom) => return custom(s, opts, &dir),
+        Script::Flow(f) => Installer::Flow(f),
+        Script::Check(f) => Installer::Check(f),
     };
+    let iso = opts.iso_for(s.iso)?;
     let image = if s.hide_el_torito {
         let p = dir.join("no-eltorito.iso");
         media::hide_el_torito(&iso, &p)?;
@@ -215,19 +276,10 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
     } else {
         iso
     };
-    let vars = match opts.firmware.vars_template(s.firmware) {
-        Some(t) => {
-            let p = dir.join("OVMF_VARS.fd");
-            fs::copy(t, &p)
-                .with_context(|| format!("copying {} (install the ovmf package)", t.display()))?;
-            Some(p)
-        }
-        None => None,
-    };
     let server = if s.http_files.is_empty() {
         None
     } else {
-        let mut files = std::collections::BTreeMap::new();
+        let mut files = BTreeMap::new();
         for (url, file) in s.http_files {
             let p = opts.data_dir.join(file);
             files.insert(
@@ -235,7 +287,7 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
                 fs::read(&p).with_context(|| format!("reading {}", p.display()))?,
             );
         }
-        Some(crate::http::Server::start(files)?)
+        Some(crate::servers::http::Server::start(files)?)
     };
     let kernel = match s.direct {
         Some(extra) => {
@@ -243,10 +295,14 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
                 .as_ref()
                 .map(|sv| format!("http://10.0.2.2:{}", sv.port))
                 .unwrap_or_default();
-            Some(direct_kernel(
+            let cmdline = format!(
+                "console=tty0 console=ttyS0,115200n8 {}",
+                extra.replace("{http}", &http)
+            );
+            Some(media::direct_kernel(
                 &image,
                 &dir,
-                &extra.replace("{http}", &http),
+                cmdline.trim_end().to_string(),
             )?)
         }
         None => None,
@@ -258,172 +314,44 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
         image,
         memory_mib: opts.memory_mib,
         kvm: opts.kvm,
-        vars,
+        vars: opts.vars_for(s.firmware, &dir)?,
         events: events_path.clone(),
         paths: opts.firmware.clone(),
         nic: s.nic.clone(),
         kernel,
+        ..VmConfig::default()
     };
     fs::write(dir.join("command.txt"), cfg.render() + "\n")?;
     let mut vm = Vm::spawn("qemu-system-x86_64", &cfg.args(), &dir.join("serial.log"))?;
 
     let menu = if cfg.kernel.is_none() {
-        vm.expect("serial console", MENU_TIMEOUT)
-            .context("waiting for the boot menu")?;
         if s.entry == Entry::Serial {
-            // Down arrow (VT100), a moment for the menu to redraw, then Enter.
-            vm.send(b"\x1b[B")?;
-            std::thread::sleep(Duration::from_millis(400));
-            vm.send(b"\r")?;
+            choose_serial_entry(&mut vm)?;
+        } else {
+            vm.expect("serial console", MENU_TIMEOUT)
+                .context("waiting for the boot menu")?;
         }
         vm.elapsed()
     } else {
         Duration::ZERO
     };
-    let result = match s.script {
-        Script::BootCheck => boot_check(s, vm, &events_path, menu),
-        Script::Custom(_) => bail!("custom scenarios are run before the VM is started"),
-        Script::Flow(script) => {
-            let mut session = Session::new(vm, events_path);
-            script(&mut session)?;
-            Ok(Timings {
-                menu,
-                first_screen: session.first_screen_at.unwrap_or_default(),
-                total: session.vm.elapsed(),
-            })
-        }
-    };
+    let mut session = Session::new(vm, events_path);
+    match installer {
+        Installer::Flow(f) => f(&mut session)?,
+        Installer::Check(f) => f(s, &mut session)?,
+    }
     drop(server);
-    result
-}
-
-/// Copies kernel and initramfs out of the ISO for direct kernel boot.
-fn direct_kernel(iso: &Path, dir: &Path, extra: &str) -> Result<DirectKernel> {
-    let (kernel, initrd) = (dir.join("vmlinuz"), dir.join("initrd.img"));
-    media::extract_file(iso, "boot/vmlinuz", &kernel)?;
-    media::extract_file(iso, "boot/initrd.img", &initrd)?;
-    Ok(DirectKernel {
-        kernel,
-        initrd,
-        cmdline: format!("console=tty0 console=ttyS0,115200n8 {extra}")
-            .trim_end()
-            .to_string(),
+    Ok(Timings {
+        menu,
+        first_screen: session.first_screen_at.unwrap_or_default(),
+        total: session.vm.elapsed(),
     })
 }
 
-/// The boot-matrix check: first screen, what the installer saw, power off.
-fn boot_check(s: &Scenario, mut vm: Vm, events_path: &Path, menu: Duration) -> Result<Timings> {
-    let evs = events::wait_for(events_path, "first-screen", FIRST_SCREEN_TIMEOUT, || {
-        vm.check_running()
-    })
-    .with_context(|| {
-        format!(
-            "waiting for the installer's first screen; serial tail:\n{}",
-            tail(&vm)
-        )
-    })?;
-    let first_screen = vm.elapsed();
-    check_events(s, &evs)?;
-    let text = vm.text();
-    if s.firmware == Firmware::SecureBoot {
-        ensure!(
-            text.contains("Secure boot enabled"),
-            "the kernel did not log \"Secure boot enabled\""
-        );
-    }
-    if s.hide_el_torito {
-        ensure!(
-            text.contains("cmdpath=(hd0,msdos2)"),
-            "GRUB did not start from MBR partition 2 (the 0xEF ESP); serial tail:\n{}",
-            tail(&vm)
-        );
-    }
-    match s.entry {
-        Entry::Serial => {
-            vm.expect("installer", Duration::from_secs(30))
-                .context("the first screen on the serial console")?;
-            let mut session = Session::new(vm, events_path.to_path_buf());
-            crate::flows::exit_via_menu(&mut session)?;
-            Ok(Timings {
-                menu,
-                first_screen,
-                total: session.vm.elapsed(),
-            })
-        }
-        Entry::Default => {
-            ensure!(
-                text.contains("running on tty1"),
-                "the serial console does not say that the installer runs on tty1; serial tail:\n{}",
-                tail(&vm)
-            );
-            Ok(Timings {
-                menu,
-                first_screen,
-                total: vm.elapsed(),
-            })
-        }
-    }
-}
-
-fn tail(vm: &Vm) -> String {
-    crate::child::last_lines(&vm.text(), 30)
-}
-
-/// Checks what the installer reported against what the scenario booted.
-pub fn check_events(s: &Scenario, evs: &[Value]) -> Result<()> {
-    let started = events::find(evs, "started").context("no \"started\" event")?;
-    let want_fw = if s.firmware == Firmware::Bios {
-        "bios"
-    } else {
-        "uefi"
-    };
-    ensure!(
-        started["firmware"] == want_fw,
-        "firmware: want {want_fw}, installer saw {}",
-        started["firmware"]
-    );
-    let want_sb = s.firmware == Firmware::SecureBoot;
-    ensure!(
-        started["secure_boot"] == want_sb,
-        "secure_boot: want {want_sb}, installer saw {}",
-        started["secure_boot"]
-    );
-    let want_loader = if s.firmware == Firmware::Bios {
-        "isolinux"
-    } else {
-        "grub"
-    };
-    ensure!(
-        started["loader"] == want_loader,
-        "loader: want {want_loader}, got {}",
-        started["loader"]
-    );
-    let want_console = if s.entry == Entry::Serial {
-        "ttyS0"
-    } else {
-        "tty1"
-    };
-    ensure!(
-        started["console"] == want_console,
-        "console: want {want_console}, got {}",
-        started["console"]
-    );
-    let Some(medium) = events::find(evs, "medium") else {
-        let missing = events::find(evs, "medium-missing")
-            .cloned()
-            .unwrap_or(Value::Null);
-        bail!("the installer did not find its medium: {missing}");
-    };
-    let want_kind = match s.medium {
-        Medium::Cd => "cdrom",
-        Medium::Usb => "usb",
-        Medium::Disk => "disk",
-    };
-    ensure!(
-        medium["kind"] == want_kind,
-        "medium kind: want {want_kind}, got {medium}"
-    );
-    Ok(())
+/// The two scripts that run on the runner's installer session.
+enum Installer {
+    Flow(fn(&mut Session) -> Result<()>),
+    Check(fn(&Scenario, &mut Session) -> Result<()>),
 }
 
 /// The result of one scenario in a run.
@@ -486,58 +414,40 @@ pub fn default_out_dir(target: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    #[test]
-    fn matrix_has_nine_cells_plus_hidden_el_torito_and_vga() {
-        let all = all();
-        assert_eq!(
-            all.iter()
-                .filter(|s| !s.hide_el_torito
-                    && s.entry == Entry::Serial
-                    && matches!(s.script, Script::BootCheck))
-                .count(),
-            9
-        );
-        assert!(all
-            .iter()
-            .any(|s| s.hide_el_torito && s.firmware == Firmware::Uefi && s.medium == Medium::Usb));
-        assert!(all.iter().any(|s| s.entry == Entry::Default));
-        let names: std::collections::BTreeSet<_> = all.iter().map(|s| s.name.clone()).collect();
-        assert_eq!(names.len(), all.len(), "scenario names are unique");
-    }
-
-    fn evs(fw: &str, sb: bool, loader: &str, kind: &str) -> Vec<Value> {
-        vec![
-            json!({"event":"started","firmware":fw,"secure_boot":sb,"loader":loader,"console":"ttyS0"}),
-            json!({"event":"medium","device":"/dev/sr0","kind":kind}),
-            json!({"event":"first-screen"}),
-        ]
+    fn opts() -> RunOptions {
+        RunOptions {
+            iso: PathBuf::new(),
+            offline_iso: None,
+            answer_isos: BTreeMap::new(),
+            data_dir: PathBuf::new(),
+            out_dir: PathBuf::new(),
+            kvm: false,
+            memory_mib: 1024,
+            firmware: FirmwarePaths::default(),
+            appliance_dir: None,
+            backend: None,
+        }
     }
 
     #[test]
-    fn checks_what_the_installer_saw() {
-        let sb_cd = all().into_iter().find(|s| s.name == "sb-cd").unwrap();
-        check_events(&sb_cd, &evs("uefi", true, "grub", "cdrom")).unwrap();
-        let err = check_events(&sb_cd, &evs("uefi", false, "grub", "cdrom"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("secure_boot: want true"), "{err}");
-        let err = check_events(&sb_cd, &evs("bios", true, "isolinux", "cdrom"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("firmware: want uefi"), "{err}");
-        let err = check_events(&sb_cd, &evs("uefi", true, "grub", "usb"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("medium kind: want cdrom"), "{err}");
-        let missing = vec![
-            evs("uefi", true, "grub", "cdrom")[0].clone(),
-            json!({"event":"medium-missing","seen":[]}),
-        ];
-        assert!(check_events(&sb_cd, &missing)
-            .unwrap_err()
-            .to_string()
-            .contains("did not find its medium"));
+    fn needs_are_checked_before_anything_starts() {
+        let mut s = Scenario::boot("x".into(), Firmware::Bios, Medium::Cd);
+        let mut o = opts();
+        let err = o.check_needs(&s).unwrap_err().to_string();
+        assert!(err.contains("needs the installer ISO"), "{err}");
+        o.iso = "/t/i.iso".into();
+        o.check_needs(&s).unwrap();
+        s.iso = IsoVariant::Answers("a.json");
+        let err = o.check_needs(&s).unwrap_err().to_string();
+        assert!(err.contains("answer file a.json"), "{err}");
+        s.iso = IsoVariant::Default;
+        s.needs.appliance = true;
+        assert!(format!("{:#}", o.check_needs(&s).unwrap_err()).contains("appliance"));
+        o.appliance_dir = Some("/t/appl".into());
+        s.needs.backend = true;
+        assert!(format!("{:#}", o.check_needs(&s).unwrap_err()).contains("test backend"));
+        s.needs = Needs::default();
+        opts().check_needs(&s).unwrap();
     }
 }

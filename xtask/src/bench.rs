@@ -250,6 +250,7 @@ pub fn boot() -> Result<()> {
                 network: Network::User,
             }),
             kernel: Some(kernel),
+            ..VmConfig::default()
         };
         let c = cfg(
             DirectKernel {
@@ -267,7 +268,7 @@ pub fn boot() -> Result<()> {
         )?;
         let mut s = Session::new(vm, dir.join("ours-events.log"));
         let (kernel, init) = kernel_marks(&mut s.vm)?;
-        s.expect_event("first-screen", Duration::from_secs(300))?;
+        s.expect_first_screen(Duration::from_secs(300))?;
         let prompt = s.first_screen_at.unwrap_or_default();
         ours.push(Marks {
             kernel,

@@ -21,7 +21,7 @@ pub struct QemuTestOptions {
 
 /// Runs the chosen scenarios; fails when any fails. Returns the outcomes for benchmarks.
 pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
-    let all = scenario::all();
+    let all = qemu_tests::catalog::all();
     if opts.list {
         for s in &all {
             println!(

@@ -136,7 +136,7 @@ impl Flow<'_> {
         loop {
             self.emit(Event::Install {
                 device: format!("/dev/{}", disk.name),
-                table: job.layout.table,
+                table: job.layout.table.into(),
                 release: verified.release.clone(),
             });
             self.show(&format!(

@@ -165,7 +165,9 @@ pub fn run(ports: Ports<'_>, options: Options) -> Outcome {
     loop {
         state = match flow.step(state) {
             Ok(State::Done(action)) => {
-                flow.p.events.emit(&Event::Power { action });
+                flow.p.events.emit(&Event::Power {
+                    action: action.into(),
+                });
                 flow.show(&format!("Chosen: {}.\n", action.verb()));
                 return Outcome::Power(action);
             }

@@ -5,7 +5,7 @@
 
 use super::download::DownloadError;
 use super::local::MediumError;
-use super::stage::{DiskState, Stage, StageAt};
+use protocol::stage::{DiskState, Stage, StageAt};
 use super::table::TableError;
 use super::verify_io::VerifyError;
 use crate::backend::fetch::FetchError;

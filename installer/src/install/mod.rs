@@ -11,11 +11,10 @@ pub mod error;
 pub mod local;
 pub mod ops;
 pub mod plan;
-pub mod stage;
 pub mod system;
 pub mod table;
 pub mod verify_io;
 
 pub use error::{Cause, ComponentError, Failure, InstallError};
 pub use ops::{Hardware, InstallOps, Installed, Job, Progress};
-pub use stage::{DiskState, Stage, StageAt};
+pub use protocol::stage::{DiskState, Stage, StageAt};

@@ -85,7 +85,7 @@ pub fn run() -> i32 {
             .map_or(env!("CARGO_PKG_VERSION"), |b| b.version.as_str())
             .to_string(),
         console: layout.primary.name.clone(),
-        firmware,
+        firmware: firmware.into(),
         secure_boot: facts::secure_boot(root, firmware).is_enabled(),
         loader: cmdline.loader().map(str::to_string),
         cmdline: cmdline.raw().to_string(),
@@ -116,7 +116,7 @@ pub fn run() -> i32 {
     events.emit(&match &scan.found {
         Some(m) => Event::Medium {
             device: m.device.clone(),
-            kind: m.kind,
+            kind: m.kind.into(),
         },
         None => Event::MediumMissing {
             seen: scan.seen.iter().map(|d| d.device.clone()).collect(),

@@ -7,27 +7,18 @@
 //! accepts only the certificate whose fingerprint the appliance printed.
 
 use std::fs::{self, File};
-use std::io::{Cursor, Read, Seek, SeekFrom, Write};
-use std::net::{Ipv4Addr, TcpStream};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
-use sha2::{Digest, Sha256};
 
-use crate::child::Vm;
-use crate::qemu::{DirectKernel, Firmware, Medium, Network, Nic, VmConfig};
-use crate::scenario::{RunOptions, Scenario, Script, Timings};
-
-/// Name prefix of the appliance scenarios.
-pub const PREFIX: &str = "appliance-";
-/// The appliance's HTTPS port.
-pub const GUEST_PORT: u16 = 8443;
+use crate::harness::child::Vm;
+use crate::harness::disk::{fat32, handover_json};
+use crate::harness::qemu::{DirectKernel, Firmware, Medium, Network, Nic, VmConfig};
+use crate::harness::tls::{free_port, https_get};
+use crate::scenario::{Needs, RunOptions, Scenario, Script, Timings};
+use crate::steps::GUEST_PORT;
 /// Time allowed from QEMU start to the ready line (the issue asks < 60 s under TCG).
 pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Size of the test disk's boot partition (FAT32 needs ≥ 65525 clusters).
@@ -41,6 +32,10 @@ pub fn scenarios() -> Vec<Scenario> {
     let mk = |name: &str, f: fn(&Scenario, &RunOptions, &Path) -> Result<Timings>| {
         let mut s = Scenario::boot(name.to_string(), Firmware::Bios, Medium::Disk);
         s.script = Script::Custom(f);
+        s.needs = Needs {
+            appliance: true,
+            ..Needs::default()
+        };
         s
     };
     let mut first = mk("appliance-firstboot", firstboot_dhcp);
@@ -52,70 +47,8 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-/// The record for the test: the documented example with the network replaced.
-pub fn handover_json(dhcp: bool, hostname: &str) -> Result<String> {
-    let mut h = handover::Handover::parse(handover::EXAMPLE_JSON)?;
-    h.network.mac = "52:54:00:12:34:56".parse().map_err(anyhow::Error::msg)?;
-    h.network.interface = "eth0".into();
-    h.network.hostname = hostname.into();
-    if dhcp {
-        h.network.mode = handover::NetMode::Dhcp;
-        h.network.address = None;
-        h.network.gateway = None;
-        h.network.dns = vec![];
-    } else {
-        h.network.mode = handover::NetMode::Manual;
-        h.network.address = Some("10.0.2.15/24".parse().map_err(anyhow::Error::msg)?);
-        h.network.gateway = Some(Ipv4Addr::new(10, 0, 2, 2));
-        h.network.dns = vec![Ipv4Addr::new(10, 0, 2, 3)];
-    }
-    Ok(h.to_json_pretty()?)
-}
-
 /// The volume id of the test FAT volumes.
 pub const VOLUME_ID: u32 = 0x7E57_0001;
-
-/// A FAT32 volume of `bytes` (512-byte clusters, as `mkfs.fat -F 32` picks
-/// for these sizes) with `label` and `volume_id`, holding `files` (paths
-/// with `/`, no leading `/`). Shared by the test disks of `appliance` and
-/// `installed`.
-pub fn fat32(bytes: u64, label: &str, volume_id: u32, files: &[(&str, &[u8])]) -> Result<Vec<u8>> {
-    let mut l = [b' '; 11];
-    ensure!(
-        label.len() <= 11,
-        "label {label:?} is longer than 11 characters"
-    );
-    l[..label.len()].copy_from_slice(label.as_bytes());
-    let mut image = vec![0u8; usize::try_from(bytes)?];
-    fatfs::format_volume(
-        Cursor::new(&mut image[..]),
-        fatfs::FormatVolumeOptions::new()
-            .fat_type(fatfs::FatType::Fat32)
-            .bytes_per_cluster(512)
-            .volume_id(volume_id)
-            .volume_label(l),
-    )
-    .context("formatting the FAT32 volume")?;
-    {
-        let fs = fatfs::FileSystem::new(Cursor::new(&mut image[..]), fatfs::FsOptions::new())?;
-        for (path, data) in files {
-            let (dirs, name) = path.rsplit_once('/').unwrap_or(("", path));
-            let mut dir = fs.root_dir();
-            for d in dirs.split('/').filter(|d| !d.is_empty()) {
-                dir = match dir.open_dir(d) {
-                    Ok(existing) => existing,
-                    Err(_) => dir.create_dir(d)?,
-                };
-            }
-            let mut f = dir.create_file(name)?;
-            f.truncate()?;
-            f.write_all(data)?;
-            f.flush()?;
-        }
-        fs.unmount()?;
-    }
-    Ok(image)
-}
 
 /// Writes the test disk to `out`: MBR, partition 1 = FAT32 `APPBOOT` with
 /// the record, partition 2 = `rootfs` (raw).
@@ -165,122 +98,6 @@ pub fn build_disk(rootfs: &Path, handover_json: &str, out: &Path) -> Result<()> 
     Ok(())
 }
 
-/// Accepts exactly the server certificate with this SHA-256 (of its DER);
-/// handshake signatures are still verified with the certificate's key.
-#[derive(Debug)]
-pub struct PinnedCert {
-    sha256: [u8; 32],
-    provider: Arc<CryptoProvider>,
-}
-
-impl PinnedCert {
-    /// Pins `fingerprint` (hex, with or without colons, any case).
-    pub fn new(fingerprint: &str) -> Result<PinnedCert> {
-        let hex: String = fingerprint.chars().filter(|c| *c != ':').collect();
-        ensure!(
-            hex.len() == 64,
-            "fingerprint {fingerprint:?} is not 32 bytes of hex"
-        );
-        let mut sha256 = [0u8; 32];
-        for (i, b) in sha256.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
-                .with_context(|| format!("fingerprint {fingerprint:?} is not hex"))?;
-        }
-        Ok(PinnedCert {
-            sha256,
-            provider: Arc::new(rustls::crypto::ring::default_provider()),
-        })
-    }
-}
-
-impl ServerCertVerifier for PinnedCert {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let got: [u8; 32] = Sha256::digest(end_entity.as_ref()).into();
-        if got == self.sha256 {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(
-                "the server's certificate is not the pinned one".into(),
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-/// `GET /` over HTTPS from `127.0.0.1:port`, accepting only the pinned
-/// certificate. Returns the whole response (status line, headers, body).
-pub fn https_get(port: u16, fingerprint: &str) -> Result<String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PinnedCert::new(fingerprint)?))
-        .with_no_client_auth();
-    let name = ServerName::IpAddress(Ipv4Addr::LOCALHOST.into());
-    let conn = rustls::ClientConnection::new(Arc::new(config), name)?;
-    let tcp = TcpStream::connect(("127.0.0.1", port))?;
-    tcp.set_read_timeout(Some(Duration::from_secs(20)))?;
-    tcp.set_write_timeout(Some(Duration::from_secs(20)))?;
-    let mut tls = rustls::StreamOwned::new(conn, tcp);
-    tls.write_all(b"GET / HTTP/1.1\r\nHost: appliance\r\nConnection: close\r\n\r\n")?;
-    let mut out = Vec::new();
-    match tls.read_to_end(&mut out) {
-        Ok(_) => {}
-        // Some servers close without close_notify; keep what arrived.
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !out.is_empty() => {}
-        Err(e) => return Err(e.into()),
-    }
-    Ok(String::from_utf8_lossy(&out).into_owned())
-}
-
-/// A free TCP port on the host's loopback (closed again for QEMU to bind).
-/// A free TCP port on the host's loopback (for a QEMU port forward).
-pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 fn firstboot_dhcp(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     let json = handover_json(true, "fw-dhcp-7")?;
     firstboot(s, opts, dir, &json, "fw-dhcp-7", None)
@@ -311,9 +128,7 @@ fn firstboot(
     hostname: &str,
     problem: Option<&str>,
 ) -> Result<Timings> {
-    let appl = opts.appliance_dir.as_deref().context(
-        "no appliance artifacts (run through `cargo xtask qemu-test`, which builds them)",
-    )?;
+    let appl = opts.appliance()?;
     let disk = dir.join("disk.img");
     fs::write(dir.join("handover.json"), json)?;
     build_disk(&appl.join("rootfs.img"), json, &disk)?;
@@ -339,6 +154,7 @@ fn firstboot(
             initrd: appl.join("initrd.img"),
             cmdline: "console=ttyS0,115200 appliance.boot=LABEL=APPBOOT".into(),
         }),
+        ..VmConfig::default()
     };
     fs::write(dir.join("command.txt"), cfg.render() + "\n")?;
     let mut vm = Vm::spawn("qemu-system-x86_64", &cfg.args(), &dir.join("serial.log"))?;

@@ -5,7 +5,7 @@
 //! [`Nginx::start`] writes its own `nginx.conf` into a work directory (pid,
 //! logs and temp paths all inside it; nothing under `/etc/nginx` or
 //! `/var/log/nginx` is used), runs `/usr/sbin/nginx` in the foreground as a
-//! single process through [`crate::child::Daemon`], waits until the port
+//! single process through [`crate::harness::child::Daemon`], waits until the port
 //! answers a TLS ClientHello, and kills it when dropped. Static files only;
 //! Range requests are served (nginx's default); directories are not listed;
 //! missing files get a plain-text 404.
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::child::{last_lines, Daemon};
+use crate::harness::child::{last_lines, Daemon};
 
 /// Where Debian installs nginx.
 pub const NGINX: &str = "/usr/sbin/nginx";

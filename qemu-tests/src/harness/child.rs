@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::text::strip_ansi;
+use super::text::strip_ansi;
 
 /// A running VM.
 pub struct Vm {

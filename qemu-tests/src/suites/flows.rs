@@ -3,21 +3,17 @@
 //! choice, bad input, and unattended installs from answer files.
 
 use anyhow::Result;
+use protocol::{ids, Check, Event, NetConfig, NetSource};
 
-use crate::qemu::{Firmware, Medium, Network, Nic};
+use crate::expect_event;
+use crate::harness::qemu::{Firmware, Medium, Network, Nic};
+use crate::harness::session::{check, Session, STEP_TIMEOUT};
 use crate::scenario::{IsoVariant, Scenario, Script};
-use crate::session::{check, Session, STEP_TIMEOUT};
-use crate::vendor;
-
-/// E at the main menu, confirm, power off; QEMU must exit.
-pub fn exit_via_menu(s: &mut Session) -> Result<()> {
-    s.answer("menu", "e")?;
-    s.answer("exit.confirm", "y")?;
-    s.answer("exit.action", "p")?;
-    let p = s.expect_event("power", STEP_TIMEOUT)?;
-    check(s, p["action"] == "poweroff", "power event is not poweroff")?;
-    s.expect_exit()
-}
+use crate::servers::vendor;
+use crate::steps::{
+    exit_via_menu, no_disk_then_power_off, serial_event, serial_verified, stop_and_power_off,
+    type_manual,
+};
 
 fn nic(model: &str, network: Network) -> Option<Nic> {
     Some(Nic {
@@ -39,7 +35,7 @@ fn flow(
 }
 
 /// The flow scenarios.
-pub fn all() -> Vec<Scenario> {
+pub fn scenarios() -> Vec<Scenario> {
     let mut v = vec![
         flow(
             "flow-exit",
@@ -141,103 +137,109 @@ pub fn all() -> Vec<Scenario> {
                 | "flow-answers-malformed"
         );
     }
-    v.extend(crate::serials::all());
     v
 }
 
 fn exit_cancel_then_confirm(s: &mut Session) -> Result<()> {
-    s.answer("menu", "e")?;
-    s.answer("exit.confirm", "n")?;
+    s.answer(ids::MENU, "e")?;
+    s.answer(ids::EXIT_CONFIRM, "n")?;
     exit_via_menu(s)
 }
 
-/// Checks the `network` event against QEMU user networking's DHCP lease.
-fn check_slirp_network(s: &mut Session, source: &str) -> Result<()> {
-    let n = s.expect_event("network", STEP_TIMEOUT)?;
-    let c = &n["config"];
-    check(
-        s,
-        c["source"]["kind"] == source,
-        &format!("network source is not {source}: {n}"),
-    )?;
-    check(
-        s,
-        c["address"]["addr"] == "10.0.2.15" && c["address"]["prefix"] == 24,
-        &format!("address: {n}"),
-    )?;
-    check(s, c["gateway"] == "10.0.2.2", &format!("gateway: {n}"))?;
-    check(s, c["dns"][0] == "10.0.2.3", &format!("dns: {n}"))?;
-    let d = s.expect_event("doctor", STEP_TIMEOUT)?;
-    let gw = d["checks"]
-        .as_array()
-        .and_then(|a| a.iter().find(|c| c["name"] == "gateway"))
-        .cloned();
-    check(
-        s,
-        gw.as_ref().is_some_and(|g| g["ok"] == true),
-        &format!("the gateway check did not pass: {d}"),
-    )?;
-    Ok(())
+fn expect_network(s: &mut Session) -> Result<NetConfig> {
+    expect_event!(s, STEP_TIMEOUT, Event::Network { config } => config.clone())
 }
 
-/// The serial step with the entitled test serial: verified by the backend.
-pub fn serial_verified(s: &mut Session) -> Result<()> {
-    s.answer("serial.menu", "s")?;
-    s.answer("serial.number", &vendor::entitled().to_string())?;
-    let e = s.expect_event("serial", STEP_TIMEOUT)?;
-    check(s, e["outcome"] == "verified", &format!("serial: {e}"))?;
-    s.answer("serial.continue", "")
+fn expect_doctor(s: &mut Session) -> Result<Vec<Check>> {
+    expect_event!(s, STEP_TIMEOUT, Event::Doctor { checks } => checks.clone())
+}
+
+fn expect_keyboard(s: &mut Session) -> Result<String> {
+    expect_event!(s, STEP_TIMEOUT, Event::Keyboard { layout, .. } => layout.clone())
+}
+
+fn expect_answers(s: &mut Session) -> Result<String> {
+    expect_event!(s, STEP_TIMEOUT, Event::Answers { source } => source.clone())
+}
+
+/// Whether the doctor's gateway check passed (`None`: no such check).
+fn gateway_ok(checks: &[Check]) -> Option<bool> {
+    checks.iter().find(|c| c.name == "gateway").map(|c| c.ok)
+}
+
+/// Checks the `network` event against QEMU user networking's DHCP lease;
+/// `manual` says which source it must name.
+fn check_slirp_network(s: &mut Session, manual: bool) -> Result<()> {
+    let c = expect_network(s)?;
+    check(
+        s,
+        matches!(c.source, NetSource::Manual) == manual,
+        &format!(
+            "network source is not {}: {c:?}",
+            if manual { "manual" } else { "dhcp" }
+        ),
+    )?;
+    check(
+        s,
+        c.address.addr.to_string() == "10.0.2.15" && c.address.prefix == 24,
+        &format!("address: {c:?}"),
+    )?;
+    check(
+        s,
+        c.gateway.map(|g| g.to_string()).as_deref() == Some("10.0.2.2"),
+        &format!("gateway: {c:?}"),
+    )?;
+    check(
+        s,
+        c.dns.first().map(|d| d.to_string()).as_deref() == Some("10.0.2.3"),
+        &format!("dns: {c:?}"),
+    )?;
+    let checks = expect_doctor(s)?;
+    check(
+        s,
+        gateway_ok(&checks) == Some(true),
+        &format!("the gateway check did not pass: {checks:?}"),
+    )?;
+    Ok(())
 }
 
 /// The serial step where the backend cannot be reached (an isolated
 /// network): the cause, Retry n, back to the number, Enter, exit.
 fn serial_unreachable_then_exit(s: &mut Session) -> Result<()> {
-    s.answer("serial.menu", "s")?;
-    s.answer("serial.number", &vendor::entitled().to_string())?;
-    let e = s.expect_event("serial", STEP_TIMEOUT)?;
-    check(s, e["outcome"] == "unreachable", &format!("serial: {e}"))?;
-    s.answer("serial.retry", "n")?;
-    s.answer("serial.number", "")?;
-    s.answer("serial.menu", "e")?;
-    s.answer("exit.confirm", "y")?;
-    s.answer("exit.action", "p")?;
-    s.expect_event("power", STEP_TIMEOUT)?;
+    s.answer(ids::SERIAL_MENU, "s")?;
+    s.answer(ids::SERIAL_NUMBER, &vendor::entitled().to_string())?;
+    let (outcome, _, message) = serial_event(s)?;
+    check(
+        s,
+        outcome == "unreachable",
+        &format!("serial: {outcome}: {message}"),
+    )?;
+    s.answer(ids::SERIAL_RETRY, "n")?;
+    s.answer(ids::SERIAL_NUMBER, "")?;
+    s.answer(ids::SERIAL_MENU, "e")?;
+    s.answer(ids::EXIT_CONFIRM, "y")?;
+    s.answer(ids::EXIT_ACTION, "p")?;
+    expect_event!(s, STEP_TIMEOUT, Event::Power { .. } => ())?;
     s.expect_exit()
 }
 
 fn keyboard_and_finish(s: &mut Session) -> Result<()> {
     serial_verified(s)?;
-    s.answer("keyboard.layout", "de")?;
-    let k = s.expect_event("keyboard", STEP_TIMEOUT)?;
-    check(s, k["layout"] == "de", &format!("keyboard event: {k}"))?;
+    s.answer(ids::KEYBOARD_LAYOUT, "de")?;
+    let layout = expect_keyboard(s)?;
+    check(s, layout == "de", &format!("keyboard event: {layout}"))?;
     no_disk_then_power_off(s)
-}
-
-/// These VMs have no disk besides the ISO: the install step lists the CD
-/// drive as not offered and stops; power off from the stop screen.
-pub fn no_disk_then_power_off(s: &mut Session) -> Result<()> {
-    let d = s.expect_event("disks", STEP_TIMEOUT)?;
-    let medium_refused = d["disks"].as_array().is_some_and(|a| {
-        a.iter()
-            .any(|x| x["refusal"] == "it holds the installation medium")
-    });
-    check(
-        s,
-        medium_refused,
-        &format!("the install medium must not be offered: {d}"),
-    )?;
-    s.answer("stop.action", "p")?;
-    s.expect_event("power", STEP_TIMEOUT)?;
-    s.expect_exit()
 }
 
 /// Only the stop screen (no disk to install on) asked for input.
 fn only_the_stop_screen_prompted(s: &mut Session) -> Result<()> {
-    let others: Vec<String> = s
+    let others: Vec<&str> = s
         .seen
         .iter()
-        .filter(|e| e["event"] == "prompt" && e["id"] != "stop.action")
-        .map(|e| e["id"].to_string())
+        .filter_map(|e| match e {
+            Event::Prompt { id } if id != ids::STOP_ACTION => Some(id.as_str()),
+            _ => None,
+        })
         .collect();
     check(
         s,
@@ -247,60 +249,43 @@ fn only_the_stop_screen_prompted(s: &mut Session) -> Result<()> {
 }
 
 fn dhcp_then_keyboard(s: &mut Session) -> Result<()> {
-    s.answer("menu", "d")?;
-    check_slirp_network(s, "dhcp")?;
+    s.answer(ids::MENU, "d")?;
+    check_slirp_network(s, false)?;
     keyboard_and_finish(s)
 }
 
-fn type_manual(s: &mut Session) -> Result<()> {
-    s.answer("manual.address", "10.0.2.15/24")?;
-    s.answer("manual.gateway", "10.0.2.2")?;
-    s.answer("manual.dns", "10.0.2.3")?;
-    s.answer("manual.hostname", "appliance")?;
-    s.answer("manual.domain", "example.test")?;
-    s.answer("manual.search", "")?;
-    s.answer("manual.confirm", "y")
-}
-
 fn manual_slirp(s: &mut Session) -> Result<()> {
-    s.answer("menu", "m")?;
+    s.answer(ids::MENU, "m")?;
     type_manual(s)?;
-    check_slirp_network(s, "manual")?;
+    check_slirp_network(s, true)?;
     keyboard_and_finish(s)
 }
 
 fn no_dhcp_then_manual(s: &mut Session) -> Result<()> {
-    s.answer("menu", "d")?;
-    let f = s.expect_event("dhcp-failed", STEP_TIMEOUT)?;
+    s.answer(ids::MENU, "d")?;
+    let interface =
+        expect_event!(s, STEP_TIMEOUT, Event::DhcpFailed { interface, .. } => interface.clone())?;
     check(
         s,
-        f["interface"] == "eth0",
-        &format!("dhcp-failed names no interface: {f}"),
+        interface == "eth0",
+        &format!("dhcp-failed names no interface: {interface:?}"),
     )?;
-    s.answer("menu", "m")?;
+    s.answer(ids::MENU, "m")?;
     type_manual(s)?;
-    let n = s.expect_event("network", STEP_TIMEOUT)?;
+    let c = expect_network(s)?;
+    check(s, c.source == NetSource::Manual, &format!("network: {c:?}"))?;
+    let checks = expect_doctor(s)?;
     check(
         s,
-        n["config"]["source"]["kind"] == "manual",
-        &format!("network: {n}"),
-    )?;
-    let d = s.expect_event("doctor", STEP_TIMEOUT)?;
-    let gw = d["checks"]
-        .as_array()
-        .and_then(|a| a.iter().find(|c| c["name"] == "gateway"))
-        .cloned();
-    check(
-        s,
-        gw.as_ref().is_some_and(|g| g["ok"] == false),
-        &format!("nobody is on this network, yet the gateway check passed: {d}"),
+        gateway_ok(&checks) == Some(false),
+        &format!("nobody is on this network, yet the gateway check passed: {checks:?}"),
     )?;
     serial_unreachable_then_exit(s)
 }
 
 /// The bad-input corpus shared with the installer's unit tests: every entry
 /// is typed over the serial console and must be refused with its exact message.
-const BAD_INPUTS: &str = include_str!("../../installer/tests/bad_inputs.json");
+const BAD_INPUTS: &str = include_str!("../../../installer/tests/bad_inputs.json");
 
 /// One round through the manual screens: for each prompt, the context under
 /// which corpus entries are typed there, and the value typed afterwards
@@ -321,25 +306,25 @@ const ROUNDS: &[Round] = &[
     // First round: nothing entered yet, so empty input is refused as missing.
     Round {
         steps: &[
-            ("manual.address", "{}", "192.0.2.10"),
+            (ids::MANUAL_ADDRESS, "{}", "192.0.2.10"),
             (
-                "manual.netmask",
+                ids::MANUAL_NETMASK,
                 r#"{"address":"192.0.2.10"}"#,
                 "255.255.255.0",
             ),
-            ("manual.gateway", ADDR24, "192.0.2.1"),
-            ("manual.dns", ADDR24_GW, "192.0.2.53"),
-            ("manual.hostname", ADDR24_GW_DNS, "appliance"),
-            ("manual.domain", ADDR24_GW_DNS_HOST, "example.com"),
-            ("manual.search", ADDR24_ALL, ""),
+            (ids::MANUAL_GATEWAY, ADDR24, "192.0.2.1"),
+            (ids::MANUAL_DNS, ADDR24_GW, "192.0.2.53"),
+            (ids::MANUAL_HOSTNAME, ADDR24_GW_DNS, "appliance"),
+            (ids::MANUAL_DOMAIN, ADDR24_GW_DNS_HOST, "example.com"),
+            (ids::MANUAL_SEARCH, ADDR24_ALL, ""),
         ],
         confirm: "n",
     },
     Round {
         steps: &[
-            ("manual.address", "-", "192.0.2.0"),
+            (ids::MANUAL_ADDRESS, "-", "192.0.2.0"),
             (
-                "manual.netmask",
+                ids::MANUAL_NETMASK,
                 r#"{"address":"192.0.2.0"}"#,
                 "255.255.0.0",
             ),
@@ -348,9 +333,9 @@ const ROUNDS: &[Round] = &[
     },
     Round {
         steps: &[
-            ("manual.address", "-", "192.0.2.127"),
+            (ids::MANUAL_ADDRESS, "-", "192.0.2.127"),
             (
-                "manual.netmask",
+                ids::MANUAL_NETMASK,
                 r#"{"address":"192.0.2.127"}"#,
                 "255.255.0.0",
             ),
@@ -359,8 +344,12 @@ const ROUNDS: &[Round] = &[
     },
     Round {
         steps: &[
-            ("manual.address", "-", "10.0.0.5/30"),
-            ("manual.gateway", r#"{"address":"10.0.0.5/30"}"#, "10.0.0.6"),
+            (ids::MANUAL_ADDRESS, "-", "10.0.0.5/30"),
+            (
+                ids::MANUAL_GATEWAY,
+                r#"{"address":"10.0.0.5/30"}"#,
+                "10.0.0.6",
+            ),
         ],
         confirm: "y",
     },
@@ -369,11 +358,11 @@ const ROUNDS: &[Round] = &[
 fn bad_inputs(s: &mut Session) -> Result<()> {
     let corpus: Vec<serde_json::Value> = serde_json::from_str(BAD_INPUTS)?;
     let mut typed = vec![false; corpus.len()];
-    s.answer("menu", "m")?;
+    s.answer(ids::MENU, "m")?;
     for round in ROUNDS {
         loop {
             let id = s.next_prompt()?;
-            if id == "manual.confirm" {
+            if id == ids::MANUAL_CONFIRM {
                 s.type_line(round.confirm)?;
                 break;
             }
@@ -384,8 +373,9 @@ fn bad_inputs(s: &mut Session) -> Result<()> {
             };
             let ctx: Option<serde_json::Value> = serde_json::from_str(ctx).ok();
             let mut first = true;
-            for (i, e) in corpus.iter().enumerate() {
-                if e["id"] != id.as_str() || ctx.as_ref() != Some(&e["context"]) {
+            // Corpus entries (installer/tests/bad_inputs.json), not events.
+            for (i, entry) in corpus.iter().enumerate() {
+                if entry["id"] != id.as_str() || ctx.as_ref() != Some(&entry["context"]) {
                     continue;
                 }
                 if !first {
@@ -397,13 +387,16 @@ fn bad_inputs(s: &mut Session) -> Result<()> {
                     )?;
                 }
                 first = false;
-                let input = e["input"].as_str().unwrap_or_default();
+                let input = entry["input"].as_str().unwrap_or_default();
                 s.type_line(input)?;
-                let inv = s.expect_event("invalid", STEP_TIMEOUT)?;
+                let (inv_id, message) = s.expect_invalid()?;
                 check(
                     s,
-                    inv["id"] == id.as_str() && inv["message"] == e["message"],
-                    &format!("typed {input:?} at {id}: want {}, got {inv}", e["message"]),
+                    inv_id == id && entry["message"] == message.as_str(),
+                    &format!(
+                        "typed {input:?} at {id}: want {}, got {message:?} at {inv_id}",
+                        entry["message"]
+                    ),
                 )?;
                 typed[i] = true;
             }
@@ -422,38 +415,40 @@ fn bad_inputs(s: &mut Session) -> Result<()> {
         .iter()
         .zip(&typed)
         .filter(|(_, t)| !**t)
-        .map(|(e, _)| format!("{} {} {:?}", e["id"], e["context"], e["input"]))
+        .map(|(entry, _)| format!("{} {} {:?}", entry["id"], entry["context"], entry["input"]))
         .collect();
     check(
         s,
         missed.is_empty(),
         &format!("corpus entries no round reached: {missed:?}"),
     )?;
-    let n = s.expect_event("network", STEP_TIMEOUT)?;
+    let c = expect_network(s)?;
     check(
         s,
-        n["config"]["address"]["addr"] == "10.0.0.5",
-        &format!("network: {n}"),
+        c.address.addr.to_string() == "10.0.0.5",
+        &format!("network: {c:?}"),
     )?;
-    s.expect_event("doctor", STEP_TIMEOUT)?;
+    expect_doctor(s)?;
     serial_unreachable_then_exit(s)
 }
 
 /// Answers embedded in the ISO: DHCP, keyboard `de`, power off — no prompt.
 fn unattended_iso(s: &mut Session) -> Result<()> {
-    let a = s.expect_event("answers", STEP_TIMEOUT)?;
+    let source = expect_answers(s)?;
     check(
         s,
-        a["source"]
-            .as_str()
-            .is_some_and(|x| x.contains("/etc/installer/answers.json")),
-        &format!("answers: {a}"),
+        source.contains("/etc/installer/answers.json"),
+        &format!("answers: {source}"),
     )?;
-    check_slirp_network(s, "dhcp")?;
-    let e = s.expect_event("serial", STEP_TIMEOUT)?;
-    check(s, e["outcome"] == "verified", &format!("serial: {e}"))?;
-    let k = s.expect_event("keyboard", STEP_TIMEOUT)?;
-    check(s, k["layout"] == "de", &format!("keyboard: {k}"))?;
+    check_slirp_network(s, false)?;
+    let (outcome, _, message) = serial_event(s)?;
+    check(
+        s,
+        outcome == "verified",
+        &format!("serial: {outcome}: {message}"),
+    )?;
+    let layout = expect_keyboard(s)?;
+    check(s, layout == "de", &format!("keyboard: {layout}"))?;
     no_disk_then_power_off(s)?;
     only_the_stop_screen_prompted(s)
 }
@@ -461,29 +456,27 @@ fn unattended_iso(s: &mut Session) -> Result<()> {
 /// Answers fetched over HTTP (`installer.answers=` on the kernel command line):
 /// manual network with the file's hostname, keyboard `fr-ch`, power off.
 fn unattended_http(s: &mut Session) -> Result<()> {
-    let a = s.expect_event("answers", STEP_TIMEOUT)?;
+    let source = expect_answers(s)?;
     check(
         s,
-        a["source"]
-            .as_str()
-            .is_some_and(|x| x.contains("installer.answers=http://10.0.2.2:")),
-        &format!("answers: {a}"),
+        source.contains("installer.answers=http://10.0.2.2:"),
+        &format!("answers: {source}"),
     )?;
-    let n = loop {
-        let n = s.expect_event("network", STEP_TIMEOUT)?;
-        if n["config"]["source"]["kind"] == "manual" {
-            break n;
+    let c = loop {
+        let c = expect_network(s)?;
+        if c.source == NetSource::Manual {
+            break c;
         }
     };
+    check(s, c.hostname == "appliance-7", &format!("network: {c:?}"))?;
+    let (outcome, _, message) = serial_event(s)?;
     check(
         s,
-        n["config"]["hostname"] == "appliance-7",
-        &format!("network: {n}"),
+        outcome == "verified",
+        &format!("serial: {outcome}: {message}"),
     )?;
-    let e = s.expect_event("serial", STEP_TIMEOUT)?;
-    check(s, e["outcome"] == "verified", &format!("serial: {e}"))?;
-    let k = s.expect_event("keyboard", STEP_TIMEOUT)?;
-    check(s, k["layout"] == "fr-ch", &format!("keyboard: {k}"))?;
+    let layout = expect_keyboard(s)?;
+    check(s, layout == "fr-ch", &format!("keyboard: {layout}"))?;
     no_disk_then_power_off(s)?;
     only_the_stop_screen_prompted(s)
 }
@@ -491,32 +484,26 @@ fn unattended_http(s: &mut Session) -> Result<()> {
 /// A misspelt key: the run stops naming the key path, before the answers
 /// configure anything, and offers reboot / power off / shell.
 fn answers_malformed(s: &mut Session) -> Result<()> {
-    let e = s.expect_event("answers-error", STEP_TIMEOUT)?;
-    check(
-        s,
-        e["key"].as_str().is_some_and(|k| k.contains("adress")),
-        &format!("answers-error: {e}"),
-    )?;
-    s.answer("stop.action", "p")?;
-    s.expect_event("power", STEP_TIMEOUT)?;
-    s.expect_exit()?;
+    let key = expect_event!(s, STEP_TIMEOUT, Event::AnswersError { key, .. } => key.clone())?;
+    check(s, key.contains("adress"), &format!("answers-error: {key}"))?;
+    stop_and_power_off(s)?;
     let configured_from_answers = s
         .seen
         .iter()
-        .any(|e| e["event"] == "network" && e["config"]["source"]["kind"] == "manual");
+        .any(|e| matches!(e, Event::Network { config } if config.source == NetSource::Manual));
     check(
         s,
         !configured_from_answers,
         "the malformed answers configured the network",
     )?;
-    let keyboard = s.saw("keyboard")?;
+    let keyboard = s.saw(|e| matches!(e, Event::Keyboard { .. }))?;
     check(s, !keyboard, "the malformed answers set the keyboard")
 }
 
 /// (S) at the main menu: busybox's shell on the installer's console; `exit`
 /// returns to the menu.
 fn rescue_shell(s: &mut Session) -> Result<()> {
-    s.answer("menu", "s")?;
+    s.answer(ids::MENU, "s")?;
     shell_then_exit(s)
 }
 
@@ -535,9 +522,9 @@ fn shell_then_exit(s: &mut Session) -> Result<()> {
     std::thread::sleep(std::time::Duration::from_millis(300));
     s.vm.send(b"echo SHELL-$((6*7)); exit\r")?;
     s.vm.expect("SHELL-42", STEP_TIMEOUT)?;
-    s.answer("menu", "e")?;
-    s.answer("exit.confirm", "y")?;
-    s.answer("exit.action", "p")?;
-    s.expect_event("power", STEP_TIMEOUT)?;
+    s.answer(ids::MENU, "e")?;
+    s.answer(ids::EXIT_CONFIRM, "y")?;
+    s.answer(ids::EXIT_ACTION, "p")?;
+    expect_event!(s, STEP_TIMEOUT, Event::Power { .. } => ())?;
     s.expect_exit()
 }

@@ -25,12 +25,14 @@ use anyhow::{bail, ensure, Context, Result};
 use installer::facts::Firmware as Fw;
 use installer::install::bootloader::{self, BootConsole, GrubParams};
 
-use crate::child::Vm;
-use crate::qemu::{self, Firmware, Medium, Network, Nic, VmConfig};
-use crate::scenario::{RunOptions, Scenario, Script, Timings};
+use crate::harness::child::Vm;
+use crate::harness::disk::{fat32, handover_json};
+use crate::harness::media;
+use crate::harness::qemu::{Contents, Controller, Drive, Firmware, Medium, Network, Nic, VmConfig};
+use crate::scenario::{Needs, RunOptions, Scenario, Script, Timings};
 
 /// Name prefix of these scenarios.
-pub const PREFIX: &str = "installed-";
+const PREFIX: &str = "installed-";
 /// Time allowed from QEMU start to the appliance's ready line under TCG.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(90);
 /// Partitions start at 1 MiB.
@@ -51,6 +53,11 @@ pub fn scenarios() -> Vec<Scenario> {
         .map(|fw| {
             let mut s = Scenario::boot(format!("{PREFIX}{}", fw.name()), fw, Medium::Disk);
             s.script = Script::Custom(run);
+            s.needs = Needs {
+                iso: true,
+                appliance: true,
+                backend: false,
+            };
             s
         })
         .collect()
@@ -65,11 +72,8 @@ pub struct BootFiles {
 
 impl BootFiles {
     /// Reads `boot/initrd.img` out of `iso` and keeps the boot loader files.
-    pub fn from_iso(iso: &Path, scratch: &Path) -> Result<BootFiles> {
-        let initrd = scratch.join("installer-initrd.img");
-        crate::media::extract_file(iso, "boot/initrd.img", &initrd)?;
-        let packed = fs::read(&initrd)?;
-        let _ = fs::remove_file(&initrd);
+    pub fn from_iso(iso: &Path) -> Result<BootFiles> {
+        let packed = media::read_file(iso, "boot/initrd.img")?;
         let cpio = image_builder::cpio::decompress(&packed)
             .context("decompressing the installer's initrd.img")?;
         let files = read_newc(&cpio)?
@@ -181,7 +185,7 @@ pub fn build_disk(
         .iter()
         .map(|(p, d)| (p.as_str(), d.as_slice()))
         .collect();
-    let fat = crate::appliance::fat32(BOOT_SECTORS * 512, handover::BOOT_LABEL, VOLUME_ID, &files)?;
+    let fat = fat32(BOOT_SECTORS * 512, handover::BOOT_LABEL, VOLUME_ID, &files)?;
     let data_lba = FIRST_LBA + BOOT_SECTORS;
     let data_sectors = data.len() as u64 / 512;
     // Room for the backup GPT, rounded up to whole MiB.
@@ -299,27 +303,22 @@ pub fn grub_device(text: &str) -> String {
 /// Builds the disk for the scenario's firmware, boots it with the ISO as a
 /// second drive (BIOS: CD; UEFI: hard disk), and waits for the ready line.
 fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
-    let appl = opts.appliance_dir.as_deref().context(
-        "no appliance artifacts (run through `cargo xtask qemu-test`, which builds them)",
-    )?;
+    let appl = opts.appliance()?;
     let fw = if s.firmware == Firmware::Bios {
         Fw::Bios
     } else {
         Fw::Uefi
     };
-    let boot = BootFiles::from_iso(&opts.iso, dir)?;
-    let json = crate::appliance::handover_json(true, HOSTNAME)?;
+    let boot = BootFiles::from_iso(&opts.iso)?;
+    let json = handover_json(true, HOSTNAME)?;
     let disk = dir.join("disk.img");
     build_disk(fw, appl, &boot, &json, &disk)?;
 
-    let vars = match opts.firmware.vars_template(s.firmware) {
-        Some(t) => {
-            let p = dir.join("OVMF_VARS.fd");
-            fs::copy(t, &p)
-                .with_context(|| format!("copying {} (install the ovmf package)", t.display()))?;
-            Some(p)
-        }
-        None => None,
+    // The ISO as a second drive: a CD (BIOS) or a hard disk (UEFI), so
+    // GRUB sees another FAT ESP on the 0xEF partition there.
+    let (contents, second_kind) = match fw {
+        Fw::Bios => (Contents::Cdrom, "CD"),
+        Fw::Uefi => (Contents::Snapshot, "hard disk"),
     };
     let cfg = VmConfig {
         firmware: s.firmware,
@@ -327,30 +326,31 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         image: disk,
         memory_mib: opts.memory_mib,
         kvm: opts.kvm,
-        vars,
+        vars: opts.vars_for(s.firmware, dir)?,
         events: dir.join("events.log"),
         paths: opts.firmware.clone(),
         nic: Some(Nic {
             model: "e1000".into(),
             network: Network::User,
         }),
-        kernel: None,
+        drives: vec![Drive {
+            id: "iso".into(),
+            image: opts.iso.clone(),
+            contents,
+            controller: Controller::Ide { bus: 1, unit: None },
+            serial: None,
+            bootindex: None,
+        }],
+        ..VmConfig::default()
     };
-    let (second, second_kind) = match fw {
-        Fw::Bios => (Medium::Cd, "CD"),
-        Fw::Uefi => (Medium::Disk, "hard disk"),
-    };
-    let mut args = cfg.args();
-    args.extend(qemu::extra_drive_args(second, &opts.iso, "iso"));
-    let rendered = std::iter::once("qemu-system-x86_64".to_string())
-        .chain(args.iter().cloned())
-        .collect::<Vec<_>>()
-        .join(" ");
     fs::write(
         dir.join("command.txt"),
-        format!("# the ISO as a second drive ({second_kind})\n{rendered}\n"),
+        format!(
+            "# the ISO as a second drive ({second_kind})\n{}\n",
+            cfg.render()
+        ),
     )?;
-    let mut vm = Vm::spawn("qemu-system-x86_64", &args, &dir.join("serial.log"))?;
+    let mut vm = Vm::spawn("qemu-system-x86_64", &cfg.args(), &dir.join("serial.log"))?;
 
     vm.expect("Loading from ", READY_TIMEOUT)
         .context("waiting for GRUB's menu entry to run")?;

@@ -1,10 +1,13 @@
-//! Variants of a built ISO for boot scenarios.
+//! Reading a built ISO for boot scenarios: files out of it (the kernel and
+//! initramfs for direct kernel boot), and variants of it.
 
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+
+use super::qemu::DirectKernel;
 
 const BLOCK: u64 = 2048;
 
@@ -40,16 +43,37 @@ pub fn hide_el_torito(iso: &Path, out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Copies the file `path` out of `iso` to `to`, with our own ISO reader
-/// (for direct kernel boot of the kernel and initramfs the ISO carries).
-pub fn extract_file(iso: &Path, path: &str, to: &Path) -> Result<()> {
+/// The file `path` of `iso`, read with our own ISO reader.
+pub fn read_file(iso: &Path, path: &str) -> Result<Vec<u8>> {
     let mut f = File::open(iso).with_context(|| format!("opening {}", iso.display()))?;
     let e = image_builder::iso::read::find_file(&mut f, path)
         .with_context(|| format!("{path} in {}", iso.display()))?;
     let mut data = vec![0u8; e.len as usize];
     f.seek(SeekFrom::Start(u64::from(e.lba) * BLOCK))?;
     f.read_exact(&mut data)?;
+    Ok(data)
+}
+
+/// Copies the file `path` out of `iso` to `to`.
+pub fn extract_file(iso: &Path, path: &str, to: &Path) -> Result<()> {
+    let data = read_file(iso, path)?;
     fs::write(to, data).with_context(|| format!("writing {}", to.display()))
+}
+
+/// Direct kernel boot of the kernel and initramfs `iso` carries: both are
+/// copied to `dir` (`vmlinuz`, `initrd.img`) unless already there — a
+/// scenario that boots the same ISO several times copies them once.
+pub fn direct_kernel(iso: &Path, dir: &Path, cmdline: String) -> Result<DirectKernel> {
+    let (kernel, initrd) = (dir.join("vmlinuz"), dir.join("initrd.img"));
+    if !kernel.exists() || !initrd.exists() {
+        extract_file(iso, "boot/vmlinuz", &kernel)?;
+        extract_file(iso, "boot/initrd.img", &initrd)?;
+    }
+    Ok(DirectKernel {
+        kernel,
+        initrd,
+        cmdline,
+    })
 }
 
 fn read_block(f: &mut File, lba: u64) -> Result<Vec<u8>> {
@@ -93,6 +117,10 @@ mod tests {
         fs::write(dir.join("t.iso"), img).unwrap();
         extract_file(&dir.join("t.iso"), "boot/vmlinuz", &dir.join("k")).unwrap();
         assert_eq!(fs::read(dir.join("k")).unwrap(), kernel);
+        let k = direct_kernel(&dir.join("t.iso"), &dir, "console=ttyS0".into()).unwrap();
+        assert_eq!(fs::read(&k.kernel).unwrap(), kernel);
+        assert_eq!(fs::read(&k.initrd).unwrap(), b"initrd");
+        assert_eq!(k.cmdline, "console=ttyS0");
         let err = extract_file(&dir.join("t.iso"), "boot/missing", &dir.join("m")).unwrap_err();
         assert!(format!("{err:#}").contains("boot/missing"), "{err:#}");
         fs::remove_dir_all(&dir).unwrap();

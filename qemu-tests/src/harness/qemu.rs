@@ -120,6 +120,119 @@ pub struct VmConfig {
     pub paths: FirmwarePaths,
     pub nic: Option<Nic>,
     pub kernel: Option<DirectKernel>,
+    /// Boot index of the medium (0: first). Ignored with direct kernel boot.
+    pub medium_bootindex: u32,
+    /// More drives, in this order after the medium.
+    pub drives: Vec<Drive>,
+    /// SMBIOS system (type 1) strings the guest sees in DMI.
+    pub dmi: Option<Dmi>,
+}
+
+impl Default for VmConfig {
+    /// BIOS, a CD, 1 GiB, TCG, no NIC, no extra drives; `image` and
+    /// `events` are empty and must be set.
+    fn default() -> Self {
+        VmConfig {
+            firmware: Firmware::Bios,
+            medium: Medium::Cd,
+            image: PathBuf::new(),
+            memory_mib: 1024,
+            kvm: false,
+            vars: None,
+            events: PathBuf::new(),
+            paths: FirmwarePaths::default(),
+            nic: None,
+            kernel: None,
+            medium_bootindex: 0,
+            drives: Vec::new(),
+            dmi: None,
+        }
+    }
+}
+
+/// Where a drive is plugged in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Controller {
+    /// IDE (`pc`) or AHCI (`q35`): bus `ide.<bus>`, and a unit on it if
+    /// given. The medium sits on `ide.0`; q35's AHCI ports take one unit each.
+    Ide { bus: u8, unit: Option<u8> },
+    /// VMware paravirtual SCSI (one `pvscsi` controller per drive).
+    Pvscsi,
+    /// virtio-blk.
+    Virtio,
+}
+
+/// What a drive is to the guest, and whether the file changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contents {
+    /// A read-only CD-ROM.
+    Cdrom,
+    /// A hard disk whose writes stay in QEMU (`snapshot=on`).
+    Snapshot,
+    /// A hard disk the guest writes through to the file.
+    Writable,
+}
+
+/// One more drive next to the boot medium.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drive {
+    /// QEMU's drive id; unique in the VM (`boot` is the medium's).
+    pub id: String,
+    pub image: PathBuf,
+    pub contents: Contents,
+    pub controller: Controller,
+    /// The serial number the guest reads.
+    pub serial: Option<String>,
+    /// Firmware boot order; none: the firmware does not try it.
+    pub bootindex: Option<u32>,
+}
+
+impl Drive {
+    /// `-drive` and `-device` arguments.
+    fn args(&self) -> Vec<String> {
+        let img = self.image.display();
+        let id = &self.id;
+        let access = match self.contents {
+            Contents::Cdrom => "media=cdrom,readonly=on,",
+            Contents::Snapshot => "snapshot=on,",
+            Contents::Writable => "",
+        };
+        let mut a = vec![
+            "-drive".to_string(),
+            format!("if=none,id={id},format=raw,{access}file={img}"),
+        ];
+        let cd = self.contents == Contents::Cdrom;
+        let mut device = match self.controller {
+            Controller::Ide { bus, unit } => {
+                let kind = if cd { "ide-cd" } else { "ide-hd" };
+                let unit = unit.map(|u| format!(",unit={u}")).unwrap_or_default();
+                format!("{kind},drive={id},bus=ide.{bus}{unit}")
+            }
+            Controller::Pvscsi => {
+                a.push("-device".into());
+                a.push(format!("pvscsi,id={id}-hba"));
+                let kind = if cd { "scsi-cd" } else { "scsi-hd" };
+                format!("{kind},drive={id},bus={id}-hba.0")
+            }
+            Controller::Virtio => format!("virtio-blk-pci,drive={id}"),
+        };
+        if let Some(s) = &self.serial {
+            device.push_str(&format!(",serial={s}"));
+        }
+        if let Some(i) = self.bootindex {
+            device.push_str(&format!(",bootindex={i}"));
+        }
+        a.push("-device".into());
+        a.push(device);
+        a
+    }
+}
+
+/// SMBIOS type 1 (system) strings, e.g. a hypervisor's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dmi {
+    pub manufacturer: String,
+    pub product: String,
 }
 
 impl VmConfig {
@@ -200,9 +313,9 @@ impl VmConfig {
         let img = self.image.display();
         // With -kernel, QEMU's option ROM takes boot index 0.
         let bootindex = if self.kernel.is_some() {
-            ""
+            String::new()
         } else {
-            ",bootindex=0"
+            format!(",bootindex={}", self.medium_bootindex)
         };
         match self.medium {
             Medium::Cd => {
@@ -230,6 +343,16 @@ impl VmConfig {
                 a.push(format!("ide-hd,drive=boot{bootindex}"));
             }
         }
+        if let Some(d) = &self.dmi {
+            a.push("-smbios".into());
+            a.push(format!(
+                "type=1,manufacturer={},product={}",
+                d.manufacturer, d.product
+            ));
+        }
+        for d in &self.drives {
+            a.extend(d.args());
+        }
         a
     }
 
@@ -246,37 +369,6 @@ impl VmConfig {
     }
 }
 
-/// Arguments that attach `image` as one more drive next to the boot medium,
-/// without a boot index (firmware boots the medium with `bootindex=0`
-/// first). Copy-on-write like the boot medium; `id` must be unique. IDE
-/// drives go on bus `ide.1` (q35's AHCI ports take one unit each; the boot
-/// medium is on `ide.0`), so at most one extra IDE drive.
-pub fn extra_drive_args(medium: Medium, image: &Path, id: &str) -> Vec<String> {
-    let img = image.display();
-    match medium {
-        Medium::Cd => vec![
-            "-drive".into(),
-            format!("if=none,id={id},format=raw,media=cdrom,readonly=on,file={img}"),
-            "-device".into(),
-            format!("ide-cd,drive={id},bus=ide.1"),
-        ],
-        Medium::Usb => vec![
-            "-device".into(),
-            format!("qemu-xhci,id={id}-xhci"),
-            "-drive".into(),
-            format!("if=none,id={id},format=raw,snapshot=on,file={img}"),
-            "-device".into(),
-            format!("usb-storage,bus={id}-xhci.0,drive={id},removable=on"),
-        ],
-        Medium::Disk => vec![
-            "-drive".into(),
-            format!("if=none,id={id},format=raw,snapshot=on,file={img}"),
-            "-device".into(),
-            format!("ide-hd,drive={id},bus=ide.1"),
-        ],
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,13 +378,9 @@ mod tests {
             firmware,
             medium,
             image: "/t/i.iso".into(),
-            memory_mib: 1024,
-            kvm: false,
             vars: Some("/t/vars.fd".into()),
             events: "/t/ev.log".into(),
-            paths: FirmwarePaths::default(),
-            nic: None,
-            kernel: None,
+            ..VmConfig::default()
         }
     }
 
@@ -363,18 +451,69 @@ mod tests {
     }
 
     #[test]
-    fn extra_drives_have_no_boot_index() {
-        let cd = extra_drive_args(Medium::Cd, Path::new("/t/i.iso"), "iso").join(" ");
+    fn extra_drives_dmi_and_boot_order_are_data() {
+        let mut c = cfg(Firmware::Bios, Medium::Cd);
+        c.medium_bootindex = 1;
+        c.dmi = Some(Dmi {
+            manufacturer: "Microsoft Corporation".into(),
+            product: "Virtual Machine".into(),
+        });
+        let drive = |id: &str, contents, controller, serial: Option<&str>, bootindex| Drive {
+            id: id.into(),
+            image: format!("/t/{id}.img").into(),
+            contents,
+            controller,
+            serial: serial.map(String::from),
+            bootindex,
+        };
+        c.drives = vec![
+            drive(
+                "iso",
+                Contents::Cdrom,
+                Controller::Ide { bus: 1, unit: None },
+                None,
+                None,
+            ),
+            drive(
+                "target",
+                Contents::Writable,
+                Controller::Ide { bus: 1, unit: None },
+                Some("TARGET0001"),
+                Some(0),
+            ),
+            drive(
+                "target2",
+                Contents::Writable,
+                Controller::Ide {
+                    bus: 0,
+                    unit: Some(1),
+                },
+                Some("TARGET0002"),
+                None,
+            ),
+            drive("hd", Contents::Snapshot, Controller::Pvscsi, None, Some(2)),
+            drive(
+                "vd",
+                Contents::Writable,
+                Controller::Virtio,
+                Some("V1"),
+                None,
+            ),
+        ];
+        let r = c.render();
+        let tail = r
+            .split_once("-device ide-cd,drive=boot,bootindex=1 ")
+            .map(|(_, t)| t)
+            .unwrap_or_else(|| panic!("{r}"));
         assert_eq!(
-            cd,
-            "-drive if=none,id=iso,format=raw,media=cdrom,readonly=on,file=/t/i.iso -device ide-cd,drive=iso,bus=ide.1"
+            tail,
+            "-smbios 'type=1,manufacturer=Microsoft Corporation,product=Virtual Machine' \
+             -drive if=none,id=iso,format=raw,media=cdrom,readonly=on,file=/t/iso.img -device ide-cd,drive=iso,bus=ide.1 \
+             -drive if=none,id=target,format=raw,file=/t/target.img -device ide-hd,drive=target,bus=ide.1,serial=TARGET0001,bootindex=0 \
+             -drive if=none,id=target2,format=raw,file=/t/target2.img -device ide-hd,drive=target2,bus=ide.0,unit=1,serial=TARGET0002 \
+             -drive if=none,id=hd,format=raw,snapshot=on,file=/t/hd.img -device pvscsi,id=hd-hba -device scsi-hd,drive=hd,bus=hd-hba.0,bootindex=2 \
+             -drive if=none,id=vd,format=raw,file=/t/vd.img -device virtio-blk-pci,drive=vd,serial=V1"
         );
-        let hd = extra_drive_args(Medium::Disk, Path::new("/t/i.iso"), "iso").join(" ");
-        assert!(
-            hd.contains("snapshot=on") && hd.ends_with("ide-hd,drive=iso,bus=ide.1"),
-            "{hd}"
-        );
-        assert!(!hd.contains("bootindex"), "{hd}");
     }
 
     #[test]

@@ -1,0 +1,124 @@
+//! Every scenario, suite by suite, in the order `cargo xtask qemu-test --list`
+//! shows them.
+
+use crate::scenario::Scenario;
+use crate::suites::{appliance, boot, faults, flows, installed, installs, serials};
+
+/// All scenarios: the boot matrix, the installer flows, the serial-number
+/// checks, the appliance's first boot, the installed disk's boot loaders,
+/// the full installs and the install faults.
+pub fn all() -> Vec<Scenario> {
+    let mut v = boot::scenarios();
+    v.extend(flows::scenarios());
+    v.extend(serials::scenarios());
+    v.extend(appliance::scenarios());
+    v.extend(installed::scenarios());
+    v.extend(installs::scenarios());
+    v.extend(faults::scenarios());
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Script;
+
+    /// The names and the CI set, as `cargo xtask qemu-test --list` prints them.
+    const LIST: &str = "bios-cd  (representative)
+bios-usb  (representative)
+bios-disk
+uefi-cd
+uefi-usb
+uefi-disk
+sb-cd
+sb-usb
+sb-disk  (representative)
+uefi-usb-no-eltorito  (representative)
+sb-usb-no-eltorito
+bios-cd-vga-entry
+flow-exit
+flow-dhcp-e1000  (representative)
+flow-dhcp-tulip
+flow-manual-e1000
+flow-manual-tulip  (representative)
+flow-dhcp-vmxnet3
+flow-dhcp-virtio
+flow-no-dhcp-then-manual
+flow-bad-inputs  (representative)
+flow-rescue-shell  (representative)
+flow-rescue-boot-entry
+flow-unattended-iso  (representative)
+flow-unattended-http
+flow-answers-malformed  (representative)
+flow-serial-outcomes  (representative)
+flow-serial-backend-down  (representative)
+appliance-firstboot  (representative)
+appliance-firstboot-manual
+appliance-bad-record
+installed-bios
+installed-uefi
+installed-sb
+install-bios-e1000-dhcp  (representative)
+install-uefi-tulip-manual
+install-sb-unattended  (representative)
+install-hyperv-gen1-unattended
+install-vmware-pvscsi
+install-kvm-virtio-uefi
+install-fault-tampered  (representative)
+install-fault-drops
+install-fault-small-disk  (representative)
+install-fault-two-disks
+install-fault-kill
+hyperv-gen1-dmi-no-disk
+install-offline";
+
+    #[test]
+    fn the_list_is_unchanged() {
+        let got: Vec<String> = all()
+            .iter()
+            .map(|s| {
+                let rep = if s.representative {
+                    "  (representative)"
+                } else {
+                    ""
+                };
+                format!("{}{rep}", s.name)
+            })
+            .collect();
+        let want: Vec<&str> = LIST.lines().collect();
+        assert_eq!(got, want);
+        assert_eq!(got.len(), 47);
+    }
+
+    #[test]
+    fn needs_are_declared() {
+        let all = all();
+        let find = |name: &str| all.iter().find(|s| s.name == name).unwrap();
+        for name in [
+            "appliance-firstboot",
+            "appliance-firstboot-manual",
+            "appliance-bad-record",
+        ] {
+            let s = find(name);
+            assert!(!s.needs_iso() && s.needs_appliance(), "{name}");
+        }
+        for name in ["installed-bios", "installed-uefi", "installed-sb"] {
+            let s = find(name);
+            assert!(s.needs_iso() && s.needs_appliance(), "{name}");
+        }
+        // The fault scenarios serve the repository themselves.
+        for name in [
+            "install-fault-tampered",
+            "hyperv-gen1-dmi-no-disk",
+            "install-offline",
+        ] {
+            let s = find(name);
+            assert!(s.needs_iso() && s.needs.backend, "{name}");
+        }
+        // The installer's boot and flow scenarios need the ISO only.
+        assert!(all
+            .iter()
+            .filter(|s| !matches!(s.script, Script::Custom(_)))
+            .all(|s| s.needs_iso() && !s.needs_appliance() && !s.needs.backend));
+    }
+}

@@ -1,0 +1,591 @@
+//! Install fault scenarios. The installer boots directly (QEMU `-kernel`,
+//! the ISO's own kernel and initramfs; the boot loaders are still installed
+//! and used afterwards) with unattended answers served over HTTP, and its
+//! backend replaced (`installer.backend=`; keys and CA stay pinned) by
+//! `crate::servers::flaky`, which serves the test repository with faults:
+//!
+//! - `install-fault-tampered`: one flipped byte in the rootfs object — the
+//!   install fails naming the component, the disk has no partition table and
+//!   does not boot;
+//! - `install-fault-drops`: 25 connections dropped at random offsets — the
+//!   install resumes and completes, and the disk boots the appliance;
+//! - `install-fault-small-disk`: 512 MiB — refused with the figures before a
+//!   byte is written;
+//! - `install-fault-two-disks`: two eligible disks and no `disk` key — the
+//!   unattended run stops and lists both;
+//! - `install-fault-kill`: QEMU killed at 10 random points during the
+//!   install; after each kill the disk must not boot and a re-run from the
+//!   ISO must complete; at the end the appliance boots;
+//! - `hyperv-gen1-dmi-no-disk`: Hyper-V Gen1's DMI strings (so `ata_piix`
+//!   leaves IDE disks to hv_storvsc, which QEMU cannot provide): the CD is
+//!   still found, and the missing disk is explained;
+//! - `install-offline`: the offline ISO installs without object requests.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context, Result};
+use protocol::stage::Stage;
+use protocol::{ids, Event, MediumKind};
+
+use crate::expect_event;
+use crate::harness::disk::{empty_disk, first_mib_zero};
+use crate::harness::qemu::{Contents, Controller, Dmi, Drive, Firmware, Medium, Nic, VmConfig};
+use crate::harness::session::{check, Session};
+use crate::scenario::{IsoVariant, Needs, RunOptions, Scenario, Script, Timings};
+use crate::servers::flaky::{Corruption, Flaky, FlakyConfig};
+use crate::servers::http;
+use crate::servers::vendor;
+use crate::steps::{
+    boot_installed, disks_event, expect_installed, inspect_disk, install_end, must_not_boot, start,
+    stop_and_power_off, target_drive, unattended_vm, Machine, INSTALL_TIMEOUT,
+};
+
+/// The scenarios (tampered and small disk are in the CI set).
+pub fn scenarios() -> Vec<Scenario> {
+    let mk = |name: &str, f: fn(&Scenario, &RunOptions, &Path) -> Result<Timings>, rep: bool| {
+        let mut s = Scenario::boot(name.to_string(), Firmware::Bios, Medium::Cd);
+        s.script = Script::Custom(f);
+        s.representative = rep;
+        s.needs = Needs {
+            iso: true,
+            appliance: false,
+            backend: true,
+        };
+        s
+    };
+    vec![
+        mk("install-fault-tampered", tampered, true),
+        mk("install-fault-drops", drops, false),
+        mk("install-fault-small-disk", small_disk, true),
+        mk("install-fault-two-disks", two_disks, false),
+        mk("install-fault-kill", killed, false),
+        mk("hyperv-gen1-dmi-no-disk", hyperv_dmi, false),
+        {
+            let mut s = mk("install-offline", offline, false);
+            s.iso = IsoVariant::Offline;
+            s
+        },
+    ]
+}
+
+/// The machine: SeaBIOS, e1000, the target disk on IDE next to the CD.
+const MACHINE: Machine = Machine {
+    firmware: Firmware::Bios,
+    nic: "e1000",
+    bus: Controller::Ide { bus: 1, unit: None },
+};
+/// The target disk's size.
+const DISK_MIB: u64 = 2048;
+/// The unattended answers (qemu-tests/data).
+const ANSWERS: &str = "install-unattended.json";
+
+/// The unattended answers, served over HTTP.
+fn answers(opts: &RunOptions) -> Result<http::Server> {
+    let mut files = BTreeMap::new();
+    let p = opts.data_dir.join(ANSWERS);
+    files.insert(
+        "/answers.json".to_string(),
+        fs::read(&p).with_context(|| format!("reading {}", p.display()))?,
+    );
+    http::Server::start(files)
+}
+
+fn flaky(opts: &RunOptions, seed: u64, drops: usize, corrupt: Option<Corruption>) -> Result<Flaky> {
+    let b = opts.backend()?;
+    let mut c = FlakyConfig::new(
+        &b.repo,
+        &b.cert,
+        &b.key,
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    );
+    c.seed = seed;
+    c.drops = drops;
+    // Drop component transfers (they resume); metadata is served intact.
+    c.drop_prefix = Some("/objects/".into());
+    // Each broken transfer delivers at least a byte: drops at random offsets.
+    c.min_cut = 1;
+    c.corrupt = corrupt;
+    Flaky::start(c)
+}
+
+/// The request path of the current manifest's rootfs object (read from the
+/// manifest without verification: the harness published it itself).
+fn rootfs_object(opts: &RunOptions) -> Result<String> {
+    use base64::Engine;
+    let b = opts.backend.as_ref().context("no test backend")?;
+    let path = b
+        .repo
+        .join(vendor_repo::manifest_path(vendor::MODEL, vendor::CHANNEL));
+    let env: vendor_repo::signed::Envelope = serde_json::from_slice(&fs::read(&path)?)?;
+    let payload = base64::engine::general_purpose::STANDARD.decode(env.payload)?;
+    let m: vendor_repo::Manifest = serde_json::from_slice(&payload)?;
+    let c = m
+        .components
+        .iter()
+        .find(|c| c.name == "rootfs")
+        .context("the manifest has no rootfs")?;
+    Ok(format!("/{}", c.object_path()))
+}
+
+/// The installer's VM against the flaky server on `backend_port`, with
+/// the answers of `http`, booting `iso`, with `disks` as targets (the first
+/// on IDE unit `ide.1`, a second one on `ide.0` unit 1 with serial
+/// `TARGET0002`).
+fn install_vm(
+    opts: &RunOptions,
+    iso: &Path,
+    dir: &Path,
+    tag: &str,
+    backend_port: u16,
+    http: &http::Server,
+    disks: &[PathBuf],
+) -> Result<VmConfig> {
+    let mut cfg = unattended_vm(opts, iso, dir, tag, http.port, backend_port)?;
+    for (i, d) in disks.iter().enumerate() {
+        cfg.drives.push(if i == 0 {
+            target_drive(MACHINE.bus, d, None)
+        } else {
+            Drive {
+                id: format!("target{}", i + 1),
+                image: d.clone(),
+                contents: Contents::Writable,
+                controller: Controller::Ide {
+                    bus: 0,
+                    unit: Some(1),
+                },
+                serial: Some(format!("TARGET000{}", i + 1)),
+                bootindex: None,
+            }
+        });
+    }
+    Ok(cfg)
+}
+
+/// Starts the installer from the default ISO with the target disk(s).
+fn start_install(
+    opts: &RunOptions,
+    dir: &Path,
+    tag: &str,
+    backend_port: u16,
+    http: &http::Server,
+    disks: &[PathBuf],
+) -> Result<Session> {
+    let cfg = install_vm(opts, &opts.iso, dir, tag, backend_port, http, disks)?;
+    start(&cfg, dir, tag)
+}
+
+/// After a successful install: the disk read back with our readers (the
+/// handover record must carry the `installed` event's install id), then the
+/// disk booted into the appliance.
+fn inspect_and_boot(opts: &RunOptions, dir: &Path, target: &Path, install_id: &str) -> Result<()> {
+    inspect_disk(target, MACHINE.firmware, install_id)?;
+    boot_installed(&MACHINE, opts, dir, target, None, "appliance", false)?;
+    Ok(())
+}
+
+/// A 16 MiB FAT volume labelled `SUPPORT` (where the support bundle goes).
+fn support_volume(path: &Path) -> Result<()> {
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
+    f.set_len(16 << 20)?;
+    fatfs::format_volume(
+        &f,
+        fatfs::FormatVolumeOptions::new().volume_label(*b"SUPPORT    "),
+    )?;
+    Ok(())
+}
+
+/// The bundle's text from the `SUPPORT` volume.
+fn read_bundle(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let fs = fatfs::FileSystem::new(fs::File::open(path)?, fatfs::FsOptions::new())?;
+    for e in fs.root_dir().iter() {
+        let e = e?;
+        if e.file_name().starts_with("support-") {
+            let mut s = String::new();
+            e.to_file().read_to_string(&mut s)?;
+            return Ok(s);
+        }
+    }
+    anyhow::bail!("no support bundle on the SUPPORT volume")
+}
+
+fn tampered(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+    let started = Instant::now();
+    let http = answers(opts)?;
+    let corrupt = Corruption {
+        path: rootfs_object(opts)?,
+        offset: 5 << 20,
+    };
+    let server = flaky(opts, 7, 0, Some(corrupt))?;
+    let target = dir.join("target.img");
+    empty_disk(&target, DISK_MIB)?;
+    let support = dir.join("support.img");
+    support_volume(&support)?;
+    let mut cfg = install_vm(
+        opts,
+        &opts.iso,
+        dir,
+        "install",
+        server.listen().port(),
+        &http,
+        &[],
+    )?;
+    // The SUPPORT volume first, then the target (the order QEMU lists them).
+    cfg.drives.push(Drive {
+        id: "support".into(),
+        image: support.clone(),
+        contents: Contents::Writable,
+        controller: Controller::Ide {
+            bus: 0,
+            unit: Some(1),
+        },
+        serial: None,
+        bootindex: None,
+    });
+    cfg.drives.push(target_drive(MACHINE.bus, &target, None));
+    let mut s = start(&cfg, dir, "install")?;
+    let failed = match install_end(&mut s)? {
+        Ok((id, _)) => {
+            return Err(anyhow::anyhow!(
+                "a tampered component was installed (install id {id}); {}",
+                s.context()
+            ))
+        }
+        Err(failed) => failed,
+    };
+    let Event::InstallFailed { stage, message, .. } = &failed else {
+        anyhow::bail!("not an install-failed event: {failed:?}");
+    };
+    check(
+        &s,
+        stage.stage == Stage::Download && stage.component.as_deref() == Some("rootfs"),
+        &format!("stage: {failed:?}"),
+    )?;
+    check(
+        &s,
+        message.contains("SHA-256") || message.contains("sha256"),
+        &format!("message: {failed:?}"),
+    )?;
+    stop_and_power_off(&mut s)?;
+    ensure!(
+        first_mib_zero(&target)?,
+        "the disk kept a partition table after a failed install"
+    );
+    let text = s.vm.text();
+    ensure!(
+        text.contains("support bundle was written to"),
+        "the failure screen does not show where the support bundle went"
+    );
+    let bundle = read_bundle(&support)?;
+    ensure!(
+        bundle.contains("Failed while: downloading rootfs"),
+        "the bundle lacks the failure"
+    );
+    ensure!(
+        !bundle.contains(&vendor::entitled().to_string()),
+        "the bundle shows the full serial number"
+    );
+    must_not_boot(
+        opts,
+        dir,
+        "disk-after-failure",
+        &target,
+        Duration::from_secs(30),
+    )?;
+    Ok(Timings::since(started))
+}
+
+fn drops(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+    let started = Instant::now();
+    let http = answers(opts)?;
+    let server = flaky(opts, 20261128, 25, None)?;
+    let target = dir.join("target.img");
+    empty_disk(&target, DISK_MIB)?;
+    let mut s = start_install(
+        opts,
+        dir,
+        "install",
+        server.listen().port(),
+        &http,
+        std::slice::from_ref(&target),
+    )?;
+    let (id, _) = expect_installed(&mut s, "the install did not survive the drops")?;
+    ensure!(
+        server.drops() >= 20,
+        "only {} connections were dropped",
+        server.drops()
+    );
+    eprintln!(
+        "install-fault-drops: {} drops survived, {} requests",
+        server.drops(),
+        server.log().len()
+    );
+    inspect_and_boot(opts, dir, &target, &id)?;
+    Ok(Timings::since(started))
+}
+
+fn small_disk(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+    let started = Instant::now();
+    let http = answers(opts)?;
+    let server = flaky(opts, 1, 0, None)?;
+    let target = dir.join("target.img");
+    empty_disk(&target, 512)?;
+    let mut s = start_install(
+        opts,
+        dir,
+        "install",
+        server.listen().port(),
+        &http,
+        std::slice::from_ref(&target),
+    )?;
+    let disks = disks_event(&mut s, INSTALL_TIMEOUT)?;
+    let reason = disks
+        .iter()
+        .find(|d| d.serial == "TARGET0001")
+        .and_then(|d| d.refusal.clone())
+        .unwrap_or_default();
+    check(
+        &s,
+        reason.contains("too small: 512.0 MiB") && reason.contains("1.0 GiB"),
+        &format!("refusal: {disks:?}"),
+    )?;
+    s.answer(ids::STOP_ACTION, "p")?;
+    s.expect_exit()?;
+    ensure!(
+        !s.saw(|e| matches!(e, Event::Install { .. }))?,
+        "an install started on a disk that is too small"
+    );
+    ensure!(first_mib_zero(&target)?, "the small disk was written to");
+    Ok(Timings::since(started))
+}
+
+fn two_disks(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+    let started = Instant::now();
+    // Answers without a `disk` key.
+    let mut files = BTreeMap::new();
+    files.insert(
+        "/answers.json".to_string(),
+        br#"{"version": 1, "network": {"mode": "dhcp"}, "serial": "1234-5678-9ABC-DEFP", "erase_disk": true}"#.to_vec(),
+    );
+    let http = http::Server::start(files)?;
+    let server = flaky(opts, 1, 0, None)?;
+    let (a, b) = (dir.join("a.img"), dir.join("b.img"));
+    empty_disk(&a, 2048)?;
+    empty_disk(&b, 3072)?;
+    let mut s = start_install(
+        opts,
+        dir,
+        "install",
+        server.listen().port(),
+        &http,
+        &[a.clone(), b.clone()],
+    )?;
+    disks_event(&mut s, INSTALL_TIMEOUT)?;
+    s.answer(ids::STOP_ACTION, "p")?;
+    s.expect_exit()?;
+    let text = s.vm.text();
+    ensure!(
+        text.contains("2 disks match {}"),
+        "the stop screen does not say that two disks match"
+    );
+    ensure!(
+        text.contains("TARGET0001") && text.contains("TARGET0002"),
+        "the stop screen does not list both disks"
+    );
+    ensure!(
+        first_mib_zero(&a)? && first_mib_zero(&b)?,
+        "a disk was written to"
+    );
+    Ok(Timings::since(started))
+}
+
+/// Hyper-V Gen1's DMI strings (so `ata_piix` leaves IDE disks to
+/// hv_storvsc, which QEMU cannot provide): the CD is still found, and the
+/// missing disk is explained.
+fn hyperv_dmi(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+    let started = Instant::now();
+    let http = answers(opts)?;
+    let server = flaky(opts, 1, 0, None)?;
+    let target = dir.join("target.img");
+    empty_disk(&target, DISK_MIB)?;
+    let mut cfg = install_vm(
+        opts,
+        &opts.iso,
+        dir,
+        "install",
+        server.listen().port(),
+        &http,
+        std::slice::from_ref(&target),
+    )?;
+    cfg.dmi = Some(Dmi {
+        manufacturer: "Microsoft Corporation".into(),
+        product: "Virtual Machine".into(),
+    });
+    cfg.nic = cfg.nic.map(|n| Nic {
+        model: "tulip".into(),
+        ..n
+    });
+    let mut s = start(&cfg, dir, "install")?;
+    let kind = expect_event!(s, INSTALL_TIMEOUT, Event::Medium { kind, .. } => *kind)?;
+    check(
+        &s,
+        kind == MediumKind::Cdrom,
+        &format!("the CD was not found: {kind:?}"),
+    )?;
+    let disks = disks_event(&mut s, INSTALL_TIMEOUT)?;
+    let seen = disks.iter().any(|d| d.serial == "TARGET0001");
+    check(
+        &s,
+        !seen,
+        &format!("ata_piix should ignore the IDE disk on Hyper-V: {disks:?}"),
+    )?;
+    s.answer(ids::STOP_ACTION, "p")?;
+    s.expect_exit()?;
+    let text = s.vm.text();
+    ensure!(
+        text.contains("this is a Hyper-V virtual machine"),
+        "the stop screen does not explain the missing disk"
+    );
+    Ok(Timings::since(started))
+}
+
+/// The offline ISO: components come from the medium, so the backend (the
+/// flaky server, which logs every request) sees no object request.
+fn offline(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+    let started = Instant::now();
+    let iso = opts
+        .offline_iso
+        .clone()
+        .context("no offline ISO was built")?;
+    let http = answers(opts)?;
+    let server = flaky(opts, 1, 0, None)?;
+    let target = dir.join("target.img");
+    empty_disk(&target, DISK_MIB)?;
+    let cfg = install_vm(
+        opts,
+        &iso,
+        dir,
+        "install",
+        server.listen().port(),
+        &http,
+        std::slice::from_ref(&target),
+    )?;
+    let mut s = start(&cfg, dir, "install")?;
+    let (id, _) = expect_installed(&mut s, "the offline install failed")?;
+    let objects: Vec<String> = server
+        .log()
+        .iter()
+        .filter(|r| r.path.starts_with("/objects/"))
+        .map(|r| r.path.clone())
+        .collect();
+    ensure!(
+        objects.is_empty(),
+        "the offline install downloaded {objects:?}"
+    );
+    ensure!(
+        s.vm.text().contains("from the installation medium"),
+        "the console does not say the components came from the medium"
+    );
+    inspect_and_boot(opts, dir, &target, &id)?;
+    Ok(Timings::since(started))
+}
+
+/// A small PRNG (xorshift) for the kill points; the seed is printed.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+fn killed(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+    let started = Instant::now();
+    let http = answers(opts)?;
+    let server = flaky(opts, 1, 0, None)?;
+    let target = dir.join("target.img");
+    empty_disk(&target, DISK_MIB)?;
+    let seed = started.elapsed().as_nanos() as u64 | 1;
+    let mut rng = seed ^ 0x9E37_79B9_7F4A_7C15;
+    eprintln!("install-fault-kill: seed {seed}");
+    let mut kills = 0;
+    for i in 0..20 {
+        if kills == 10 {
+            break;
+        }
+        let mut s = start_install(
+            opts,
+            dir,
+            &format!("kill{i}"),
+            server.listen().port(),
+            &http,
+            std::slice::from_ref(&target),
+        )?;
+        expect_event!(s, INSTALL_TIMEOUT, Event::Install { .. } => ())?;
+        // The install writes for about 10 s under TCG; kill anywhere in it.
+        let after = Duration::from_millis(next(&mut rng) % 10_000);
+        std::thread::sleep(after);
+        let finished = s.saw(|e| matches!(e, Event::Installed { .. }))?;
+        drop(s);
+        eprintln!(
+            "install-fault-kill: run {i} killed {:.1} s into the install{}",
+            after.as_secs_f64(),
+            if finished { " (it had finished)" } else { "" }
+        );
+        if !finished {
+            kills += 1;
+            must_not_boot(
+                opts,
+                dir,
+                &format!("kill{i}-disk"),
+                &target,
+                Duration::from_secs(25),
+            )?;
+            // Re-run from the ISO: it must complete on the half-written disk.
+            rerun(
+                opts,
+                dir,
+                &format!("rerun{i}"),
+                server.listen().port(),
+                &http,
+                &target,
+            )?;
+        }
+    }
+    ensure!(
+        kills == 10,
+        "only {kills} of 20 runs were killed during the install"
+    );
+    let mut s = start_install(
+        opts,
+        dir,
+        "final",
+        server.listen().port(),
+        &http,
+        std::slice::from_ref(&target),
+    )?;
+    let (id, _) = expect_installed(&mut s, "the re-run failed")?;
+    inspect_and_boot(opts, dir, &target, &id)?;
+    Ok(Timings::since(started))
+}
+
+/// A complete unattended install; fails unless it ends with `installed`.
+fn rerun(
+    opts: &RunOptions,
+    dir: &Path,
+    tag: &str,
+    port: u16,
+    http: &http::Server,
+    target: &Path,
+) -> Result<()> {
+    let mut s = start_install(opts, dir, tag, port, http, &[target.to_path_buf()])?;
+    expect_installed(&mut s, &format!("the re-run {tag} failed")).map(|_| ())
+}

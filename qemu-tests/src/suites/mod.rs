@@ -1,0 +1,11 @@
+//! The scenario families, one file each. A suite builds on
+//! [`crate::steps`], [`crate::scenario`], [`crate::harness`] and
+//! [`crate::servers`], never on another suite; the catalog lists them.
+
+pub mod appliance;
+pub mod boot;
+pub mod faults;
+pub mod flows;
+pub mod installed;
+pub mod installs;
+pub mod serials;
