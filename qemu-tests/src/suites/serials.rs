@@ -1,5 +1,5 @@
 //! Serial-number scenarios against the test backend (nginx over HTTPS with
-//! the test CA, reached as 10.0.2.2): every verdict the seed names, with its
+//! the test CA, reached as 10.0.2.2): every verdict the installer names, with its
 //! message, and both Retry branches.
 
 use anyhow::Result;
@@ -13,7 +13,7 @@ use crate::scenario::{Scenario, Script};
 use crate::servers::vendor;
 use crate::steps;
 
-/// The vendor document's words for a serial the backend does not support.
+/// The installer's words for a serial the backend does not support.
 pub const NO_SUPPORT: &str = "Backend has no support for this Appliance";
 
 fn scenario(name: &str, script: fn(&mut Session) -> Result<()>) -> Scenario {
