@@ -15,7 +15,6 @@ fn cycles_of(src_dir: &str) -> Vec<String> {
 /// No file in `xtask/src` imports a module that imports it back (directly or
 /// through others). See `tidy_support::modgraph` for what counts as an import.
 #[test]
-#[ignore = "xtask's module cycles are removed on the structure branch"]
 fn xtask_has_no_module_cycles() {
     let cycles = cycles_of("xtask/src");
     assert!(
@@ -27,7 +26,6 @@ fn xtask_has_no_module_cycles() {
 
 /// No file in `qemu-tests/src` imports a module that imports it back.
 #[test]
-#[ignore = "qemu-tests' module cycles are removed on the structure branch"]
 fn qemu_tests_has_no_module_cycles() {
     let cycles = cycles_of("qemu-tests/src");
     assert!(
