@@ -5,11 +5,11 @@
 
 use super::download::DownloadError;
 use super::local::MediumError;
-use protocol::stage::{DiskState, Stage, StageAt};
 use super::table::TableError;
 use super::verify_io::VerifyError;
 use crate::backend::fetch::FetchError;
 use crate::install::bootloader::BootError;
+use protocol::stage::{DiskState, Stage, StageAt};
 use std::io;
 
 /// Why a component could not be put in place.

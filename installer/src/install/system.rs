@@ -14,7 +14,7 @@ use crate::vendor::VendorConfig;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use vendor_repo::manifest::Component;
 
 /// Downloads components from the vendor repository.
@@ -137,14 +137,15 @@ impl SystemInstall {
             .vendor
             .clone()
             .map_err(InstallError::at(Stage::Prepare))?;
-        let client = Client::new(&config.ca_pem, Duration::from_secs(30))
+        let policy = RetryPolicy::default();
+        let client = Client::new(&config.ca_pem, policy.timeouts())
             .map_err(InstallError::at(Stage::Prepare))?;
         let components = super::local::LocalFirst {
             root: self.medium_repo(),
             remote: HttpsComponents {
                 client,
                 base_url: config.backend_url.clone(),
-                policy: RetryPolicy::default(),
+                policy,
             },
             used: Vec::new(),
         };
