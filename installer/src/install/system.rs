@@ -48,6 +48,8 @@ impl Components for HttpsComponents {
 /// The installer's disk access.
 pub struct SystemInstall {
     medium: Option<String>,
+    /// The installer's ISO volume id (build information), if known.
+    volume_id: Option<String>,
     vendor: Result<VendorConfig, ConfigError>,
     installer_version: String,
 }
@@ -60,8 +62,12 @@ impl SystemInstall {
         vendor: Result<VendorConfig, ConfigError>,
         installer_version: String,
     ) -> Self {
+        let volume_id = crate::buildinfo::BuildInfo::load(Path::new("/"))
+            .ok()
+            .map(|b| b.volume_id);
         SystemInstall {
             medium,
+            volume_id,
             vendor,
             installer_version,
         }
@@ -109,6 +115,42 @@ fn random<const N: usize>() -> Result<[u8; N], InstallError> {
 
 // BLKRRPART: ask the kernel to re-read the partition table.
 nix::ioctl_none!(blkrrpart, 0x12, 95);
+// BLKGETSIZE64: the device's size in bytes.
+nix::ioctl_read!(blkgetsize64, 0x12, 114, u64);
+
+/// Identifies the opened device again ([`super::identity::check`]): its size
+/// from the kernel, its serial from sysfs, its block 16 from the device.
+fn reidentify(
+    disk: &std::fs::File,
+    path: &str,
+    planned: &facts::hw::Disk,
+    volume_id: Option<&str>,
+) -> Result<(), InstallError> {
+    use std::os::unix::fs::FileExt;
+    let fail = |e: std::io::Error| InstallError::new(Stage::OpenDisk, e);
+    let mut size = 0u64;
+    // SAFETY: BLKGETSIZE64 writes one u64; the fd is an open block device.
+    unsafe { blkgetsize64(std::os::fd::AsRawFd::as_raw_fd(disk), &mut size) }
+        .map_err(|e| fail(std::io::Error::from(e)))?;
+    let serial = facts::hw::serial_of(Path::new("/"), &planned.name);
+    let mut block = vec![0u8; super::identity::PVD_LEN];
+    let mut got = 0;
+    while got < block.len() {
+        match disk.read_at(&mut block[got..], super::identity::PVD_OFFSET + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(fail(e)),
+        }
+    }
+    let found = super::identity::Found {
+        size_bytes: size,
+        serial: &serial,
+        block16: &block[..got],
+    };
+    super::identity::check(path, planned, &found, volume_id)
+        .map_err(InstallError::at(Stage::OpenDisk))
+}
 
 /// Lets the kernel see the new partitions (not needed to boot; a failure
 /// is only logged).
@@ -181,6 +223,7 @@ impl SystemInstall {
                     },
                 )
             })?;
+        reidentify(&disk, &path, &job.disk, self.volume_id.as_deref())?;
         Ok(Prepared {
             components,
             install_id: handover.install_id,
@@ -194,6 +237,12 @@ impl SystemInstall {
 impl InstallOps for SystemInstall {
     fn hardware(&mut self) -> Hardware {
         let root = Path::new("/");
+        if self.medium.is_none() {
+            // The first scan may have timed out before the medium appeared.
+            if let Some(v) = &self.volume_id {
+                self.medium = crate::medium::scan(root, v).found.map(|m| m.device);
+            }
+        }
         Hardware {
             disks: facts::hw::disks(root),
             mem_total_kib: std::fs::read_to_string("/proc/meminfo")
