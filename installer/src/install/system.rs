@@ -50,6 +50,8 @@ pub struct SystemInstall {
     medium: Option<String>,
     /// The installer's ISO volume id (build information), if known.
     volume_id: Option<String>,
+    /// The partition GUIDs the target had before the last install.
+    previous_guids: Vec<[u8; 16]>,
     vendor: Result<VendorConfig, ConfigError>,
     installer_version: String,
 }
@@ -68,6 +70,7 @@ impl SystemInstall {
         SystemInstall {
             medium,
             volume_id,
+            previous_guids: Vec::new(),
             vendor,
             installer_version,
         }
@@ -126,27 +129,18 @@ fn reidentify(
     planned: &facts::hw::Disk,
     volume_id: Option<&str>,
 ) -> Result<(), InstallError> {
-    use std::os::unix::fs::FileExt;
     let fail = |e: std::io::Error| InstallError::new(Stage::OpenDisk, e);
     let mut size = 0u64;
     // SAFETY: BLKGETSIZE64 writes one u64; the fd is an open block device.
     unsafe { blkgetsize64(std::os::fd::AsRawFd::as_raw_fd(disk), &mut size) }
         .map_err(|e| fail(std::io::Error::from(e)))?;
     let serial = facts::hw::serial_of(Path::new("/"), &planned.name);
-    let mut block = vec![0u8; super::identity::PVD_LEN];
-    let mut got = 0;
-    while got < block.len() {
-        match disk.read_at(&mut block[got..], super::identity::PVD_OFFSET + got as u64) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(fail(e)),
-        }
-    }
+    let block =
+        read_at(disk, super::identity::PVD_OFFSET, super::identity::PVD_LEN).map_err(fail)?;
     let found = super::identity::Found {
         size_bytes: size,
         serial: &serial,
-        block16: &block[..got],
+        block16: &block,
     };
     super::identity::check(path, planned, &found, volume_id)
         .map_err(InstallError::at(Stage::OpenDisk))
@@ -161,6 +155,43 @@ fn reread_partitions(disk: &std::fs::File, path: &str) {
             "{path}: the kernel did not re-read the partition table ({e})"
         ));
     }
+}
+
+/// Reads `len` bytes at `offset` (fewer at the end of the device).
+fn read_at(disk: &std::fs::File, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; len];
+    let mut got = 0;
+    while got < len {
+        match disk.read_at(&mut buf[got..], offset + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(got);
+    Ok(buf)
+}
+
+/// The partition GUIDs of the GPT the disk carries before it is
+/// overwritten: boot entries pointing at them are this disk's
+/// ([`super::efiboot::plan`]). Empty without a readable GPT.
+fn previous_gpt_guids(disk: &std::fs::File) -> Vec<[u8; 16]> {
+    const SECTOR: u64 = super::plan::SECTOR;
+    let Ok(header) = read_at(disk, SECTOR, SECTOR as usize) else {
+        return Vec::new();
+    };
+    let Some((lba, count, size)) = super::efiboot::gpt_entries_location(&header) else {
+        return Vec::new();
+    };
+    let len = u64::from(count) * u64::from(size);
+    if len > 1 << 20 {
+        return Vec::new();
+    }
+    read_at(disk, lba.saturating_mul(SECTOR), len as usize)
+        .map(|entries| super::efiboot::gpt_partition_guids(&header, &entries))
+        .unwrap_or_default()
 }
 
 /// What the install needs before the first write.
@@ -273,6 +304,7 @@ impl InstallOps for SystemInstall {
             mut disk,
             path,
         } = self.prepare(job).map_err(Failure::untouched)?;
+        self.previous_guids = previous_gpt_guids(&disk);
         let downloaded =
             match apply::run(job, &mut disk, &mut components, &RootFs, &extras, progress) {
                 Ok(n) => n,
@@ -327,6 +359,7 @@ impl InstallOps for SystemInstall {
                     Path::new(super::efiboot::EFIVARS),
                     &job.handover.installer.product,
                     &esp,
+                    &self.previous_guids,
                 )?;
                 Ok(format!(
                     "UEFI: boot entry Boot{n:04X} created for /dev/{} and set as BootNext.",
