@@ -50,7 +50,8 @@ pub struct SystemInstall {
     medium: Option<String>,
     /// The installer's ISO volume id (build information), if known.
     volume_id: Option<String>,
-    /// The partition GUIDs the target had before the last install.
+    /// The partition GUIDs the target had before this installer overwrote
+    /// it (every attempt adds what it found).
     previous_guids: Vec<[u8; 16]>,
     vendor: Result<VendorConfig, ConfigError>,
     installer_version: String,
@@ -304,7 +305,12 @@ impl InstallOps for SystemInstall {
             mut disk,
             path,
         } = self.prepare(job).map_err(Failure::untouched)?;
-        self.previous_guids = previous_gpt_guids(&disk);
+        // Kept across attempts: a failed attempt wipes the table it read.
+        for g in previous_gpt_guids(&disk) {
+            if !self.previous_guids.contains(&g) {
+                self.previous_guids.push(g);
+            }
+        }
         let downloaded =
             match apply::run(job, &mut disk, &mut components, &RootFs, &extras, progress) {
                 Ok(n) => n,
