@@ -27,6 +27,10 @@ use serde::{Deserialize, Serialize};
 pub const FORMAT: u64 = 1;
 /// File system label of the appliance's boot partition (FAT).
 pub const BOOT_LABEL: &str = "APPBOOT";
+/// The kernel parameter with the boot partition's FAT volume id
+/// (`appliance.boot_volume=7E57-0001`): the installer writes it into
+/// `grub.cfg`, the appliance finds its boot partition by it.
+pub const BOOT_VOLUME_PARAM: &str = "appliance.boot_volume";
 /// Path of the record on the boot partition.
 pub const HANDOVER_PATH: &str = "/handover/handover.json";
 /// Path of the installer's log on the boot partition, next to the record.

@@ -15,7 +15,7 @@ pub const PVD_BLOCK: u64 = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MediumKind {
-    /// An optical drive (`sr*`).
+    /// An optical drive (SCSI peripheral type 5, e.g. `sr0`).
     Cdrom,
     /// A USB mass storage device.
     Usb,
@@ -66,33 +66,32 @@ pub fn is_our_medium(block: &[u8], volume_id: &str) -> bool {
     pvd_volume_id(block).is_some_and(|id| id == volume_id)
 }
 
-/// Whole-disk names worth reading: `sr*`, `sd*`, `vd*`, `nvme*n*`
-/// (partitions such as `sda1` or `nvme0n1p1` are skipped).
-pub fn is_candidate_name(name: &str) -> bool {
-    fn letters(s: &str) -> bool {
-        !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase())
-    }
-    fn digits(s: &str) -> bool {
-        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
-    }
-    if let Some(rest) = name.strip_prefix("sr") {
-        return digits(rest);
-    }
-    if let Some(rest) = name.strip_prefix("sd").or_else(|| name.strip_prefix("vd")) {
-        return letters(rest);
-    }
-    if let Some(rest) = name.strip_prefix("nvme") {
-        return rest
-            .split_once('n')
-            .is_some_and(|(c, n)| digits(c) && digits(n));
-    }
-    false
+/// Whole block devices worth reading, from `<root>/sys/class/block`: every
+/// device type (sd, sr, vd, nvme, mmcblk, xvd, …), without partitions (they
+/// have a `partition` attribute) and without devices that report a size of 0
+/// (an empty drive, an unused loop device). Returns `(sysfs name, /dev name)`:
+/// a `!` in the sysfs name is a `/` under /dev (`cciss!c0d0`).
+pub fn whole_devices(root: &Path) -> Vec<(String, String)> {
+    let class = root.join("sys/class/block");
+    crate::facts::hw::sorted_entries(&class)
+        .into_iter()
+        .filter(|n| {
+            let dir = class.join(n);
+            !dir.join("partition").exists()
+                && crate::facts::hw::read_attr(&dir.join("size")).as_deref() != Some("0")
+        })
+        .map(|n| {
+            let dev = n.replace('!', "/");
+            (n, dev)
+        })
+        .collect()
 }
 
-/// Classifies a device: `sr*` is a cdrom; a sysfs path through `/usb` is usb;
-/// anything else is a disk.
-pub fn classify(name: &str, sysfs_path: &str) -> MediumKind {
-    if name.starts_with("sr") {
+/// Classifies a device: a SCSI peripheral of type 5 (`device/type`, an
+/// optical drive) is a cdrom; a sysfs path through `/usb` is usb; anything
+/// else is a disk.
+pub fn classify(scsi_type: Option<&str>, sysfs_path: &str) -> MediumKind {
+    if scsi_type == Some("5") {
         MediumKind::Cdrom
     } else if sysfs_path.contains("/usb") {
         MediumKind::Usb
@@ -110,15 +109,14 @@ pub fn read_pvd_block(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// Scans `<root>/dev` once for the medium with `volume_id`. Block devices are
-/// read; regular files are accepted too, so tests and `facts --root` can use
-/// image files named like devices. Device paths are reported as `/dev/<name>`.
+/// Scans once for the medium with `volume_id`: every device of
+/// [`whole_devices`] is read at `<root>/dev/<name>`. Block devices are read;
+/// regular files are accepted too, so tests and `facts --root` can use image
+/// files named like devices. Device paths are reported as `/dev/<name>`.
 pub fn scan(root: &Path, volume_id: &str) -> Scan {
     let dev = root.join("dev");
-    let mut names: Vec<String> = crate::facts::hw::sorted_entries(&dev);
-    names.retain(|n| is_candidate_name(n));
     let mut result = Scan::default();
-    for name in names {
+    for (sysfs_name, name) in whole_devices(root) {
         let path: PathBuf = dev.join(&name);
         let device = format!("/dev/{name}");
         let is_dev =
@@ -130,12 +128,14 @@ pub fn scan(root: &Path, volume_id: &str) -> Scan {
             Ok(block) => match pvd_volume_id(&block) {
                 Some(id) => {
                     if id == volume_id && result.found.is_none() {
-                        let link = std::fs::read_link(root.join("sys/class/block").join(&name))
+                        let class = root.join("sys/class/block").join(&sysfs_name);
+                        let link = std::fs::read_link(&class)
                             .map(|p| p.to_string_lossy().into_owned())
                             .unwrap_or_default();
+                        let scsi_type = crate::facts::hw::read_attr(&class.join("device/type"));
                         result.found = Some(Medium {
                             device: device.clone(),
-                            kind: classify(&name, &link),
+                            kind: classify(scsi_type.as_deref(), &link),
                         });
                     }
                     format!("ISO 9660 volume {id:?}")
@@ -186,63 +186,91 @@ mod tests {
     }
 
     #[test]
-    fn candidate_names_are_whole_disks() {
-        for yes in ["sr0", "sr12", "sda", "sdab", "vda", "nvme0n1", "nvme10n2"] {
-            assert!(is_candidate_name(yes), "{yes}");
-        }
-        for no in [
-            "sda1",
-            "sr",
-            "nvme0n1p1",
-            "nvme0",
-            "vd",
-            "loop0",
-            "tty1",
-            "sdA",
-        ] {
-            assert!(!is_candidate_name(no), "{no}");
-        }
-    }
-
-    #[test]
     fn classification() {
         assert_eq!(
             classify(
-                "sr0",
-                "../devices/pci0000:00/0000:00:01.1/ata2/host1/block/sr0"
+                Some("5"),
+                "../devices/pci0000:00/0000:00:01.1/ata2/host1/target1:0:0/1:0:0:0/block/sr0"
             ),
             MediumKind::Cdrom
         );
         assert_eq!(
             classify(
-                "sdb",
+                Some("0"),
                 "../devices/pci0000:00/0000:00:04.0/usb2/2-1/host2/block/sdb"
             ),
             MediumKind::Usb
         );
         assert_eq!(
             classify(
-                "sda",
+                None,
                 "../devices/pci0000:00/0000:00:1f.2/ata1/host0/block/sda"
+            ),
+            MediumKind::Disk
+        );
+        assert_eq!(
+            classify(
+                None,
+                "../devices/platform/soc/fe340000.mmc/mmc_host/mmc0/mmc0:0001/block/mmcblk0"
             ),
             MediumKind::Disk
         );
     }
 
+    /// A sysfs class entry for `name` (a symlink into a device directory
+    /// named by `devpath`, as the kernel makes it) with `size` sectors and
+    /// optional attributes.
+    fn block(t: &TempTree, devpath: &str, name: &str, size: &str, attrs: &[(&str, &str)]) {
+        let dir = format!("sys/devices/{devpath}/block/{name}");
+        t.write(&format!("{dir}/size"), size.as_bytes());
+        for (attr, value) in attrs {
+            t.write(&format!("{dir}/{attr}"), value.as_bytes());
+        }
+        t.mkdir("sys/class/block");
+        t.symlink(
+            &format!("sys/class/block/{name}"),
+            &format!("../../devices/{devpath}/block/{name}"),
+        );
+    }
+
+    fn image(volume_id: &str) -> Vec<u8> {
+        let mut image = vec![0u8; 16 * ISO_BLOCK];
+        image.extend(pvd(volume_id));
+        image
+    }
+
     #[test]
     fn scan_finds_the_medium_in_image_files() {
         let t = TempTree::new("medium");
-        let mut image = vec![0u8; 16 * ISO_BLOCK];
-        image.extend(pvd("APPLIANCE_INSTALL"));
-        t.write("dev/sdb", &image);
+        t.write("dev/sdb", &image("APPLIANCE_INSTALL"));
         t.write("dev/sda", &vec![0u8; 17 * ISO_BLOCK]);
-        t.write("dev/sda1", &image);
+        t.write("dev/sda1", &image("APPLIANCE_INSTALL"));
         t.write("dev/sr0", b"short");
-        t.mkdir("sys/class/block");
-        t.symlink(
-            "sys/class/block/sdb",
-            "../../devices/pci0000:00/0000:00:04.0/usb2/2-1/host2/block/sdb",
+        t.write("dev/loop0", &image("APPLIANCE_INSTALL"));
+        let ata = "pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0";
+        block(&t, ata, "sda", "68", &[]);
+        block(
+            &t,
+            &format!("{ata}/block/sda"),
+            "sda1",
+            "34",
+            &[("partition", "1")],
         );
+        block(
+            &t,
+            "pci0000:00/0000:00:04.0/usb2/2-1/host2",
+            "sdb",
+            "68",
+            &[],
+        );
+        block(
+            &t,
+            "pci0000:00/0000:00:01.1/ata2/host1",
+            "sr0",
+            "4",
+            &[("device/type", "5")],
+        );
+        block(&t, "virtual", "loop0", "0", &[]);
         let s = scan(t.path(), "APPLIANCE_INSTALL");
         assert_eq!(
             s.found,
@@ -255,7 +283,7 @@ mod tests {
         assert_eq!(
             seen,
             vec!["/dev/sda", "/dev/sdb", "/dev/sr0"],
-            "partitions are not candidates"
+            "partitions and empty devices are not candidates"
         );
         assert_eq!(s.seen[0].status, "not ISO 9660");
         assert!(
@@ -267,5 +295,71 @@ mod tests {
         let none = scan(t.path(), "SOMETHING_ELSE");
         assert_eq!(none.found, None);
         assert_eq!(none.seen[1].status, "ISO 9660 volume \"APPLIANCE_INSTALL\"");
+    }
+
+    #[test]
+    fn every_block_device_type_can_be_the_medium() {
+        for (devpath, name, dev, kind) in [
+            (
+                "platform/soc/fe340000.mmc/mmc_host/mmc0/mmc0:0001",
+                "mmcblk0",
+                "mmcblk0",
+                MediumKind::Disk,
+            ),
+            ("vbd-51712", "xvda", "xvda", MediumKind::Disk),
+            (
+                "pci0000:00/0000:00:05.0/virtio2",
+                "vdb",
+                "vdb",
+                MediumKind::Disk,
+            ),
+            (
+                "pci0000:00/0000:00:08.0/cciss0/c0d0",
+                "cciss!c0d0",
+                "cciss/c0d0",
+                MediumKind::Disk,
+            ),
+            (
+                "pci0000:00/0000:00:01.1/ata2/host1/target1:0:0/1:0:0:0",
+                "sr1",
+                "sr1",
+                MediumKind::Cdrom,
+            ),
+        ] {
+            let t = TempTree::new("medium-types");
+            t.write(&format!("dev/{dev}"), &image("APPLIANCE_INSTALL"));
+            let attrs: &[(&str, &str)] = if kind == MediumKind::Cdrom {
+                &[("device/type", "5")]
+            } else {
+                &[]
+            };
+            block(&t, devpath, name, "68", attrs);
+            let s = scan(t.path(), "APPLIANCE_INSTALL");
+            assert_eq!(
+                s.found,
+                Some(Medium {
+                    device: format!("/dev/{dev}"),
+                    kind
+                }),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_cd_drive_with_another_name_is_a_cdrom() {
+        let t = TempTree::new("medium-cd");
+        t.write("dev/scd0", &image("APPLIANCE_INSTALL"));
+        block(
+            &t,
+            "pci0000:00/0000:00:01.1/ata2/host1/target1:0:0/1:0:0:0",
+            "scd0",
+            "68",
+            &[("device/type", "5\n")],
+        );
+        assert_eq!(
+            scan(t.path(), "APPLIANCE_INSTALL").found.map(|m| m.kind),
+            Some(MediumKind::Cdrom)
+        );
     }
 }

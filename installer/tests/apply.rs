@@ -225,7 +225,9 @@ fn check_boot_partition(path: &Path, job: &Job, firmware: Firmware) {
         "{cfg}"
     );
     assert!(
-        cfg.contains("appliance.boot=LABEL=APPBOOT console=ttyS0,115200"),
+        cfg.contains(
+            "appliance.boot=LABEL=APPBOOT appliance.boot_volume=7E57-0001 console=ttyS0,115200"
+        ),
         "{cfg}"
     );
     if firmware == Firmware::Uefi {

@@ -143,7 +143,7 @@ fn start_nginx(work: &Path, root: &Path, servers: &[(u16, PathBuf, PathBuf)]) ->
 fn short() -> Timeouts {
     Timeouts {
         connect: Duration::from_secs(5),
-        total: Duration::from_secs(10),
+        idle: Duration::from_secs(10),
     }
 }
 
@@ -328,7 +328,7 @@ fn a_silent_server_times_out() {
         ca("TEST ONLY vendor CA").pem.as_bytes(),
         Timeouts {
             connect: Duration::from_secs(1),
-            total: Duration::from_secs(1),
+            idle: Duration::from_secs(1),
         },
     )
     .unwrap();
@@ -346,7 +346,7 @@ fn an_unknown_host_is_a_dns_failure() {
     // to answer (NXDOMAIN or a resolver error) within the time limit.
     let limit = Timeouts {
         connect: Duration::from_secs(40),
-        total: Duration::from_secs(40),
+        idle: Duration::from_secs(40),
     };
     let client = Client::new(ca("TEST ONLY vendor CA").pem.as_bytes(), limit).unwrap();
     let e = client

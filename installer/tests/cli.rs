@@ -73,6 +73,9 @@ fn fake_root(label: &str) -> Tree {
     t.write("sys/block/sda/size", b"2097152\n");
     t.write("sys/block/sda/removable", b"0\n");
     t.write("dev/sr0", &iso_with_volume("APPLIANCE_INSTALL"));
+    // The medium scan reads the devices sysfs lists (here as directories).
+    t.write("sys/class/block/sr0/size", b"4\n");
+    t.write("sys/class/block/sr0/device/type", b"5\n");
     t
 }
 

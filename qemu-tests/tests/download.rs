@@ -106,6 +106,11 @@ impl Setup {
     fn client(&self) -> Client {
         Client::new(self.ca.as_bytes(), Timeouts::from(Duration::from_secs(20))).unwrap()
     }
+
+    /// A client with the time limits `policy` asks for (as the installer makes it).
+    fn client_for(&self, policy: &RetryPolicy) -> Client {
+        Client::new(self.ca.as_bytes(), policy.timeouts()).unwrap()
+    }
 }
 
 /// Deterministic content, about 3:1 compressible.
@@ -278,7 +283,7 @@ fn resumes_after_stalls() {
         stall_timeout: Duration::from_millis(700),
         ..fast()
     };
-    let r = run(&s.client(), &flaky.base_url(), &c, &policy);
+    let r = run(&s.client_for(&policy), &flaky.base_url(), &c, &policy);
     assert_eq!(ok(&r).retries, 2);
     assert_eq!(r.sink.hex(), c.sha256);
     assert!(
@@ -287,6 +292,34 @@ fn resumes_after_stalls() {
         r.elapsed
     );
     assert_eq!(flaky.log().len(), 3);
+}
+
+#[test]
+fn a_slow_body_that_never_idles_is_not_cut() {
+    let _shared = EXCLUSIVE.read().unwrap();
+    let s = setup("trickle");
+    let c = s.publish("boot", &content(20, 8), Compression::None);
+    // 20 bytes, one every 200 ms: about 4 s in all, never 2 s without data.
+    let flaky = s.flaky(|f| f.trickle = Some((1, Duration::from_millis(200))));
+    let policy = RetryPolicy {
+        connect_timeout: Duration::from_secs(2),
+        stall_timeout: Duration::from_secs(2),
+        ..fast()
+    };
+    let r = run(&s.client_for(&policy), &flaky.base_url(), &c, &policy);
+    assert_eq!(
+        ok(&r).retries,
+        0,
+        "one request, never cut: {:?}",
+        flaky.log()
+    );
+    assert_eq!(r.sink.hex(), c.sha256);
+    assert!(
+        r.elapsed > Duration::from_secs(3),
+        "the body took longer than the idle limit: {:?}",
+        r.elapsed
+    );
+    assert_eq!(flaky.log().len(), 1);
 }
 
 #[test]

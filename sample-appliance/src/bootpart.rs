@@ -1,22 +1,55 @@
-//! Finding the boot partition (FAT, label `APPBOOT`) and reading the
-//! handover record from it.
+//! Finding the boot partition and reading the handover record from it.
+//! The installer puts the boot partition's FAT volume id on the kernel
+//! command line (`appliance.boot_volume=XXXX-XXXX`); with it, only a FAT
+//! volume with that id is used, whatever its label, so another device
+//! labelled `APPBOOT` (a USB stick) cannot supply the record. Without it
+//! (disks made otherwise), `appliance.boot=` chooses, by label or device.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::fatlabel;
 
-/// Which device holds the boot partition (`appliance.boot=` on the kernel
-/// command line; default `LABEL=APPBOOT`).
+/// The kernel parameter with the boot partition's FAT volume id.
+pub const PARAM_BOOT_VOLUME: &str = handover::BOOT_VOLUME_PARAM;
+/// The kernel parameter naming the boot partition by label or device.
+pub const PARAM_BOOT: &str = "appliance.boot";
+
+/// Which device holds the boot partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BootSpec {
+    /// The FAT volume with this volume id (serial number); its label does
+    /// not matter.
+    Volume(u32),
     /// The FAT volume with this label.
     Label(String),
     /// This device node, e.g. `/dev/sda1`.
     Device(PathBuf),
 }
 
+/// Parses a FAT volume id as GRUB and blkid spell it: `7E57-0001`.
+pub fn parse_volume_id(v: &str) -> Option<u32> {
+    let (hi, lo) = v.split_once('-')?;
+    let hex = |s: &str| {
+        (s.len() == 4 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| u32::from_str_radix(s, 16).ok())
+            .flatten()
+    };
+    Some(hex(hi)? << 16 | hex(lo)?)
+}
+
 impl BootSpec {
+    /// The spec from the kernel command line: `appliance.boot_volume=`
+    /// when present (what the installer records), else `appliance.boot=`.
+    pub fn from_cmdline(boot: Option<&str>, boot_volume: Option<&str>) -> Result<BootSpec, String> {
+        match boot_volume {
+            Some(v) => parse_volume_id(v).map(BootSpec::Volume).ok_or_else(|| {
+                format!("{PARAM_BOOT_VOLUME}={v}: expected a FAT volume id like 7E57-0001")
+            }),
+            None => BootSpec::parse(boot),
+        }
+    }
+
     /// Parses the value of `appliance.boot=`; `None` means the default.
     pub fn parse(value: Option<&str>) -> Result<BootSpec, String> {
         match value {
@@ -43,6 +76,11 @@ impl BootSpec {
     /// For messages.
     pub fn describe(&self) -> String {
         match self {
+            BootSpec::Volume(id) => format!(
+                "the FAT partition with volume id {:04X}-{:04X}",
+                id >> 16,
+                id & 0xFFFF
+            ),
             BootSpec::Label(l) => format!("the FAT partition labelled {l}"),
             BootSpec::Device(d) => d.display().to_string(),
         }
@@ -69,24 +107,63 @@ pub fn block_devices(sys: &Path) -> Vec<String> {
     names
 }
 
-/// The FAT label of a device (reads its first 512 bytes), if it has one.
-pub fn label_of(dev: &Path) -> Option<String> {
+/// The FAT boot sector of a device (reads its first 512 bytes), if it is one.
+pub fn boot_sector_of(dev: &Path) -> Option<fatlabel::BootSector> {
     let mut f = std::fs::File::open(dev).ok()?;
     let mut sector = [0u8; 512];
     f.read_exact(&mut sector).ok()?;
-    fatlabel::parse(&sector).ok()?.label
+    fatlabel::parse(&sector).ok()
 }
 
-/// One scan: the device matching `spec`, if present. Labels compare
-/// case-insensitively (FAT labels are upper case by convention).
-pub fn find(spec: &BootSpec, sys: &Path, dev: &Path) -> Option<PathBuf> {
+/// Does a FAT volume match a [`BootSpec::Volume`] or [`BootSpec::Label`]?
+/// Labels compare case-insensitively (upper case by convention); with a
+/// volume id, only the id counts.
+pub fn matches(spec: &BootSpec, fat: &fatlabel::BootSector) -> bool {
     match spec {
-        BootSpec::Device(d) => d.exists().then(|| d.clone()),
-        BootSpec::Label(want) => block_devices(sys)
-            .into_iter()
-            .map(|n| dev.join(n))
-            .find(|p| label_of(p).is_some_and(|l| l.eq_ignore_ascii_case(want))),
+        BootSpec::Volume(id) => fat.volume_id == *id,
+        BootSpec::Label(want) => fat
+            .label
+            .as_ref()
+            .is_some_and(|l| l.eq_ignore_ascii_case(want)),
+        BootSpec::Device(_) => false,
     }
+}
+
+/// Picks the device among `devices` (name and FAT boot sector, if any):
+/// `Ok(None)` when none matches yet; an error when a volume id matches more
+/// than one device (a copy of the boot partition is present, and which one
+/// is real cannot be told).
+pub fn choose<'a>(
+    spec: &BootSpec,
+    devices: &'a [(String, Option<fatlabel::BootSector>)],
+) -> Result<Option<&'a str>, String> {
+    let mut hits = devices
+        .iter()
+        .filter(|(_, fat)| fat.as_ref().is_some_and(|f| matches(spec, f)))
+        .map(|(n, _)| n.as_str());
+    let first = hits.next();
+    if let (BootSpec::Volume(_), Some(a), Some(b)) = (spec, first, hits.next()) {
+        return Err(format!(
+            "{} is on more than one device ({a}, {b}): remove the copy",
+            spec.describe()
+        ));
+    }
+    Ok(first)
+}
+
+/// One scan: the device matching `spec`, if present (see [`choose`]).
+pub fn find(spec: &BootSpec, sys: &Path, dev: &Path) -> Result<Option<PathBuf>, String> {
+    if let BootSpec::Device(d) = spec {
+        return Ok(d.exists().then(|| d.clone()));
+    }
+    let devices: Vec<(String, Option<fatlabel::BootSector>)> = block_devices(sys)
+        .into_iter()
+        .map(|n| {
+            let fat = boot_sector_of(&dev.join(&n));
+            (n, fat)
+        })
+        .collect();
+    Ok(choose(spec, &devices)?.map(|n| dev.join(n)))
 }
 
 /// Why there is no usable handover record.
@@ -181,6 +258,72 @@ mod tests {
         assert!(BootSpec::parse(Some("/dev/../etc/x")).is_err());
     }
 
+    #[test]
+    fn the_recorded_volume_id_wins_over_the_label() {
+        assert_eq!(
+            BootSpec::from_cmdline(Some("LABEL=APPBOOT"), Some("7E57-0001")).unwrap(),
+            BootSpec::Volume(0x7E57_0001)
+        );
+        assert_eq!(
+            BootSpec::from_cmdline(Some("LABEL=APPBOOT"), None).unwrap(),
+            BootSpec::Label("APPBOOT".into())
+        );
+        assert_eq!(parse_volume_id("abcd-0012"), Some(0xABCD_0012));
+        for bad in ["7E570001", "7E57-001", "7E57-00012", "XE57-0001", "", "-"] {
+            assert_eq!(parse_volume_id(bad), None, "{bad}");
+            assert!(BootSpec::from_cmdline(None, Some(bad)).is_err(), "{bad}");
+        }
+        assert_eq!(
+            BootSpec::Volume(0x7E57_0001).describe(),
+            "the FAT partition with volume id 7E57-0001"
+        );
+    }
+
+    fn fat(volume_id: u32, label: &str) -> Option<fatlabel::BootSector> {
+        Some(fatlabel::BootSector {
+            kind: fatlabel::FatKind::Fat32,
+            volume_id,
+            label: Some(label.into()),
+        })
+    }
+
+    #[test]
+    fn a_stick_labelled_appboot_with_another_volume_id_is_not_used() {
+        let devices = vec![
+            ("sda".to_string(), None),
+            ("sda1".to_string(), fat(0x1234_5678, "APPBOOT")),
+            ("sdb".to_string(), None),
+            ("sdb1".to_string(), fat(0x0BAD_0BAD, "APPBOOT")),
+        ];
+        let spec = BootSpec::Volume(0x1234_5678);
+        assert_eq!(choose(&spec, &devices), Ok(Some("sda1")));
+        // The installed disk not there (yet): the stick alone is no match.
+        let stick_only = vec![devices[3].clone()];
+        assert_eq!(choose(&spec, &stick_only), Ok(None));
+        // By label alone (no recorded id), the first labelled one wins.
+        assert_eq!(
+            choose(&BootSpec::Label("APPBOOT".into()), &stick_only),
+            Ok(Some("sdb1"))
+        );
+        // The id matches whatever the label says.
+        let relabelled = vec![("vda1".to_string(), fat(0x1234_5678, "OTHER"))];
+        assert_eq!(choose(&spec, &relabelled), Ok(Some("vda1")));
+    }
+
+    #[test]
+    fn a_copied_volume_id_is_refused() {
+        let devices = vec![
+            ("sda1".to_string(), fat(0x1234_5678, "APPBOOT")),
+            ("sdb1".to_string(), fat(0x1234_5678, "APPBOOT")),
+        ];
+        let e = choose(&BootSpec::Volume(0x1234_5678), &devices).unwrap_err();
+        assert_eq!(
+            e,
+            "the FAT partition with volume id 1234-5678 is on more than one device \
+             (sda1, sdb1): remove the copy"
+        );
+    }
+
     fn temp(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("appl-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
@@ -201,26 +344,35 @@ mod tests {
         mbr[510] = 0x55;
         mbr[511] = 0xAA;
         std::fs::write(dev.join("sda"), &mbr).unwrap();
-        for (n, label) in [("sda1", b"APPBOOT    "), ("sda2", b"APPDATA    ")] {
+        for (n, label, id) in [
+            ("sda1", b"APPBOOT    ", 0x1111_2222),
+            ("sda2", b"APPDATA    ", 0x3333_4444),
+        ] {
             let mut img = vec![0u8; 34 << 20];
             fatfs::format_volume(
                 std::io::Cursor::new(&mut img[..]),
                 fatfs::FormatVolumeOptions::new()
                     .fat_type(fatfs::FatType::Fat32)
                     .bytes_per_cluster(512)
-                    .volume_label(*label),
+                    .volume_label(*label)
+                    .volume_id(id),
             )
             .unwrap();
             std::fs::write(dev.join(n), &img[..512]).unwrap();
         }
         assert_eq!(block_devices(&sys), ["sda", "sda1", "sda2"]);
         let spec = BootSpec::Label("appboot".into());
-        assert_eq!(find(&spec, &sys, &dev), Some(dev.join("sda1")));
+        assert_eq!(find(&spec, &sys, &dev), Ok(Some(dev.join("sda1"))));
         assert_eq!(
             find(&BootSpec::Label("APPDATA".into()), &sys, &dev),
-            Some(dev.join("sda2"))
+            Ok(Some(dev.join("sda2")))
         );
-        assert_eq!(find(&BootSpec::Label("OTHER".into()), &sys, &dev), None);
+        assert_eq!(find(&BootSpec::Label("OTHER".into()), &sys, &dev), Ok(None));
+        assert_eq!(
+            find(&BootSpec::Volume(0x3333_4444), &sys, &dev),
+            Ok(Some(dev.join("sda2")))
+        );
+        assert_eq!(find(&BootSpec::Volume(0x1111_2223), &sys, &dev), Ok(None));
         std::fs::remove_dir_all(&root).unwrap();
     }
 

@@ -194,11 +194,14 @@ fn record(
     cmdline: &KernelCmdline,
     cp: Option<&mut Coldplug<'_, KernelLoader>>,
 ) -> Result<handover::Handover, String> {
-    let spec = BootSpec::parse(cmdline.get("appliance.boot"))?;
+    let spec = BootSpec::from_cmdline(
+        cmdline.get(bootpart::PARAM_BOOT),
+        cmdline.get(bootpart::PARAM_BOOT_VOLUME),
+    )?;
     let start = Instant::now();
     let mut cp = cp;
     let dev = loop {
-        if let Some(d) = bootpart::find(&spec, Path::new("/sys"), Path::new("/dev")) {
+        if let Some(d) = bootpart::find(&spec, Path::new("/sys"), Path::new("/dev"))? {
             break d;
         }
         if start.elapsed() >= BOOT_WAIT {

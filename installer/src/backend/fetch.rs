@@ -23,31 +23,33 @@ use rustls::CertificateError;
 
 use crate::net::doctor::utc;
 
-/// Connection and whole-request time limits.
+/// Connection and idle time limits. Nothing limits a whole request: a
+/// body that keeps arriving, however slowly, is never cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     /// TCP connect (per address tried).
     pub connect: Duration,
-    /// The whole request, from connecting to the last body byte.
-    pub total: Duration,
+    /// The longest wait for the response headers, and for each read of the
+    /// body (reqwest's blocking client timeout, which applies per wait).
+    pub idle: Duration,
 }
 
 impl Default for Timeouts {
-    /// 10 s to connect, 60 s in total.
+    /// 10 s to connect, 60 s without data.
     fn default() -> Self {
         Timeouts {
             connect: Duration::from_secs(10),
-            total: Duration::from_secs(60),
+            idle: Duration::from_secs(60),
         }
     }
 }
 
 impl From<Duration> for Timeouts {
-    /// The same limit for connecting and for the whole request.
+    /// The same limit for connecting and for each wait for data.
     fn from(limit: Duration) -> Self {
         Timeouts {
             connect: limit,
-            total: limit,
+            idle: limit,
         }
     }
 }
@@ -310,7 +312,9 @@ impl Client {
             .tls_built_in_root_certs(false)
             .https_only(true)
             .connect_timeout(timeouts.connect)
-            .timeout(timeouts.total)
+            // Per wait in the blocking client (headers, then each read), never
+            // a limit on the whole body; a per-request `.timeout()` would be.
+            .timeout(timeouts.idle)
             .redirect(reqwest::redirect::Policy::limited(5))
             .user_agent(concat!("appliance-installer/", env!("CARGO_PKG_VERSION")));
         let mut roots = rustls::RootCertStore::empty();
@@ -365,17 +369,12 @@ impl Client {
     /// GETs `url` for streaming: returns once the headers are in, and the
     /// body is read with [`Stream::read`]. With `range_start > 0` it asks for
     /// `Range: bytes=<range_start>-`; judging the answer (206 and its
-    /// `Content-Range`, or a 200) is the caller's job. `idle` replaces the
-    /// client's time limit for this request: it bounds the wait for the
-    /// headers and for each read, so a stalled transfer ends with
-    /// [`FetchError::Timeout`] however long the whole body takes.
-    pub fn get_stream(
-        &self,
-        url: &str,
-        range_start: u64,
-        idle: Duration,
-    ) -> Result<Stream, FetchError> {
-        let mut request = self.http.get(url).timeout(idle);
+    /// `Content-Range`, or a 200) is the caller's job. The client's
+    /// [`Timeouts::idle`] bounds the wait for the headers and for each read,
+    /// so a stalled transfer ends with [`FetchError::Timeout`] while a slow
+    /// but steady one runs as long as it takes.
+    pub fn get_stream(&self, url: &str, range_start: u64) -> Result<Stream, FetchError> {
+        let mut request = self.http.get(url);
         if range_start > 0 {
             request = request.header(reqwest::header::RANGE, format!("bytes={range_start}-"));
         }

@@ -63,6 +63,12 @@ pub fn serial_from_vpd80(page: &[u8]) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
+/// The serial of the disk `name` under `<root>/sys/block` now, as the disk
+/// list reads it (empty if the device reports none).
+pub fn serial_of(root: &Path, name: &str) -> String {
+    disk_serial(&root.join("sys/block").join(name))
+}
+
 fn disk_serial(dir: &Path) -> String {
     read_attr(&dir.join("device/serial"))
         .or_else(|| read_attr(&dir.join("serial")))

@@ -221,7 +221,9 @@ pub fn fat_uuid(volume_id: u32) -> String {
 
 /// The `grub.cfg` for BIOS and UEFI alike (same text at every path of
 /// [`grub_cfg_paths`]). Kernel `/vmlinuz`, initrd `/initrd.img`, both on the
-/// partition with the FAT volume id. Command-line words that GRUB's script
+/// partition with the FAT volume id, which the kernel command line carries
+/// too (`appliance.boot_volume=`, replacing any the manifest has) so the
+/// appliance finds the same partition. Command-line words that GRUB's script
 /// parser would interpret are single-quoted (note that GRUB itself escapes
 /// `"` and `\` with a backslash when it passes words to the kernel).
 pub fn grub_cfg(params: &GrubParams) -> String {
@@ -249,10 +251,17 @@ pub fn grub_cfg(params: &GrubParams) -> String {
     );
     let _ = writeln!(s, "menuentry {} {{", quote(&params.product));
     s.push_str("\techo \"Loading from $root\"\n");
+    let volume_param = format!(
+        "{}={}",
+        handover::BOOT_VOLUME_PARAM,
+        fat_uuid(params.fat_volume_id)
+    );
+    let prefix = format!("{}=", handover::BOOT_VOLUME_PARAM);
     let words: Vec<String> = params
         .cmdline
         .split_whitespace()
-        .chain(std::iter::once(console_arg))
+        .filter(|w| !w.starts_with(&prefix))
+        .chain([volume_param.as_str(), console_arg])
         .map(quote)
         .collect();
     let _ = writeln!(s, "\tlinux /vmlinuz {}", words.join(" "));

@@ -24,7 +24,7 @@ use vendor_repo::manifest::Component;
 
 use super::verify_io::{Verifier, VerifyError};
 
-use crate::backend::fetch::{Client, FetchError};
+use crate::backend::fetch::{Client, FetchError, Timeouts};
 
 mod progress;
 
@@ -44,23 +44,39 @@ pub struct RetryPolicy {
     pub initial_backoff: Duration,
     /// The longest wait between two attempts.
     pub max_backoff: Duration,
+    /// The longest wait for a TCP connection.
+    pub connect_timeout: Duration,
     /// No data for this long (waiting for the headers or the next bytes)
-    /// counts as a failure.
+    /// counts as a failure. An idle limit, not a total one: a body that keeps
+    /// arriving is never cut, however long it takes.
     pub stall_timeout: Duration,
     /// The whole download, retries included, must end within this.
     pub deadline: Duration,
 }
 
 impl Default for RetryPolicy {
-    /// 6 failures in a row; waits of 0.5, 1, 2, 4, 8 s; 30 s without data is
-    /// a stall; 2 hours in all.
+    /// 6 failures in a row; waits of 0.5, 1, 2, 4, 8 s; 10 s to connect;
+    /// 30 s without data is a stall; 2 hours in all.
     fn default() -> Self {
         RetryPolicy {
             max_consecutive_failures: 6,
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(8),
+            connect_timeout: Duration::from_secs(10),
             stall_timeout: Duration::from_secs(30),
             deadline: Duration::from_secs(2 * 3600),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The client time limits this policy needs: the connect timeout, and
+    /// the stall timeout as the idle limit. Build the [`Client`] given to
+    /// [`download`] with them.
+    pub fn timeouts(&self) -> Timeouts {
+        Timeouts {
+            connect: self.connect_timeout,
+            idle: self.stall_timeout,
         }
     }
 }
@@ -328,15 +344,13 @@ impl Transfer<'_> {
     ) -> Result<(), Failure> {
         let size = self.component.size;
         let offset = self.verifier.stored();
-        let mut stream = client
-            .get_stream(self.url, offset, policy.stall_timeout)
-            .map_err(|e| {
-                if retryable(&e) {
-                    Failure::Retry(e)
-                } else {
-                    Failure::Fatal(e.into())
-                }
-            })?;
+        let mut stream = client.get_stream(self.url, offset).map_err(|e| {
+            if retryable(&e) {
+                Failure::Retry(e)
+            } else {
+                Failure::Fatal(e.into())
+            }
+        })?;
         let range = stream.content_range().map(str::to_string);
         let (status, len) = (stream.status(), stream.content_length());
         let mismatch = |actual| {
@@ -429,6 +443,8 @@ fn retryable(e: &FetchError) -> bool {
 /// `sink` and reporting to `progress` (at most every [`PROGRESS_INTERVAL`],
 /// and once at the end). Returns only when the stored size and SHA-256 and
 /// the content size are the manifest's; see the module documentation.
+/// `client` is expected to be made with [`RetryPolicy::timeouts`], so that
+/// its idle limit is the policy's stall timeout.
 pub fn download(
     client: &Client,
     url: &str,

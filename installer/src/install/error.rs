@@ -4,6 +4,7 @@
 //! [`InstallError`] and [`Failure`].
 
 use super::download::DownloadError;
+use super::identity::IdentityError;
 use super::local::MediumError;
 use super::table::TableError;
 use super::verify_io::VerifyError;
@@ -79,6 +80,10 @@ pub enum Cause {
         /// Why.
         source: io::Error,
     },
+    /// The opened device is not the disk that was chosen, or holds the
+    /// installation medium.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
     /// Reading or writing the target disk failed.
     #[error(transparent)]
     DiskIo(#[from] io::Error),
@@ -117,6 +122,12 @@ impl Cause {
             Cause::Handover(_) => "this is a bug in the installer".into(),
             Cause::OpenDisk { .. } => {
                 "the disk is in use or gone: check that nothing has it mounted, then retry".into()
+            }
+            Cause::Identity(IdentityError::Changed { .. }) => {
+                "the disk changed since it was chosen: choose it again".into()
+            }
+            Cause::Identity(IdentityError::InstallMedium { .. }) => {
+                "this disk holds the installation medium: choose another disk".into()
             }
             Cause::DiskIo(_) => {
                 "the disk reported a write error: check the disk (or the VM's virtual disk) and retry"
@@ -275,6 +286,31 @@ mod tests {
             },
         );
         assert!(file.hint().contains("incomplete"), "{}", file.hint());
+
+        let changed = at(
+            Stage::OpenDisk,
+            IdentityError::Changed {
+                path: "/dev/sda".into(),
+                planned: "20.0 GiB".into(),
+                found: "40.0 GiB".into(),
+            },
+        );
+        assert_eq!(
+            changed.hint(),
+            "the disk changed since it was chosen: choose it again"
+        );
+        let medium = at(
+            Stage::OpenDisk,
+            IdentityError::InstallMedium {
+                path: "/dev/sdb".into(),
+                volume_id: "APPLIANCE_INSTALL".into(),
+            },
+        );
+        assert!(
+            medium.hint().contains("installation medium"),
+            "{}",
+            medium.hint()
+        );
 
         let boot = at(Stage::BiosBootloader, BootError::BootImg { len: 3 });
         assert!(boot.hint().contains("GRUB files"), "{}", boot.hint());

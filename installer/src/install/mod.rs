@@ -8,6 +8,7 @@ pub mod bundle;
 pub mod download;
 pub mod efiboot;
 pub mod error;
+pub mod identity;
 pub mod local;
 pub mod ops;
 pub mod plan;

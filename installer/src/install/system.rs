@@ -14,7 +14,7 @@ use crate::vendor::VendorConfig;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use vendor_repo::manifest::Component;
 
 /// Downloads components from the vendor repository.
@@ -48,6 +48,11 @@ impl Components for HttpsComponents {
 /// The installer's disk access.
 pub struct SystemInstall {
     medium: Option<String>,
+    /// The installer's ISO volume id (build information), if known.
+    volume_id: Option<String>,
+    /// The partition GUIDs the target had before this installer overwrote
+    /// it (every attempt adds what it found).
+    previous_guids: Vec<[u8; 16]>,
     vendor: Result<VendorConfig, ConfigError>,
     installer_version: String,
 }
@@ -60,8 +65,13 @@ impl SystemInstall {
         vendor: Result<VendorConfig, ConfigError>,
         installer_version: String,
     ) -> Self {
+        let volume_id = crate::buildinfo::BuildInfo::load(Path::new("/"))
+            .ok()
+            .map(|b| b.volume_id);
         SystemInstall {
             medium,
+            volume_id,
+            previous_guids: Vec::new(),
             vendor,
             installer_version,
         }
@@ -109,6 +119,33 @@ fn random<const N: usize>() -> Result<[u8; N], InstallError> {
 
 // BLKRRPART: ask the kernel to re-read the partition table.
 nix::ioctl_none!(blkrrpart, 0x12, 95);
+// BLKGETSIZE64: the device's size in bytes.
+nix::ioctl_read!(blkgetsize64, 0x12, 114, u64);
+
+/// Identifies the opened device again ([`super::identity::check`]): its size
+/// from the kernel, its serial from sysfs, its block 16 from the device.
+fn reidentify(
+    disk: &std::fs::File,
+    path: &str,
+    planned: &facts::hw::Disk,
+    volume_id: Option<&str>,
+) -> Result<(), InstallError> {
+    let fail = |e: std::io::Error| InstallError::new(Stage::OpenDisk, e);
+    let mut size = 0u64;
+    // SAFETY: BLKGETSIZE64 writes one u64; the fd is an open block device.
+    unsafe { blkgetsize64(std::os::fd::AsRawFd::as_raw_fd(disk), &mut size) }
+        .map_err(|e| fail(std::io::Error::from(e)))?;
+    let serial = facts::hw::serial_of(Path::new("/"), &planned.name);
+    let block =
+        read_at(disk, super::identity::PVD_OFFSET, super::identity::PVD_LEN).map_err(fail)?;
+    let found = super::identity::Found {
+        size_bytes: size,
+        serial: &serial,
+        block16: &block,
+    };
+    super::identity::check(path, planned, &found, volume_id)
+        .map_err(InstallError::at(Stage::OpenDisk))
+}
 
 /// Lets the kernel see the new partitions (not needed to boot; a failure
 /// is only logged).
@@ -119,6 +156,43 @@ fn reread_partitions(disk: &std::fs::File, path: &str) {
             "{path}: the kernel did not re-read the partition table ({e})"
         ));
     }
+}
+
+/// Reads `len` bytes at `offset` (fewer at the end of the device).
+fn read_at(disk: &std::fs::File, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; len];
+    let mut got = 0;
+    while got < len {
+        match disk.read_at(&mut buf[got..], offset + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(got);
+    Ok(buf)
+}
+
+/// The partition GUIDs of the GPT the disk carries before it is
+/// overwritten: boot entries pointing at them are this disk's
+/// ([`super::efiboot::plan`]). Empty without a readable GPT.
+fn previous_gpt_guids(disk: &std::fs::File) -> Vec<[u8; 16]> {
+    const SECTOR: u64 = super::plan::SECTOR;
+    let Ok(header) = read_at(disk, SECTOR, SECTOR as usize) else {
+        return Vec::new();
+    };
+    let Some((lba, count, size)) = super::efiboot::gpt_entries_location(&header) else {
+        return Vec::new();
+    };
+    let len = u64::from(count) * u64::from(size);
+    if len > 1 << 20 {
+        return Vec::new();
+    }
+    read_at(disk, lba.saturating_mul(SECTOR), len as usize)
+        .map(|entries| super::efiboot::gpt_partition_guids(&header, &entries))
+        .unwrap_or_default()
 }
 
 /// What the install needs before the first write.
@@ -137,14 +211,15 @@ impl SystemInstall {
             .vendor
             .clone()
             .map_err(InstallError::at(Stage::Prepare))?;
-        let client = Client::new(&config.ca_pem, Duration::from_secs(30))
+        let policy = RetryPolicy::default();
+        let client = Client::new(&config.ca_pem, policy.timeouts())
             .map_err(InstallError::at(Stage::Prepare))?;
         let components = super::local::LocalFirst {
             root: self.medium_repo(),
             remote: HttpsComponents {
                 client,
                 base_url: config.backend_url.clone(),
-                policy: RetryPolicy::default(),
+                policy,
             },
             used: Vec::new(),
         };
@@ -180,6 +255,7 @@ impl SystemInstall {
                     },
                 )
             })?;
+        reidentify(&disk, &path, &job.disk, self.volume_id.as_deref())?;
         Ok(Prepared {
             components,
             install_id: handover.install_id,
@@ -193,6 +269,12 @@ impl SystemInstall {
 impl InstallOps for SystemInstall {
     fn hardware(&mut self) -> Hardware {
         let root = Path::new("/");
+        if self.medium.is_none() {
+            // The first scan may have timed out before the medium appeared.
+            if let Some(v) = &self.volume_id {
+                self.medium = crate::medium::scan(root, v).found.map(|m| m.device);
+            }
+        }
         Hardware {
             disks: facts::hw::disks(root),
             mem_total_kib: std::fs::read_to_string("/proc/meminfo")
@@ -223,6 +305,12 @@ impl InstallOps for SystemInstall {
             mut disk,
             path,
         } = self.prepare(job).map_err(Failure::untouched)?;
+        // Kept across attempts: a failed attempt wipes the table it read.
+        for g in previous_gpt_guids(&disk) {
+            if !self.previous_guids.contains(&g) {
+                self.previous_guids.push(g);
+            }
+        }
         let downloaded =
             match apply::run(job, &mut disk, &mut components, &RootFs, &extras, progress) {
                 Ok(n) => n,
@@ -277,6 +365,7 @@ impl InstallOps for SystemInstall {
                     Path::new(super::efiboot::EFIVARS),
                     &job.handover.installer.product,
                     &esp,
+                    &self.previous_guids,
                 )?;
                 Ok(format!(
                     "UEFI: boot entry Boot{n:04X} created for /dev/{} and set as BootNext.",

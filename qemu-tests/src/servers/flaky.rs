@@ -87,6 +87,9 @@ pub struct FlakyConfig {
     /// A broken response sends at least this many body bytes first
     /// (responses not longer than this are never broken).
     pub min_cut: u64,
+    /// Send every body `(bytes, pause)`: that many bytes, then a pause; a
+    /// slow server that is never idle for longer than the pause.
+    pub trickle: Option<(usize, Duration)>,
 }
 
 impl FlakyConfig {
@@ -106,6 +109,7 @@ impl FlakyConfig {
             corrupt: None,
             drop_prefix: None,
             min_cut: 0,
+            trickle: None,
         }
     }
 }
@@ -329,9 +333,14 @@ fn connection(tcp: TcpStream, shared: &Shared) -> Result<()> {
          Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n"
     )?;
     file.seek(SeekFrom::Start(first))?;
-    let mut buf = vec![0u8; 64 * 1024];
+    let step = config.trickle.map_or(64 * 1024, |(bytes, _)| bytes.max(1));
+    let mut buf = vec![0u8; step];
     let mut done = 0u64;
     while done < sent {
+        if let Some((_, pause)) = config.trickle.filter(|_| done > 0) {
+            let _ = s.flush();
+            std::thread::sleep(pause);
+        }
         let want = (sent - done).min(buf.len() as u64) as usize;
         let chunk = &mut buf[..want];
         file.read_exact(chunk)?;

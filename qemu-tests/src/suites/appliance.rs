@@ -152,7 +152,13 @@ fn firstboot(
         kernel: Some(DirectKernel {
             kernel: appl.join("vmlinuz"),
             initrd: appl.join("initrd.img"),
-            cmdline: "console=ttyS0,115200 appliance.boot=LABEL=APPBOOT".into(),
+            // As the installer's grub.cfg has it: the boot partition by its volume id.
+            cmdline: format!(
+                "console=ttyS0,115200 appliance.boot=LABEL=APPBOOT {}={:04X}-{:04X}",
+                handover::BOOT_VOLUME_PARAM,
+                VOLUME_ID >> 16,
+                VOLUME_ID & 0xFFFF
+            ),
         }),
         ..VmConfig::default()
     };

@@ -165,7 +165,8 @@ fn grub_cfg_serial_golden() {
          search --no-floppy --fs-uuid --set=root 7E57-0001\n\
          menuentry 'Acme Appliance' {\n\
          \techo \"Loading from $root\"\n\
-         \tlinux /vmlinuz appliance.boot=LABEL=APPBOOT console=ttyS0,115200\n\
+         \tlinux /vmlinuz appliance.boot=LABEL=APPBOOT appliance.boot_volume=7E57-0001 \
+         console=ttyS0,115200\n\
          \tinitrd /initrd.img\n\
          }\n"
     );
@@ -177,7 +178,21 @@ fn grub_cfg_vga_has_no_serial_terminal() {
     assert!(!cfg.contains("serial"), "{cfg}");
     assert!(!cfg.contains("terminal_"), "{cfg}");
     assert!(
-        cfg.contains("\tlinux /vmlinuz appliance.boot=LABEL=APPBOOT console=tty0\n"),
+        cfg.contains(
+            "\tlinux /vmlinuz appliance.boot=LABEL=APPBOOT appliance.boot_volume=7E57-0001 \
+             console=tty0\n"
+        ),
+        "{cfg}"
+    );
+}
+
+#[test]
+fn grub_cfg_records_the_volume_id_once() {
+    let mut p = params(BootConsole::Vga);
+    p.cmdline = "appliance.boot_volume=0000-0000 quiet".into();
+    let cfg = grub_cfg(&p);
+    assert!(
+        cfg.contains("\tlinux /vmlinuz quiet appliance.boot_volume=7E57-0001 console=tty0\n"),
         "{cfg}"
     );
 }
@@ -194,7 +209,9 @@ fn grub_cfg_quotes_what_grub_would_interpret() {
         "{cfg}"
     );
     assert!(
-        cfg.contains("\tlinux /vmlinuz 'a=$b' 'c;d' quiet console=tty0\n"),
+        cfg.contains(
+            "\tlinux /vmlinuz 'a=$b' 'c;d' quiet appliance.boot_volume=7E57-0001 console=tty0\n"
+        ),
         "{cfg}"
     );
     assert!(cfg.contains("set timeout=5\n"), "{cfg}");
