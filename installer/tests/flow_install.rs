@@ -39,6 +39,7 @@ fn unattended(json: &str, install: FakeInstall) -> Run {
         options(
             AnswersInput::Loaded(Loaded {
                 source: "test".into(),
+                origin: installer::answers::Origin::Embedded,
                 file: answers::parse(json).expect("a valid answer file"),
             }),
             true,
