@@ -50,6 +50,7 @@ flow-rescue-boot-entry
 flow-unattended-iso  (representative)
 flow-unattended-http
 flow-answers-malformed  (representative)
+flow-answers-unauthenticated
 flow-serial-outcomes  (representative)
 flow-serial-backend-down  (representative)
 appliance-firstboot  (representative)
