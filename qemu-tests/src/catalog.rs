@@ -88,7 +88,7 @@ install-offline";
             .collect();
         let want: Vec<&str> = LIST.lines().collect();
         assert_eq!(got, want);
-        assert_eq!(got.len(), 47);
+        assert_eq!(got.len(), 48);
     }
 
     #[test]
