@@ -319,7 +319,10 @@ mod tests {
             ("https://h/a.json#frag", "https://h/a.json#***"),
             ("https://h/a.json#f?x", "https://h/a.json#***"),
             ("https://h/a?b#c", "https://h/a?***"),
-            ("http://10.0.2.2:8080/answers.json", "http://10.0.2.2:8080/answers.json"),
+            (
+                "http://10.0.2.2:8080/answers.json",
+                "http://10.0.2.2:8080/answers.json",
+            ),
             ("http://host", "http://host"),
             ("http://a@b@host/x", "http://***@host/x"),
         ];
@@ -331,7 +334,10 @@ mod tests {
     #[test]
     fn the_masked_command_line_hides_secrets() {
         let cases = [
-            ("quiet console=ttyS0,115200n8", "quiet console=ttyS0,115200n8"),
+            (
+                "quiet console=ttyS0,115200n8",
+                "quiet console=ttyS0,115200n8",
+            ),
             (
                 "installer.answers=https://user:pw@host/a.json?token=t0ken installer.unattended",
                 "installer.answers=https://***@host/a.json?*** installer.unattended",

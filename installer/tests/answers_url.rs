@@ -147,7 +147,10 @@ fn not_found_is_reported_at_once_and_dhcp_failure_names_the_adapter() {
 
 #[test]
 fn an_unpinned_http_file_is_refused_without_touching_the_network() {
-    let port = serve("200 OK", r#"{"version": 1, "disk": {"path": "/dev/sdb"}, "erase_disk": true}"#);
+    let port = serve(
+        "200 OK",
+        r#"{"version": 1, "disk": {"path": "/dev/sdb"}, "erase_disk": true}"#,
+    );
     let cmdline = KernelCmdline::parse(&format!(
         "installer.answers=http://user:pw@127.0.0.1:{port}/a.json?token=t0ken installer.unattended"
     ));

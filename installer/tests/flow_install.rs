@@ -316,6 +316,10 @@ fn no_at_the_agreement_spares_a_named_removable_disk() {
         ),
     );
     assert!(r.install.jobs.is_empty());
-    assert!(r.term.out.contains("/dev/sdb is removable"), "{}", r.term.out);
+    assert!(
+        r.term.out.contains("/dev/sdb is removable"),
+        "{}",
+        r.term.out
+    );
     assert!(r.term.out.contains("Nothing was changed."));
 }

@@ -38,7 +38,8 @@ fn ca(cn: &str) -> Ca {
 /// (the server's certificate first, then `ca`'s) and the key.
 fn server_cert(ca: Option<&Ca>) -> (Vec<Vec<u8>>, Vec<u8>) {
     let mut p = CertificateParams::default();
-    p.distinguished_name.push(DnType::CommonName, "TEST ONLY answers");
+    p.distinguished_name
+        .push(DnType::CommonName, "TEST ONLY answers");
     p.subject_alt_names = vec![SanType::IpAddress([127, 0, 0, 1].into())];
     validity(&mut p);
     let key = KeyPair::generate().unwrap();

@@ -417,7 +417,8 @@ mod tests {
     #[test]
     fn an_unpinned_http_url_is_refused_before_any_network_use() {
         let t = crate::testutil::TempTree::new("answers-http");
-        let cmdline = KernelCmdline::parse("installer.answers=http://h/a.json installer.unattended");
+        let cmdline =
+            KernelCmdline::parse("installer.answers=http://h/a.json installer.unattended");
         let r = load(t.path(), &cmdline, &mut NoNet, &mut |_| {})
             .unwrap()
             .unwrap_err();
@@ -425,7 +426,9 @@ mod tests {
         assert_eq!(r.errors.len(), 1);
         assert_eq!(r.errors[0].key, PARAM_URL);
         assert!(
-            r.errors[0].message.contains("is not authenticated: add installer.answers_sha256="),
+            r.errors[0]
+                .message
+                .contains("is not authenticated: add installer.answers_sha256="),
             "{}",
             r.errors[0]
         );

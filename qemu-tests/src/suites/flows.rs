@@ -528,8 +528,10 @@ fn answers_unauthenticated(s: &mut Session) -> Result<()> {
     )?;
     stop_and_power_off(s)?;
     let used = s.saw(|e| {
-        matches!(e, Event::Answers { .. } | Event::Keyboard { .. } | Event::Install { .. })
-            || matches!(e, Event::Network { config } if config.source == NetSource::Manual)
+        matches!(
+            e,
+            Event::Answers { .. } | Event::Keyboard { .. } | Event::Install { .. }
+        ) || matches!(e, Event::Network { config } if config.source == NetSource::Manual)
     })?;
     check(s, !used, "the unauthenticated answers were used")
 }
