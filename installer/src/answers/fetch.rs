@@ -112,11 +112,13 @@ impl ServerCertVerifier for PinnedVerifier {
     }
 }
 
-/// The HTTP client for `tls`.
-fn client(tls: &Tls) -> Result<reqwest::blocking::Client, String> {
+/// The HTTP client for `tls`. `https_only`: redirects to plain http are
+/// refused (an https URL stays authenticated to its end).
+fn client(tls: &Tls, https_only: bool) -> Result<reqwest::blocking::Client, String> {
     let builder = reqwest::blocking::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
+        .https_only(https_only)
         .no_proxy();
     let builder = match tls {
         Tls::Roots(pem) => {
@@ -172,7 +174,8 @@ pub fn fetch(
 ) -> Result<Vec<u8>, String> {
     use std::io::Read;
     let shown = display_url(url);
-    let client = client(tls).map_err(|e| format!("cannot fetch {shown}: {e}"))?;
+    let client = client(tls, url.starts_with("https://"))
+        .map_err(|e| format!("cannot fetch {shown}: {e}"))?;
     let mut last = String::new();
     let mut wait = first_wait;
     for attempt in 1..=attempts {

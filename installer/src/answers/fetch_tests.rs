@@ -56,6 +56,16 @@ fn server_cert(ca: Option<&Ca>) -> (Vec<Vec<u8>>, Vec<u8>) {
 /// An https server on 127.0.0.1 answering every connection with BODY;
 /// returns its URL.
 fn serve(chain: Vec<Vec<u8>>, key: Vec<u8>) -> String {
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        BODY.len()
+    );
+    serve_head(chain, key, head)
+}
+
+/// An https server on 127.0.0.1 answering every connection with `head`
+/// and BODY; returns its URL.
+fn serve_head(chain: Vec<Vec<u8>>, key: Vec<u8>, head: String) -> String {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -78,10 +88,6 @@ fn serve(chain: Vec<Vec<u8>>, key: Vec<u8>) -> String {
             if tls.read(&mut buf).is_err() {
                 continue;
             }
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                BODY.len()
-            );
             let _ = tls.write_all(head.as_bytes());
             let _ = tls.write_all(BODY);
             let _ = tls.flush();
@@ -130,6 +136,22 @@ fn a_pinned_ca_must_have_signed_the_server_certificate() {
     let url = serve(forged, key);
     assert!(get(&url, &Tls::Fingerprint(sha256(&vendor.der))).is_err());
     assert!(get(&url, &Tls::Roots(Vec::new())).is_err());
+}
+
+#[test]
+fn an_authenticated_server_cannot_redirect_to_plain_http() {
+    let plain = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = plain.local_addr().unwrap().port();
+    let (chain, key) = server_cert(None);
+    let pin = sha256(&chain[0]);
+    let head = format!(
+        "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{port}/a.json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        BODY.len()
+    );
+    let url = serve_head(chain, key, head);
+    let e = get(&url, &Tls::Fingerprint(pin)).unwrap_err();
+    assert!(e.contains("URL scheme is not allowed"), "{e}");
+    drop(plain);
 }
 
 #[test]
