@@ -56,6 +56,33 @@ impl KernelCmdline {
         &self.raw
     }
 
+    /// The command line for logs and events: every value holding a URL is
+    /// shown through [`mask_url`] (no user name, password, query or
+    /// fragment), and the values of secret-like parameters (a name part such
+    /// as `token`, `password` or `secret`) are replaced by `***`. Words after
+    /// `--` are left out (they are init's, and unknown).
+    pub fn masked(&self) -> String {
+        let mut words = Vec::new();
+        for p in &self.params {
+            let word = match &p.value {
+                None => p.key.clone(),
+                Some(_) if is_secret_name(&p.key) => format!("{}=***", p.key),
+                Some(v) if v.contains("://") => format!("{}={}", p.key, mask_url(v)),
+                Some(v) => format!("{}={v}", p.key),
+            };
+            if word.contains(char::is_whitespace) {
+                words.push(format!("\"{word}\""));
+            } else {
+                words.push(word);
+            }
+        }
+        let mut text = words.join(" ");
+        if split_words(&self.raw).iter().any(|w| w == "--") {
+            text.push_str(" -- ***");
+        }
+        text
+    }
+
     /// All parsed words, in order.
     pub fn params(&self) -> &[Param] {
         &self.params
@@ -136,6 +163,45 @@ impl KernelCmdline {
             .map(normalize_module_name)
             .collect()
     }
+}
+
+/// Name parts (split at `.`, `_` and `-`) that mark a parameter's value as
+/// secret.
+const SECRET_PARTS: [&str; 9] = [
+    "token",
+    "password",
+    "passwd",
+    "pw",
+    "secret",
+    "key",
+    "auth",
+    "credentials",
+    "psk",
+];
+
+/// True if the parameter name looks like it carries a secret.
+fn is_secret_name(key: &str) -> bool {
+    key.split(['.', '_', '-'])
+        .any(|part| SECRET_PARTS.contains(&part.to_ascii_lowercase().as_str()))
+}
+
+/// A URL for messages and events: user name and password, the query (which
+/// may carry tokens) and the fragment are masked with `***`.
+pub fn mask_url(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((s, r)) => (format!("{s}://"), r),
+        None => (String::new(), url),
+    };
+    let (authority, tail) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    let host = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("***@{host}"),
+        None => authority.to_string(),
+    };
+    let tail = match tail.find(['?', '#']) {
+        Some(i) => format!("{}{}***", &tail[..i], &tail[i..=i]),
+        None => tail.to_string(),
+    };
+    format!("{scheme}{host}{tail}")
 }
 
 /// Kernel module names treat `-` and `_` as the same character; this returns
@@ -238,6 +304,65 @@ mod tests {
         assert!(c.has("quiet"));
         assert!(c.has("installer.debug"));
         assert!(!c.has("installer"));
+    }
+
+    #[test]
+    fn urls_lose_credentials_query_and_fragment() {
+        let cases = [
+            (
+                "https://user:pw@example.com/a.json?token=x",
+                "https://***@example.com/a.json?***",
+            ),
+            ("https://h?token=x", "https://h?***"),
+            ("https://u:p@h?token=x", "https://***@h?***"),
+            ("https://h#token=x", "https://h#***"),
+            ("https://h/a.json#frag", "https://h/a.json#***"),
+            ("https://h/a.json#f?x", "https://h/a.json#***"),
+            ("https://h/a?b#c", "https://h/a?***"),
+            (
+                "http://10.0.2.2:8080/answers.json",
+                "http://10.0.2.2:8080/answers.json",
+            ),
+            ("http://host", "http://host"),
+            ("http://a@b@host/x", "http://***@host/x"),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(mask_url(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn the_masked_command_line_hides_secrets() {
+        let cases = [
+            (
+                "quiet console=ttyS0,115200n8",
+                "quiet console=ttyS0,115200n8",
+            ),
+            (
+                "installer.answers=https://user:pw@host/a.json?token=t0ken installer.unattended",
+                "installer.answers=https://***@host/a.json?*** installer.unattended",
+            ),
+            (
+                "installer.answers=https://host?token=t0ken",
+                "installer.answers=https://host?***",
+            ),
+            (
+                "installer.backend=https://u:p@b.example/",
+                "installer.backend=https://***@b.example/",
+            ),
+            (
+                "x.api_token=abc wifi.psk=abc installer.password=abc a.secret-key=abc",
+                "x.api_token=*** wifi.psk=*** installer.password=*** a.secret-key=***",
+            ),
+            (
+                "installer.keyboard=de installer.answers_sha256=ab",
+                "installer.keyboard=de installer.answers_sha256=ab",
+            ),
+            ("x.y=\"a b\" -- token", "\"x.y=a b\" -- ***"),
+        ];
+        for (raw, shown) in cases {
+            assert_eq!(KernelCmdline::parse(raw).masked(), shown, "{raw}");
+        }
     }
 
     #[test]

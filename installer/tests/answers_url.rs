@@ -1,10 +1,12 @@
 //! Fetching the answer file from `installer.answers=http://...`: DHCP and
 //! apply on the chosen adapter first, then the fetch from a local HTTP
-//! server, the optional SHA-256 check, and errors naming the parameter.
+//! server, the SHA-256 check, and errors naming the parameter. A file over
+//! plain http without `installer.answers_sha256=` is refused unfetched.
 
 mod support;
 
 use installer::answers::source::load;
+use installer::answers::Origin;
 use installer::cmdline::KernelCmdline;
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader, Write};
@@ -74,6 +76,7 @@ fn the_url_is_fetched_after_dhcp_on_the_adapter_with_link() {
         format!("installer.answers=http://127.0.0.1:{port}/answers.json")
     );
     assert_eq!(loaded.file.keyboard.as_deref(), Some("de"));
+    assert_eq!(loaded.origin, Origin::Network);
     assert_eq!(n.dhcp_calls, ["eth1"], "eth0 has no link");
     assert_eq!(n.applied.len(), 1, "the lease is applied before fetching");
     assert!(
@@ -112,7 +115,8 @@ fn a_hash_mismatch_is_an_error_naming_the_parameter() {
 fn not_found_is_reported_at_once_and_dhcp_failure_names_the_adapter() {
     let port = serve("404 Not Found", "no");
     let cmdline = KernelCmdline::parse(&format!(
-        "installer.answers=http://127.0.0.1:{port}/missing.json"
+        "installer.answers=http://127.0.0.1:{port}/missing.json installer.answers_sha256={}",
+        "0".repeat(64)
     ));
     let started = std::time::Instant::now();
     let rejected = load(&temp_root("404"), &cmdline, &mut net(), &mut |_| {})
@@ -139,4 +143,36 @@ fn not_found_is_reported_at_once_and_dhcp_failure_names_the_adapter() {
         )
     );
     assert!(failing.applied.is_empty());
+}
+
+#[test]
+fn an_unpinned_http_file_is_refused_without_touching_the_network() {
+    let port = serve(
+        "200 OK",
+        r#"{"version": 1, "disk": {"path": "/dev/sdb"}, "erase_disk": true}"#,
+    );
+    let cmdline = KernelCmdline::parse(&format!(
+        "installer.answers=http://user:pw@127.0.0.1:{port}/a.json?token=t0ken installer.unattended"
+    ));
+    let mut n = net();
+    let rejected = load(&temp_root("unpinned"), &cmdline, &mut n, &mut |_| {})
+        .expect("a source")
+        .expect_err("not authenticated");
+    assert!(n.dhcp_calls.is_empty() && n.applied.is_empty());
+    assert_eq!(
+        rejected.source,
+        format!("installer.answers=http://***@127.0.0.1:{port}/a.json?***")
+    );
+    assert_eq!(rejected.errors.len(), 1);
+    let e = &rejected.errors[0];
+    assert_eq!(e.key, "installer.answers");
+    assert_eq!(
+        e.message,
+        format!(
+            "http://***@127.0.0.1:{port}/a.json?*** is not authenticated: add \
+             installer.answers_sha256=<SHA-256 of the file>, or serve it over https with a \
+             certificate from the vendor CA (or one pinned with \
+             installer.answers_cert_sha256=<SHA-256 of the certificate>)"
+        )
+    );
 }

@@ -13,6 +13,7 @@ use support::{options, slirp_lease, FakeNet, Run, GOOD_SERIAL};
 fn loaded(json: &str) -> AnswersInput {
     AnswersInput::Loaded(Loaded {
         source: "/etc/installer/answers.json (in the initramfs)".into(),
+        origin: installer::answers::Origin::Embedded,
         file: answers::parse(json).expect("a valid answer file"),
     })
 }

@@ -3,7 +3,7 @@
 
 mod support;
 
-use installer::answers::{self, Loaded};
+use installer::answers::{self, Loaded, Origin};
 use installer::event::Event;
 use installer::flow::{AnswersInput, Outcome};
 use installer::install::verify_io::VerifyError;
@@ -39,6 +39,7 @@ fn unattended(json: &str, install: FakeInstall) -> Run {
         options(
             AnswersInput::Loaded(Loaded {
                 source: "test".into(),
+                origin: installer::answers::Origin::Embedded,
                 file: answers::parse(json).expect("a valid answer file"),
             }),
             true,
@@ -227,4 +228,98 @@ fn unattended_failure_stops_with_the_cause() {
         .out
         .contains("the installation failed while downloading rootfs"));
     assert_eq!(r.prompts(), ["stop.action"]);
+}
+
+/// A complete answer file naming `sdb` by serial, with the consent to erase.
+const NAMED_SDB: &str = r#"{"version": 1, "network": {"mode": "dhcp"}, "serial": "7K3M-Q9TD-2XWB-HV5B", "keyboard": "de", "disk": {"serial": "B"}, "erase_disk": true}"#;
+
+fn with_origin(origin: Origin, unattended: bool, removable: bool) -> Run {
+    let mut m = FakeInstall::default();
+    let mut sdb = disk("sdb", 40, "B");
+    if removable {
+        sdb.removable = true;
+        sdb.bus = "usb";
+    }
+    m.hardware.disks = vec![disk("sda", 20, "A"), sdb];
+    Run::go_full(
+        &["y", "", "p"],
+        dhcp(),
+        FakeVendor::default(),
+        m,
+        options(
+            AnswersInput::Loaded(Loaded {
+                source: "test".into(),
+                origin,
+                file: answers::parse(NAMED_SDB).expect("a valid answer file"),
+            }),
+            unattended,
+        ),
+    )
+}
+
+#[test]
+fn only_trusted_answers_replace_the_agreement() {
+    use Origin::*;
+    // (origin, installer.unattended, sdb removable, agreement and Enter asked)
+    let table = [
+        (Embedded, false, false, false),
+        (Embedded, true, false, false),
+        (Network, false, false, true),
+        (Network, true, false, false),
+        (Volume, false, false, true),
+        (Volume, true, false, false),
+        (Embedded, false, true, true),
+        (Embedded, true, true, false),
+        (Network, false, true, true),
+        (Network, true, true, false),
+        (Volume, false, true, true),
+        (Volume, true, true, false),
+    ];
+    for (origin, unattended, removable, asked) in table {
+        let case = format!("{origin:?} unattended={unattended} removable={removable}");
+        let r = with_origin(origin, unattended, removable);
+        let expected: &[&str] = if asked {
+            &["install.agree", "install.start"]
+        } else {
+            &[]
+        };
+        assert_eq!(r.prompts(), expected, "{case}");
+        assert_eq!(r.install.jobs.len(), 1, "{case}");
+        assert_eq!(r.install.jobs[0].disk.name, "sdb", "{case}");
+        assert_eq!(
+            r.term.out.contains("installer.unattended"),
+            asked,
+            "{case}: {}",
+            r.term.out
+        );
+    }
+}
+
+#[test]
+fn no_at_the_agreement_spares_a_named_removable_disk() {
+    let mut m = FakeInstall::default();
+    let mut sdb = disk("sdb", 40, "B");
+    sdb.removable = true;
+    m.hardware.disks = vec![disk("sda", 20, "A"), sdb];
+    let r = Run::go_full(
+        &["n", "e", "y", "p"],
+        dhcp(),
+        FakeVendor::default(),
+        m,
+        options(
+            AnswersInput::Loaded(Loaded {
+                source: "/etc/installer/answers.json (in the initramfs)".into(),
+                origin: Origin::Embedded,
+                file: answers::parse(NAMED_SDB).expect("a valid answer file"),
+            }),
+            false,
+        ),
+    );
+    assert!(r.install.jobs.is_empty());
+    assert!(
+        r.term.out.contains("/dev/sdb is removable"),
+        "{}",
+        r.term.out
+    );
+    assert!(r.term.out.contains("Nothing was changed."));
 }

@@ -221,6 +221,7 @@ fn an_answer_file_serial_that_fails_falls_back_to_the_screen() {
         support::options(
             installer::flow::AnswersInput::Loaded(installer::answers::Loaded {
                 source: "test".into(),
+                origin: installer::answers::Origin::Embedded,
                 file: installer::answers::parse(json).unwrap(),
             }),
             false,

@@ -50,6 +50,7 @@ flow-rescue-boot-entry
 flow-unattended-iso  (representative)
 flow-unattended-http
 flow-answers-malformed  (representative)
+flow-answers-unauthenticated
 flow-serial-outcomes  (representative)
 flow-serial-backend-down  (representative)
 appliance-firstboot  (representative)
@@ -87,7 +88,7 @@ install-offline";
             .collect();
         let want: Vec<&str> = LIST.lines().collect();
         assert_eq!(got, want);
-        assert_eq!(got.len(), 47);
+        assert_eq!(got.len(), 48);
     }
 
     #[test]

@@ -59,7 +59,8 @@ pub struct Scenario {
     /// Network adapter, if any.
     pub nic: Option<Nic>,
     /// Boot the kernel directly with these extra command-line words instead of
-    /// going through the boot menu. `{http}` becomes the test HTTP server's URL.
+    /// going through the boot menu. `{http}` becomes the test HTTP server's URL,
+    /// `{sha256:/a.json}` the SHA-256 of the file served at `/a.json`.
     pub direct: Option<&'static str>,
     /// Which ISO build to boot.
     pub iso: IsoVariant,
@@ -276,16 +277,17 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
     } else {
         iso
     };
+    // `{sha256:<URL path>}` in `direct` becomes the served file's SHA-256.
+    let mut pins = Vec::new();
     let server = if s.http_files.is_empty() {
         None
     } else {
         let mut files = BTreeMap::new();
         for (url, file) in s.http_files {
             let p = opts.data_dir.join(file);
-            files.insert(
-                url.to_string(),
-                fs::read(&p).with_context(|| format!("reading {}", p.display()))?,
-            );
+            let data = fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
+            pins.push((format!("{{sha256:{url}}}"), crate::steps::sha256_hex(&data)));
+            files.insert(url.to_string(), data);
         }
         Some(crate::servers::http::Server::start(files)?)
     };
@@ -295,10 +297,11 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
                 .as_ref()
                 .map(|sv| format!("http://10.0.2.2:{}", sv.port))
                 .unwrap_or_default();
-            let cmdline = format!(
-                "console=tty0 console=ttyS0,115200n8 {}",
-                extra.replace("{http}", &http)
-            );
+            let mut extra = extra.replace("{http}", &http);
+            for (placeholder, sha) in &pins {
+                extra = extra.replace(placeholder, sha);
+            }
+            let cmdline = format!("console=tty0 console=ttyS0,115200n8 {extra}");
             Some(media::direct_kernel(
                 &image,
                 &dir,

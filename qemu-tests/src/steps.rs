@@ -162,7 +162,8 @@ pub fn start(cfg: &VmConfig, dir: &Path, tag: &str) -> Result<Session> {
 }
 
 /// An unattended install on BIOS (QEMU `-kernel` with `iso`'s kernel and
-/// initramfs, the ISO as a CD): answers from `http://10.0.2.2:<answers_port>/answers.json`,
+/// initramfs, the ISO as a CD): answers from `http://10.0.2.2:<answers_port>/answers.json`
+/// (pinned by their SHA-256, as plain http must be),
 /// the backend replaced by `https://10.0.2.2:<backend_port>/` (keys and CA
 /// stay pinned). No disks yet; the caller adds them.
 pub fn unattended_vm(
@@ -170,13 +171,13 @@ pub fn unattended_vm(
     iso: &Path,
     dir: &Path,
     tag: &str,
-    answers_port: u16,
+    (answers_port, answers_sha256): (u16, &str),
     backend_port: u16,
 ) -> Result<VmConfig> {
     let events = dir.join(format!("events-{tag}.log"));
     let _ = fs::remove_file(&events);
     let cmdline = format!(
-        "console=ttyS0,115200n8 installer.answers=http://10.0.2.2:{answers_port}/answers.json installer.unattended installer.backend=https://10.0.2.2:{backend_port}/"
+        "console=ttyS0,115200n8 installer.answers=http://10.0.2.2:{answers_port}/answers.json installer.answers_sha256={answers_sha256} installer.unattended installer.backend=https://10.0.2.2:{backend_port}/"
     );
     let kernel: DirectKernel = crate::harness::media::direct_kernel(iso, dir, cmdline)?;
     Ok(VmConfig {
@@ -194,6 +195,15 @@ pub fn unattended_vm(
         kernel: Some(kernel),
         ..VmConfig::default()
     })
+}
+
+/// Lower-case hex SHA-256 of `data` (for `installer.answers_sha256=`).
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Boots only `target` (SeaBIOS) for `wait` and fails if a kernel starts from it.

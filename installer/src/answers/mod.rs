@@ -6,6 +6,7 @@
 //! before the flow changes anything.
 
 mod check;
+pub mod fetch;
 pub mod secret;
 pub mod source;
 pub mod volume;
@@ -144,8 +145,31 @@ impl std::error::Error for KeyError {}
 pub struct Loaded {
     /// Where it came from, e.g. `installer.answers=http://...`.
     pub source: String,
+    /// The kind of source, which decides what the file may consent to.
+    pub origin: Origin,
     /// The parsed and checked file.
     pub file: AnswerFile,
+}
+
+/// The kind of source an answer file came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// `installer.answers=` on the kernel command line (authenticated).
+    Network,
+    /// A volume labelled `ANSWERS` (anyone with physical access can plug one).
+    Volume,
+    /// Built into the ISO's initramfs by `cargo xtask iso --answers`.
+    Embedded,
+}
+
+impl Origin {
+    /// True if `erase_disk: true` from this source replaces the agreement
+    /// and the "press Enter" prompt. Only the ISO's own file does so on its
+    /// own; the others need `installer.unattended` on the kernel command line
+    /// as well (`unattended`).
+    pub fn may_consent(self, unattended: bool) -> bool {
+        self == Origin::Embedded || unattended
+    }
 }
 
 /// An answer file (or its source) that cannot be used.

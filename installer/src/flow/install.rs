@@ -105,7 +105,12 @@ impl Flow<'_> {
                 };
                 stop("the appliance does not fit this disk", key, e.to_string())
             })?;
-        if self.answers.erase_disk != Some(true) {
+        let confirm = plan::must_confirm(&disk, self.answers_consent, self.unattended);
+        if confirm {
+            if self.answers.erase_disk == Some(true) {
+                let notice = t::consent_notice(&disk, &self.answers_source, self.answers_consent);
+                self.show(&notice);
+            }
             self.show(&t::agreement(&disk, &verified.release));
             if !self.ask(ids::INSTALL_AGREE, t::AGREE_PROMPT, choice::yes_no)? {
                 self.show(t::NOT_AGREED);
@@ -122,7 +127,7 @@ impl Flow<'_> {
         self.show(&t::disk_summary(&disk, &layout));
         self.save_collected(&disk);
         // With the consent in the answers nobody needs to press a key.
-        if !self.unattended && self.answers.erase_disk != Some(true) {
+        if !self.unattended && confirm {
             self.ask(ids::INSTALL_START, t::START_PROMPT, |_| Ok(()))?;
         }
         let job = Job {

@@ -25,6 +25,22 @@ pub fn agreement(disk: &Disk, release: &str) -> String {
     )
 }
 
+/// Why the answers' `erase_disk: true` is not taken as the agreement:
+/// `answers_consent` false means their source may not consent on its own;
+/// true means the disk is removable.
+pub fn consent_notice(disk: &Disk, source: &str, answers_consent: bool) -> String {
+    if answers_consent {
+        format!(
+            "\n/dev/{} is removable: erasing it needs your agreement unless installer.unattended is on the kernel command line.\n",
+            disk.name
+        )
+    } else {
+        format!(
+            "\nThe answer file from {source} says erase_disk, but answers from there need installer.unattended on the kernel command line to install without asking.\n"
+        )
+    }
+}
+
 /// The disk lines of the final summary.
 pub fn disk_summary(disk: &Disk, layout: &Layout) -> String {
     let mut s = format!(

@@ -186,6 +186,11 @@ struct Flow<'a> {
     input: Option<AnswersInput>,
     /// The checked answer file (empty when there is none).
     answers: AnswerFile,
+    /// The answers' `erase_disk: true` stands for the user's agreement (see
+    /// [`crate::answers::Origin::may_consent`]).
+    answers_consent: bool,
+    /// Where the answers came from, for messages.
+    answers_source: String,
     /// Values from the answers are used on the first network pass only.
     answers_fresh: bool,
     /// Values typed in the last manual pass, offered as defaults.
@@ -208,6 +213,8 @@ impl<'a> Flow<'a> {
             on_vt: options.on_vt,
             input: Some(options.answers),
             answers: AnswerFile::default(),
+            answers_consent: false,
+            answers_source: String::new(),
             answers_fresh: true,
             draft: network::Draft::default(),
             network: None,
@@ -315,6 +322,9 @@ impl<'a> Flow<'a> {
                     source: l.source.clone(),
                 });
                 self.show(&format!("Using the answer file from {}.\n", l.source));
+                self.answers_consent =
+                    l.file.erase_disk == Some(true) && l.origin.may_consent(self.unattended);
+                self.answers_source = l.source;
                 self.answers = l.file;
             }
         }

@@ -108,7 +108,7 @@ pub fn candidates(
                 Some("it is a CD/DVD drive".to_string())
             } else if d.read_only {
                 Some("it is read-only".to_string())
-            } else if (d.removable || d.bus == "usb") && !allow_removable {
+            } else if is_removable(d) && !allow_removable {
                 Some("it is removable (USB); select it by serial or path in the answer file to use it".to_string())
             } else if d.logical_sector != SECTOR {
                 Some(format!(
@@ -130,6 +130,21 @@ pub fn candidates(
             }
         })
         .collect()
+}
+
+/// True for a disk anyone can plug in: removable or on USB.
+pub fn is_removable(d: &Disk) -> bool {
+    d.removable || d.bus == "usb"
+}
+
+/// Whether erasing `disk` needs the user's "y" at the agreement prompt.
+/// `answers_consent`: the answer file says `erase_disk: true` and its source
+/// may give that consent (see `answers::Origin::may_consent`). A removable
+/// disk, which [`candidates`] offers only when the answers name it by path or
+/// serial, also needs the "y" unless the run is explicitly unattended
+/// (`installer.unattended`).
+pub fn must_confirm(disk: &Disk, answers_consent: bool, unattended: bool) -> bool {
+    !answers_consent || (is_removable(disk) && !unattended)
 }
 
 /// Why no disk could be chosen.
@@ -403,3 +418,60 @@ pub fn layout(
 #[cfg(test)]
 #[path = "plan_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+mod consent_tests {
+    use super::*;
+
+    fn disk(removable: bool, bus: &'static str) -> Disk {
+        Disk {
+            name: "sdb".into(),
+            size_bytes: 8 << 30,
+            model: "QEMU".into(),
+            removable,
+            bus,
+            serial: "USB1".into(),
+            read_only: false,
+            logical_sector: SECTOR,
+        }
+    }
+
+    #[test]
+    fn removable_disks_are_confirmed_unless_the_run_is_unattended() {
+        let fixed = disk(false, "ata");
+        let stick = disk(true, "usb");
+        let usb = disk(false, "usb");
+        let card = disk(true, "mmc");
+        // (disk, answers may consent, unattended, must confirm)
+        let table = [
+            (&fixed, false, false, true),
+            (&fixed, false, true, true),
+            (&fixed, true, false, false),
+            (&fixed, true, true, false),
+            (&stick, false, false, true),
+            (&stick, false, true, true),
+            (&stick, true, false, true),
+            (&stick, true, true, false),
+            (&usb, true, false, true),
+            (&usb, true, true, false),
+            (&card, true, false, true),
+            (&card, true, true, false),
+        ];
+        for (d, consent, unattended, want) in table {
+            assert_eq!(
+                must_confirm(d, consent, unattended),
+                want,
+                "{} removable={} consent={consent} unattended={unattended}",
+                d.bus,
+                d.removable
+            );
+        }
+    }
+
+    #[test]
+    fn removable_disks_are_offered_only_when_named() {
+        let disks = [disk(true, "usb")];
+        assert!(candidates(&disks, None, 1, false)[0].refusal.is_some());
+        assert_eq!(candidates(&disks, None, 1, true)[0].refusal, None);
+    }
+}

@@ -88,7 +88,7 @@ pub fn run() -> i32 {
         firmware: firmware.into(),
         secure_boot: facts::secure_boot(root, firmware).is_enabled(),
         loader: cmdline.loader().map(str::to_string),
-        cmdline: cmdline.raw().to_string(),
+        cmdline: cmdline.masked(),
     });
 
     let _ = writeln!(out, "Loading drivers...");

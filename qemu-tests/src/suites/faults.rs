@@ -144,7 +144,11 @@ fn install_vm(
     http: &http::Server,
     disks: &[PathBuf],
 ) -> Result<VmConfig> {
-    let mut cfg = unattended_vm(opts, iso, dir, tag, http.port, backend_port)?;
+    let answers = opts.data_dir.join(ANSWERS);
+    let sha = crate::steps::sha256_hex(
+        &fs::read(&answers).with_context(|| format!("reading {}", answers.display()))?,
+    );
+    let mut cfg = unattended_vm(opts, iso, dir, tag, (http.port, &sha), backend_port)?;
     for (i, d) in disks.iter().enumerate() {
         cfg.drives.push(if i == 0 {
             target_drive(MACHINE.bus, d, None)

@@ -106,6 +106,12 @@ pub fn scenarios() -> Vec<Scenario> {
             Network::User,
             answers_malformed,
         ),
+        flow(
+            "flow-answers-unauthenticated",
+            "e1000",
+            Network::User,
+            answers_unauthenticated,
+        ),
     ];
     let set = |v: &mut Vec<Scenario>, name: &str, f: &dyn Fn(&mut Scenario)| {
         if let Some(s) = v.iter_mut().find(|s| s.name == name) {
@@ -116,12 +122,20 @@ pub fn scenarios() -> Vec<Scenario> {
         s.iso = IsoVariant::Answers("unattended-dhcp.json")
     });
     set(&mut v, "flow-unattended-http", &|s| {
-        s.direct = Some("installer.answers={http}/answers.json installer.unattended");
+        s.direct = Some(
+            "installer.answers={http}/answers.json installer.answers_sha256={sha256:/answers.json} installer.unattended",
+        );
         s.http_files = &[("/answers.json", "unattended-manual.json")];
     });
     set(&mut v, "flow-answers-malformed", &|s| {
-        s.direct = Some("installer.answers={http}/bad.json");
+        s.direct =
+            Some("installer.answers={http}/bad.json installer.answers_sha256={sha256:/bad.json}");
         s.http_files = &[("/bad.json", "malformed.json")];
+    });
+    // The same complete answers, unpinned over plain http: refused unfetched.
+    set(&mut v, "flow-answers-unauthenticated", &|s| {
+        s.direct = Some("installer.answers={http}/answers.json installer.unattended");
+        s.http_files = &[("/answers.json", "unattended-manual.json")];
     });
     set(&mut v, "flow-rescue-boot-entry", &|s| {
         s.direct = Some("installer.mode=shell")
@@ -498,6 +512,28 @@ fn answers_malformed(s: &mut Session) -> Result<()> {
     )?;
     let keyboard = s.saw(|e| matches!(e, Event::Keyboard { .. }))?;
     check(s, !keyboard, "the malformed answers set the keyboard")
+}
+
+/// Complete answers over plain http without `installer.answers_sha256=`:
+/// refused before they are fetched, with the fix named; nothing is configured
+/// from them and the run stops.
+fn answers_unauthenticated(s: &mut Session) -> Result<()> {
+    let (key, message) = expect_event!(s, STEP_TIMEOUT, Event::AnswersError { key, message } => (key.clone(), message.clone()))?;
+    check(
+        s,
+        key == "installer.answers"
+            && message.contains("is not authenticated")
+            && message.contains("installer.answers_sha256="),
+        &format!("answers-error: {key}: {message}"),
+    )?;
+    stop_and_power_off(s)?;
+    let used = s.saw(|e| {
+        matches!(
+            e,
+            Event::Answers { .. } | Event::Keyboard { .. } | Event::Install { .. }
+        ) || matches!(e, Event::Network { config } if config.source == NetSource::Manual)
+    })?;
+    check(s, !used, "the unauthenticated answers were used")
 }
 
 /// (S) at the main menu: busybox's shell on the installer's console; `exit`
