@@ -286,7 +286,10 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
         for (url, file) in s.http_files {
             let p = opts.data_dir.join(file);
             let data = fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
-            pins.push((format!("{{sha256:{url}}}"), crate::steps::sha256_hex(&data)));
+            pins.push((
+                format!("{{sha256:{url}}}"),
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data)),
+            ));
             files.insert(url.to_string(), data);
         }
         Some(crate::servers::http::Server::start(files)?)

@@ -197,15 +197,6 @@ pub fn unattended_vm(
     })
 }
 
-/// Lower-case hex SHA-256 of `data` (for `installer.answers_sha256=`).
-pub fn sha256_hex(data: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// Boots only `target` (SeaBIOS) for `wait` and fails if a kernel starts from it.
 pub fn must_not_boot(
     opts: &RunOptions,

@@ -31,10 +31,6 @@ static EXCLUSIVE: RwLock<()> = RwLock::new(());
 
 const MIB: u64 = 1 << 20;
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A fresh test directory with `root/objects/sha256/` and TLS material.
 struct Setup {
     dir: PathBuf,
@@ -70,7 +66,7 @@ impl Setup {
                 e.finish().unwrap()
             }
         };
-        let sha256 = hex(&Sha256::digest(&stored));
+        let sha256 = hex::encode(Sha256::digest(&stored));
         fs::write(self.root.join("objects/sha256").join(&sha256), &stored).unwrap();
         Component {
             name: name.into(),
@@ -147,7 +143,7 @@ impl Write for HashSink {
 
 impl HashSink {
     fn hex(&self) -> String {
-        hex(&self.hasher.clone().finalize())
+        hex::encode(self.hasher.clone().finalize())
     }
 }
 
@@ -228,7 +224,7 @@ fn gzip_component_from_nginx() {
     let stats = ok(&r);
     assert_eq!(stats.stored_bytes, c.size);
     assert_eq!(stats.content_bytes, data.len() as u64);
-    assert_eq!(r.sink.hex(), hex(&Sha256::digest(&data)));
+    assert_eq!(r.sink.hex(), hex::encode(Sha256::digest(&data)));
 }
 
 #[test]
@@ -245,7 +241,11 @@ fn resumes_after_25_drops_at_random_offsets() {
     let r = run(&s.client(), &flaky.base_url(), &c, &fast());
     let stats = ok(&r);
     assert_eq!(stats.retries, 25);
-    assert_eq!(r.sink.hex(), hex(&Sha256::digest(&data)), "content intact");
+    assert_eq!(
+        r.sink.hex(),
+        hex::encode(Sha256::digest(&data)),
+        "content intact"
+    );
     assert_eq!(r.sink.len, data.len() as u64);
     assert_eq!(r.reports.last().unwrap().retries, 25);
 
@@ -477,7 +477,7 @@ fn a_64_mib_object_streams_in_bounded_memory() {
             f.write_all(&c).unwrap();
         }
     }
-    let sha256 = hex(&hasher.finalize());
+    let sha256 = hex::encode(hasher.finalize());
     fs::rename(&tmp, s.root.join("objects/sha256").join(&sha256)).unwrap();
     let c = Component {
         name: "rootfs".into(),

@@ -145,9 +145,9 @@ fn install_vm(
     disks: &[PathBuf],
 ) -> Result<VmConfig> {
     let answers = opts.data_dir.join(ANSWERS);
-    let sha = crate::steps::sha256_hex(
-        &fs::read(&answers).with_context(|| format!("reading {}", answers.display()))?,
-    );
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        fs::read(&answers).with_context(|| format!("reading {}", answers.display()))?,
+    ));
     let mut cfg = unattended_vm(opts, iso, dir, tag, (http.port, &sha), backend_port)?;
     for (i, d) in disks.iter().enumerate() {
         cfg.drives.push(if i == 0 {
