@@ -37,6 +37,9 @@ pub struct Image {
     pub sha256: String,
 }
 
+/// The size the image must stay within (the test checks it).
+pub const MAX_IMAGE_BYTES: u64 = 80 << 20;
+
 /// Where the build's files go.
 struct Layout {
     /// The flat repository of the pinned packages.
@@ -379,6 +382,22 @@ fn mounts_below(mountinfo: &str, dir: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[ignore = "needs root, mmdebstrap, apt-ftparchive, mksquashfs and the pinned packages (apt-get download)"]
+    fn two_builds_are_identical_and_within_the_size_limit() {
+        let image = check_reproducible(None).unwrap();
+        assert!(
+            image.size <= MAX_IMAGE_BYTES,
+            "{} is {} bytes, over {MAX_IMAGE_BYTES}",
+            image.path.display(),
+            image.size
+        );
+        let json = fs::read_to_string(image.path.with_file_name("root.json")).unwrap();
+        let record: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(record["sha256"], image.sha256.as_str());
+        assert_eq!(record["size"], image.size);
+    }
 
     #[test]
     fn finds_mounts_below_a_directory() {
