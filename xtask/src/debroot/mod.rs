@@ -95,9 +95,10 @@ pub fn build(out: Option<PathBuf>) -> Result<Image> {
         epoch::build_epoch()?,
     )?;
     eprintln!(
-        "root image: {} bytes ({:.1} MiB), sha256 {}, built in {:.0} s",
+        "root image: {} bytes ({:.1} MiB, limit {} MiB), sha256 {}, built in {:.0} s",
         image.size,
         image.size as f64 / (1024.0 * 1024.0),
+        MAX_IMAGE_BYTES >> 20,
         image.sha256,
         started.elapsed().as_secs_f64()
     );
@@ -206,29 +207,35 @@ fn build_into(layout: &Layout, epoch: u64) -> Result<Image> {
     })
 }
 
-/// `repo/`: hard links (or copies) of exactly the pinned files, with the
-/// `Packages` and `Release` indexes apt reads.
+/// `repo/`: hard links (or copies) of exactly the pinned files in `pool/`,
+/// with the `Packages` and `Release` indexes apt reads in the usual
+/// `dists/<suite>/main/binary-amd64/` layout (mmdebstrap finds the Essential
+/// set through an index's architecture, which a flat repository lacks).
 fn make_repo(lock: &PackageLock, repo: &Path) -> Result<()> {
     let cache = project::cache_dir();
     let _ = fs::remove_dir_all(repo);
-    fs::create_dir_all(repo)?;
+    let pool = repo.join("pool");
+    fs::create_dir_all(&pool)?;
     for p in &lock.pkgs {
         let deb = inputs::ensure_deb(&cache, &cache_pin(p), REPIN)?;
-        let dest = repo.join(p.file_name());
+        let dest = pool.join(p.file_name());
         if fs::hard_link(&deb, &dest).is_err() {
             fs::copy(&deb, &dest).with_context(|| format!("copying {}", deb.display()))?;
         }
     }
+    let dist = repo.join("dists").join(plan::SUITE);
+    let binary = dist.join("main/binary-amd64");
+    fs::create_dir_all(&binary)?;
     let packages = Cmd::new("apt-ftparchive")
-        .args(["packages", "."])
+        .args(["packages", "pool"])
         .cwd(repo)
         .read()?;
-    fs::write(repo.join("Packages"), packages.stdout)?;
+    fs::write(binary.join("Packages"), packages.stdout)?;
     let release = Cmd::new("apt-ftparchive")
-        .args(["release", "."])
-        .cwd(repo)
+        .args(plan::release_args())
+        .cwd(&dist)
         .read()?;
-    fs::write(repo.join("Release"), release.stdout)?;
+    fs::write(dist.join("Release"), release.stdout)?;
     Ok(())
 }
 

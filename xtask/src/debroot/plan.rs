@@ -79,10 +79,27 @@ pub fn mmdebstrap_args(target: &Path, sources: &Sources) -> Vec<OsString> {
     args.push(target.into());
     match sources {
         Sources::Local(repo) => {
-            args.push(format!("deb [trusted=yes] file://{} ./", repo.display()).into());
+            args.push(format!("deb [trusted=yes] file://{} {SUITE} main", repo.display()).into());
         }
         Sources::Host(files) => args.extend(files.iter().map(|f| f.into())),
     }
+    args
+}
+
+/// The `apt-ftparchive release .` arguments (run in `dists/<suite>/`) for the
+/// local repository: suite, codename, the one component and architecture.
+pub fn release_args() -> Vec<String> {
+    let mut args = Vec::new();
+    for (field, value) in [
+        ("Suite", SUITE),
+        ("Codename", SUITE),
+        ("Components", "main"),
+        ("Architectures", "amd64"),
+    ] {
+        args.push("-o".to_string());
+        args.push(format!("APT::FTPArchive::Release::{field}={value}"));
+    }
+    args.extend(["release".to_string(), ".".to_string()]);
     args
 }
 
@@ -90,9 +107,8 @@ pub fn mmdebstrap_args(target: &Path, sources: &Sources) -> Vec<OsString> {
 pub const ZSTD_LEVEL: u32 = 19;
 
 /// The mksquashfs arguments that pack `root` into `image` with every time
-/// stamp set to `epoch`. ACLs (`system.` attributes) cannot be stored in
-/// squashfs and are left out on purpose; `security.` attributes (file
-/// capabilities) are kept.
+/// stamp set to `epoch`. Extended attributes are kept (file capabilities);
+/// ACLs cannot be stored in squashfs and are left out with a warning.
 pub fn mksquashfs_args(root: &Path, image: &Path, epoch: u64) -> Vec<OsString> {
     let mut args: Vec<OsString> = vec![root.into(), image.into()];
     let level = ZSTD_LEVEL.to_string();
@@ -111,8 +127,6 @@ pub fn mksquashfs_args(root: &Path, image: &Path, epoch: u64) -> Vec<OsString> {
             &epoch,
             "-all-time",
             &epoch,
-            "-xattrs-exclude",
-            "^system\\.",
             "-no-progress",
             "-quiet",
         ]
@@ -154,7 +168,7 @@ mod tests {
             [
                 "bookworm",
                 "/t/rootfs",
-                "deb [trusted=yes] file:///t/repo ./"
+                "deb [trusted=yes] file:///t/repo bookworm main"
             ]
         );
     }
@@ -191,6 +205,18 @@ mod tests {
             assert!(PACKAGES.contains(&p), "{p}");
         }
         assert!(!PACKAGES.iter().any(|p| p.starts_with("linux-image")));
+    }
+
+    #[test]
+    fn the_local_release_names_suite_component_and_architecture() {
+        let args = release_args();
+        assert_eq!(args[args.len() - 2..], ["release", "."]);
+        assert!(args.contains(&"APT::FTPArchive::Release::Codename=bookworm".to_string()));
+        assert!(args.contains(&"APT::FTPArchive::Release::Architectures=amd64".to_string()));
+        assert!(args
+            .chunks(2)
+            .take(4)
+            .all(|pair| pair[0] == "-o" && pair[1].starts_with("APT::FTPArchive::Release::")));
     }
 
     #[test]
