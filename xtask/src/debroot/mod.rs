@@ -404,6 +404,42 @@ mod tests {
         let record: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(record["sha256"], image.sha256.as_str());
         assert_eq!(record["size"], image.size);
+
+        let listing = Cmd::new("unsquashfs")
+            .args(["-lls", "-d", ""])
+            .arg(&image.path)
+            .read()
+            .unwrap()
+            .stdout;
+        let entry = |path: &str| listing.lines().find(|l| l.ends_with(&format!(" {path}")));
+        for path in [
+            "/usr/lib/systemd/systemd",
+            "/usr/sbin/sshd",
+            "/usr/sbin/chronyd",
+            "/usr/sbin/freeradius",
+            "/usr/bin/loadkeys",
+            "/usr/bin/ip",
+            "/etc/ssl/certs/ca-certificates.crt",
+            "/usr/share/zoneinfo/Europe/Zurich",
+        ] {
+            assert!(entry(path).is_some(), "{path} is not in the image");
+        }
+        let machine_id = entry("/etc/machine-id").unwrap();
+        assert!(
+            machine_id.contains(" 0 "),
+            "machine id not empty: {machine_id}"
+        );
+        for secret in [
+            "ssh_host_",
+            "ssl-cert-snakeoil",
+            "/etc/freeradius/3.0/certs/dh",
+        ] {
+            assert!(!listing.contains(secret), "{secret} is in the image");
+        }
+        assert!(
+            !listing.contains("/boot/vmlinuz"),
+            "the kernel is in the image"
+        );
     }
 
     #[test]
