@@ -128,7 +128,6 @@ pub fn mksquashfs_args(root: &Path, image: &Path, epoch: u64) -> Vec<OsString> {
             "-all-time",
             &epoch,
             "-no-progress",
-            "-quiet",
         ]
         .map(OsString::from),
     );
