@@ -47,6 +47,19 @@ xflags::xflags! {
             optional --out dir: PathBuf
         }
 
+        /// Build the reference appliance's read-only root image (squashfs) from
+        /// the packages appliance-packages.lock pins; prints its path. Needs
+        /// root, mmdebstrap, apt-ftparchive and mksquashfs.
+        cmd appliance-root {
+            /// Output directory (default target/appliance-root).
+            optional --out dir: PathBuf
+            /// Re-pin: install the wanted packages from the host's apt sources
+            /// and pin the whole closure (rewrites appliance-packages.lock).
+            optional --update
+            /// Build twice and compare the images byte for byte.
+            optional --check-reproducible
+        }
+
         /// Inspect a built ISO with the reference tools.
         cmd check-iso {
             /// The ISO (default: build one as `cargo xtask iso` does).
@@ -285,6 +298,12 @@ mod tests {
                 benchmark: Benchmark::Boot
             })
         ));
+        let x = parse_words("appliance-root --check-reproducible");
+        let XtaskCmd::ApplianceRoot(a) = x.subcommand else {
+            panic!("not appliance-root: {x:?}")
+        };
+        assert!(a.check_reproducible && !a.update && a.out.is_none());
+
         let x = parse_words("check-iso some.iso");
         let XtaskCmd::CheckIso(c) = x.subcommand else {
             panic!("not check-iso: {x:?}")
@@ -317,6 +336,7 @@ mod tests {
             "xtask inputs",
             "xtask iso",
             "xtask appliance",
+            "xtask appliance-root",
             "xtask check-iso",
             "xtask qemu-test",
             "xtask bench",

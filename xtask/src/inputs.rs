@@ -71,6 +71,9 @@ impl Inputs {
     }
 }
 
+/// The command that re-pins `boot-inputs.lock`.
+const REPIN: &str = "cargo xtask inputs --update";
+
 pub fn read_lock() -> Result<Lock> {
     let path = project::inputs_lock();
     let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -84,14 +87,16 @@ pub fn ensure() -> Result<Inputs> {
     let cache = project::cache_dir();
     let mut roots = Vec::new();
     for pin in &lock.pins {
-        let deb = ensure_deb(&cache, pin)?;
+        let deb = ensure_deb(&cache, pin, REPIN)?;
         let root = ensure_root(&cache, pin, &deb)?;
         roots.push((pin.role, root));
     }
     Ok(Inputs { lock, roots })
 }
 
-fn ensure_deb(cache: &Path, pin: &Pin) -> Result<PathBuf> {
+/// The pinned `.deb` in `cache/debs`, downloaded if missing. `repin` is the
+/// command that re-pins the lock the pin comes from (named on a mismatch).
+pub(crate) fn ensure_deb(cache: &Path, pin: &Pin, repin: &str) -> Result<PathBuf> {
     let debs = cache.join("debs");
     let path = debs.join(format!("{}.deb", pin.stem()));
     if path.is_file() {
@@ -108,12 +113,12 @@ fn ensure_deb(cache: &Path, pin: &Pin) -> Result<PathBuf> {
     let tmp = cache.join(format!("tmp-download-{}-{}", pin.package, unique()));
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir_all(&tmp)?;
-    let result = download_into(&tmp, pin).and_then(|downloaded| {
+    let result = download_into(&tmp, pin, repin).and_then(|downloaded| {
         let got = sha256_file(&downloaded)?;
         if got != pin.sha256 {
             bail!(
                 "sha256 mismatch for {} {}: the lock says {}, the download is {}; the download was discarded. \
-                 If Debian rebuilt the package, review and run `cargo xtask inputs --update`",
+                 If Debian rebuilt the package, review and run `{repin}`",
                 pin.package, pin.version, pin.sha256, got
             );
         }
@@ -123,7 +128,7 @@ fn ensure_deb(cache: &Path, pin: &Pin) -> Result<PathBuf> {
     result.map(|()| path)
 }
 
-fn download_into(dir: &Path, pin: &Pin) -> Result<PathBuf> {
+fn download_into(dir: &Path, pin: &Pin, repin: &str) -> Result<PathBuf> {
     let spec = format!("{}={}", pin.package, pin.version);
     Cmd::new("apt-get")
         .args(["-q", "-o", "APT::Sandbox::User=root", "download"])
@@ -133,7 +138,7 @@ fn download_into(dir: &Path, pin: &Pin) -> Result<PathBuf> {
         .with_context(|| {
             format!(
                 "could not download {} {} with apt-get. Run `apt-get update` first; if the version is no \
-                 longer in the archive, run `cargo xtask inputs --update` to pin the current one",
+                 longer in the archive, run `{repin}` to pin the current one",
                 pin.package, pin.version
             )
         })?;
@@ -285,7 +290,7 @@ pub fn fetch_unpinned(package: &str) -> Result<PathBuf> {
         pin.package, pin.version
     );
     let cache = project::cache_dir().join("unpinned");
-    let deb = ensure_deb(&cache, &pin)?;
+    let deb = ensure_deb(&cache, &pin, REPIN)?;
     ensure_root(&cache, &pin, &deb)
 }
 

@@ -9,6 +9,7 @@ mod bootfiles;
 mod check;
 mod cmd;
 mod deb;
+mod debroot;
 mod epoch;
 mod flags;
 mod initramfs;
@@ -87,6 +88,19 @@ fn run() -> Result<()> {
             println!("{}", opts.out.display());
             Ok(())
         }
+        XtaskCmd::ApplianceRoot(f) => match (f.update, f.check_reproducible) {
+            (true, true) => bail!("give --update or --check-reproducible, not both"),
+            (true, false) => debroot::update(f.out),
+            (false, check) => {
+                let image = if check {
+                    debroot::check_reproducible(f.out)?
+                } else {
+                    debroot::build(f.out)?
+                };
+                println!("{}", image.path.display());
+                Ok(())
+            }
+        },
         XtaskCmd::CheckIso(f) => {
             let path = match f.path {
                 Some(p) => p,
