@@ -183,7 +183,7 @@ fn release_json(epoch: u64, payload: &[u8]) -> Vec<u8> {
         "payload": {
             "file": "payload.bin",
             "size": payload.len(),
-            "sha256": inputs::hex(&sha256(payload)),
+            "sha256": hex::encode(sha256(payload)),
         },
     });
     format!("{v:#}\n").into_bytes()

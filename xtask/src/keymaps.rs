@@ -36,7 +36,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::cmd::Cmd;
-use crate::inputs::{hex, Inputs};
+use crate::inputs::Inputs;
 use crate::lockfile::{Lock, Role};
 use crate::project;
 pub use table::{Layout, LAYOUTS};
@@ -136,7 +136,7 @@ fn cache_key(lock: &Lock) -> String {
             l.code, l.name, l.xkb_layout, l.xkb_variant, p.map, p.keycode, p.ch
         ));
     }
-    hex(&h.finalize())[..16].to_string()
+    hex::encode(h.finalize())[..16].to_string()
 }
 
 /// Reads and validates a finished cache directory.

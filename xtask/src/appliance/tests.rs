@@ -45,7 +45,7 @@ fn rootfs_is_deterministic_64_mib_fat32_with_its_files() {
         .read_to_end(&mut payload_bytes)
         .unwrap();
     assert_eq!(payload_bytes.len(), PAYLOAD_BYTES);
-    assert_eq!(v["payload"]["sha256"], inputs::hex(&sha256(&payload_bytes)));
+    assert_eq!(v["payload"]["sha256"], hex::encode(sha256(&payload_bytes)));
     let entry = root
         .iter()
         .map(|e| e.unwrap())
@@ -139,7 +139,7 @@ fn components_json_describes_files_layout_and_cmdlines() {
         serde_json::json!({
             "name": "kernel", "kind": "boot-file", "file": "vmlinuz", "size": 6,
             // sha256("kernel")
-            "sha256": inputs::hex(&sha256(b"kernel")),
+            "sha256": hex::encode(sha256(b"kernel")),
             "destination": {"partition": "boot", "path": "/vmlinuz"}
         })
     );
