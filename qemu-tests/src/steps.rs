@@ -81,6 +81,57 @@ pub fn serial_verified(s: &mut Session) -> Result<()> {
     s.answer(ids::SERIAL_CONTINUE, "")
 }
 
+/// The serial step while the backend cannot be reached: the entitled test
+/// serial is `unreachable`; Retry n, back to the number, Enter, exit, power
+/// off; QEMU must exit.
+pub fn serial_unreachable_then_exit(s: &mut Session) -> Result<()> {
+    s.answer(ids::SERIAL_MENU, "s")?;
+    s.answer(ids::SERIAL_NUMBER, &vendor::entitled().to_string())?;
+    serial_unreachable(s)?;
+    give_up_serial_and_exit(s)
+}
+
+/// As [`serial_unreachable_then_exit`] with nothing listening on the
+/// backend's port 18444: the message must name it, and Retry y is answered
+/// `unreachable` again before Retry n.
+pub fn serial_backend_down_then_exit(s: &mut Session) -> Result<()> {
+    s.answer(ids::SERIAL_MENU, "s")?;
+    s.answer(ids::SERIAL_NUMBER, &vendor::entitled().to_string())?;
+    let message = serial_unreachable(s)?;
+    check(
+        s,
+        message.contains("18444"),
+        &format!("the message must name the backend: {message}"),
+    )?;
+    s.answer(ids::SERIAL_RETRY, "y")?;
+    serial_unreachable(s)?;
+    give_up_serial_and_exit(s)
+}
+
+/// Waits for the next `serial` event, which must be `unreachable`; returns
+/// its message.
+fn serial_unreachable(s: &mut Session) -> Result<String> {
+    let (outcome, _, message) = serial_event(s)?;
+    check(
+        s,
+        outcome == "unreachable",
+        &format!("serial: {outcome}: {message}"),
+    )?;
+    Ok(message)
+}
+
+/// At the Retry question: n, back to the number, Enter, exit from the
+/// serial menu, power off; QEMU must exit.
+fn give_up_serial_and_exit(s: &mut Session) -> Result<()> {
+    s.answer(ids::SERIAL_RETRY, "n")?;
+    s.answer(ids::SERIAL_NUMBER, "")?;
+    s.answer(ids::SERIAL_MENU, "e")?;
+    s.answer(ids::EXIT_CONFIRM, "y")?;
+    s.answer(ids::EXIT_ACTION, "p")?;
+    expect_event!(s, STEP_TIMEOUT, Event::Power { .. } => ())?;
+    s.expect_exit()
+}
+
 /// Waits for the `disks` event.
 pub fn disks_event(s: &mut Session, timeout: Duration) -> Result<Vec<protocol::DiskInfo>> {
     expect_event!(s, timeout, Event::Disks { disks } => disks.clone())
