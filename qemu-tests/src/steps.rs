@@ -352,6 +352,20 @@ fn gpt_read(target: &Path) -> Result<(u64, u64)> {
     Ok((p.first_lba * 512, (p.last_lba - p.first_lba + 1) * 512))
 }
 
+/// Waits up to `timeout` for the appliance's ready line (`APPLIANCE-EVENT`
+/// and a `ready` event on one line) and returns the event, untyped JSON (the
+/// appliance's own, not the installer's contract), and when it arrived.
+pub fn ready_event(vm: &mut Vm, timeout: Duration) -> Result<(serde_json::Value, Duration)> {
+    vm.expect("APPLIANCE-EVENT ", timeout)
+        .context("waiting for the appliance's ready line")?;
+    let line = vm.expect("\n", Duration::from_secs(5))?;
+    let at = vm.elapsed();
+    let event: serde_json::Value = serde_json::from_str(line.trim())
+        .with_context(|| format!("the ready line is not JSON: {line:?}"))?;
+    ensure!(event["event"] == "ready", "not a ready event: {event}");
+    Ok((event, at))
+}
+
 /// Boots the installed disk with the ISO still attached as a CD and checks
 /// the appliance: ready line, console, page. The disk comes first in the
 /// boot order — except with `cd_first` (UEFI), where the CD comes first and
@@ -390,13 +404,8 @@ pub fn boot_installed(
         dmi: None,
     };
     let mut vm = start(&cfg, dir, "appliance")?.vm;
-    vm.expect("APPLIANCE-EVENT ", READY_TIMEOUT)
-        .context("waiting for the installed appliance's ready line (did the disk boot?)")?;
-    let line = vm.expect("\n", Duration::from_secs(5))?;
-    let ready = vm.elapsed();
-    // The appliance's own event (not the installer's contract): untyped JSON.
-    let event: serde_json::Value =
-        serde_json::from_str(line.trim()).with_context(|| format!("ready line: {line:?}"))?;
+    let (event, ready) = ready_event(&mut vm, READY_TIMEOUT)
+        .context("the installed appliance (did the disk boot?)")?;
     ensure!(event["handover"] == "ok", "the appliance reports: {event}");
     ensure!(
         event["url"] == format!("https://10.0.2.15:{GUEST_PORT}"),

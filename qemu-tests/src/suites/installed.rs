@@ -30,6 +30,7 @@ use crate::harness::disk::{fat32, handover_json};
 use crate::harness::media;
 use crate::harness::qemu::{Contents, Controller, Drive, Firmware, Medium, Network, Nic, VmConfig};
 use crate::scenario::{Needs, RunOptions, Scenario, Script, Timings};
+use crate::steps::ready_event;
 
 /// Name prefix of these scenarios.
 const PREFIX: &str = "installed-";
@@ -370,13 +371,7 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     );
 
     let left = READY_TIMEOUT.saturating_sub(vm.elapsed());
-    vm.expect("APPLIANCE-EVENT ", left)
-        .context("waiting for the appliance's ready line")?;
-    let line = vm.expect("\n", Duration::from_secs(5))?;
-    let ready_at = vm.elapsed();
-    let event: serde_json::Value = serde_json::from_str(line.trim())
-        .with_context(|| format!("the ready line is not JSON: {line:?}"))?;
-    ensure!(event["event"] == "ready", "not a ready event: {event}");
+    let (event, ready_at) = ready_event(&mut vm, left)?;
     ensure!(
         event["handover"] == "ok",
         "the appliance reports: {}",
