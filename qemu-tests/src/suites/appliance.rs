@@ -7,14 +7,13 @@
 //! accepts only the certificate whose fingerprint the appliance printed.
 
 use std::fs::{self, File};
-use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 
 use crate::harness::child::Vm;
-use crate::harness::disk::{fat32, handover_json};
+use crate::harness::disk::{fat32, handover_json, write_parts};
 use crate::harness::qemu::{DirectKernel, Firmware, Medium, Network, Nic, VmConfig};
 use crate::harness::tls::{colon_fingerprint, free_port, https_get};
 use crate::scenario::{Needs, RunOptions, Scenario, Script, Timings};
@@ -90,12 +89,7 @@ pub fn build_disk(rootfs: &Path, handover_json: &str, out: &Path) -> Result<()> 
     mbr[1] = entry(0x0C, boot_lba, boot_sectors)?; // FAT32 (LBA)
     mbr[2] = entry(0x83, data_lba, data_sectors)?; // Linux
     mbr.write_into(&mut f)?;
-    f.seek(SeekFrom::Start(boot_lba * 512))?;
-    f.write_all(&boot)?;
-    f.seek(SeekFrom::Start(data_lba * 512))?;
-    f.write_all(&data)?;
-    f.sync_all()?;
-    Ok(())
+    write_parts(&mut f, &[(boot_lba, &boot), (data_lba, &data)])
 }
 
 fn firstboot_dhcp(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
