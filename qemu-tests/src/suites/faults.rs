@@ -83,15 +83,10 @@ const DISK_MIB: u64 = 2048;
 /// The unattended answers (qemu-tests/data).
 const ANSWERS: &str = "install-unattended.json";
 
-/// The unattended answers, served over HTTP.
-fn answers(opts: &RunOptions) -> Result<http::Server> {
-    let mut files = BTreeMap::new();
+/// The unattended answers.
+fn answers(opts: &RunOptions) -> Result<Vec<u8>> {
     let p = opts.data_dir.join(ANSWERS);
-    files.insert(
-        "/answers.json".to_string(),
-        fs::read(&p).with_context(|| format!("reading {}", p.display()))?,
-    );
-    http::Server::start(files)
+    fs::read(&p).with_context(|| format!("reading {}", p.display()))
 }
 
 fn flaky(opts: &RunOptions, seed: u64, drops: usize, corrupt: Option<Corruption>) -> Result<Flaky> {
@@ -131,13 +126,15 @@ fn rootfs_object(opts: &RunOptions) -> Result<String> {
     Ok(format!("/{}", c.object_path()))
 }
 
-/// One fault scenario's set-up: the answers over HTTP and the flaky backend
-/// (both stop when it is dropped), in the scenario's folder. It makes the
-/// target disks and starts the installer against both servers.
+/// One fault scenario's set-up: the answers over HTTP (the installer pins
+/// their SHA-256) and the flaky backend (both stop when it is dropped), in
+/// the scenario's folder. It makes the target disks and starts the installer
+/// against both servers.
 struct Rig<'a> {
     opts: &'a RunOptions,
     dir: &'a Path,
     http: http::Server,
+    answers_sha256: String,
     server: Flaky,
 }
 
@@ -145,21 +142,20 @@ impl<'a> Rig<'a> {
     /// The unattended answers and a flaky server that serves everything
     /// intact.
     fn new(opts: &'a RunOptions, dir: &'a Path) -> Result<Self> {
-        Ok(Self::with(
-            opts,
-            dir,
-            answers(opts)?,
-            flaky(opts, 1, 0, None)?,
-        ))
+        Self::with(opts, dir, answers(opts)?, flaky(opts, 1, 0, None)?)
     }
 
-    fn with(opts: &'a RunOptions, dir: &'a Path, http: http::Server, server: Flaky) -> Self {
-        Rig {
+    /// `answers` served at `/answers.json`, and `server` as the backend.
+    fn with(opts: &'a RunOptions, dir: &'a Path, answers: Vec<u8>, server: Flaky) -> Result<Self> {
+        let answers_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&answers));
+        let http = http::Server::start(BTreeMap::from([("/answers.json".to_string(), answers)]))?;
+        Ok(Rig {
             opts,
             dir,
             http,
+            answers_sha256,
             server,
-        }
+        })
     }
 
     /// An empty disk `name` of `mib` MiB in the scenario's folder.
@@ -173,16 +169,12 @@ impl<'a> Rig<'a> {
     /// on IDE unit `ide.1`, a second one on `ide.0` unit 1 with serial
     /// `TARGET0002`).
     fn vm(&self, iso: &Path, tag: &str, disks: &[PathBuf]) -> Result<VmConfig> {
-        let answers = self.opts.data_dir.join(ANSWERS);
-        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
-            fs::read(&answers).with_context(|| format!("reading {}", answers.display()))?,
-        ));
         let mut cfg = unattended_vm(
             self.opts,
             iso,
             self.dir,
             tag,
-            (self.http.port, &sha),
+            (self.http.port, &self.answers_sha256),
             self.server.listen().port(),
         )?;
         for (i, d) in disks.iter().enumerate() {
@@ -272,7 +264,7 @@ fn tampered(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         path: rootfs_object(opts)?,
         offset: 5 << 20,
     };
-    let rig = Rig::with(opts, dir, answers(opts)?, flaky(opts, 7, 0, Some(corrupt))?);
+    let rig = Rig::with(opts, dir, answers(opts)?, flaky(opts, 7, 0, Some(corrupt))?)?;
     let target = rig.disk("target.img", DISK_MIB)?;
     let support = dir.join("support.img");
     support_volume(&support)?;
@@ -344,7 +336,7 @@ fn tampered(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
 
 fn drops(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     let started = Instant::now();
-    let rig = Rig::with(opts, dir, answers(opts)?, flaky(opts, 20261128, 25, None)?);
+    let rig = Rig::with(opts, dir, answers(opts)?, flaky(opts, 20261128, 25, None)?)?;
     let server = &rig.server;
     let target = rig.disk("target.img", DISK_MIB)?;
     let id = rig.complete("install", &target, "the install did not survive the drops")?;
@@ -391,17 +383,8 @@ fn small_disk(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
 fn two_disks(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     let started = Instant::now();
     // Answers without a `disk` key.
-    let mut files = BTreeMap::new();
-    files.insert(
-        "/answers.json".to_string(),
-        br#"{"version": 1, "network": {"mode": "dhcp"}, "serial": "1234-5678-9ABC-DEFP", "erase_disk": true}"#.to_vec(),
-    );
-    let rig = Rig::with(
-        opts,
-        dir,
-        http::Server::start(files)?,
-        flaky(opts, 1, 0, None)?,
-    );
+    let answers = br#"{"version": 1, "network": {"mode": "dhcp"}, "serial": "1234-5678-9ABC-DEFP", "erase_disk": true}"#;
+    let rig = Rig::with(opts, dir, answers.to_vec(), flaky(opts, 1, 0, None)?)?;
     let (a, b) = (rig.disk("a.img", 2048)?, rig.disk("b.img", 3072)?);
     let mut s = rig.install("install", &[a.clone(), b.clone()])?;
     disks_event(&mut s, INSTALL_TIMEOUT)?;
