@@ -55,76 +55,6 @@ impl From<crate::install::plan::TableKind> for TableKind {
     }
 }
 
-impl From<crate::net::Ipv4Cidr> for Ipv4Cidr {
-    fn from(c: crate::net::Ipv4Cidr) -> Self {
-        Ipv4Cidr {
-            addr: c.addr,
-            prefix: c.prefix,
-        }
-    }
-}
-
-impl From<&crate::net::NetConfig> for NetConfig {
-    fn from(c: &crate::net::NetConfig) -> Self {
-        let crate::net::NetConfig {
-            interface,
-            address,
-            gateway,
-            dns,
-            hostname,
-            domain,
-            search,
-            mtu,
-            routes,
-            source,
-        } = c;
-        NetConfig {
-            interface: interface.clone(),
-            address: (*address).into(),
-            gateway: *gateway,
-            dns: dns.clone(),
-            hostname: hostname.clone(),
-            domain: domain.clone(),
-            search: search.clone(),
-            mtu: *mtu,
-            routes: routes
-                .iter()
-                .map(|r| Route {
-                    destination: r.destination.into(),
-                    gateway: r.gateway,
-                })
-                .collect(),
-            source: match source {
-                crate::net::Source::Manual => NetSource::Manual,
-                crate::net::Source::Dhcp {
-                    server,
-                    lease_seconds,
-                } => NetSource::Dhcp {
-                    server: *server,
-                    lease_seconds: *lease_seconds,
-                },
-            },
-        }
-    }
-}
-
-impl From<&crate::net::Check> for Check {
-    fn from(c: &crate::net::Check) -> Self {
-        let crate::net::Check {
-            name,
-            ok,
-            detail,
-            hint,
-        } = c;
-        Check {
-            name: name.clone(),
-            ok: *ok,
-            detail: detail.clone(),
-            hint: hint.clone(),
-        }
-    }
-}
-
 /// Where events go: the real [`EventSink`], or a list in tests.
 pub trait Emit {
     /// Records one event.
@@ -225,46 +155,6 @@ mod tests {
 
     #[test]
     fn installer_types_convert_to_their_wire_form() {
-        use crate::net::{Ipv4Cidr as C, NetConfig as N, Route as R, Source as S};
-        use std::net::Ipv4Addr;
-        let c = N {
-            interface: "eth0".into(),
-            address: C {
-                addr: Ipv4Addr::new(10, 0, 2, 15),
-                prefix: 24,
-            },
-            gateway: Some(Ipv4Addr::new(10, 0, 2, 2)),
-            dns: vec![Ipv4Addr::new(10, 0, 2, 3)],
-            hostname: "appliance".into(),
-            domain: None,
-            search: vec![],
-            mtu: Some(1400),
-            routes: vec![R {
-                destination: C {
-                    addr: Ipv4Addr::new(192, 0, 2, 0),
-                    prefix: 24,
-                },
-                gateway: Ipv4Addr::new(10, 0, 2, 1),
-            }],
-            source: S::Dhcp {
-                server: Ipv4Addr::new(10, 0, 2, 2),
-                lease_seconds: 600,
-            },
-        };
-        // The wire form serialises exactly like the installer's own type.
-        let ours = serde_json::to_value(&c).unwrap();
-        let wire = serde_json::to_value(NetConfig::from(&c)).unwrap();
-        assert_eq!(ours, wire);
-        let check = crate::net::Check {
-            name: "dns".into(),
-            ok: true,
-            detail: "resolved".into(),
-            hint: None,
-        };
-        assert_eq!(
-            serde_json::to_value(&check).unwrap(),
-            serde_json::to_value(Check::from(&check)).unwrap()
-        );
         for (ours, wire) in [
             (crate::facts::Firmware::Bios, Firmware::Bios),
             (crate::facts::Firmware::Uefi, Firmware::Uefi),

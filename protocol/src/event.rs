@@ -74,14 +74,14 @@ pub enum TableKind {
     Mbr,
 }
 
-/// An IPv4 address with its prefix length.
+/// An IPv4 address with its prefix length, e.g. `192.0.2.10/24`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ipv4Cidr {
     pub addr: Ipv4Addr,
     pub prefix: u8,
 }
 
-/// A static route.
+/// A static route (DHCP option 121, or later answer files).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Route {
     pub destination: Ipv4Cidr,
@@ -101,13 +101,18 @@ pub enum NetSource {
     },
 }
 
-/// The IPv4 configuration applied to one interface.
+/// The IPv4 configuration applied to one interface (the installer's own
+/// type too: the manual screens, an answer file and a DHCP lease all end in
+/// one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetConfig {
     pub interface: String,
     pub address: Ipv4Cidr,
+    /// Default gateway; inside the address's subnet.
     pub gateway: Option<Ipv4Addr>,
+    /// 1–3 name servers.
     pub dns: Vec<Ipv4Addr>,
+    /// RFC 1123 label.
     pub hostname: String,
     pub domain: Option<String>,
     pub search: Vec<String>,

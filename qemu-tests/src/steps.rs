@@ -81,6 +81,57 @@ pub fn serial_verified(s: &mut Session) -> Result<()> {
     s.answer(ids::SERIAL_CONTINUE, "")
 }
 
+/// The serial step while the backend cannot be reached: the entitled test
+/// serial is `unreachable`; Retry n, back to the number, Enter, exit, power
+/// off; QEMU must exit.
+pub fn serial_unreachable_then_exit(s: &mut Session) -> Result<()> {
+    s.answer(ids::SERIAL_MENU, "s")?;
+    s.answer(ids::SERIAL_NUMBER, &vendor::entitled().to_string())?;
+    serial_unreachable(s)?;
+    give_up_serial_and_exit(s)
+}
+
+/// As [`serial_unreachable_then_exit`] with nothing listening on the
+/// backend's port 18444: the message must name it, and Retry y is answered
+/// `unreachable` again before Retry n.
+pub fn serial_backend_down_then_exit(s: &mut Session) -> Result<()> {
+    s.answer(ids::SERIAL_MENU, "s")?;
+    s.answer(ids::SERIAL_NUMBER, &vendor::entitled().to_string())?;
+    let message = serial_unreachable(s)?;
+    check(
+        s,
+        message.contains("18444"),
+        &format!("the message must name the backend: {message}"),
+    )?;
+    s.answer(ids::SERIAL_RETRY, "y")?;
+    serial_unreachable(s)?;
+    give_up_serial_and_exit(s)
+}
+
+/// Waits for the next `serial` event, which must be `unreachable`; returns
+/// its message.
+fn serial_unreachable(s: &mut Session) -> Result<String> {
+    let (outcome, _, message) = serial_event(s)?;
+    check(
+        s,
+        outcome == "unreachable",
+        &format!("serial: {outcome}: {message}"),
+    )?;
+    Ok(message)
+}
+
+/// At the Retry question: n, back to the number, Enter, exit from the
+/// serial menu, power off; QEMU must exit.
+fn give_up_serial_and_exit(s: &mut Session) -> Result<()> {
+    s.answer(ids::SERIAL_RETRY, "n")?;
+    s.answer(ids::SERIAL_NUMBER, "")?;
+    s.answer(ids::SERIAL_MENU, "e")?;
+    s.answer(ids::EXIT_CONFIRM, "y")?;
+    s.answer(ids::EXIT_ACTION, "p")?;
+    expect_event!(s, STEP_TIMEOUT, Event::Power { .. } => ())?;
+    s.expect_exit()
+}
+
 /// Waits for the `disks` event.
 pub fn disks_event(s: &mut Session, timeout: Duration) -> Result<Vec<protocol::DiskInfo>> {
     expect_event!(s, timeout, Event::Disks { disks } => disks.clone())
@@ -301,6 +352,20 @@ fn gpt_read(target: &Path) -> Result<(u64, u64)> {
     Ok((p.first_lba * 512, (p.last_lba - p.first_lba + 1) * 512))
 }
 
+/// Waits up to `timeout` for the appliance's ready line (`APPLIANCE-EVENT`
+/// and a `ready` event on one line) and returns the event, untyped JSON (the
+/// appliance's own, not the installer's contract), and when it arrived.
+pub fn ready_event(vm: &mut Vm, timeout: Duration) -> Result<(serde_json::Value, Duration)> {
+    vm.expect("APPLIANCE-EVENT ", timeout)
+        .context("waiting for the appliance's ready line")?;
+    let line = vm.expect("\n", Duration::from_secs(5))?;
+    let at = vm.elapsed();
+    let event: serde_json::Value = serde_json::from_str(line.trim())
+        .with_context(|| format!("the ready line is not JSON: {line:?}"))?;
+    ensure!(event["event"] == "ready", "not a ready event: {event}");
+    Ok((event, at))
+}
+
 /// Boots the installed disk with the ISO still attached as a CD and checks
 /// the appliance: ready line, console, page. The disk comes first in the
 /// boot order — except with `cd_first` (UEFI), where the CD comes first and
@@ -339,13 +404,8 @@ pub fn boot_installed(
         dmi: None,
     };
     let mut vm = start(&cfg, dir, "appliance")?.vm;
-    vm.expect("APPLIANCE-EVENT ", READY_TIMEOUT)
-        .context("waiting for the installed appliance's ready line (did the disk boot?)")?;
-    let line = vm.expect("\n", Duration::from_secs(5))?;
-    let ready = vm.elapsed();
-    // The appliance's own event (not the installer's contract): untyped JSON.
-    let event: serde_json::Value =
-        serde_json::from_str(line.trim()).with_context(|| format!("ready line: {line:?}"))?;
+    let (event, ready) = ready_event(&mut vm, READY_TIMEOUT)
+        .context("the installed appliance (did the disk boot?)")?;
     ensure!(event["handover"] == "ok", "the appliance reports: {event}");
     ensure!(
         event["url"] == format!("https://10.0.2.15:{GUEST_PORT}"),

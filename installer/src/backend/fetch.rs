@@ -336,16 +336,7 @@ impl Client {
     /// GETs `url` and returns the body, refusing more than `max_bytes`.
     pub fn get(&self, url: &str, max_bytes: u64) -> Result<Vec<u8>, FetchError> {
         let response = self.http.get(url).send().map_err(|e| classify(url, &e))?;
-        let status = response.status();
-        if status == reqwest::StatusCode::NOT_FOUND {
-            return Err(FetchError::NotFound { url: url.into() });
-        }
-        if !status.is_success() {
-            return Err(FetchError::Status {
-                url: url.into(),
-                status: status.as_u16(),
-            });
-        }
+        check_status(url, response.status())?;
         let too_large = |declared| FetchError::TooLarge {
             url: url.into(),
             max_bytes,
@@ -379,21 +370,27 @@ impl Client {
             request = request.header(reqwest::header::RANGE, format!("bytes={range_start}-"));
         }
         let response = request.send().map_err(|e| classify(url, &e))?;
-        let status = response.status();
-        if status == reqwest::StatusCode::NOT_FOUND {
-            return Err(FetchError::NotFound { url: url.into() });
-        }
-        if !status.is_success() {
-            return Err(FetchError::Status {
-                url: url.into(),
-                status: status.as_u16(),
-            });
-        }
+        check_status(url, response.status())?;
         Ok(Stream {
             url: url.into(),
             response,
         })
     }
+}
+
+/// A 404 is [`FetchError::NotFound`], any other status but a success
+/// [`FetchError::Status`].
+fn check_status(url: &str, status: reqwest::StatusCode) -> Result<(), FetchError> {
+    if status == reqwest::StatusCode::NOT_FOUND {
+        return Err(FetchError::NotFound { url: url.into() });
+    }
+    if !status.is_success() {
+        return Err(FetchError::Status {
+            url: url.into(),
+            status: status.as_u16(),
+        });
+    }
+    Ok(())
 }
 
 /// A response body read as it arrives (from [`Client::get_stream`]).

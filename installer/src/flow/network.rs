@@ -340,12 +340,12 @@ impl Flow<'_> {
             Source::Dhcp { .. } => Mode::Dhcp,
         };
         self.emit(Event::Network {
-            config: (&config).into(),
+            config: config.clone(),
         });
         self.show("Checking the network...\n");
         let checks = self.p.net.doctor(&config);
         self.emit(Event::Doctor {
-            checks: checks.iter().map(Into::into).collect(),
+            checks: checks.clone(),
         });
         self.show(&text::checks(&checks));
         self.network = Some((mode, config));

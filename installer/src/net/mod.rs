@@ -6,8 +6,6 @@
 //! into a [`NetConfig`] too. [`NetOps::apply`] is the only code that configures
 //! interfaces, routes, `/etc/resolv.conf` and `/etc/hosts`.
 
-use std::net::Ipv4Addr;
-
 use serde::{Deserialize, Serialize};
 
 pub mod apply;
@@ -25,48 +23,10 @@ pub mod system;
 
 pub use system::SystemNet;
 
-/// An IPv4 address with its prefix length, e.g. `192.0.2.10/24`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ipv4Cidr {
-    pub addr: Ipv4Addr,
-    pub prefix: u8,
-}
-
-/// A static route (DHCP option 121, or later answer files).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Route {
-    pub destination: Ipv4Cidr,
-    pub gateway: Ipv4Addr,
-}
-
-/// Where a configuration came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Source {
-    Manual,
-    Dhcp {
-        server: Ipv4Addr,
-        lease_seconds: u32,
-    },
-}
-
-/// A complete IPv4 configuration of one interface.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NetConfig {
-    pub interface: String,
-    pub address: Ipv4Cidr,
-    /// Default gateway; inside the address's subnet.
-    pub gateway: Option<Ipv4Addr>,
-    /// 1–3 name servers.
-    pub dns: Vec<Ipv4Addr>,
-    /// RFC 1123 label.
-    pub hostname: String,
-    pub domain: Option<String>,
-    pub search: Vec<String>,
-    pub mtu: Option<u16>,
-    pub routes: Vec<Route>,
-    pub source: Source,
-}
+// The configuration types are the event contract's own (`protocol`): a
+// configuration goes into the `network` event as it is, so there is one
+// definition and no conversion.
+pub use protocol::event::{Check, Ipv4Cidr, NetConfig, NetSource as Source, Route};
 
 /// A network adapter as the user sees it in a choice list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,18 +46,6 @@ pub struct DhcpFailure {
     pub tried: String,
     /// e.g. "is the VM's network adapter connected?"
     pub hint: String,
-}
-
-/// One check of the network doctor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Check {
-    /// "link", "address", "gateway", "dns", "clock", "https"
-    pub name: String,
-    pub ok: bool,
-    /// What was found (pass) or the cause (fail).
-    pub detail: String,
-    /// A way forward when it failed.
-    pub hint: Option<String>,
 }
 
 /// The effectful network operations the installer flow needs. The real
@@ -123,6 +71,7 @@ pub trait NetOps {
 /// gateway .1, one name server, hostname `node7`, typed by hand.
 #[cfg(test)]
 pub(crate) fn sample_config() -> NetConfig {
+    use std::net::Ipv4Addr;
     NetConfig {
         interface: "eth0".into(),
         address: Ipv4Cidr {

@@ -2,7 +2,7 @@
 //! target disks, and the handover record the appliance scenarios hand over.
 
 use std::fs;
-use std::io::{Cursor, Read, Write};
+use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 use std::net::Ipv4Addr;
 use std::path::Path;
 
@@ -74,6 +74,17 @@ pub fn fat32(bytes: u64, label: &str, volume_id: u32, files: &[(&str, &[u8])]) -
 pub fn empty_disk(path: &Path, mib: u64) -> Result<()> {
     let f = fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     f.set_len(mib << 20)?;
+    Ok(())
+}
+
+/// Writes each `(lba, bytes)` of `parts` at its 512-byte sector (the
+/// partitions' contents of a disk image), then syncs.
+pub fn write_parts(f: &mut fs::File, parts: &[(u64, &[u8])]) -> Result<()> {
+    for (lba, bytes) in parts {
+        f.seek(SeekFrom::Start(lba * 512))?;
+        f.write_all(bytes)?;
+    }
+    f.sync_all()?;
     Ok(())
 }
 

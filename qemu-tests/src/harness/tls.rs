@@ -122,6 +122,16 @@ pub fn https_get(port: u16, fingerprint: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// A SHA-256 fingerprint in hex as the appliance's console shows it:
+/// upper case, a colon between bytes (`AB:CD:…`).
+pub fn colon_fingerprint(hex: &str) -> String {
+    hex.as_bytes()
+        .chunks(2)
+        .map(|c| String::from_utf8_lossy(c).to_uppercase())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 /// A free TCP port on the host's loopback (for a QEMU port forward).
 pub fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
@@ -184,13 +194,7 @@ mod tests {
             "{page}"
         );
         // The colon form (as printed on the console) works too.
-        let colons = fp
-            .as_bytes()
-            .chunks(2)
-            .map(|c| String::from_utf8_lossy(c).to_uppercase())
-            .collect::<Vec<_>>()
-            .join(":");
-        assert!(https_get(port, &colons).is_ok());
+        assert!(https_get(port, &colon_fingerprint(&fp)).is_ok());
         let wrong = format!(
             "{}{}",
             if fp.starts_with('0') { "1" } else { "0" },

@@ -7,18 +7,17 @@
 //! accepts only the certificate whose fingerprint the appliance printed.
 
 use std::fs::{self, File};
-use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 
 use crate::harness::child::Vm;
-use crate::harness::disk::{fat32, handover_json};
+use crate::harness::disk::{fat32, handover_json, write_parts};
 use crate::harness::qemu::{DirectKernel, Firmware, Medium, Network, Nic, VmConfig};
-use crate::harness::tls::{free_port, https_get};
+use crate::harness::tls::{colon_fingerprint, free_port, https_get};
 use crate::scenario::{Needs, RunOptions, Scenario, Script, Timings};
-use crate::steps::GUEST_PORT;
+use crate::steps::{ready_event, GUEST_PORT};
 /// Time allowed from QEMU start to the ready line (the issue asks < 60 s under TCG).
 pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Size of the test disk's boot partition (FAT32 needs ≥ 65525 clusters).
@@ -90,12 +89,7 @@ pub fn build_disk(rootfs: &Path, handover_json: &str, out: &Path) -> Result<()> 
     mbr[1] = entry(0x0C, boot_lba, boot_sectors)?; // FAT32 (LBA)
     mbr[2] = entry(0x83, data_lba, data_sectors)?; // Linux
     mbr.write_into(&mut f)?;
-    f.seek(SeekFrom::Start(boot_lba * 512))?;
-    f.write_all(&boot)?;
-    f.seek(SeekFrom::Start(data_lba * 512))?;
-    f.write_all(&data)?;
-    f.sync_all()?;
-    Ok(())
+    write_parts(&mut f, &[(boot_lba, &boot), (data_lba, &data)])
 }
 
 fn firstboot_dhcp(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
@@ -165,13 +159,7 @@ fn firstboot(
     fs::write(dir.join("command.txt"), cfg.render() + "\n")?;
     let mut vm = Vm::spawn("qemu-system-x86_64", &cfg.args(), &dir.join("serial.log"))?;
 
-    vm.expect("APPLIANCE-EVENT ", READY_TIMEOUT)
-        .context("waiting for the appliance's ready line")?;
-    let line = vm.expect("\n", Duration::from_secs(5))?;
-    let ready_at = vm.elapsed();
-    let event: serde_json::Value = serde_json::from_str(line.trim())
-        .with_context(|| format!("the ready line is not JSON: {line:?}"))?;
-    ensure!(event["event"] == "ready", "not a ready event: {event}");
+    let (event, ready_at) = ready_event(&mut vm, READY_TIMEOUT)?;
     match problem {
         None => ensure!(
             event["handover"] == "ok",
@@ -198,12 +186,7 @@ fn firstboot(
         .as_str()
         .context("no fingerprint in the ready event")?
         .to_string();
-    let colons = fp
-        .as_bytes()
-        .chunks(2)
-        .map(|c| String::from_utf8_lossy(c).to_uppercase())
-        .collect::<Vec<_>>()
-        .join(":");
+    let colons = colon_fingerprint(&fp);
     let text = vm.text();
     for want in [
         format!("https://10.0.2.15:{GUEST_PORT}"),

@@ -83,15 +83,10 @@ const DISK_MIB: u64 = 2048;
 /// The unattended answers (qemu-tests/data).
 const ANSWERS: &str = "install-unattended.json";
 
-/// The unattended answers, served over HTTP.
-fn answers(opts: &RunOptions) -> Result<http::Server> {
-    let mut files = BTreeMap::new();
+/// The unattended answers.
+fn answers(opts: &RunOptions) -> Result<Vec<u8>> {
     let p = opts.data_dir.join(ANSWERS);
-    files.insert(
-        "/answers.json".to_string(),
-        fs::read(&p).with_context(|| format!("reading {}", p.display()))?,
-    );
-    http::Server::start(files)
+    fs::read(&p).with_context(|| format!("reading {}", p.display()))
 }
 
 fn flaky(opts: &RunOptions, seed: u64, drops: usize, corrupt: Option<Corruption>) -> Result<Flaky> {
@@ -131,64 +126,105 @@ fn rootfs_object(opts: &RunOptions) -> Result<String> {
     Ok(format!("/{}", c.object_path()))
 }
 
-/// The installer's VM against the flaky server on `backend_port`, with
-/// the answers of `http`, booting `iso`, with `disks` as targets (the first
-/// on IDE unit `ide.1`, a second one on `ide.0` unit 1 with serial
-/// `TARGET0002`).
-fn install_vm(
-    opts: &RunOptions,
-    iso: &Path,
-    dir: &Path,
-    tag: &str,
-    backend_port: u16,
-    http: &http::Server,
-    disks: &[PathBuf],
-) -> Result<VmConfig> {
-    let answers = opts.data_dir.join(ANSWERS);
-    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
-        fs::read(&answers).with_context(|| format!("reading {}", answers.display()))?,
-    ));
-    let mut cfg = unattended_vm(opts, iso, dir, tag, (http.port, &sha), backend_port)?;
-    for (i, d) in disks.iter().enumerate() {
-        cfg.drives.push(if i == 0 {
-            target_drive(MACHINE.bus, d, None)
-        } else {
-            Drive {
-                id: format!("target{}", i + 1),
-                image: d.clone(),
-                contents: Contents::Writable,
-                controller: Controller::Ide {
-                    bus: 0,
-                    unit: Some(1),
-                },
-                serial: Some(format!("TARGET000{}", i + 1)),
-                bootindex: None,
-            }
-        });
+/// One fault scenario's set-up: the answers over HTTP (the installer pins
+/// their SHA-256) and the flaky backend (both stop when it is dropped), in
+/// the scenario's folder. It makes the target disks and starts the installer
+/// against both servers.
+struct Rig<'a> {
+    opts: &'a RunOptions,
+    dir: &'a Path,
+    http: http::Server,
+    answers_sha256: String,
+    server: Flaky,
+}
+
+impl<'a> Rig<'a> {
+    /// The unattended answers and a flaky server that serves everything
+    /// intact.
+    fn new(opts: &'a RunOptions, dir: &'a Path) -> Result<Self> {
+        Self::with(opts, dir, answers(opts)?, flaky(opts, 1, 0, None)?)
     }
-    Ok(cfg)
-}
 
-/// Starts the installer from the default ISO with the target disk(s).
-fn start_install(
-    opts: &RunOptions,
-    dir: &Path,
-    tag: &str,
-    backend_port: u16,
-    http: &http::Server,
-    disks: &[PathBuf],
-) -> Result<Session> {
-    let cfg = install_vm(opts, &opts.iso, dir, tag, backend_port, http, disks)?;
-    start(&cfg, dir, tag)
-}
+    /// `answers` served at `/answers.json`, and `server` as the backend.
+    fn with(opts: &'a RunOptions, dir: &'a Path, answers: Vec<u8>, server: Flaky) -> Result<Self> {
+        let answers_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&answers));
+        let http = http::Server::start(BTreeMap::from([("/answers.json".to_string(), answers)]))?;
+        Ok(Rig {
+            opts,
+            dir,
+            http,
+            answers_sha256,
+            server,
+        })
+    }
 
-/// After a successful install: the disk read back with our readers (the
-/// handover record must carry the `installed` event's install id), then the
-/// disk booted into the appliance.
-fn inspect_and_boot(opts: &RunOptions, dir: &Path, target: &Path, install_id: &str) -> Result<()> {
-    inspect_disk(target, MACHINE.firmware, install_id)?;
-    boot_installed(&MACHINE, opts, dir, target, None, "appliance", false)?;
-    Ok(())
+    /// An empty disk `name` of `mib` MiB in the scenario's folder.
+    fn disk(&self, name: &str, mib: u64) -> Result<PathBuf> {
+        let path = self.dir.join(name);
+        empty_disk(&path, mib)?;
+        Ok(path)
+    }
+
+    /// The installer's VM booting `iso`, with `disks` as targets (the first
+    /// on IDE unit `ide.1`, a second one on `ide.0` unit 1 with serial
+    /// `TARGET0002`).
+    fn vm(&self, iso: &Path, tag: &str, disks: &[PathBuf]) -> Result<VmConfig> {
+        let mut cfg = unattended_vm(
+            self.opts,
+            iso,
+            self.dir,
+            tag,
+            (self.http.port, &self.answers_sha256),
+            self.server.listen().port(),
+        )?;
+        for (i, d) in disks.iter().enumerate() {
+            cfg.drives.push(if i == 0 {
+                target_drive(MACHINE.bus, d, None)
+            } else {
+                Drive {
+                    id: format!("target{}", i + 1),
+                    image: d.clone(),
+                    contents: Contents::Writable,
+                    controller: Controller::Ide {
+                        bus: 0,
+                        unit: Some(1),
+                    },
+                    serial: Some(format!("TARGET000{}", i + 1)),
+                    bootindex: None,
+                }
+            });
+        }
+        Ok(cfg)
+    }
+
+    /// Starts the installer from the default ISO with the target disk(s).
+    fn install(&self, tag: &str, disks: &[PathBuf]) -> Result<Session> {
+        start(&self.vm(&self.opts.iso, tag, disks)?, self.dir, tag)
+    }
+
+    /// A complete unattended install onto `target` (fails unless it ends
+    /// with `installed`); returns the install id.
+    fn complete(&self, tag: &str, target: &Path, failure: &str) -> Result<String> {
+        let mut s = self.install(tag, &[target.to_path_buf()])?;
+        Ok(expect_installed(&mut s, failure)?.0)
+    }
+
+    /// After a successful install: the disk read back with our readers (the
+    /// handover record must carry the `installed` event's install id), then
+    /// the disk booted into the appliance.
+    fn inspect_and_boot(&self, target: &Path, install_id: &str) -> Result<()> {
+        inspect_disk(target, MACHINE.firmware, install_id)?;
+        boot_installed(
+            &MACHINE,
+            self.opts,
+            self.dir,
+            target,
+            None,
+            "appliance",
+            false,
+        )?;
+        Ok(())
+    }
 }
 
 /// A 16 MiB FAT volume labelled `SUPPORT` (where the support bundle goes).
@@ -224,25 +260,15 @@ fn read_bundle(path: &Path) -> Result<String> {
 
 fn tampered(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     let started = Instant::now();
-    let http = answers(opts)?;
     let corrupt = Corruption {
         path: rootfs_object(opts)?,
         offset: 5 << 20,
     };
-    let server = flaky(opts, 7, 0, Some(corrupt))?;
-    let target = dir.join("target.img");
-    empty_disk(&target, DISK_MIB)?;
+    let rig = Rig::with(opts, dir, answers(opts)?, flaky(opts, 7, 0, Some(corrupt))?)?;
+    let target = rig.disk("target.img", DISK_MIB)?;
     let support = dir.join("support.img");
     support_volume(&support)?;
-    let mut cfg = install_vm(
-        opts,
-        &opts.iso,
-        dir,
-        "install",
-        server.listen().port(),
-        &http,
-        &[],
-    )?;
+    let mut cfg = rig.vm(&opts.iso, "install", &[])?;
     // The SUPPORT volume first, then the target (the order QEMU lists them).
     cfg.drives.push(Drive {
         id: "support".into(),
@@ -310,19 +336,10 @@ fn tampered(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
 
 fn drops(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     let started = Instant::now();
-    let http = answers(opts)?;
-    let server = flaky(opts, 20261128, 25, None)?;
-    let target = dir.join("target.img");
-    empty_disk(&target, DISK_MIB)?;
-    let mut s = start_install(
-        opts,
-        dir,
-        "install",
-        server.listen().port(),
-        &http,
-        std::slice::from_ref(&target),
-    )?;
-    let (id, _) = expect_installed(&mut s, "the install did not survive the drops")?;
+    let rig = Rig::with(opts, dir, answers(opts)?, flaky(opts, 20261128, 25, None)?)?;
+    let server = &rig.server;
+    let target = rig.disk("target.img", DISK_MIB)?;
+    let id = rig.complete("install", &target, "the install did not survive the drops")?;
     ensure!(
         server.drops() >= 20,
         "only {} connections were dropped",
@@ -333,24 +350,15 @@ fn drops(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         server.drops(),
         server.log().len()
     );
-    inspect_and_boot(opts, dir, &target, &id)?;
+    rig.inspect_and_boot(&target, &id)?;
     Ok(Timings::since(started))
 }
 
 fn small_disk(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     let started = Instant::now();
-    let http = answers(opts)?;
-    let server = flaky(opts, 1, 0, None)?;
-    let target = dir.join("target.img");
-    empty_disk(&target, 512)?;
-    let mut s = start_install(
-        opts,
-        dir,
-        "install",
-        server.listen().port(),
-        &http,
-        std::slice::from_ref(&target),
-    )?;
+    let rig = Rig::new(opts, dir)?;
+    let target = rig.disk("target.img", 512)?;
+    let mut s = rig.install("install", std::slice::from_ref(&target))?;
     let disks = disks_event(&mut s, INSTALL_TIMEOUT)?;
     let reason = disks
         .iter()
@@ -375,24 +383,10 @@ fn small_disk(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
 fn two_disks(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     let started = Instant::now();
     // Answers without a `disk` key.
-    let mut files = BTreeMap::new();
-    files.insert(
-        "/answers.json".to_string(),
-        br#"{"version": 1, "network": {"mode": "dhcp"}, "serial": "1234-5678-9ABC-DEFP", "erase_disk": true}"#.to_vec(),
-    );
-    let http = http::Server::start(files)?;
-    let server = flaky(opts, 1, 0, None)?;
-    let (a, b) = (dir.join("a.img"), dir.join("b.img"));
-    empty_disk(&a, 2048)?;
-    empty_disk(&b, 3072)?;
-    let mut s = start_install(
-        opts,
-        dir,
-        "install",
-        server.listen().port(),
-        &http,
-        &[a.clone(), b.clone()],
-    )?;
+    let answers = br#"{"version": 1, "network": {"mode": "dhcp"}, "serial": "1234-5678-9ABC-DEFP", "erase_disk": true}"#;
+    let rig = Rig::with(opts, dir, answers.to_vec(), flaky(opts, 1, 0, None)?)?;
+    let (a, b) = (rig.disk("a.img", 2048)?, rig.disk("b.img", 3072)?);
+    let mut s = rig.install("install", &[a.clone(), b.clone()])?;
     disks_event(&mut s, INSTALL_TIMEOUT)?;
     s.answer(ids::STOP_ACTION, "p")?;
     s.expect_exit()?;
@@ -417,19 +411,9 @@ fn two_disks(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
 /// missing disk is explained.
 fn hyperv_dmi(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     let started = Instant::now();
-    let http = answers(opts)?;
-    let server = flaky(opts, 1, 0, None)?;
-    let target = dir.join("target.img");
-    empty_disk(&target, DISK_MIB)?;
-    let mut cfg = install_vm(
-        opts,
-        &opts.iso,
-        dir,
-        "install",
-        server.listen().port(),
-        &http,
-        std::slice::from_ref(&target),
-    )?;
+    let rig = Rig::new(opts, dir)?;
+    let target = rig.disk("target.img", DISK_MIB)?;
+    let mut cfg = rig.vm(&opts.iso, "install", std::slice::from_ref(&target))?;
     cfg.dmi = Some(Dmi {
         manufacturer: "Microsoft Corporation".into(),
         product: "Virtual Machine".into(),
@@ -470,22 +454,13 @@ fn offline(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         .offline_iso
         .clone()
         .context("no offline ISO was built")?;
-    let http = answers(opts)?;
-    let server = flaky(opts, 1, 0, None)?;
-    let target = dir.join("target.img");
-    empty_disk(&target, DISK_MIB)?;
-    let cfg = install_vm(
-        opts,
-        &iso,
-        dir,
-        "install",
-        server.listen().port(),
-        &http,
-        std::slice::from_ref(&target),
-    )?;
+    let rig = Rig::new(opts, dir)?;
+    let target = rig.disk("target.img", DISK_MIB)?;
+    let cfg = rig.vm(&iso, "install", std::slice::from_ref(&target))?;
     let mut s = start(&cfg, dir, "install")?;
     let (id, _) = expect_installed(&mut s, "the offline install failed")?;
-    let objects: Vec<String> = server
+    let objects: Vec<String> = rig
+        .server
         .log()
         .iter()
         .filter(|r| r.path.starts_with("/objects/"))
@@ -499,7 +474,7 @@ fn offline(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         s.vm.text().contains("from the installation medium"),
         "the console does not say the components came from the medium"
     );
-    inspect_and_boot(opts, dir, &target, &id)?;
+    rig.inspect_and_boot(&target, &id)?;
     Ok(Timings::since(started))
 }
 
@@ -513,10 +488,8 @@ fn next(state: &mut u64) -> u64 {
 
 fn killed(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     let started = Instant::now();
-    let http = answers(opts)?;
-    let server = flaky(opts, 1, 0, None)?;
-    let target = dir.join("target.img");
-    empty_disk(&target, DISK_MIB)?;
+    let rig = Rig::new(opts, dir)?;
+    let target = rig.disk("target.img", DISK_MIB)?;
     let seed = started.elapsed().as_nanos() as u64 | 1;
     let mut rng = seed ^ 0x9E37_79B9_7F4A_7C15;
     eprintln!("install-fault-kill: seed {seed}");
@@ -525,14 +498,7 @@ fn killed(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         if kills == 10 {
             break;
         }
-        let mut s = start_install(
-            opts,
-            dir,
-            &format!("kill{i}"),
-            server.listen().port(),
-            &http,
-            std::slice::from_ref(&target),
-        )?;
+        let mut s = rig.install(&format!("kill{i}"), std::slice::from_ref(&target))?;
         expect_event!(s, INSTALL_TIMEOUT, Event::Install { .. } => ())?;
         // The install writes for about 10 s under TCG; kill anywhere in it.
         let after = Duration::from_millis(next(&mut rng) % 10_000);
@@ -554,42 +520,15 @@ fn killed(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
                 Duration::from_secs(25),
             )?;
             // Re-run from the ISO: it must complete on the half-written disk.
-            rerun(
-                opts,
-                dir,
-                &format!("rerun{i}"),
-                server.listen().port(),
-                &http,
-                &target,
-            )?;
+            let tag = format!("rerun{i}");
+            rig.complete(&tag, &target, &format!("the re-run {tag} failed"))?;
         }
     }
     ensure!(
         kills == 10,
         "only {kills} of 20 runs were killed during the install"
     );
-    let mut s = start_install(
-        opts,
-        dir,
-        "final",
-        server.listen().port(),
-        &http,
-        std::slice::from_ref(&target),
-    )?;
-    let (id, _) = expect_installed(&mut s, "the re-run failed")?;
-    inspect_and_boot(opts, dir, &target, &id)?;
+    let id = rig.complete("final", &target, "the re-run failed")?;
+    rig.inspect_and_boot(&target, &id)?;
     Ok(Timings::since(started))
-}
-
-/// A complete unattended install; fails unless it ends with `installed`.
-fn rerun(
-    opts: &RunOptions,
-    dir: &Path,
-    tag: &str,
-    port: u16,
-    http: &http::Server,
-    target: &Path,
-) -> Result<()> {
-    let mut s = start_install(opts, dir, tag, port, http, &[target.to_path_buf()])?;
-    expect_installed(&mut s, &format!("the re-run {tag} failed")).map(|_| ())
 }

@@ -9,10 +9,9 @@ use crate::expect_event;
 use crate::harness::qemu::{Firmware, Medium, Network, Nic};
 use crate::harness::session::{check, Session, STEP_TIMEOUT};
 use crate::scenario::{IsoVariant, Scenario, Script};
-use crate::servers::vendor;
 use crate::steps::{
-    exit_via_menu, no_disk_then_power_off, serial_event, serial_verified, stop_and_power_off,
-    type_manual,
+    exit_via_menu, no_disk_then_power_off, serial_event, serial_unreachable_then_exit,
+    serial_verified, stop_and_power_off, type_manual,
 };
 
 fn nic(model: &str, network: Network) -> Option<Nic> {
@@ -215,26 +214,6 @@ fn check_slirp_network(s: &mut Session, manual: bool) -> Result<()> {
         &format!("the gateway check did not pass: {checks:?}"),
     )?;
     Ok(())
-}
-
-/// The serial step where the backend cannot be reached (an isolated
-/// network): the cause, Retry n, back to the number, Enter, exit.
-fn serial_unreachable_then_exit(s: &mut Session) -> Result<()> {
-    s.answer(ids::SERIAL_MENU, "s")?;
-    s.answer(ids::SERIAL_NUMBER, &vendor::entitled().to_string())?;
-    let (outcome, _, message) = serial_event(s)?;
-    check(
-        s,
-        outcome == "unreachable",
-        &format!("serial: {outcome}: {message}"),
-    )?;
-    s.answer(ids::SERIAL_RETRY, "n")?;
-    s.answer(ids::SERIAL_NUMBER, "")?;
-    s.answer(ids::SERIAL_MENU, "e")?;
-    s.answer(ids::EXIT_CONFIRM, "y")?;
-    s.answer(ids::EXIT_ACTION, "p")?;
-    expect_event!(s, STEP_TIMEOUT, Event::Power { .. } => ())?;
-    s.expect_exit()
 }
 
 fn keyboard_and_finish(s: &mut Session) -> Result<()> {

@@ -26,10 +26,11 @@ use installer::facts::Firmware as Fw;
 use installer::install::bootloader::{self, BootConsole, GrubParams};
 
 use crate::harness::child::Vm;
-use crate::harness::disk::{fat32, handover_json};
+use crate::harness::disk::{fat32, handover_json, write_parts};
 use crate::harness::media;
 use crate::harness::qemu::{Contents, Controller, Drive, Firmware, Medium, Network, Nic, VmConfig};
 use crate::scenario::{Needs, RunOptions, Scenario, Script, Timings};
+use crate::steps::ready_event;
 
 /// Name prefix of these scenarios.
 const PREFIX: &str = "installed-";
@@ -203,12 +204,7 @@ pub fn build_disk(
         Fw::Bios => write_msdos(&mut f, boot, data_lba, data_sectors)?,
         Fw::Uefi => f = write_gpt(f, total, data_lba, data_sectors)?,
     }
-    f.seek(SeekFrom::Start(FIRST_LBA * 512))?;
-    f.write_all(&fat)?;
-    f.seek(SeekFrom::Start(data_lba * 512))?;
-    f.write_all(&data)?;
-    f.sync_all()?;
-    Ok(())
+    write_parts(&mut f, &[(FIRST_LBA, &fat), (data_lba, &data)])
 }
 
 /// msdos label: p1 FAT32 (LBA) active, p2 Linux; GRUB's boot code in the MBR
@@ -370,13 +366,7 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     );
 
     let left = READY_TIMEOUT.saturating_sub(vm.elapsed());
-    vm.expect("APPLIANCE-EVENT ", left)
-        .context("waiting for the appliance's ready line")?;
-    let line = vm.expect("\n", Duration::from_secs(5))?;
-    let ready_at = vm.elapsed();
-    let event: serde_json::Value = serde_json::from_str(line.trim())
-        .with_context(|| format!("the ready line is not JSON: {line:?}"))?;
-    ensure!(event["event"] == "ready", "not a ready event: {event}");
+    let (event, ready_at) = ready_event(&mut vm, left)?;
     ensure!(
         event["handover"] == "ok",
         "the appliance reports: {}",

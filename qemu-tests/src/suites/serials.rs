@@ -107,21 +107,5 @@ fn outcomes(s: &mut Session) -> Result<()> {
 fn backend_down(s: &mut Session) -> Result<()> {
     s.answer(ids::MENU, "d")?;
     expect_event!(s, STEP_TIMEOUT, Event::Doctor { .. } => ())?;
-    s.answer(ids::SERIAL_MENU, "s")?;
-    s.answer(ids::SERIAL_NUMBER, &vendor::entitled().to_string())?;
-    let (_, message) = serial_event(s, "unreachable")?;
-    check(
-        s,
-        message.contains("18444"),
-        &format!("the message must name the backend: {message}"),
-    )?;
-    s.answer(ids::SERIAL_RETRY, "y")?;
-    serial_event(s, "unreachable")?;
-    s.answer(ids::SERIAL_RETRY, "n")?;
-    s.answer(ids::SERIAL_NUMBER, "")?;
-    s.answer(ids::SERIAL_MENU, "e")?;
-    s.answer(ids::EXIT_CONFIRM, "y")?;
-    s.answer(ids::EXIT_ACTION, "p")?;
-    expect_event!(s, STEP_TIMEOUT, Event::Power { .. } => ())?;
-    s.expect_exit()
+    steps::serial_backend_down_then_exit(s)
 }
