@@ -207,6 +207,9 @@ pub struct TrustStore {
     pub min_manifest_version: u64,
     /// Serial records with a lower `metadata_version` are refused.
     pub min_serial_version: u64,
+    /// Snapshots (`snapshot.json`) with a lower `metadata_version` are
+    /// refused: the version current when the ISO was built.
+    pub min_snapshot_version: u64,
 }
 
 /// `trust.json` as stored.
@@ -221,6 +224,9 @@ pub struct TrustFile {
     /// See [`TrustStore::min_serial_version`].
     #[serde(default)]
     pub min_serial_version: u64,
+    /// See [`TrustStore::min_snapshot_version`].
+    #[serde(default)]
+    pub min_snapshot_version: u64,
 }
 
 impl TrustStore {
@@ -236,6 +242,7 @@ impl TrustStore {
             keys,
             min_manifest_version: f.min_manifest_version,
             min_serial_version: f.min_serial_version,
+            min_snapshot_version: f.min_snapshot_version,
         })
     }
 
@@ -250,6 +257,7 @@ impl TrustStore {
             keys,
             min_manifest_version: self.min_manifest_version,
             min_serial_version: self.min_serial_version,
+            min_snapshot_version: self.min_snapshot_version,
         };
         serde_json::to_string_pretty(&f).unwrap_or_default() + "\n"
     }
@@ -304,11 +312,13 @@ mod tests {
             ],
             min_manifest_version: 3,
             min_serial_version: 1,
+            min_snapshot_version: 7,
         };
         let back = TrustStore::from_json(&t.to_json()).unwrap();
         assert_eq!(back.keys, t.keys);
         assert_eq!(back.min_manifest_version, 3);
         assert_eq!(back.min_serial_version, 1);
+        assert_eq!(back.min_snapshot_version, 7);
         assert!(back.key(&t.keys[1].id).is_some());
     }
 }

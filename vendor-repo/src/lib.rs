@@ -5,6 +5,7 @@
 //! models/<model>/<channel>/manifest.json   signed release manifest
 //! serials/<registry id>.json               signed serial record
 //! objects/sha256/<hex>                     components, content-addressed
+//! snapshot.json                            signed, short-lived: current versions
 //! keys/<key id>.json                       public keys (informational)
 //! ```
 //!
@@ -18,7 +19,10 @@ pub mod publish;
 pub mod registry;
 pub mod serial;
 pub mod signed;
+pub mod snapshot;
 
+#[cfg(test)]
+mod snapshot_tests;
 #[cfg(test)]
 mod tests;
 
@@ -27,9 +31,17 @@ pub use manifest::Manifest;
 pub use registry::SerialRecord;
 pub use serial::Serial;
 pub use signed::VerifyError;
+pub use snapshot::Snapshot;
 
 /// The metadata format this crate reads and writes.
 pub const FORMAT: u32 = 1;
+
+/// 64 lowercase hex digits (a SHA-256 as the repository writes it).
+pub(crate) fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
 
 /// Where a model's manifest lives, relative to the repository root.
 pub fn manifest_path(model: &str, channel: &str) -> String {

@@ -150,6 +150,85 @@ pub struct Component {
     pub content_size: u64,
     /// Where it goes.
     pub destination: Destination,
+    /// The SHA-256 of each fixed-size piece of the stored object: the
+    /// installer checks each piece before any of its bytes are used.
+    pub chunks: Chunks,
+}
+
+/// The chunk size `publish` uses (1 MiB): the installer buffers one chunk.
+pub const CHUNK_SIZE: u64 = 1 << 20;
+/// The smallest chunk size a manifest may name.
+pub const MIN_CHUNK_SIZE: u64 = 4 << 10;
+/// The largest chunk size a manifest may name (the installer's buffer).
+pub const MAX_CHUNK_SIZE: u64 = 16 << 20;
+
+/// A component's chunk list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Chunks {
+    /// Bytes per chunk (the last one may be shorter).
+    pub size: u64,
+    /// SHA-256 of each chunk of the stored object, in order.
+    pub sha256: Vec<String>,
+}
+
+impl Chunks {
+    /// The chunk list of `bytes` (tests and small objects; `publish`
+    /// streams with [`ChunkHasher`]).
+    pub fn of(bytes: &[u8], size: u64) -> Chunks {
+        let mut h = ChunkHasher::new(size);
+        h.update(bytes);
+        h.finish()
+    }
+}
+
+/// Computes a chunk list from bytes fed in any pieces.
+pub struct ChunkHasher {
+    size: u64,
+    filled: u64,
+    current: sha2::Sha256,
+    done: Vec<String>,
+}
+
+impl ChunkHasher {
+    /// Chunks of `size` bytes.
+    pub fn new(size: u64) -> ChunkHasher {
+        ChunkHasher {
+            size: size.max(1),
+            filled: 0,
+            current: sha2::Sha256::default(),
+            done: Vec::new(),
+        }
+    }
+
+    /// The next bytes of the object.
+    pub fn update(&mut self, mut bytes: &[u8]) {
+        use sha2::Digest;
+        while !bytes.is_empty() {
+            let room = usize::try_from(self.size - self.filled).unwrap_or(usize::MAX);
+            let (now, rest) = bytes.split_at(room.min(bytes.len()));
+            self.current.update(now);
+            self.filled += now.len() as u64;
+            bytes = rest;
+            if self.filled == self.size {
+                let h = std::mem::take(&mut self.current).finalize();
+                self.done.push(hex::encode(h));
+                self.filled = 0;
+            }
+        }
+    }
+
+    /// The list (the last, shorter chunk included).
+    pub fn finish(mut self) -> Chunks {
+        use sha2::Digest;
+        if self.filled > 0 {
+            self.done.push(hex::encode(self.current.finalize()));
+        }
+        Chunks {
+            size: self.size,
+            sha256: self.done,
+        }
+    }
 }
 
 impl Component {
@@ -159,11 +238,7 @@ impl Component {
     }
 }
 
-fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
+use crate::is_sha256_hex;
 
 impl Manifest {
     /// Checks what signatures cannot: names unique, destinations exist and
@@ -236,6 +311,29 @@ impl Manifest {
                 return Err(format!(
                     "{}: expected 64 lowercase hex digits",
                     at("sha256")
+                ));
+            }
+            if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&c.chunks.size) {
+                return Err(format!(
+                    "{}: {} is not between {MIN_CHUNK_SIZE} and {MAX_CHUNK_SIZE} bytes",
+                    at("chunks.size"),
+                    c.chunks.size
+                ));
+            }
+            let count = c.size.div_ceil(c.chunks.size);
+            if c.chunks.sha256.len() as u64 != count {
+                return Err(format!(
+                    "{}: {} entries, but {} bytes in chunks of {} make {count}",
+                    at("chunks.sha256"),
+                    c.chunks.sha256.len(),
+                    c.size,
+                    c.chunks.size
+                ));
+            }
+            if let Some(j) = c.chunks.sha256.iter().position(|h| !is_sha256_hex(h)) {
+                return Err(format!(
+                    "{}[{j}]: expected 64 lowercase hex digits",
+                    at("chunks.sha256")
                 ));
             }
             if c.compression == Compression::None && c.content_size != c.size {

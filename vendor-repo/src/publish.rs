@@ -4,7 +4,10 @@
 //! written after the objects it names.
 
 use crate::keys::{PublicKey, SecretKey};
-use crate::manifest::{Component, ComponentKind, Compression, Destination, Layout, Manifest};
+use crate::manifest::{
+    ChunkHasher, Chunks, Component, ComponentKind, Compression, Destination, Layout, Manifest,
+    CHUNK_SIZE,
+};
 use crate::registry::{Entitlement, SerialRecord};
 use crate::serial::Serial;
 use crate::signed::Envelope;
@@ -93,6 +96,7 @@ pub struct ReleaseInput {
 struct HashWriter<W> {
     inner: W,
     hash: Sha256,
+    chunks: ChunkHasher,
     size: u64,
 }
 
@@ -100,6 +104,7 @@ impl<W: Write> Write for HashWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.hash.update(&buf[..n]);
+        self.chunks.update(&buf[..n]);
         self.size += n as u64;
         Ok(n)
     }
@@ -108,13 +113,25 @@ impl<W: Write> Write for HashWriter<W> {
     }
 }
 
+/// A stored object: what the manifest says about it.
+#[derive(Debug, Clone)]
+pub struct StoredObject {
+    /// SHA-256 of the stored bytes (its name).
+    pub sha256: String,
+    /// Stored size.
+    pub size: u64,
+    /// Size after decompression.
+    pub content_size: u64,
+    /// The chunk list of the stored bytes ([`CHUNK_SIZE`]).
+    pub chunks: Chunks,
+}
+
 /// Stores `file` (compressed if asked) under `objects/sha256/`, streaming.
-/// Returns (sha256, stored size, content size).
 pub fn add_object(
     root: &Path,
     file: &Path,
     compression: Compression,
-) -> Result<(String, u64, u64), PublishError> {
+) -> Result<StoredObject, PublishError> {
     let dir = root.join("objects/sha256");
     fs::create_dir_all(&dir).map_err(io_err(&dir))?;
     let tmp = dir.join(format!(".incoming.{}", std::process::id()));
@@ -123,6 +140,7 @@ pub fn add_object(
     let mut w = HashWriter {
         inner: io::BufWriter::new(out),
         hash: Sha256::new(),
+        chunks: ChunkHasher::new(CHUNK_SIZE),
         size: 0,
     };
     let content = match compression {
@@ -137,9 +155,15 @@ pub fn add_object(
     w.flush().map_err(io_err(&tmp))?;
     let sha = hex::encode(w.hash.finalize());
     let size = w.size;
+    let chunks = w.chunks.finish();
     let dest = root.join(crate::object_path(&sha));
     fs::rename(&tmp, &dest).map_err(io_err(&dest))?;
-    Ok((sha, size, content))
+    Ok(StoredObject {
+        sha256: sha,
+        size,
+        content_size: content,
+        chunks,
+    })
 }
 
 /// The `metadata_version` in an existing file's payload, read without
@@ -166,15 +190,16 @@ pub fn publish_release(
 ) -> Result<Manifest, PublishError> {
     let mut components = Vec::new();
     for c in &input.components {
-        let (sha256, size, content_size) = add_object(root, &c.file, c.compression)?;
+        let o = add_object(root, &c.file, c.compression)?;
         components.push(Component {
             name: c.name.clone(),
             kind: c.kind,
-            size,
-            sha256,
+            size: o.size,
+            sha256: o.sha256,
             compression: c.compression,
-            content_size,
+            content_size: o.content_size,
             destination: c.destination.clone(),
+            chunks: o.chunks,
         });
     }
     let rel = crate::manifest_path(&input.model, &input.channel);
@@ -218,6 +243,84 @@ pub fn add_serial(
     let bytes = record.sign(keys).map_err(PublishError::Invalid)?;
     write_file(root, &rel, &bytes)?;
     Ok(record)
+}
+
+/// Files directly inside `dir` (sorted), or none when it does not exist.
+fn list(dir: &Path) -> Result<Vec<PathBuf>, PublishError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err(dir)(e)),
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        out.push(e.map_err(io_err(dir))?.path());
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The snapshot entry of the metadata file `root/rel` (its version read
+/// without verification: it is the publisher's own repository).
+fn entry(root: &Path, rel: &str) -> Result<crate::snapshot::Entry, PublishError> {
+    let path = root.join(rel);
+    let bytes = read(&path)?;
+    let version = current_version(root, rel).ok_or_else(|| {
+        PublishError::Invalid(format!(
+            "{}: not a signed metadata file with a metadata_version",
+            path.display()
+        ))
+    })?;
+    Ok(crate::snapshot::Entry::of(version, &bytes))
+}
+
+/// Writes a new `snapshot.json` listing every manifest and serial record
+/// as they are now; its version is one more than the one it replaces. Run
+/// after every publication, and before the last one expires.
+pub fn write_snapshot(
+    root: &Path,
+    keys: &[&SecretKey],
+    now: u64,
+    valid_secs: u64,
+) -> Result<crate::Snapshot, PublishError> {
+    let mut manifests = std::collections::BTreeMap::new();
+    for model in list(&root.join("models"))? {
+        for channel in list(&model)? {
+            if !channel.join("manifest.json").is_file() {
+                continue;
+            }
+            let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+            let (Some(m), Some(c)) = (name(&model), name(&channel)) else {
+                continue;
+            };
+            let rel = crate::manifest_path(&m, &c);
+            manifests.insert(rel.clone(), entry(root, &rel)?);
+        }
+    }
+    let mut serials = std::collections::BTreeMap::new();
+    for file in list(&root.join("serials"))? {
+        let Some(id) = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".json"))
+        else {
+            continue;
+        };
+        if !crate::is_sha256_hex(id) {
+            continue;
+        }
+        serials.insert(id.to_string(), entry(root, &format!("serials/{id}.json"))?);
+    }
+    let snapshot = crate::Snapshot {
+        format: crate::FORMAT,
+        metadata_version: current_version(root, crate::snapshot::PATH).unwrap_or(0) + 1,
+        expires: now + valid_secs,
+        manifests,
+        serials,
+    };
+    let bytes = snapshot.sign(keys).map_err(PublishError::Invalid)?;
+    write_file(root, crate::snapshot::PATH, &bytes)?;
+    Ok(snapshot)
 }
 
 /// Publishes a public key under `keys/` (informational: installers trust

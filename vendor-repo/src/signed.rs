@@ -87,6 +87,39 @@ pub enum VerifyError {
         /// The floor.
         minimum: u64,
     },
+    /// Older than the snapshot says is current: a superseded release or a
+    /// replayed record.
+    #[error("{what} has metadata version {found}, but the snapshot (snapshot.json, version {snapshot_version}) says version {current} is current: refusing an outdated file (a stale mirror or a replay)")]
+    Superseded {
+        /// The metadata kind.
+        what: &'static str,
+        /// In the file.
+        found: u64,
+        /// What the snapshot lists.
+        current: u64,
+        /// The snapshot's own version.
+        snapshot_version: u64,
+    },
+    /// The snapshot does not list the file at all.
+    #[error("{what} {path} is not listed in the snapshot (snapshot.json, version {snapshot_version}): the mirror is incomplete or serves a file the vendor did not publish")]
+    NotInSnapshot {
+        /// The metadata kind.
+        what: &'static str,
+        /// The file, relative to the repository root.
+        path: String,
+        /// The snapshot's own version.
+        snapshot_version: u64,
+    },
+    /// Same version as the snapshot lists, different bytes.
+    #[error("{what} {path} (version {version}) is not the file the snapshot (snapshot.json) lists: its SHA-256 differs")]
+    SnapshotHashMismatch {
+        /// The metadata kind.
+        what: &'static str,
+        /// The file, relative to the repository root.
+        path: String,
+        /// Its version.
+        version: u64,
+    },
     /// Signed and valid, but about something else than asked for.
     #[error("{what} is for {found}, not {expected}")]
     Mismatch {

@@ -7,20 +7,20 @@ use crate::serial::Serial;
 use crate::signed::{self, VerifyError};
 use base64::Engine;
 
-const NOW: u64 = 1_800_000_000;
+pub(crate) const NOW: u64 = 1_800_000_000;
 
-fn key(n: u8) -> SecretKey {
+pub(crate) fn key(n: u8) -> SecretKey {
     SecretKey::from_seed([n; 32], true)
 }
 
-fn trust(keys: &[&SecretKey]) -> TrustStore {
+pub(crate) fn trust(keys: &[&SecretKey]) -> TrustStore {
     TrustStore {
         keys: keys.iter().map(|k| k.public()).collect(),
         ..TrustStore::default()
     }
 }
 
-fn manifest() -> Manifest {
+pub(crate) fn manifest() -> Manifest {
     Manifest {
         format: 1,
         model: "example-appliance".into(),
@@ -62,6 +62,10 @@ fn manifest() -> Manifest {
                     partition: "boot".into(),
                     path: Some("/vmlinuz".into()),
                 },
+                chunks: Chunks {
+                    size: CHUNK_SIZE,
+                    sha256: vec!["ab".repeat(32)],
+                },
             },
             Component {
                 name: "rootfs".into(),
@@ -73,6 +77,10 @@ fn manifest() -> Manifest {
                 destination: Destination {
                     partition: "data".into(),
                     path: None,
+                },
+                chunks: Chunks {
+                    size: CHUNK_SIZE,
+                    sha256: vec!["cd".repeat(32)],
                 },
             },
         ],
@@ -253,7 +261,7 @@ fn semantic_problems_are_caught_before_signing() {
     assert!(m.validate().unwrap_err().contains("destination.path"));
 }
 
-fn record(serial: &Serial) -> SerialRecord {
+pub(crate) fn record(serial: &Serial) -> SerialRecord {
     SerialRecord {
         format: 1,
         serial_id: serial.registry_id(),
@@ -392,5 +400,6 @@ fn publish_writes_a_repository_the_verifier_accepts() {
     assert_eq!(object.len() as u64, rootfs.size);
     use sha2::Digest;
     assert_eq!(hex::encode(sha2::Sha256::digest(&object)), rootfs.sha256);
+    assert_eq!(rootfs.chunks, Chunks::of(&object, CHUNK_SIZE));
     let _ = std::fs::remove_dir_all(&root);
 }
