@@ -24,7 +24,9 @@ use installer::install::download::{
 use qemu_tests::flaky::{Corruption, Fault, Flaky, FlakyConfig, Ranges};
 use qemu_tests::nginx::{Nginx, NginxConfig};
 use sha2::{Digest, Sha256};
-use vendor_repo::manifest::{Component, ComponentKind, Compression, Destination};
+use vendor_repo::manifest::{
+    ChunkHasher, Chunks, Component, ComponentKind, Compression, Destination, CHUNK_SIZE,
+};
 
 /// The 64 MiB test runs alone (write lock) so its memory measurement is its own.
 static EXCLUSIVE: RwLock<()> = RwLock::new(());
@@ -79,6 +81,7 @@ impl Setup {
                 partition: "root".into(),
                 path: None,
             },
+            chunks: Chunks::of(&stored, CHUNK_SIZE),
         }
     }
 
@@ -456,8 +459,8 @@ fn proc_status_kib(field: &str) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-/// Memory is bounded by design: one [`BUF_SIZE`] buffer, the hasher, the
-/// gzip window and reqwest's connection buffers; nothing grows with the
+/// Memory is bounded by design: one [`BUF_SIZE`] buffer, one chunk held
+/// back until verified ([`CHUNK_SIZE`]), the hasher, the gzip window and reqwest's connection buffers; nothing grows with the
 /// component. This checks the process's peak RSS across the download.
 #[test]
 #[ignore = "needs nginx"]
@@ -466,6 +469,7 @@ fn a_64_mib_object_streams_in_bounded_memory() {
     let s = setup("big");
     let size = 64 * MIB;
     let mut hasher = Sha256::new();
+    let mut chunks = ChunkHasher::new(CHUNK_SIZE);
     let tmp = s.root.join("objects/sha256/tmp");
     {
         let mut f = std::io::BufWriter::new(fs::File::create(&tmp).unwrap());
@@ -474,6 +478,7 @@ fn a_64_mib_object_streams_in_bounded_memory() {
             let mut c = chunk.clone();
             c[0] = i;
             hasher.update(&c);
+            chunks.update(&c);
             f.write_all(&c).unwrap();
         }
     }
@@ -490,6 +495,7 @@ fn a_64_mib_object_streams_in_bounded_memory() {
             partition: "root".into(),
             path: None,
         },
+        chunks: chunks.finish(),
     };
     let nginx = s.nginx();
     let client = s.client();

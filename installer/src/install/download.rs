@@ -146,6 +146,22 @@ pub enum DownloadError {
         /// The hash of what arrived.
         actual: String,
     },
+    /// One chunk is not the signed chunk list's: nothing of it was written.
+    #[error("{url}: SHA-256 mismatch in chunk {index} (stored bytes {start}..{end}): expected {expected}, got {actual}; nothing of it was written")]
+    ChunkMismatch {
+        /// The URL.
+        url: String,
+        /// The chunk's index.
+        index: usize,
+        /// Its first stored byte.
+        start: u64,
+        /// One past its last.
+        end: u64,
+        /// The chunk list's entry.
+        expected: String,
+        /// The hash of what arrived.
+        actual: String,
+    },
     /// The decompressed content's size is not the manifest's `content_size`.
     #[error("{url}: the content has {actual} bytes{}, the manifest says {expected}",
         if *.at_least { " or more" } else { "" })]
@@ -225,6 +241,20 @@ impl DownloadError {
                 expected,
                 actual,
             },
+            VerifyError::ChunkMismatch {
+                index,
+                start,
+                end,
+                expected,
+                actual,
+            } => DownloadError::ChunkMismatch {
+                url,
+                index,
+                start,
+                end,
+                expected,
+                actual,
+            },
             VerifyError::ContentSizeMismatch {
                 expected,
                 actual,
@@ -252,6 +282,7 @@ impl DownloadError {
             }
             DownloadError::SizeMismatch { .. }
             | DownloadError::HashMismatch { .. }
+            | DownloadError::ChunkMismatch { .. }
             | DownloadError::ContentSizeMismatch { .. } => {
                 "the file on the server is not the one the signed manifest describes: it was \
                  altered or damaged on the server or on the way (a proxy?). Nothing written is \

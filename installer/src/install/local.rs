@@ -138,7 +138,7 @@ pub fn has_repo(root: &Path) -> bool {
 mod tests {
     use super::*;
     use sha2::{Digest, Sha256};
-    use vendor_repo::manifest::{Compression, Destination};
+    use vendor_repo::manifest::{Chunks, Compression, Destination, CHUNK_SIZE};
 
     fn component(data: &[u8], compression: Compression, content: u64) -> Component {
         Component {
@@ -152,6 +152,7 @@ mod tests {
                 partition: "data".into(),
                 path: None,
             },
+            chunks: Chunks::of(data, CHUNK_SIZE),
         }
     }
 

@@ -13,8 +13,12 @@
 //! hasher and decoder, and nothing is fed twice. [`copy`] drives it from a
 //! reader and reports progress.
 //!
-//! The sink receives bytes before they are verified: nothing written is
-//! trusted until [`Verifier::finish`] returns `Ok`. A content problem (bad
+//! Verify before write: the stored bytes are held back one chunk at a time
+//! (the manifest's chunk list, 1 MiB by default) and a chunk reaches the
+//! decoder and the sink only after its SHA-256 matched the signed list, so
+//! no byte the vendor did not sign is ever written; a bad chunk stops the
+//! stack at once. The last chunk is released by [`Verifier::finish`] after
+//! the size and the whole object's SHA-256 matched. A content problem (bad
 //! gzip, more content than announced) stops feeding the sink but not the
 //! hash, so a changed object is reported as a hash mismatch, which explains
 //! the content problem.
@@ -45,6 +49,21 @@ pub enum VerifyError {
     #[error("SHA-256 mismatch: expected {expected}, got {actual}")]
     HashMismatch {
         /// The manifest's `sha256`.
+        expected: String,
+        /// The hash of what arrived.
+        actual: String,
+    },
+    /// One chunk of the stored bytes is not the signed chunk list's; none
+    /// of its bytes (nor any later ones) reached the sink.
+    #[error("SHA-256 mismatch in chunk {index} (stored bytes {start}..{end}): expected {expected}, got {actual}; nothing of it was written")]
+    ChunkMismatch {
+        /// The chunk's index.
+        index: usize,
+        /// Its first stored byte.
+        start: u64,
+        /// One past its last.
+        end: u64,
+        /// The chunk list's entry.
         expected: String,
         /// The hash of what arrived.
         actual: String,
@@ -82,6 +101,7 @@ impl VerifyError {
         match self {
             VerifyError::SizeMismatch { .. }
             | VerifyError::HashMismatch { .. }
+            | VerifyError::ChunkMismatch { .. }
             | VerifyError::ContentSizeMismatch { .. } => {
                 "the component is not the one the signed manifest describes: it was altered or \
                  damaged. Nothing written is used; tell the vendor, then retry"
@@ -174,6 +194,10 @@ pub struct Verifier<'a> {
     component: &'a Component,
     hasher: Sha256,
     stored: u64,
+    /// Stored bytes of the current chunk, not yet checked.
+    pending: Vec<u8>,
+    /// The current chunk's index.
+    chunk: usize,
     /// `None`: check the stored bytes only.
     out: Option<Output<'a>>,
     /// The content went wrong: stop feeding it, keep hashing.
@@ -198,9 +222,60 @@ impl<'a> Verifier<'a> {
             component,
             hasher: Sha256::new(),
             stored: 0,
+            pending: Vec::new(),
+            chunk: 0,
             out: Some(out),
             content_error: None,
         }
+    }
+
+    /// Bytes per chunk (bounded by the manifest's checks; at least 1).
+    fn chunk_size(&self) -> usize {
+        let size = self
+            .component
+            .chunks
+            .size
+            .min(vendor_repo::manifest::MAX_CHUNK_SIZE);
+        usize::try_from(size).unwrap_or(usize::MAX).max(1)
+    }
+
+    /// Checks the held-back chunk against the chunk list, then passes it on.
+    fn release_chunk(&mut self) -> Result<(), VerifyError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let index = self.chunk;
+        let start = self.chunk_start();
+        let end = start + self.pending.len() as u64;
+        let actual = hex::encode(Sha256::digest(&self.pending));
+        let expected = self.component.chunks.sha256.get(index);
+        if expected != Some(&actual) {
+            self.pending = Vec::new();
+            return Err(VerifyError::ChunkMismatch {
+                index,
+                start,
+                end,
+                expected: expected.cloned().unwrap_or_else(|| "(no entry)".into()),
+                actual,
+            });
+        }
+        let bytes = std::mem::take(&mut self.pending);
+        self.chunk += 1;
+        if self.content_error.is_none() {
+            if let Some(out) = &mut self.out {
+                if let Err(e) = out.write_all(&bytes) {
+                    self.content_failed(e)?;
+                }
+            }
+        }
+        self.pending = bytes;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// The stored offset of the current chunk's first byte.
+    fn chunk_start(&self) -> u64 {
+        self.chunk as u64 * self.chunk_size() as u64
     }
 
     /// Checks the stored size and SHA-256 only; nothing is written.
@@ -209,6 +284,8 @@ impl<'a> Verifier<'a> {
             component,
             hasher: Sha256::new(),
             stored: 0,
+            pending: Vec::new(),
+            chunk: 0,
             out: None,
             content_error: None,
         }
@@ -220,9 +297,10 @@ impl<'a> Verifier<'a> {
     }
 
     /// The next stored bytes. Fails at once when they would exceed the
-    /// manifest's `size` (nothing of them is used) or when the sink fails;
-    /// every other problem is reported by [`Verifier::finish`].
-    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), VerifyError> {
+    /// manifest's `size` (nothing of them is used), when a completed chunk
+    /// does not match the chunk list (nothing of it is used) or when the
+    /// sink fails; every other problem is reported by [`Verifier::finish`].
+    pub fn feed(&mut self, mut bytes: &[u8]) -> Result<(), VerifyError> {
         let after = self.stored + bytes.len() as u64;
         if after > self.component.size {
             return Err(VerifyError::SizeMismatch {
@@ -231,14 +309,16 @@ impl<'a> Verifier<'a> {
                 at_least: true,
             });
         }
-        self.hasher.update(bytes);
-        self.stored = after;
-        if self.content_error.is_some() {
-            return Ok(());
-        }
-        if let Some(out) = &mut self.out {
-            if let Err(e) = out.write_all(bytes) {
-                self.content_failed(e)?;
+        let size = self.chunk_size();
+        while !bytes.is_empty() {
+            let room = size - self.pending.len();
+            let (now, rest) = bytes.split_at(room.min(bytes.len()));
+            self.hasher.update(now);
+            self.stored += now.len() as u64;
+            self.pending.extend_from_slice(now);
+            bytes = rest;
+            if self.pending.len() == size {
+                self.release_chunk()?;
             }
         }
         Ok(())
@@ -259,11 +339,6 @@ impl<'a> Verifier<'a> {
     /// SHA-256 and the content size are the manifest's and the content
     /// decoded cleanly.
     pub fn finish(mut self) -> Result<Verified, VerifyError> {
-        if self.content_error.is_none() {
-            if let Some(Err(e)) = self.out.as_mut().map(Output::finish) {
-                self.content_failed(e)?;
-            }
-        }
         let c = self.component;
         if self.stored != c.size {
             return Err(VerifyError::SizeMismatch {
@@ -272,12 +347,18 @@ impl<'a> Verifier<'a> {
                 at_least: false,
             });
         }
-        let actual = hex::encode(self.hasher.finalize());
+        let actual = hex::encode(std::mem::take(&mut self.hasher).finalize());
         if actual != c.sha256 {
             return Err(VerifyError::HashMismatch {
                 expected: c.sha256.clone(),
                 actual,
             });
+        }
+        self.release_chunk()?;
+        if self.content_error.is_none() {
+            if let Some(Err(e)) = self.out.as_mut().map(Output::finish) {
+                self.content_failed(e)?;
+            }
         }
         let Some(mut out) = self.out else {
             return Ok(Verified {

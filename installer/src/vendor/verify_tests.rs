@@ -2,7 +2,8 @@ use super::*;
 use std::collections::BTreeMap;
 use vendor_repo::manifest::*;
 use vendor_repo::registry::Entitlement;
-use vendor_repo::{SecretKey, TrustStore};
+use vendor_repo::snapshot::Entry;
+use vendor_repo::{SecretKey, Snapshot, TrustStore};
 
 const NOW: u64 = 1_800_000_000;
 const BUILT: u64 = NOW - 86_400;
@@ -75,6 +76,10 @@ fn manifest(version: u64) -> Manifest {
                 partition: "boot".into(),
                 path: Some("/vmlinuz".into()),
             },
+            chunks: Chunks {
+                size: CHUNK_SIZE,
+                sha256: vec!["00".repeat(32)],
+            },
         }],
         boot: Boot {
             kernel: "/vmlinuz".into(),
@@ -84,13 +89,11 @@ fn manifest(version: u64) -> Manifest {
     }
 }
 
-fn repo(serial: &Serial, models: &[&str]) -> FakeFetch {
-    let c = config();
-    let mut files = BTreeMap::new();
-    let record = SerialRecord {
+fn record(serial: &Serial, models: &[&str], version: u64) -> SerialRecord {
+    SerialRecord {
         format: 1,
         serial_id: serial.registry_id(),
-        metadata_version: 1,
+        metadata_version: version,
         expires: NOW + 100,
         entitlements: models
             .iter()
@@ -100,20 +103,60 @@ fn repo(serial: &Serial, models: &[&str]) -> FakeFetch {
                 until: Some(NOW + 50),
             })
             .collect(),
+    }
+}
+
+/// A snapshot listing what `f` serves now, signed by `k`, version 7.
+fn snapshot(f: &FakeFetch, expires: u64) -> Snapshot {
+    let c = config();
+    let mut s = Snapshot {
+        format: 1,
+        metadata_version: 7,
+        expires,
+        manifests: BTreeMap::new(),
+        serials: BTreeMap::new(),
     };
+    let manifest_path = vendor_repo::manifest_path("example-appliance", "stable");
+    let version = |b: &[u8], what| {
+        let payload = vendor_repo::signed::open(b, what, what, &c.trust).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        v["metadata_version"].as_u64().unwrap()
+    };
+    if let Some(b) = f.files.get(&c.url(&manifest_path)) {
+        s.manifests
+            .insert(manifest_path, Entry::of(version(b, "manifest"), b));
+    }
+    let id = serial().registry_id();
+    if let Some(b) = f.files.get(&c.url(&format!("serials/{id}.json"))) {
+        s.serials.insert(id, Entry::of(version(b, "serial"), b));
+    }
+    s
+}
+
+fn serve_snapshot(f: &mut FakeFetch, s: &Snapshot, k: &SecretKey) {
+    let url = config().url(vendor_repo::snapshot::PATH);
+    f.files.insert(url, s.sign(&[k]).unwrap());
+}
+
+fn repo(serial: &Serial, models: &[&str]) -> FakeFetch {
+    let c = config();
+    let mut files = BTreeMap::new();
     files.insert(
         c.url(&vendor_repo::serial_path(serial)),
-        record.sign(&[&key()]).unwrap(),
+        record(serial, models, 1).sign(&[&key()]).unwrap(),
     );
     files.insert(
         c.url(&vendor_repo::manifest_path("example-appliance", "stable")),
         manifest(4).sign(&[&key()]).unwrap(),
     );
-    FakeFetch {
+    let mut f = FakeFetch {
         files,
         down: false,
         asked: vec![],
-    }
+    };
+    let s = snapshot(&f, NOW + 7 * 86_400);
+    serve_snapshot(&mut f, &s, &key());
+    f
 }
 
 fn serial() -> Serial {
@@ -256,4 +299,146 @@ fn tampered_or_rolled_back_metadata_is_untrusted() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+fn problem(got: SerialCheck) -> Problem {
+    match got {
+        SerialCheck::Problem(p) => p,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+fn check(f: &mut FakeFetch) -> SerialCheck {
+    check_serial(&config(), f, &mut Seen::default(), NOW, BUILT, &serial())
+}
+
+#[test]
+fn the_snapshot_is_fetched_first() {
+    let mut f = repo(&serial(), &["example-appliance"]);
+    assert!(matches!(check(&mut f), SerialCheck::Verified(_)));
+    assert_eq!(
+        f.asked[0], "https://repo.test/snapshot.json",
+        "{:?}",
+        f.asked
+    );
+}
+
+#[test]
+fn an_older_unexpired_manifest_is_refused_against_the_snapshot() {
+    let c = config();
+    let mut f = repo(&serial(), &["example-appliance"]);
+    // The mirror serves release 3, still signed and unexpired, while the
+    // vendor's current snapshot lists version 4.
+    f.files.insert(
+        c.url(&vendor_repo::manifest_path("example-appliance", "stable")),
+        manifest(3).sign(&[&key()]).unwrap(),
+    );
+    let p = problem(check(&mut f));
+    assert_eq!(p.kind, "untrusted");
+    assert!(
+        p.detail.contains("release manifest")
+            && p.detail.contains("metadata version 3")
+            && p.detail.contains("version 4 is current"),
+        "{}",
+        p.detail
+    );
+    assert!(p.hint.contains("mirror"), "{}", p.hint);
+}
+
+#[test]
+fn an_older_serial_record_is_refused_against_the_snapshot() {
+    let c = config();
+    let mut f = repo(&serial(), &["example-appliance"]);
+    // The vendor revoked the entitlement (record version 2) …
+    let url = c.url(&vendor_repo::serial_path(&serial()));
+    f.files.insert(
+        url.clone(),
+        record(&serial(), &[], 2).sign(&[&key()]).unwrap(),
+    );
+    let s = snapshot(&f, NOW + 7 * 86_400);
+    serve_snapshot(&mut f, &s, &key());
+    // … and a mirror replays version 1, which still entitles.
+    f.files.insert(
+        url,
+        record(&serial(), &["example-appliance"], 1)
+            .sign(&[&key()])
+            .unwrap(),
+    );
+    let p = problem(check(&mut f));
+    assert!(
+        p.detail.contains("serial record")
+            && p.detail.contains("metadata version 1")
+            && p.detail.contains("version 2 is current"),
+        "{}",
+        p.detail
+    );
+    // Refused before the manifest is asked for.
+    assert!(
+        f.asked.iter().all(|u| !u.contains("manifest")),
+        "{:?}",
+        f.asked
+    );
+}
+
+#[test]
+fn an_expired_snapshot_is_refused_naming_the_file_its_expiry_and_the_clock() {
+    let mut f = repo(&serial(), &["example-appliance"]);
+    let s = snapshot(&f, NOW - 3600);
+    serve_snapshot(&mut f, &s, &key());
+    let p = problem(check(&mut f));
+    assert_eq!(p.kind, "untrusted");
+    assert!(
+        p.detail.contains("snapshot.json")
+            && p.detail.contains("expired")
+            && p.detail.contains(&crate::flow::text::date(NOW - 3600)),
+        "{}",
+        p.detail
+    );
+    assert!(
+        p.hint.contains("clock") && p.hint.contains("repo timestamp"),
+        "{}",
+        p.hint
+    );
+    assert_eq!(
+        f.asked.len(),
+        1,
+        "nothing after the snapshot: {:?}",
+        f.asked
+    );
+}
+
+#[test]
+fn a_snapshot_signed_by_the_wrong_key_is_refused() {
+    let mut f = repo(&serial(), &["example-appliance"]);
+    let s = snapshot(&f, NOW + 7 * 86_400);
+    serve_snapshot(&mut f, &s, &SecretKey::from_seed([9; 32], true));
+    let p = problem(check(&mut f));
+    assert_eq!(p.kind, "untrusted");
+    assert!(
+        p.detail.contains("snapshot") && p.detail.contains("not signed by a trusted key"),
+        "{}",
+        p.detail
+    );
+}
+
+#[test]
+fn a_missing_snapshot_or_one_below_the_iso_floor_is_refused() {
+    let mut f = repo(&serial(), &["example-appliance"]);
+    f.files.retain(|k, _| !k.ends_with("snapshot.json"));
+    let p = problem(check(&mut f));
+    assert!(p.detail.contains("no snapshot.json"), "{}", p.detail);
+
+    // The ISO was built when snapshot 8 was current; the mirror serves 7.
+    let mut f = repo(&serial(), &["example-appliance"]);
+    let mut c = config();
+    c.trust.min_snapshot_version = 8;
+    let p = problem(check_serial(
+        &c,
+        &mut f,
+        &mut Seen::default(),
+        NOW,
+        BUILT,
+        &serial(),
+    ));
+    assert!(p.detail.contains("rollback"), "{}", p.detail);
 }

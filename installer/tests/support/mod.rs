@@ -226,6 +226,10 @@ pub fn manifest() -> vendor_repo::Manifest {
             partition: partition.into(),
             path: path.map(Into::into),
         },
+        chunks: Chunks {
+            size: CHUNK_SIZE,
+            sha256: vec!["00".repeat(32)],
+        },
     };
     vendor_repo::Manifest {
         format: 1,

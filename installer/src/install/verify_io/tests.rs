@@ -1,5 +1,5 @@
 use super::*;
-use vendor_repo::manifest::{ComponentKind, Destination};
+use vendor_repo::manifest::{Chunks, ComponentKind, Destination, CHUNK_SIZE};
 
 fn component(stored: &[u8], compression: Compression, content_size: u64) -> Component {
     Component {
@@ -13,6 +13,7 @@ fn component(stored: &[u8], compression: Compression, content_size: u64) -> Comp
             partition: "root".into(),
             path: None,
         },
+        chunks: Chunks::of(stored, CHUNK_SIZE),
     }
 }
 
@@ -262,4 +263,154 @@ fn stored_only_checks_size_and_hash_without_writing() {
         matches!(e, CopyError::Verify(VerifyError::HashMismatch { .. })),
         "{e:?}"
     );
+}
+
+const MIB: usize = 1 << 20;
+
+/// Records every byte that reaches the target, in order.
+#[derive(Default)]
+struct Recording {
+    bytes: Vec<u8>,
+}
+
+impl Write for Recording {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// 5 MiB and a bit, no two chunks alike.
+fn large() -> Vec<u8> {
+    (0..5 * MIB + 123)
+        .map(|i| ((i * 7 + i / MIB) % 253) as u8)
+        .collect()
+}
+
+/// Feeds `stored` in uneven pieces until the verifier refuses; returns the
+/// refusal and how many stored bytes had been fed when it came.
+fn feed_until_refused(v: &mut Verifier<'_>, stored: &[u8]) -> Option<(VerifyError, usize)> {
+    let mut at = 0;
+    for step in [65_536, 1, 300_001, 4096].iter().cycle() {
+        let end = (at + step).min(stored.len());
+        if let Err(e) = v.feed(&stored[at..end]) {
+            return Some((e, end));
+        }
+        at = end;
+        if at == stored.len() {
+            return None;
+        }
+    }
+    None
+}
+
+#[test]
+fn a_flipped_byte_in_the_middle_never_reaches_the_target() {
+    let good = large();
+    let c = component(&good, Compression::None, good.len() as u64);
+    let mut bad = good.clone();
+    let flipped = 2 * MIB + MIB / 2;
+    bad[flipped] ^= 0x01;
+    let mut sink = Recording::default();
+    let mut v = Verifier::new(&c, &mut sink);
+    let (e, fed) = feed_until_refused(&mut v, &bad).expect("the flipped byte was accepted");
+    match &e {
+        VerifyError::ChunkMismatch {
+            index: 2,
+            start,
+            end,
+            expected,
+            ..
+        } => {
+            assert_eq!((*start, *end), (2 * MIB as u64, 3 * MIB as u64));
+            assert_eq!(expected, &c.chunks.sha256[2]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Refused as soon as the bad chunk was complete …
+    assert!((3 * MIB..3 * MIB + 300_001).contains(&fed), "{fed}");
+    drop(v);
+    // … and exactly the two good chunks before it were written: not one
+    // byte of the bad chunk, nor anything after it.
+    assert_eq!(sink.bytes.len(), 2 * MIB);
+    assert_eq!(sink.bytes, good[..2 * MIB]);
+    assert!(e.to_string().contains("chunk 2"), "{e}");
+    assert!(e.hint().contains("altered or damaged"), "{}", e.hint());
+}
+
+#[test]
+fn gzip_content_reaches_the_target_only_from_verified_chunks() {
+    // Content that does not compress to nothing, so the object spans chunks.
+    let mut x = 0x2545_f491_u32;
+    let data: Vec<u8> = (0..4 * MIB)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x % 16) as u8
+        })
+        .collect();
+    let stored = gzip(&data);
+    assert!(stored.len() > 2 * MIB, "{}", stored.len());
+    let c = component(&stored, Compression::Gzip, data.len() as u64);
+    let mut bad = stored.clone();
+    bad[MIB + MIB / 2] ^= 0x40;
+    let mut sink = Recording::default();
+    let mut v = Verifier::new(&c, &mut sink);
+    let (e, _) = feed_until_refused(&mut v, &bad).expect("accepted");
+    assert!(
+        matches!(e, VerifyError::ChunkMismatch { index: 1, .. }),
+        "{e:?}"
+    );
+    drop(v);
+    // Only the decoded first chunk (or less): a true prefix of the content.
+    assert!(data.starts_with(&sink.bytes));
+}
+
+#[test]
+fn a_flipped_byte_in_the_last_chunk_is_refused_before_it_is_written() {
+    let good = large();
+    let c = component(&good, Compression::None, good.len() as u64);
+    let mut bad = good.clone();
+    *bad.last_mut().unwrap() ^= 0x80;
+    let mut sink = Recording::default();
+    let mut v = Verifier::new(&c, &mut sink);
+    assert!(feed_until_refused(&mut v, &bad).is_none());
+    assert!(matches!(v.finish(), Err(VerifyError::HashMismatch { .. })));
+    assert_eq!(sink.bytes, good[..5 * MIB]);
+}
+
+#[test]
+fn a_chunk_list_that_disagrees_is_refused_even_when_the_whole_hash_matches() {
+    let good = large();
+    let mut c = component(&good, Compression::None, good.len() as u64);
+    c.chunks.sha256[4] = "00".repeat(32);
+    let mut sink = Recording::default();
+    let mut v = Verifier::new(&c, &mut sink);
+    let (e, _) = feed_until_refused(&mut v, &good).expect("accepted");
+    assert!(
+        matches!(e, VerifyError::ChunkMismatch { index: 4, .. }),
+        "{e:?}"
+    );
+    drop(v);
+    assert_eq!(sink.bytes.len(), 4 * MIB);
+    // The check-only stack refuses it too.
+    let mut v = Verifier::stored_only(&c);
+    assert!(feed_until_refused(&mut v, &good).is_some());
+}
+
+#[test]
+fn small_chunks_fed_across_their_boundaries_give_the_exact_content() {
+    let data = content();
+    let stored = gzip(&data);
+    let mut c = component(&stored, Compression::Gzip, data.len() as u64);
+    c.chunks = Chunks::of(&stored, 4096);
+    let mut sink = Recording::default();
+    let mut v = Verifier::new(&c, &mut sink);
+    feed_in_pieces(&mut v, &stored, &[1, 4095, 4097, 0, 12_288, 3]);
+    v.finish().unwrap();
+    assert_eq!(sink.bytes, data);
 }
