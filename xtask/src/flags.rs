@@ -32,8 +32,15 @@ xflags::xflags! {
             repeated --trusted-key file: PathBuf
             /// The backend's CA certificate (PEM).
             optional --vendor-ca pem: PathBuf
-            /// The lowest manifest version the installer accepts.
+            /// The lowest manifest version the installer accepts (raised to
+            /// the repository's current one, see --floors-from).
             optional --min-manifest-version n: u64
+            /// The lowest serial record version the installer accepts.
+            optional --min-serial-version n: u64
+            /// The repository the ISO is built against: the versions its
+            /// snapshot.json lists become the ISO's floors (default: the
+            /// --offline-repo, or the test repository when no key is given).
+            optional --floors-from dir: PathBuf
             /// Put the release's components on the ISO (from the test
             /// repository), so only the serial check needs the network.
             optional --offline
@@ -110,6 +117,8 @@ xflags::xflags! {
                 required --release file: PathBuf
                 /// How long the signed metadata stays valid (default 90).
                 optional --valid-days n: u64
+                /// How long the refreshed snapshot.json stays valid (default 7).
+                optional --snapshot-days n: u64
             }
 
             /// Register a serial number (a new one when --serial is left out).
@@ -127,6 +136,19 @@ xflags::xflags! {
                 /// The last day of the entitlement (YYYY-MM-DD).
                 optional --until date: String
                 /// How long the signed record stays valid (default 90).
+                optional --valid-days n: u64
+                /// How long the refreshed snapshot.json stays valid (default 7).
+                optional --snapshot-days n: u64
+            }
+
+            /// Sign a fresh snapshot.json (what is current; short-lived):
+            /// run it more often than --valid-days, e.g. daily.
+            cmd timestamp {
+                /// The repository root.
+                required --repo dir: PathBuf
+                /// The signing key.
+                required --key file: PathBuf
+                /// How long the snapshot stays valid (default 7).
                 optional --valid-days n: u64
             }
 
@@ -256,7 +278,8 @@ mod tests {
     fn iso_with_vendor_settings() {
         let x = parse_words(
             "iso --out a.iso --backend https://r.example/ --trusted-key a.pub \
-             --trusted-key b.pub --min-manifest-version 3 --offline",
+             --trusted-key b.pub --min-manifest-version 3 --offline \
+             --min-serial-version 2 --floors-from repo",
         );
         let XtaskCmd::Iso(iso) = x.subcommand else {
             panic!("not iso: {x:?}")
@@ -265,6 +288,8 @@ mod tests {
         assert_eq!(iso.backend.as_deref(), Some("https://r.example/"));
         assert_eq!(iso.trusted_key, [PathBuf::from("a.pub"), "b.pub".into()]);
         assert_eq!(iso.min_manifest_version, Some(3));
+        assert_eq!(iso.min_serial_version, Some(2));
+        assert_eq!(iso.floors_from, Some(PathBuf::from("repo")));
         assert!(iso.offline);
         assert_eq!(iso.offline_repo, None);
         assert_eq!(iso.model, None);
@@ -344,6 +369,7 @@ mod tests {
             "xtask repo publish",
             "xtask repo add-serial",
             "xtask repo serve",
+            "xtask repo timestamp",
             "xtask repo test-vendor",
             "xtask ci",
         ] {

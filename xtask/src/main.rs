@@ -61,6 +61,12 @@ fn run() -> Result<()> {
             }
         }
         XtaskCmd::Iso(f) => {
+            // The floors come from the repository the ISO is built against.
+            let floors_from = match (&f.floors_from, &f.offline_repo) {
+                (Some(dir), _) | (None, Some(dir)) => Some(dir.clone()),
+                (None, None) if f.trusted_key.is_empty() => testrepo::ensure_keys()?.floors_from(),
+                (None, None) => None,
+            };
             let vendor = vendorcfg::VendorArgs {
                 backend_url: f.backend,
                 model: f.model,
@@ -68,6 +74,8 @@ fn run() -> Result<()> {
                 trusted_keys: f.trusted_key,
                 ca: f.vendor_ca,
                 min_manifest_version: f.min_manifest_version.unwrap_or(0),
+                min_serial_version: f.min_serial_version.unwrap_or(0),
+                floors_from,
             }
             // Without --trusted-key or --vendor-ca the ISO trusts the test vendor.
             .resolve(testrepo::trust)?;
@@ -146,7 +154,8 @@ fn repo_command(cmd: RepoCmd) -> Result<()> {
         RepoCmd::Publish(f) => {
             let key = repo::read_key(&f.key)?;
             let days = f.valid_days.unwrap_or(repo::DEFAULT_VALID_DAYS);
-            repo::publish(&f.repo, &key, &f.release, days)
+            let snapshot_days = f.snapshot_days.unwrap_or(repo::SNAPSHOT_VALID_DAYS);
+            repo::publish(&f.repo, &key, &f.release, days, snapshot_days)
         }
         RepoCmd::AddSerial(f) => {
             let key = repo::read_key(&f.key)?;
@@ -170,8 +179,14 @@ fn repo_command(cmd: RepoCmd) -> Result<()> {
                     until,
                 }],
                 valid_days: f.valid_days.unwrap_or(repo::DEFAULT_VALID_DAYS),
+                snapshot_days: f.snapshot_days.unwrap_or(repo::SNAPSHOT_VALID_DAYS),
             })
             .map(|_| ())
+        }
+        RepoCmd::Timestamp(f) => {
+            let key = repo::read_key(&f.key)?;
+            let days = f.valid_days.unwrap_or(repo::SNAPSHOT_VALID_DAYS);
+            repo::timestamp(&f.repo, &key, days)
         }
         RepoCmd::Serve(f) => {
             let listen = f.listen.unwrap_or(format!("127.0.0.1:{}", testrepo::PORT));

@@ -3,8 +3,10 @@
 //! ```text
 //! repo keygen --out FILE [--test]               new signing key (FILE 0600, FILE.pub)
 //! repo publish --repo DIR --key FILE --release RELEASE.json [--valid-days N]
+//!              [--snapshot-days N]
 //! repo add-serial --repo DIR --key FILE --model M [--channel C]… [--serial S]
-//!                 [--until YYYY-MM-DD] [--valid-days N]
+//!                 [--until YYYY-MM-DD] [--valid-days N] [--snapshot-days N]
+//! repo timestamp --repo DIR --key FILE [--valid-days N]   refresh snapshot.json
 //! repo serve --repo DIR [--listen ADDR] [--cert PEM --key PEM | --plain]
 //! repo test-vendor                              (re)build the test vendor in target/test-vendor
 //! ```
@@ -21,6 +23,9 @@ use vendor_repo::{SecretKey, Serial};
 
 /// Metadata stays valid this long unless told otherwise (re-publish before).
 pub const DEFAULT_VALID_DAYS: u64 = 90;
+/// `snapshot.json` stays valid this long unless told otherwise: refresh it
+/// (`repo timestamp`) more often than that.
+pub const SNAPSHOT_VALID_DAYS: u64 = vendor_repo::snapshot::DEFAULT_VALID_DAYS;
 
 /// Seconds since 1970.
 pub fn now() -> u64 {
@@ -91,8 +96,28 @@ pub fn read_release(path: &Path) -> Result<ReleaseInput> {
     Ok(r)
 }
 
-/// Publishes the release described in `release` into `repo`.
-pub fn publish(repo: &Path, key: &SecretKey, release: &Path, valid_days: u64) -> Result<()> {
+/// Signs a new `snapshot.json` listing the repository as it is now.
+pub fn timestamp(repo: &Path, key: &SecretKey, valid_days: u64) -> Result<()> {
+    let s = publish::write_snapshot(repo, &[key], now(), valid_days * 86_400)?;
+    println!(
+        "snapshot.json: version {}, {} manifests, {} serial records, valid until {} (unix time; refresh before)",
+        s.metadata_version,
+        s.manifests.len(),
+        s.serials.len(),
+        s.expires
+    );
+    Ok(())
+}
+
+/// Publishes the release described in `release` into `repo`, then the
+/// snapshot that names it.
+pub fn publish(
+    repo: &Path,
+    key: &SecretKey,
+    release: &Path,
+    valid_days: u64,
+    snapshot_days: u64,
+) -> Result<()> {
     let input = read_release(release)?;
     let m = publish::publish_release(repo, &input, &[key], now(), valid_days * 86_400)?;
     println!(
@@ -105,7 +130,7 @@ pub fn publish(repo: &Path, key: &SecretKey, release: &Path, valid_days: u64) ->
         key.id,
         if key.test_only { ", a TEST key" } else { "" }
     );
-    Ok(())
+    timestamp(repo, key, snapshot_days)
 }
 
 /// `YYYY-MM-DD` → unix time (00:00 UTC).
@@ -137,9 +162,11 @@ pub struct AddSerial<'a> {
     pub entitlements: Vec<Entitlement>,
     /// Record validity.
     pub valid_days: u64,
+    /// Validity of the snapshot written afterwards.
+    pub snapshot_days: u64,
 }
 
-/// Writes the record and returns the serial.
+/// Writes the record, then the snapshot that names it; returns the serial.
 pub fn add_serial(a: AddSerial<'_>) -> Result<Serial> {
     let serial = match a.serial {
         Some(s) => s,
@@ -157,6 +184,7 @@ pub fn add_serial(a: AddSerial<'_>) -> Result<Serial> {
         "{serial}  -> serials/{}.json (metadata version {})",
         r.serial_id, r.metadata_version
     );
+    timestamp(a.repo, a.key, a.snapshot_days)?;
     Ok(serial)
 }
 

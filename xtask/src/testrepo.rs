@@ -7,7 +7,7 @@
 
 use crate::appliance;
 use crate::project;
-use crate::repo::{self, AddSerial, DEFAULT_VALID_DAYS};
+use crate::repo::{self, AddSerial, DEFAULT_VALID_DAYS, SNAPSHOT_VALID_DAYS};
 use crate::testvendor::{self, TlsMaterial};
 use crate::vendorcfg::{Trust, Vendor};
 use anyhow::{Context, Result};
@@ -66,6 +66,14 @@ impl TestVendor {
         }
     }
 
+    /// The test repository, when it has a snapshot to take floors from.
+    pub fn floors_from(&self) -> Option<PathBuf> {
+        self.repo
+            .join(vendor_repo::snapshot::PATH)
+            .is_file()
+            .then(|| self.repo.clone())
+    }
+
     /// The vendor settings of an ISO built for the tests: the test backend,
     /// the tests' model and channel, the test key and CA.
     pub fn iso_vendor(&self) -> Vendor {
@@ -76,6 +84,8 @@ impl TestVendor {
             trusted_keys: vec![self.public_key.clone()],
             ca: self.tls.ca_cert.clone(),
             min_manifest_version: 0,
+            min_serial_version: 0,
+            floors_from: self.floors_from(),
         }
     }
 }
@@ -149,7 +159,13 @@ pub fn release_description(c: &appliance::Components) -> serde_json::Value {
 
 /// Publishes the sample appliance and the test serials into `v.repo`.
 pub fn publish_into(v: &TestVendor, appliance_release: &Path) -> Result<()> {
-    repo::publish(&v.repo, &v.key, appliance_release, DEFAULT_VALID_DAYS)?;
+    repo::publish(
+        &v.repo,
+        &v.key,
+        appliance_release,
+        DEFAULT_VALID_DAYS,
+        SNAPSHOT_VALID_DAYS,
+    )?;
     let ent = |model: &str, until: Option<u64>| Entitlement {
         model: model.into(),
         channels: vec![],
@@ -169,6 +185,7 @@ pub fn publish_into(v: &TestVendor, appliance_release: &Path) -> Result<()> {
             serial: Some(serial),
             entitlements: vec![entitlement],
             valid_days: DEFAULT_VALID_DAYS,
+            snapshot_days: SNAPSHOT_VALID_DAYS,
         })?;
     }
     Ok(())
