@@ -10,22 +10,22 @@ mod support;
 use installer::facts::Firmware;
 use installer::install::apply::{self, BootSources, ComponentError, Components, Extras};
 use installer::install::plan::{self, TableKind};
-use installer::install::verify_io::VerifyError;
+use installer::install::verify_io::{self, CopyError, Verifier};
 use installer::install::{Job, Progress, Stage};
 use sha2::{Digest, Sha256};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use vendor_repo::manifest::Component;
+use vendor_repo::manifest::{Chunks, Component, CHUNK_SIZE};
 
 const DISK: u64 = 1 << 30;
 
-/// Components from memory, verified like the real download: the sink gets
-/// the bytes, then the hash decides.
+/// Components from memory, through the real verifying stack
+/// (`verify_io`), as the download and the medium copy use it.
 struct Memory {
     data: std::collections::BTreeMap<String, Vec<u8>>,
-    /// Corrupt this component's last byte.
-    corrupt: Option<String>,
+    /// Flip one byte of this component, at this offset (`None`: the last).
+    corrupt: Option<(String, Option<usize>)>,
 }
 
 impl Components for Memory {
@@ -36,32 +36,26 @@ impl Components for Memory {
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<u64, ComponentError> {
         let mut bytes = self.data[&c.name].clone();
-        if self.corrupt.as_deref() == Some(c.name.as_str()) {
-            let last = bytes.len() - 1;
-            bytes[last] ^= 1;
-        }
-        for chunk in bytes.chunks(1 << 20) {
-            sink.write_all(chunk).map_err(|source| VerifyError::Sink {
-                name: c.name.clone(),
-                source,
-            })?;
-        }
-        progress(&Progress {
-            stage: Stage::Download,
-            component: Some(c.name.clone()),
-            done: bytes.len() as u64,
-            total: bytes.len() as u64,
-            line: c.name.clone(),
-        });
-        let got = hex::encode(Sha256::digest(&bytes));
-        if got != c.sha256 {
-            return Err(VerifyError::HashMismatch {
-                expected: c.sha256.clone(),
-                actual: got,
+        if let Some((name, at)) = &self.corrupt {
+            if *name == c.name {
+                let at = at.unwrap_or(bytes.len() - 1);
+                bytes[at] ^= 1;
             }
-            .into());
         }
-        Ok(bytes.len() as u64)
+        let v = verify_io::copy(&mut &bytes[..], Verifier::new(c, sink), &mut |done| {
+            progress(&Progress {
+                stage: Stage::Download,
+                component: Some(c.name.clone()),
+                done,
+                total: bytes.len() as u64,
+                line: c.name.clone(),
+            })
+        });
+        match v {
+            Ok(v) => Ok(v.stored),
+            Err(CopyError::Verify(e)) => Err(e.into()),
+            Err(CopyError::Read(e)) => panic!("reading memory: {e}"),
+        }
     }
 }
 
@@ -103,6 +97,7 @@ fn component_data() -> (Vec<(String, Vec<u8>)>, vendor_repo::Manifest) {
         c.size = d.len() as u64;
         c.content_size = d.len() as u64;
         c.sha256 = hex::encode(Sha256::digest(d));
+        c.chunks = Chunks::of(d, CHUNK_SIZE);
     }
     (data, m)
 }
@@ -168,17 +163,18 @@ fn extract(img: &Path, offset: u64, len: u64, name: &str) -> PathBuf {
 fn run(
     firmware: Firmware,
     table: TableKind,
-    corrupt: Option<&str>,
+    corrupt: Option<(&str, Option<usize>)>,
 ) -> (PathBuf, Job, Result<u64, installer::install::Failure>) {
     let (data, m) = component_data();
     let job = job(firmware, table, m);
     let (path, mut f) = image(&format!(
-        "{firmware:?}-{table:?}-{}",
-        corrupt.unwrap_or("ok")
+        "{firmware:?}-{table:?}-{}-{}",
+        corrupt.map_or("ok", |c| c.0),
+        corrupt.and_then(|c| c.1).unwrap_or(0)
     ));
     let mut comps = Memory {
         data: data.into_iter().collect(),
-        corrupt: corrupt.map(Into::into),
+        corrupt: corrupt.map(|(n, at)| (n.to_string(), at)),
     };
     let mut lines = Vec::new();
     let r = apply::run(&job, &mut f, &mut comps, &FakeBoot, &extras(), &mut |p| {
@@ -298,7 +294,7 @@ fn a_tampered_component_leaves_no_partition_table() {
         (Firmware::Bios, TableKind::Mbr, "rootfs"),
         (Firmware::Uefi, TableKind::Gpt, "initrd"),
     ] {
-        let (path, _job, r) = run(fw, table, Some(bad));
+        let (path, _job, r) = run(fw, table, Some((bad, None)));
         let f = r.unwrap_err();
         assert_eq!(f.stage().to_string(), format!("downloading {bad}"));
         assert!(f.message().contains("SHA-256"), "{}", f.message());
@@ -318,4 +314,65 @@ fn a_tampered_component_leaves_no_partition_table() {
         );
         let _ = std::fs::remove_file(&path);
     }
+}
+
+/// Reads `len` bytes of the image at `offset`.
+fn read_at(path: &Path, offset: u64, len: usize) -> Vec<u8> {
+    let mut f = std::fs::File::open(path).unwrap();
+    f.seek(SeekFrom::Start(offset)).unwrap();
+    let mut buf = vec![0u8; len];
+    f.read_exact(&mut buf).unwrap();
+    buf
+}
+
+#[test]
+fn a_flipped_byte_in_the_middle_of_a_partition_image_never_reaches_the_disk() {
+    const MIB: usize = 1 << 20;
+    let flipped = 4 * MIB + MIB / 2;
+    let (path, job, r) = run(
+        Firmware::Bios,
+        TableKind::Mbr,
+        Some(("rootfs", Some(flipped))),
+    );
+    let f = r.unwrap_err();
+    assert!(f.message().contains("chunk 4"), "{}", f.message());
+    let (data, _) = component_data();
+    let rootfs = &data[2].1;
+    let at = job.layout.named("data").unwrap().offset();
+    // The four verified chunks before the bad one are on the disk …
+    assert!(read_at(&path, at, 4 * MIB) == rootfs[..4 * MIB]);
+    // … and not one byte of the bad chunk or of anything after it.
+    let rest = read_at(&path, at + 4 * MIB as u64, 4 * MIB);
+    assert!(
+        rest.iter().all(|&b| b == 0),
+        "bytes of the bad chunk or after it reached the disk"
+    );
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn a_tampered_boot_file_is_never_created() {
+    let (path, job, r) = run(Firmware::Bios, TableKind::Mbr, Some(("initrd", Some(1000))));
+    let f = r.unwrap_err();
+    assert_eq!(f.stage().to_string(), "downloading initrd");
+    let boot = job.layout.named("boot").unwrap();
+    let part = extract(&path, boot.offset(), boot.bytes(), "tampered-boot");
+    let fs = fatfs::FileSystem::new(
+        std::fs::File::open(&part).unwrap(),
+        fatfs::FsOptions::new(),
+    )
+    .unwrap();
+    let names: Vec<String> = fs
+        .root_dir()
+        .iter()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(names.iter().any(|n| n == "vmlinuz"), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n == "initrd.img"),
+        "a boot file that failed verification exists: {names:?}"
+    );
+    drop(fs);
+    let _ = std::fs::remove_file(&part);
+    let _ = std::fs::remove_file(&path);
 }

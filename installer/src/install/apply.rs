@@ -149,6 +149,11 @@ impl<D: DiskIo + ?Sized> Seek for Region<'_, D> {
 }
 
 /// A `map_err` for disk I/O in `stage`.
+/// Boot files up to this size are downloaded into memory and written only
+/// after the whole file verified; larger ones are streamed, each chunk
+/// verified before it is written (`verify_io`).
+pub const WHOLE_BOOT_FILE: u64 = 64 << 20;
+
 fn io_stage(stage: Stage) -> impl Fn(io::Error) -> InstallError {
     InstallError::at(stage)
 }
@@ -264,8 +269,16 @@ fn steps<D: DiskIo + ?Sized>(
                 .as_deref()
                 .unwrap_or_default()
                 .trim_start_matches('/');
-            let mut f = create(&root, path).map_err(io_stage(Stage::BootFiles))?;
-            downloaded += fetch(components, c, &mut f, progress)?;
+            if c.content_size <= WHOLE_BOOT_FILE {
+                // Verified whole before the file even exists.
+                let mut buf = Vec::with_capacity(usize::try_from(c.content_size).unwrap_or(0));
+                downloaded += fetch(components, c, &mut buf, progress)?;
+                let mut f = create(&root, path).map_err(io_stage(Stage::BootFiles))?;
+                f.write_all(&buf).map_err(io_stage(Stage::BootFiles))?;
+            } else {
+                let mut f = create(&root, path).map_err(io_stage(Stage::BootFiles))?;
+                downloaded += fetch(components, c, &mut f, progress)?;
+            }
         }
         note(
             progress,
