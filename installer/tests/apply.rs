@@ -357,11 +357,8 @@ fn a_tampered_boot_file_is_never_created() {
     assert_eq!(f.stage().to_string(), "downloading initrd");
     let boot = job.layout.named("boot").unwrap();
     let part = extract(&path, boot.offset(), boot.bytes(), "tampered-boot");
-    let fs = fatfs::FileSystem::new(
-        std::fs::File::open(&part).unwrap(),
-        fatfs::FsOptions::new(),
-    )
-    .unwrap();
+    let fs = fatfs::FileSystem::new(std::fs::File::open(&part).unwrap(), fatfs::FsOptions::new())
+        .unwrap();
     let names: Vec<String> = fs
         .root_dir()
         .iter()

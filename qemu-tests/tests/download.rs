@@ -358,8 +358,11 @@ fn a_server_without_ranges_is_a_distinct_error() {
     }
 }
 
+/// One flipped byte in the only chunk: refused, and not a byte written (a
+/// full 1 MiB chunk is refused when it completes, a shorter last chunk
+/// when the whole object's hash is known).
 #[test]
-fn a_corrupted_byte_is_a_hash_mismatch() {
+fn a_corrupted_byte_is_refused_before_any_of_it_is_written() {
     let _shared = EXCLUSIVE.read().unwrap();
     let s = setup("corrupt");
     let data = content(MIB as usize, 6);
@@ -376,15 +379,65 @@ fn a_corrupted_byte_is_a_hash_mismatch() {
         match &r.result {
             Err(DownloadError::HashMismatch {
                 expected, actual, ..
-            }) => {
+            }) if compression == Compression::Gzip => {
                 assert_eq!(expected, &c.sha256);
                 assert_ne!(actual, &c.sha256);
             }
+            Err(DownloadError::ChunkMismatch {
+                index: 0, expected, ..
+            }) if compression == Compression::None => {
+                assert_eq!(expected, &c.chunks.sha256[0]);
+            }
             other => panic!("{compression:?}: {other:?}"),
         }
+        assert_eq!(
+            r.sink.len, 0,
+            "{compression:?}: bytes of a bad chunk were written"
+        );
         assert!(flaky.log()[0].corrupted);
         assert_eq!(flaky.log().len(), 1, "not retried");
     }
+}
+
+/// Verify before write across resumes: drops cut the transfer at random
+/// offsets, and a flipped byte in the middle of chunk 2 stops it with
+/// exactly the two good chunks written (their hash is the original's).
+#[test]
+fn a_flipped_byte_mid_object_stops_a_resumed_download_at_its_chunk() {
+    let _shared = EXCLUSIVE.read().unwrap();
+    let s = setup("flip-resume");
+    let data = content(5 * MIB as usize, 9);
+    let c = s.publish("rootfs", &data, Compression::None);
+    let path = format!("/{}", c.object_path());
+    let flaky = s.flaky(|f| {
+        f.seed = 7;
+        f.drops = 6;
+        f.max_cut = MIB;
+        f.corrupt = Some(Corruption {
+            path,
+            offset: 2 * MIB + MIB / 2,
+        });
+    });
+    let r = run(&s.client(), &flaky.base_url(), &c, &fast());
+    match &r.result {
+        Err(DownloadError::ChunkMismatch {
+            index: 2,
+            start,
+            end,
+            ..
+        }) => assert_eq!((*start, *end), (2 * MIB, 3 * MIB)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(r.sink.len, 2 * MIB);
+    assert_eq!(
+        r.sink.hex(),
+        hex::encode(Sha256::digest(&data[..2 * MIB as usize]))
+    );
+    assert!(
+        flaky.log().len() > 1,
+        "the transfer was resumed: {:?}",
+        flaky.log()
+    );
 }
 
 #[test]
