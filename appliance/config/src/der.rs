@@ -60,3 +60,30 @@ pub fn pem_block(text: &str, label: &str) -> Option<Vec<u8>> {
     let b64: String = text[start..stop].split_whitespace().collect();
     base64::engine::general_purpose::STANDARD.decode(b64).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_and_truncation_give_none_not_a_panic() {
+        assert_eq!(spki_of_cert(&[]), None);
+        assert_eq!(spki_of_cert(&[0x30]), None);
+        assert_eq!(spki_of_cert(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]), None);
+        assert_eq!(spki_of_cert(&[0x02, 0x01, 0x00]), None);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["x".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let der = cert.der().to_vec();
+        let spki = spki_of_cert(&der).unwrap();
+        use rcgen::PublicKeyData;
+        assert_eq!(spki, key.subject_public_key_info().as_slice());
+        for cut in 0..der.len() {
+            let _ = spki_of_cert(&der[..cut]);
+        }
+        assert_eq!(pem_block(&cert.pem(), "CERTIFICATE").unwrap(), der);
+        assert_eq!(pem_block("no pem here", "CERTIFICATE"), None);
+    }
+}

@@ -127,7 +127,15 @@ fn desired_state(
             let layouts = load_layouts(&opts.root, warnings);
             let (st, notes) = state::from_handover(h, &layouts);
             warnings.extend(notes);
-            st
+            match st.validate() {
+                Ok(()) => st,
+                Err(e) => {
+                    warnings.push(format!(
+                        "the handover record gives an unusable state ({e}): DHCP on every Ethernet adapter, US keyboard"
+                    ));
+                    state::fallback()
+                }
+            }
         }
         None => {
             warnings.push(
@@ -175,15 +183,26 @@ pub fn write_resolv(root: &Path, st: &DesiredState) -> Result<(), FirstBootError
     Ok(())
 }
 
+/// How [`refresh`] prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Print {
+    /// Only when the text changed.
+    OnChange,
+    /// In any case (the first look of a boot).
+    Always,
+}
+
 /// Renders the console text for `addresses`, writes the issue file and, when
-/// it changed (or `force`), prints it and the ready line on the consoles.
+/// it changed (or with [`Print::Always`]), prints it on the consoles,
+/// followed by the ready line when `ready` and there is an address.
 /// Returns whether it printed.
 pub fn refresh(
     root: &Path,
     st: &DesiredState,
     addresses: &[IpAddr],
     consoles: &[PathBuf],
-    force: bool,
+    print: Print,
+    ready: bool,
 ) -> Result<bool, FirstBootError> {
     let fp = keys::fingerprints(root);
     let code = keys::current_setup_code(root)?;
@@ -197,9 +216,10 @@ pub fn refresh(
     let path = under(root, paths::ISSUE);
     let changed =
         console::write_issue(root, &text).map_err(|source| FirstBootError::Io { path, source })?;
+    let force = print == Print::Always;
     if changed || force {
         let mut out = format!("\n{text}");
-        if !addresses.is_empty() {
+        if ready && !addresses.is_empty() {
             out.push_str(&issue::ready_line(&facts));
             out.push('\n');
         }
@@ -222,9 +242,17 @@ pub fn run(opts: &Options, now: time::OffsetDateTime) -> Result<Outcome, FirstBo
     let mut ips: Vec<IpAddr> = st.static_addresses().into_iter().map(IpAddr::V4).collect();
     ips.extend(lease.map(IpAddr::V4));
     out.keys = keys::ensure(&opts.root, &st, &ips, now)?;
-    // Before the network is up only the static addresses are known; the
-    // `watch` service shows the real ones.
+    // Before the network is up only the static addresses are known, and
+    // not yet assigned: no ready line. The `watch` service shows the
+    // assigned ones and the ready line.
     let shown: Vec<IpAddr> = st.static_addresses().into_iter().map(IpAddr::V4).collect();
-    refresh(&opts.root, &st, &shown, &opts.consoles, true)?;
+    refresh(
+        &opts.root,
+        &st,
+        &shown,
+        &opts.consoles,
+        Print::Always,
+        false,
+    )?;
     Ok(out)
 }

@@ -98,7 +98,7 @@ fn main() -> Result<()> {
         "watch" => watch::run(&opts.root, &opts.consoles)?,
         "rotate-setup-code" => {
             keys::rotate_setup_code(&opts.root)?;
-            watch::once(&opts.root, &opts.consoles, true)?;
+            watch::once(&opts.root, &opts.consoles, firstboot::Print::Always)?;
             println!("the setup code was replaced; the console shows the new one");
         }
         other => bail!("unknown command {other:?}"),

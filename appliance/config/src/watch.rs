@@ -64,18 +64,18 @@ fn wait(fd: Option<&OwnedFd>) {
 }
 
 /// One look: the current state, addresses and keys → resolv.conf and the
-/// console text (printed when it changed, or when `force`).
+/// console text with the ready line.
 pub fn once(
     root: &std::path::Path,
     consoles: &[PathBuf],
-    force: bool,
+    print: firstboot::Print,
 ) -> Result<bool, FirstBootError> {
     let st = Store::new(root)
         .current()?
         .map(|(_, s)| s)
         .unwrap_or_else(state::fallback);
     firstboot::write_resolv(root, &st)?;
-    firstboot::refresh(root, &st, &console::addresses(), consoles, force)
+    firstboot::refresh(root, &st, &console::addresses(), consoles, print, true)
 }
 
 /// Runs forever: looks once (printing in any case), then on every event.
@@ -90,10 +90,10 @@ pub fn run(root: &std::path::Path, consoles: &[PathBuf]) -> Result<(), FirstBoot
             None
         }
     };
-    let mut force = true;
+    let mut print = firstboot::Print::Always;
     loop {
-        match once(root, consoles, force) {
-            Ok(_) => force = false,
+        match once(root, consoles, print) {
+            Ok(_) => print = firstboot::Print::OnChange,
             Err(e) => eprintln!("cannot refresh the console text: {e}"),
         }
         wait(fd.as_ref());

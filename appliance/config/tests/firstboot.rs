@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use appliance_config::firstboot::{self, Options};
+use appliance_config::firstboot::{self, Options, Print};
 use appliance_config::keys;
 use appliance_config::paths;
 use appliance_config::setup_code;
@@ -314,11 +314,24 @@ fn the_console_text_shows_fingerprints_that_match_the_keys() {
     let code = keys::current_setup_code(&r.root).unwrap().unwrap();
     assert!(issue.contains(&format!("Setup code: {code}\n")), "{issue}");
 
-    // The consoles got the same text (CR LF) and the ready line.
+    // The consoles got the same text (CR LF), without a ready line before
+    // the address is assigned.
     let printed = fs::read_to_string(&r.console)
         .unwrap()
         .replace("\r\n", "\n");
     assert!(printed.contains(&issue), "{printed}");
+    assert!(!printed.contains("APPLIANCE-READY"), "{printed}");
+    // Once assigned (as `watch` sees it), the ready line follows.
+    let st = appliance_config::generation::Store::new(&r.root)
+        .current()
+        .unwrap()
+        .unwrap()
+        .1;
+    let addr = [IpAddr::V4(Ipv4Addr::new(10, 0, 2, 15))];
+    firstboot::refresh(&r.root, &st, &addr, &r.opts.consoles, Print::Always, true).unwrap();
+    let printed = fs::read_to_string(&r.console)
+        .unwrap()
+        .replace("\r\n", "\n");
     let ready = printed
         .lines()
         .find_map(|l| l.strip_prefix("APPLIANCE-READY "))
@@ -349,7 +362,15 @@ fn the_refresh_shows_every_address_and_prints_only_on_change() {
         "2001:db8::5".parse().unwrap(),
     ];
     fs::write(&r.console, "").unwrap();
-    assert!(firstboot::refresh(&r.root, &st, &addrs, &r.opts.consoles, false).unwrap());
+    assert!(firstboot::refresh(
+        &r.root,
+        &st,
+        &addrs,
+        &r.opts.consoles,
+        Print::OnChange,
+        true
+    )
+    .unwrap());
     let issue = fs::read_to_string(at(&r.root, paths::ISSUE)).unwrap();
     for u in [
         "https://10.0.2.15:8443/",
@@ -362,7 +383,15 @@ fn the_refresh_shows_every_address_and_prints_only_on_change() {
     assert!(printed.contains("https://[2001:db8::5]:8443/"));
     // Same addresses: nothing printed again.
     fs::write(&r.console, "").unwrap();
-    assert!(!firstboot::refresh(&r.root, &st, &addrs, &r.opts.consoles, false).unwrap());
+    assert!(!firstboot::refresh(
+        &r.root,
+        &st,
+        &addrs,
+        &r.opts.consoles,
+        Print::OnChange,
+        true
+    )
+    .unwrap());
     assert_eq!(fs::read_to_string(&r.console).unwrap(), "");
     // agetty's trigger exists after a change.
     assert!(at(&r.root, paths::AGETTY_RELOAD).exists());
@@ -504,4 +533,22 @@ fn tls_fingerprints_match_openssl() {
     );
     let from_cert = fs::read_to_string(&pk).unwrap();
     assert_eq!(from_key.trim(), from_cert.trim());
+}
+
+#[test]
+fn watch_looks_once_with_the_current_generation() {
+    let r = rig();
+    firstboot::run(&r.opts, now()).unwrap();
+    fs::remove_file(at(&r.root, paths::ISSUE)).unwrap();
+    fs::write(&r.console, "").unwrap();
+    // Forced: printed even though nothing changed since the last look.
+    assert!(appliance_config::watch::once(&r.root, &r.opts.consoles, Print::Always).unwrap());
+    let issue = fs::read_to_string(at(&r.root, paths::ISSUE)).unwrap();
+    assert!(
+        issue.starts_with("Example Appliance 1.0.0 (appliance.example.test)\n"),
+        "{issue}"
+    );
+    assert!(fs::read_to_string(&r.console)
+        .unwrap()
+        .contains("TLS certificate SHA-256: "));
 }
