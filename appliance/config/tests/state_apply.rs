@@ -64,10 +64,13 @@ fn with_dhcp_the_lease_servers_win_and_an_unknown_code_falls_back_to_us() {
     );
 }
 
+/// A change that makes a state invalid.
+type Change = Box<dyn Fn(&mut DesiredState)>;
+
 #[test]
 fn every_invalid_value_is_refused_with_its_field() {
     let base = state_of(&example());
-    let cases: Vec<(&str, Box<dyn Fn(&mut DesiredState)>)> = vec![
+    let cases: Vec<(&str, Change)> = vec![
         ("hostname", Box::new(|s| s.hostname = "-bad".into())),
         ("domain", Box::new(|s| s.domain = Some("a..b".into()))),
         (
