@@ -82,7 +82,11 @@ fn main() -> Result<()> {
                 out.generation,
                 if out.new_generation { " (new)" } else { "" }
             );
-            println!("files written: {}", out.applied.changed.join(" "));
+            if out.applied.changed.is_empty() {
+                println!("files written: none (all current)");
+            } else {
+                println!("files written: {}", out.applied.changed.join(" "));
+            }
             if !out.applied.removed.is_empty() {
                 println!("files removed: {}", out.applied.removed.join(" "));
             }
