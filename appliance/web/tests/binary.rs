@@ -2,6 +2,8 @@
 //! SIGHUP makes it serve rewritten ones, and a missing file stops it with
 //! a message that names the file.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 mod support;
 
 use std::io::{BufRead, BufReader};

@@ -1,6 +1,8 @@
 //! The application without a socket (`tower::ServiceExt::oneshot`): routes,
 //! status codes, headers and the body limit.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

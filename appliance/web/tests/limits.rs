@@ -2,6 +2,8 @@
 //! handshake deadline, the keep-alive idle timeout, and a certificate
 //! reload seen by new connections.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 mod support;
 
 use std::net::Ipv4Addr;

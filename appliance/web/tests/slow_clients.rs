@@ -3,6 +3,8 @@
 //! do not keep a normal client from getting the page within 1 s, and the
 //! head deadline closes them.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 mod support;
 
 use std::net::Ipv4Addr;
