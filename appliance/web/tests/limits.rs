@@ -182,3 +182,24 @@ async fn a_reloaded_certificate_is_served_to_new_connections() {
     let _ = tokio::io::AsyncReadExt::read_to_string(&mut old, &mut text).await;
     assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_with_too_many_fields_gets_431() {
+    let limits = Limits::default();
+    let fields = limits.headers + 1;
+    let server = support::start("fields", limits).await;
+    let tcp = support::tcp_from(A, server.addr).await.unwrap();
+    let (mut stream, _) = support::tls(tcp).await.unwrap();
+    let mut head = String::from("GET / HTTP/1.1\r\nHost: localhost\r\n");
+    for i in 0..fields {
+        head.push_str(&format!("X-Field-{i}: {i}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut text = String::new();
+    let _ = tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut text).await;
+    assert!(
+        text.starts_with("HTTP/1.1 431 Request Header Fields Too Large"),
+        "{text}"
+    );
+}
