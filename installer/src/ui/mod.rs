@@ -248,6 +248,11 @@ fn start(cmdline: &KernelCmdline) -> ConsoleLayout {
         echo_min,
     });
     log::install_panic_hook();
+    // Credentials and tokens on the command line never reach a log line or
+    // an event, whatever message they might end up in.
+    for value in cmdline.secret_values() {
+        crate::secret::register(&value);
+    }
     let layout = console::resolve(Path::new("/"), &cmdline.consoles());
     match console::attach(&layout.primary) {
         Ok(()) => log::info(&format!("running on {}", layout.primary.describe())),
