@@ -398,15 +398,7 @@ mod tests {
         );
         assert_eq!(
             c.secret_values(),
-            [
-                "user:Pa55",
-                "user",
-                "Pa55",
-                "token=T0k",
-                "token=T0k",
-                "T0k",
-                "abc"
-            ]
+            ["user:Pa55", "Pa55", "token=T0k", "token=T0k", "T0k", "abc"]
         );
     }
 

@@ -55,6 +55,26 @@ impl From<crate::install::plan::TableKind> for TableKind {
     }
 }
 
+/// The `started` event. The command line goes in masked
+/// ([`crate::cmdline::KernelCmdline::masked`]): it may carry an answers URL
+/// with a password or a token.
+pub fn started(
+    version: String,
+    console: String,
+    firmware: crate::facts::Firmware,
+    secure_boot: bool,
+    cmdline: &crate::cmdline::KernelCmdline,
+) -> Event {
+    Event::Started {
+        version,
+        console,
+        firmware: firmware.into(),
+        secure_boot,
+        loader: cmdline.loader().map(str::to_string),
+        cmdline: cmdline.masked(),
+    }
+}
+
 /// Where events go: the real [`EventSink`], or a list in tests.
 pub trait Emit {
     /// Records one event.
