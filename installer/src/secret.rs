@@ -453,6 +453,9 @@ mod tests {
         register_serial("de-keyboard");
         assert_eq!(redact("a de-keyboard"), "a de-keyboard");
         register_serial("install-progress");
+        // A line with nothing to mask stays as it was made (field order).
+        let clean = r#"{"event":"power","action":"reboot"}"#;
+        assert_eq!(redact_event_json(clean), clean);
         // Values are masked, the event tag and the keys are not.
         let json =
             r#"{"event":"install-progress","x":"install-progress","y":["9999 8888 7777 666m"]}"#;
