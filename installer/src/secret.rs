@@ -299,7 +299,12 @@ pub fn redact_event_json(json: &str) -> String {
     }
     match serde_json::from_str::<serde_json::Value>(json) {
         Ok(mut v) => {
+            let before = v.clone();
             walk(&mut v, &known);
+            if v == before {
+                // Unchanged: the line as made (its field order kept).
+                return json.to_string();
+            }
             serde_json::to_string(&v).unwrap_or_else(|_| scrub(json, &known))
         }
         Err(_) => scrub(json, &known),
