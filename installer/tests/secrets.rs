@@ -38,7 +38,7 @@ fn typed() -> [String; 3] {
             c => c,
         })
         .collect();
-    [String::from_utf8(typo).unwrap(), swapped, right]
+    [String::from_utf8(typo).expect("ASCII"), swapped, right]
 }
 
 /// Every text that must not appear, in lower case.
