@@ -439,6 +439,18 @@ mod tests {
         assert!(t.hint.unwrap().contains("port 443"));
     }
 
+    #[test]
+    fn the_backend_url_is_shown_without_credentials() {
+        let u = Some("https://vendor:Pa55word@b.example/?token=T0ken");
+        let c = check_https(u, Some(Err(HttpsFailure::Connect("refused".into()))));
+        assert_eq!(
+            c.detail,
+            "cannot connect to https://***@b.example/?***: refused"
+        );
+        let e = backend_host("https://vendor:Pa55word@/?token=T0ken").unwrap_err();
+        assert!(!e.contains("Pa55word") && !e.contains("T0ken"), "{e}");
+    }
+
     struct Fake {
         resolved: Vec<String>,
     }
