@@ -16,11 +16,18 @@ pub struct Param {
     pub value: Option<String>,
 }
 
-/// A parsed kernel command line.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A parsed kernel command line. `Debug` shows [`KernelCmdline::masked`]:
+/// the command line may carry credentials (an answers URL).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct KernelCmdline {
     raw: String,
     params: Vec<Param>,
+}
+
+impl std::fmt::Debug for KernelCmdline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KernelCmdline({:?})", self.masked())
+    }
 }
 
 /// Boot loaders that may announce themselves with `installer.loader=`.
@@ -54,6 +61,24 @@ impl KernelCmdline {
     /// The command line as the kernel reported it, trimmed.
     pub fn raw(&self) -> &str {
         &self.raw
+    }
+
+    /// What [`KernelCmdline::masked`] hides: the values of secret-like
+    /// parameters whole, and the secret parts of URLs
+    /// ([`crate::secret::SecretUrl::secret_parts`]), for
+    /// [`crate::secret::register`].
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for p in &self.params {
+            match &p.value {
+                Some(v) if is_secret_name(&p.key) => out.push(v.clone()),
+                Some(v) if v.contains("://") => {
+                    out.extend(crate::secret::SecretUrl::new(v.as_str()).secret_parts());
+                }
+                _ => {}
+            }
+        }
+        out
     }
 
     /// The command line for logs and events: every value holding a URL is
@@ -363,6 +388,31 @@ mod tests {
         for (raw, shown) in cases {
             assert_eq!(KernelCmdline::parse(raw).masked(), shown, "{raw}");
         }
+    }
+
+    #[test]
+    fn the_secret_values_are_what_masking_hides() {
+        let c = KernelCmdline::parse(
+            "quiet installer.answers=https://user:Pa55@h/a.json?token=T0k x.api_token=abc \
+             installer.backend=https://b.example/ installer.keyboard=de",
+        );
+        assert_eq!(
+            c.secret_values(),
+            ["user:Pa55", "Pa55", "token=T0k", "token=T0k", "T0k", "abc"]
+        );
+    }
+
+    #[test]
+    fn debug_shows_the_masked_command_line() {
+        let c = KernelCmdline::parse(
+            "quiet installer.answers=https://user:Pa55@h/a.json?token=T0k installer.api_token=abc",
+        );
+        let shown = format!("{c:?}");
+        assert_eq!(
+            shown,
+            "KernelCmdline(\"quiet installer.answers=https://***@h/a.json?*** installer.api_token=***\")"
+        );
+        assert!(!shown.contains("Pa55") && !shown.contains("T0k") && !shown.contains("abc"));
     }
 
     #[test]

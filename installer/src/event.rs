@@ -55,6 +55,26 @@ impl From<crate::install::plan::TableKind> for TableKind {
     }
 }
 
+/// The `started` event. The command line goes in masked
+/// ([`crate::cmdline::KernelCmdline::masked`]): it may carry an answers URL
+/// with a password or a token.
+pub fn started(
+    version: String,
+    console: String,
+    firmware: crate::facts::Firmware,
+    secure_boot: bool,
+    cmdline: &crate::cmdline::KernelCmdline,
+) -> Event {
+    Event::Started {
+        version,
+        console,
+        firmware: firmware.into(),
+        secure_boot,
+        loader: cmdline.loader().map(str::to_string),
+        cmdline: cmdline.masked(),
+    }
+}
+
 /// Where events go: the real [`EventSink`], or a list in tests.
 pub trait Emit {
     /// Records one event.
@@ -108,9 +128,12 @@ impl EventSink {
         self.serial.is_some()
     }
 
-    /// Writes one event; failures are logged, never fatal.
+    /// Writes one event; failures are logged, never fatal. The events are
+    /// made with masked values; any registered secret that still slipped
+    /// in is masked here ([`crate::secret::redact_event_json`]), before the
+    /// file, the port and the log see the line.
     pub fn emit(&mut self, event: &Event) {
-        let json = event.to_json();
+        let json = crate::secret::redact_event_json(&event.to_json());
         crate::log::debug(&format!("event {json}"));
         if let Some(f) = self.file.as_mut() {
             if let Err(e) = f.write_all(format!("{json}\n").as_bytes()) {
@@ -118,7 +141,8 @@ impl EventSink {
             }
         }
         if let Some(s) = self.serial.as_mut() {
-            if let Err(e) = write_nonblocking(s, event.serial_line().as_bytes()) {
+            let line = format!("{SERIAL_PREFIX}{json}\n");
+            if let Err(e) = write_nonblocking(s, line.as_bytes()) {
                 crate::log::warn(&format!("cannot write event to {EVENTS_SERIAL}: {e}"));
             }
         }

@@ -24,6 +24,7 @@ pub mod net;
 pub mod pid1;
 pub mod power;
 pub mod screen;
+pub mod secret;
 pub mod sys;
 pub mod ui;
 pub mod vendor;

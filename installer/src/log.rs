@@ -4,6 +4,9 @@
 //!
 //! Before [`init`] the lines only go to stderr. Logging never fails and
 //! never panics; the global lock is only tried, never waited on forever.
+//! Every line first passes [`crate::secret::redact`], so the file (which
+//! the installed disk and the support bundle copy), the kernel log and the
+//! console never hold a secret this process registered.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -116,6 +119,8 @@ pub fn log(level: Level, msg: &str) {
 }
 
 fn log_inner(level: Level, msg: &str, allow_echo: bool) {
+    // Redacted at the source: no target below ever sees a registered secret.
+    let msg = &crate::secret::redact(msg);
     let guard = match LOGGER.try_lock() {
         Ok(g) => Some(g),
         // A poisoned lock still holds a usable logger.

@@ -212,6 +212,56 @@ pub fn start(cfg: &VmConfig, dir: &Path, tag: &str) -> Result<Session> {
     Ok(Session::new(vm, cfg.events.clone()))
 }
 
+/// The request path of the current manifest's rootfs object (read from the
+/// manifest without verification: the harness published it itself).
+pub fn rootfs_object(opts: &RunOptions) -> Result<String> {
+    use base64::Engine;
+    let b = opts.backend.as_ref().context("no test backend")?;
+    let path = b
+        .repo
+        .join(vendor_repo::manifest_path(vendor::MODEL, vendor::CHANNEL));
+    let env: vendor_repo::signed::Envelope = serde_json::from_slice(&fs::read(&path)?)?;
+    let payload = base64::engine::general_purpose::STANDARD.decode(env.payload)?;
+    let m: vendor_repo::Manifest = serde_json::from_slice(&payload)?;
+    let c = m
+        .components
+        .iter()
+        .find(|c| c.name == "rootfs")
+        .context("the manifest has no rootfs")?;
+    Ok(format!("/{}", c.object_path()))
+}
+
+/// A 16 MiB FAT volume labelled `SUPPORT` (where the support bundle goes).
+pub fn support_volume(path: &Path) -> Result<()> {
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
+    f.set_len(16 << 20)?;
+    fatfs::format_volume(
+        &f,
+        fatfs::FormatVolumeOptions::new().volume_label(*b"SUPPORT    "),
+    )?;
+    Ok(())
+}
+
+/// The bundle's text from the `SUPPORT` volume.
+pub fn read_bundle(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let fs = fatfs::FileSystem::new(fs::File::open(path)?, fatfs::FsOptions::new())?;
+    for e in fs.root_dir().iter() {
+        let e = e?;
+        if e.file_name().starts_with("support-") {
+            let mut s = String::new();
+            e.to_file().read_to_string(&mut s)?;
+            return Ok(s);
+        }
+    }
+    anyhow::bail!("no support bundle on the SUPPORT volume")
+}
+
 /// An unattended install on BIOS (QEMU `-kernel` with `iso`'s kernel and
 /// initramfs, the ISO as a CD): answers from `http://10.0.2.2:<answers_port>/answers.json`
 /// (pinned by their SHA-256, as plain http must be),
@@ -225,11 +275,25 @@ pub fn unattended_vm(
     (answers_port, answers_sha256): (u16, &str),
     backend_port: u16,
 ) -> Result<VmConfig> {
+    let params = format!(
+        "installer.answers=http://10.0.2.2:{answers_port}/answers.json installer.answers_sha256={answers_sha256} installer.unattended installer.backend=https://10.0.2.2:{backend_port}/"
+    );
+    direct_vm(opts, iso, dir, tag, &params)
+}
+
+/// The installer on BIOS (QEMU `-kernel` with `iso`'s kernel and initramfs,
+/// the ISO as a CD, e1000 on user networking) with `params` after
+/// `console=ttyS0,115200n8` on the command line. No disks yet.
+pub fn direct_vm(
+    opts: &RunOptions,
+    iso: &Path,
+    dir: &Path,
+    tag: &str,
+    params: &str,
+) -> Result<VmConfig> {
     let events = dir.join(format!("events-{tag}.log"));
     let _ = fs::remove_file(&events);
-    let cmdline = format!(
-        "console=ttyS0,115200n8 installer.answers=http://10.0.2.2:{answers_port}/answers.json installer.answers_sha256={answers_sha256} installer.unattended installer.backend=https://10.0.2.2:{backend_port}/"
-    );
+    let cmdline = format!("console=ttyS0,115200n8 {params}");
     let kernel: DirectKernel = crate::harness::media::direct_kernel(iso, dir, cmdline)?;
     Ok(VmConfig {
         firmware: Firmware::Bios,
@@ -275,8 +339,23 @@ pub fn must_not_boot(
     Ok(())
 }
 
-/// What the installed disk must hold, read with our readers.
-pub fn inspect_disk(target: &Path, firmware: Firmware, install_id: &str) -> Result<()> {
+/// A file from the installed disk's boot partition (FAT), read with our
+/// readers.
+pub fn boot_file(target: &Path, firmware: Firmware, path: &str) -> Result<Vec<u8>> {
+    let fs = boot_fs(target, firmware)?;
+    let mut data = Vec::new();
+    fs.root_dir()
+        .open_file(path)
+        .with_context(|| format!("no /{path} on the boot partition"))?
+        .read_to_end(&mut data)?;
+    Ok(data)
+}
+
+/// The boot partition's file system (checked: where it starts, its label).
+fn boot_fs(
+    target: &Path,
+    firmware: Firmware,
+) -> Result<fatfs::FileSystem<std::io::Cursor<Vec<u8>>>> {
     let mut f = fs::File::open(target)?;
     let (boot_offset, boot_len) = match firmware {
         Firmware::Bios => {
@@ -307,6 +386,12 @@ pub fn inspect_disk(target: &Path, firmware: Firmware, install_id: &str) -> Resu
         "boot partition label: {:?}",
         fs.volume_label()
     );
+    Ok(fs)
+}
+
+/// What the installed disk must hold, read with our readers.
+pub fn inspect_disk(target: &Path, firmware: Firmware, install_id: &str) -> Result<()> {
+    let fs = boot_fs(target, firmware)?;
     let root = fs.root_dir();
     let mut text = String::new();
     root.open_file("handover/handover.json")

@@ -23,10 +23,19 @@ pub const SYMBOLS: usize = 16;
 pub const EXAMPLE: &str = "7K3M-Q9TD-2XWB-HV5B";
 
 /// A serial number whose check symbol is right (not yet known to the backend).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// It is confidential: `Debug` shows only [`Serial::masked`]; `Display`
+/// gives the whole number for the places that need it (the registry tools,
+/// the handover record).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Serial {
     /// The 16 canonical symbols, no hyphens.
     symbols: String,
+}
+
+impl fmt::Debug for Serial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Serial({})", self.masked())
+    }
 }
 
 /// Why typed text is not a serial number. The messages are shown to the
@@ -53,12 +62,24 @@ pub enum SerialError {
     /// The check symbol does not match: a typo.
     #[error("this serial number contains a typo: its last symbol does not match the others; compare it with your license character by character")]
     Check,
-    /// The check symbol matches once Y and Z are swapped: the keyboard layout.
-    #[error("this serial number contains a typo, but with Y and Z swapped it is valid ({suggestion}): the keyboard layout may be wrong (German and other layouts swap Y and Z); choose the layout with K")]
+    /// The check symbol matches once Y and Z are swapped: the keyboard
+    /// layout. The message names the positions, never the valid number (it
+    /// is a secret, and messages reach logs and events).
+    #[error("this serial number contains a typo, but it is valid with the Y and Z at {} swapped: the keyboard layout may be wrong (German and other layouts swap Y and Z); choose the layout with K", positions_text(.positions))]
     YzSwapped {
-        /// The serial with Y and Z exchanged.
-        suggestion: String,
+        /// 1-based positions in the typed text of every Y and Z.
+        positions: Vec<usize>,
     },
+}
+
+/// `position 3`, `positions 3 and 7`, `positions 3, 7 and 12`.
+fn positions_text(positions: &[usize]) -> String {
+    let list: Vec<String> = positions.iter().map(ToString::to_string).collect();
+    match list.as_slice() {
+        [] => "no position".into(),
+        [one] => format!("position {one}"),
+        [init @ .., last] => format!("positions {} and {last}", init.join(", ")),
+    }
 }
 
 fn value(c: u8) -> Option<u8> {
@@ -109,6 +130,8 @@ impl Serial {
     /// Reads a typed serial number (see the module docs for what is accepted).
     pub fn parse(text: &str) -> Result<Serial, SerialError> {
         let mut values = Vec::with_capacity(SYMBOLS);
+        // The 1-based position in the typed text of each symbol.
+        let mut at = Vec::with_capacity(SYMBOLS);
         for (i, c) in text.trim().chars().enumerate() {
             if c == '-' || c == ' ' {
                 continue;
@@ -121,6 +144,7 @@ impl Serial {
                     position: i + 1,
                 })?;
             values.push(v);
+            at.push(i + 1);
         }
         if values.is_empty() {
             return Err(SerialError::Empty);
@@ -147,12 +171,13 @@ impl Serial {
                 })
                 .collect();
             if check_value(&swapped[..SYMBOLS - 1]) == swapped[SYMBOLS - 1] {
-                return Err(SerialError::YzSwapped {
-                    suggestion: Serial {
-                        symbols: render(&swapped),
-                    }
-                    .to_string(),
-                });
+                let positions = values
+                    .iter()
+                    .zip(&at)
+                    .filter(|(v, _)| **v == y || **v == z)
+                    .map(|(_, p)| *p)
+                    .collect();
+                return Err(SerialError::YzSwapped { positions });
             }
         }
         Err(SerialError::Check)
@@ -276,10 +301,39 @@ mod tests {
                 c => c,
             })
             .collect();
-        match Serial::parse(&typed) {
-            Err(SerialError::YzSwapped { suggestion }) => assert_eq!(suggestion, s.to_string()),
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(&typed[..6], "Z12Y-4");
+        let e = Serial::parse(&typed).unwrap_err();
+        assert_eq!(
+            e,
+            SerialError::YzSwapped {
+                positions: vec![1, 4]
+            }
+        );
+        // The message names the positions, not the valid number.
+        let msg = e.to_string();
+        assert!(
+            msg.contains("the Y and Z at positions 1 and 4 swapped"),
+            "{msg}"
+        );
+        assert!(!msg.contains(&s.to_string()[5..]), "{msg}");
+        assert!(!msg.contains(&typed[5..]), "{msg}");
+    }
+
+    #[test]
+    fn positions_in_words() {
+        assert_eq!(positions_text(&[3]), "position 3");
+        assert_eq!(positions_text(&[3, 7]), "positions 3 and 7");
+        assert_eq!(positions_text(&[3, 7, 12]), "positions 3, 7 and 12");
+    }
+
+    #[test]
+    fn debug_shows_only_the_last_group() {
+        let s = Serial::parse(EXAMPLE).unwrap();
+        assert_eq!(format!("{s:?}"), "Serial(XXXX-XXXX-XXXX-HV5B)");
+        assert_eq!(
+            format!("{:?}", Some(&s)),
+            "Some(Serial(XXXX-XXXX-XXXX-HV5B))"
+        );
     }
 
     #[test]

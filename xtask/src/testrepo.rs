@@ -173,6 +173,7 @@ pub fn publish_into(v: &TestVendor, appliance_release: &Path) -> Result<()> {
     };
     for (serial, entitlement) in [
         (serials::entitled(), ent(serials::MODEL, None)),
+        (serials::entitled_yz(), ent(serials::MODEL, None)),
         (serials::other_model(), ent(serials::OTHER_MODEL, None)),
         (
             serials::ended(),

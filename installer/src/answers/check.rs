@@ -34,7 +34,7 @@ pub fn check_values(file: &AnswerFile) -> Vec<KeyError> {
         check_network(n, &mut errors);
     }
     if let Some(s) = &file.serial {
-        if let Err(e) = vendor_repo::Serial::parse(s) {
+        if let Err(e) = vendor_repo::Serial::parse(s.expose()) {
             errors.push(KeyError::new("serial", e.to_string()));
         }
     }

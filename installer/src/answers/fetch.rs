@@ -3,10 +3,11 @@
 //! fingerprint, or (when the file itself is pinned by its SHA-256) whatever
 //! CA certificates the initramfs has.
 //!
-//! Messages never contain the URL as given, only [`display_url`]'s form.
+//! The URL is a [`SecretUrl`]: messages show it masked (no user name,
+//! password, query or fragment); only the request itself gets it whole.
 
-use super::source::display_url;
 use super::volume;
+use crate::secret::SecretUrl;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -166,15 +167,15 @@ fn describe(e: reqwest::Error) -> String {
 /// long each time (2, 4, 8 s for the installer); client errors (4xx) are not
 /// retried. At most 1 MiB is read.
 pub fn fetch(
-    url: &str,
+    url: &SecretUrl,
     tls: &Tls,
     say: &mut dyn FnMut(&str),
     attempts: u32,
     first_wait: Duration,
 ) -> Result<Vec<u8>, String> {
     use std::io::Read;
-    let shown = display_url(url);
-    let client = client(tls, url.starts_with("https://"))
+    let shown = url.to_string();
+    let client = client(tls, url.expose().starts_with("https://"))
         .map_err(|e| format!("cannot fetch {shown}: {e}"))?;
     let mut last = String::new();
     let mut wait = first_wait;
@@ -184,7 +185,7 @@ pub fn fetch(
             std::thread::sleep(wait);
             wait *= 2;
         }
-        match client.get(url).send() {
+        match client.get(url.expose()).send() {
             Ok(resp) if resp.status().is_success() => {
                 let mut data = Vec::new();
                 resp.take(volume::MAX_SIZE + 1)

@@ -99,7 +99,7 @@ fn serve_head(chain: Vec<Vec<u8>>, key: Vec<u8>, head: String) -> String {
 }
 
 fn get(url: &str, tls: &Tls) -> Result<Vec<u8>, String> {
-    fetch(url, tls, &mut |_| {}, 1, Duration::ZERO)
+    fetch(&SecretUrl::new(url), tls, &mut |_| {}, 1, Duration::ZERO)
 }
 
 #[test]
@@ -165,7 +165,7 @@ fn fetch_errors_never_show_credentials_and_retries_are_bounded() {
     let url = format!("http://admin:s3cret@127.0.0.1:{port}/a.json?token=t0ken");
     let mut lines = Vec::new();
     let e = fetch(
-        &url,
+        &SecretUrl::new(url),
         &Tls::Roots(Vec::new()),
         &mut |l| lines.push(l.to_string()),
         3,

@@ -7,12 +7,11 @@
 
 mod check;
 pub mod fetch;
-pub mod secret;
 pub mod source;
 pub mod volume;
 
+pub use crate::secret::{self, Secret};
 pub use check::{check_environment, check_values, unattended_gaps};
-pub use secret::Secret;
 
 use serde::{Deserialize, Serialize};
 
@@ -36,9 +35,14 @@ pub struct AnswerFile {
     /// The network configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<NetworkAnswers>,
-    /// The serial number, e.g. `7K3M-Q9TD-2XWB-HV5B`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub serial: Option<String>,
+    /// The serial number, e.g. `7K3M-Q9TD-2XWB-HV5B` (a secret: only the
+    /// collected answers file, readable by root only, holds it in clear).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "Secret::serialize_exposed"
+    )]
+    pub serial: Option<Secret>,
     /// Keyboard layout code, e.g. `de`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyboard: Option<String>,
@@ -317,7 +321,7 @@ mod tests {
                 interface: Some("eth1".into()),
                 ..NetworkAnswers::default()
             }),
-            serial: Some("7K3M-Q9TD-2XWB-HV5B".into()),
+            serial: Some(Secret::new("7K3M-Q9TD-2XWB-HV5B")),
             keyboard: Some("fr".into()),
             disk: None,
             partition_table: None,

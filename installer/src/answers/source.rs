@@ -16,6 +16,7 @@ use super::volume;
 use super::{parse, KeyError, Loaded, Origin, Rejected, EMBEDDED_FILE};
 use crate::cmdline::KernelCmdline;
 use crate::net::{Interface, NetOps};
+use crate::secret::SecretUrl;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::time::Duration;
@@ -211,12 +212,17 @@ pub fn load(
     say: &mut dyn FnMut(&str),
 ) -> Option<Result<Loaded, Rejected>> {
     if let Some(url) = cmdline.get(PARAM_URL) {
-        let source = format!("{PARAM_URL}={}", display_url(url));
+        let secret = SecretUrl::new(url);
+        // From here on no log line or event can carry them.
+        for part in secret.secret_parts() {
+            crate::secret::register(&part);
+        }
+        let source = format!("{PARAM_URL}={secret}");
         let vendor_ca = std::fs::read(root.join(crate::vendor::config::CA_PEM)).ok();
         let bundle = std::fs::read(root.join(CA_BUNDLE)).ok();
         let text = trust(url, cmdline, vendor_ca.as_deref(), bundle.as_deref())
             .map_err(|e| vec![e])
-            .and_then(|trust| from_url(url, &trust, cmdline, net, say));
+            .and_then(|trust| from_url(&secret, &trust, cmdline, net, say));
         return Some(finish(source, Origin::Network, text));
     }
     if let Some(found) = volume::find(root) {
@@ -255,13 +261,13 @@ fn finish(
 
 /// DHCP, then fetch with bounded retries, then the hash check.
 fn from_url(
-    url: &str,
+    url: &SecretUrl,
     trust: &Trust,
     cmdline: &KernelCmdline,
     net: &mut dyn NetOps,
     say: &mut dyn FnMut(&str),
 ) -> Result<String, Vec<KeyError>> {
-    let shown = display_url(url);
+    let shown = url.to_string();
     let iface =
         pick_interface(&net.interfaces(), cmdline.get(PARAM_INTERFACE)).map_err(|e| vec![e])?;
     say(&format!(
@@ -287,7 +293,7 @@ fn from_url(
     let data = fetch(url, &trust.tls, say, FETCH_ATTEMPTS, Duration::from_secs(2))
         .map_err(|e| vec![KeyError::new(PARAM_URL, e)])?;
     if let Some(want) = &trust.sha256 {
-        check_sha256(&data, want, url).map_err(|e| vec![e])?;
+        check_sha256(&data, want, url.expose()).map_err(|e| vec![e])?;
     }
     String::from_utf8(data).map_err(|_| {
         vec![KeyError::new(

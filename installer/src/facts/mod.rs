@@ -29,7 +29,8 @@ pub struct Facts {
     pub console: String,
     /// Other active consoles.
     pub other_consoles: Vec<String>,
-    /// The kernel command line.
+    /// The kernel command line, masked ([`KernelCmdline::masked`]): the
+    /// facts screen shows it.
     pub cmdline: String,
     /// `uname -r` (from `/proc/sys/kernel/osrelease`), empty if unknown.
     pub kernel_release: String,
@@ -67,7 +68,7 @@ impl Facts {
             loader: cmdline.loader().map(str::to_string),
             console: consoles.primary.name.clone(),
             other_consoles: consoles.others.iter().map(|c| c.name.clone()).collect(),
-            cmdline: cmdline.raw().to_string(),
+            cmdline: cmdline.masked(),
             kernel_release: kernel_release(root).unwrap_or_default(),
             net: net_adapters(root),
             disks: disks(root),

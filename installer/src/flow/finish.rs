@@ -86,7 +86,10 @@ impl Flow<'_> {
         AnswerFile {
             version: VERSION,
             network,
-            serial: self.serial.as_ref().map(|v| v.serial.to_string()),
+            serial: self
+                .serial
+                .as_ref()
+                .map(|v| crate::secret::Secret::new(v.serial.to_string())),
             keyboard: self.layout.clone(),
             disk: None,
             partition_table: None,

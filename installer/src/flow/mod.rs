@@ -34,6 +34,10 @@ pub trait Terminal {
     /// Waits for one line of input, without its line end. `None` means no
     /// input will ever come (a finished test script); the real console waits.
     fn read_line(&mut self) -> Option<String>;
+    /// Secret input on or off. While on, what is typed is not echoed (the
+    /// console shows one `*` per character). The flow switches it on before
+    /// it announces the prompt, so nothing typed early is echoed either.
+    fn set_secret(&mut self, _on: bool) {}
 }
 
 /// Effects that are neither network nor keyboard.
@@ -267,18 +271,51 @@ impl<'a> Flow<'a> {
         prompt: &str,
         parse: impl Fn(&str) -> Result<T, InputError>,
     ) -> Step<T> {
+        self.ask_as(id, prompt, parse, false)
+    }
+
+    /// [`Flow::ask`] for a secret (the serial number): not echoed, every
+    /// line typed registered as a secret in all its spellings
+    /// ([`crate::secret::register_serial`]), and a refused line reported
+    /// only in its masked form ([`crate::secret::mask_typed`]).
+    fn ask_secret<T>(
+        &mut self,
+        id: &str,
+        prompt: &str,
+        parse: impl Fn(&str) -> Result<T, InputError>,
+    ) -> Step<T> {
+        self.p.term.set_secret(true);
+        let answer = self.ask_as(id, prompt, parse, true);
+        self.p.term.set_secret(false);
+        answer
+    }
+
+    fn ask_as<T>(
+        &mut self,
+        id: &str,
+        prompt: &str,
+        parse: impl Fn(&str) -> Result<T, InputError>,
+        secret: bool,
+    ) -> Step<T> {
         loop {
             self.emit(Event::Prompt { id: id.to_string() });
             self.show(prompt);
             let line = self.p.term.read_line().ok_or(Halt::InputClosed)?;
             let input = line.trim().to_string();
+            if secret {
+                crate::secret::register_serial(&input);
+            }
             match parse(&input) {
                 Ok(v) => return Ok(v),
                 Err(e) => {
                     let message = e.to_string();
                     self.emit(Event::Invalid {
                         id: id.to_string(),
-                        input,
+                        input: if secret {
+                            crate::secret::mask_typed(&input)
+                        } else {
+                            input
+                        },
                         message: message.clone(),
                     });
                     self.show(&format!("  ! {message}\n"));

@@ -29,8 +29,9 @@ impl Flow<'_> {
     pub(super) fn serial_step(&mut self) -> Step<State> {
         if let Some(text) = self.answers.serial.clone().filter(|_| self.serial_fresh) {
             self.serial_fresh = false;
+            crate::secret::register_serial(text.expose());
             // The answer file was checked at the start: this parses.
-            if let Ok(serial) = Serial::parse(&text) {
+            if let Ok(serial) = Serial::parse(text.expose()) {
                 if let Some(v) = self.answered_serial(&serial)? {
                     return self.accept(v, true);
                 }
@@ -74,8 +75,11 @@ impl Flow<'_> {
     }
 
     fn check(&mut self, serial: &Serial) -> SerialCheck {
-        let url = self.p.vendor.backend_url();
-        self.show(&format!("Checking serial number {serial} with {url} ...\n"));
+        let url = crate::cmdline::mask_url(&self.p.vendor.backend_url());
+        self.show(&format!(
+            "Checking serial number {} with {url} ...\n",
+            serial.masked()
+        ));
         let check = self.p.vendor.check_serial(serial);
         self.emit(Event::Serial {
             outcome: outcome(&check).to_string(),
@@ -112,7 +116,7 @@ impl Flow<'_> {
     /// Reads serials until one verifies (`Some`) or an empty line (`None`).
     fn enter_and_check(&mut self) -> Step<Option<Verified>> {
         'entry: loop {
-            let Some(serial) = self.ask(ids::SERIAL_NUMBER, text::SERIAL_PROMPT, |s| {
+            let Some(serial) = self.ask_secret(ids::SERIAL_NUMBER, text::SERIAL_PROMPT, |s| {
                 if s.is_empty() {
                     Ok(None)
                 } else {
@@ -142,6 +146,7 @@ impl Flow<'_> {
     /// Shows the verdict; "press Enter" only when the number was typed (a
     /// number from the answers needs nobody at the console).
     fn accept(&mut self, v: Verified, from_answers: bool) -> Step<State> {
+        crate::secret::register_serial(&v.serial.to_string());
         self.show(&text::serial_verified(&self.p.vendor.product(), &v));
         if !self.unattended && !from_answers {
             self.ask(ids::SERIAL_CONTINUE, text::CONTINUE_PROMPT, |_| Ok(()))?;

@@ -239,7 +239,9 @@ pub fn ready(config: Option<&NetConfig>, serial: Option<&Verified>, layout: &str
         let _ = writeln!(
             s,
             "Serial number: {} ({}, release {})",
-            v.serial, v.model, v.release
+            v.serial.masked(),
+            v.model,
+            v.release
         );
     }
     let _ = writeln!(s, "Keyboard:      {layout}");
@@ -299,7 +301,10 @@ pub fn serial_verified(product: &str, v: &Verified) -> String {
         .map_or("no end date".to_string(), |u| format!("until {}", date(u)));
     format!(
         "Serial number {} verified.\n  Entitles:  {product} ({}, channel {}), {until}\n  Release:   {} will be installed\n",
-        v.serial, v.model, v.channel, v.release
+        v.serial.masked(),
+        v.model,
+        v.channel,
+        v.release
     )
 }
 

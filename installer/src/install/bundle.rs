@@ -1,6 +1,10 @@
 //! The support bundle written when an install fails: one text file with the
 //! failure, the machine, the event stream, the collected answers and the
 //! installer log — the serial number masked — for the vendor's support.
+//! The events and the log are written redacted ([`crate::secret`]); the
+//! collected answers get their serial masked when read; and the finished
+//! text is scrubbed once more for every spelling of the serial number
+//! ([`redact`]), whatever part it came from.
 //! It always goes to `/run/installer/` (0600) and, when a FAT volume
 //! labelled `SUPPORT` (or `ANSWERS`) is attached, onto it as well, so it
 //! leaves the machine on the same USB stick that brought the answers.
@@ -19,14 +23,29 @@ pub const LABELS: [&str; 2] = ["SUPPORT", "ANSWERS"];
 /// Where such a volume is mounted while writing.
 pub const MOUNT_POINT: &str = "/run/installer/support-volume";
 
-/// Replaces every occurrence of `serial` by its masked form.
+/// Masks every secret this process registered and every spelling of
+/// `serial` ([`crate::secret::serial_variants`]: grouped or not, any case,
+/// Y and Z swapped). Also used for the log copied onto the installed disk.
 pub fn redact(text: &str, serial: &str) -> String {
-    if serial.len() < 8 {
-        return text.to_string();
+    let text = crate::secret::redact(text);
+    if serial.trim().len() < 8 {
+        return text;
     }
-    let masked = handover::mask_serial(serial);
-    text.replace(serial, &masked)
-        .replace(&serial.replace('-', ""), &masked)
+    crate::secret::scrub(&text, &crate::secret::serial_variants(serial))
+}
+
+/// The collected answers with their serial number masked (the file itself
+/// keeps it: it is an answer file for the next run, readable by root only).
+fn masked_answers(text: &str) -> String {
+    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(text) else {
+        return text.to_string();
+    };
+    if let Some(s) = v.get_mut("serial") {
+        if let Some(serial) = s.as_str() {
+            *s = serde_json::Value::String(handover::mask_serial(serial));
+        }
+    }
+    serde_json::to_string_pretty(&v).map_or_else(|_| text.to_string(), |t| t + "\n")
 }
 
 /// The bundle's text.
@@ -53,6 +72,9 @@ pub fn render(f: &Failure, hw: &Hardware, serial: &str, parts: &[(&str, String)]
         cause = c.source();
     }
     s.push('\n');
+    if serial.trim().len() >= 8 {
+        let _ = writeln!(s, "Serial:   {}", handover::mask_serial(serial));
+    }
     let _ = writeln!(
         s,
         "Firmware: {:?}\nPlatform: {}\nRAM:      {} KiB\nMedium:   {}",
@@ -110,7 +132,10 @@ pub fn write(f: &Failure, hw: &Hardware, serial: &str, install_id: &str) -> Opti
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_else(|e| format!("({p}: {e})\n"));
     let parts = [
         ("events", read(crate::event::EVENTS_FILE)),
-        ("collected answers", read(crate::answers::COLLECTED_FILE)),
+        (
+            "collected answers",
+            masked_answers(&read(crate::answers::COLLECTED_FILE)),
+        ),
         ("installer log", read(crate::log::LOG_FILE)),
     ];
     let text = render(f, hw, serial, &parts);
@@ -156,12 +181,45 @@ mod tests {
             &[("collected answers", answers)],
         );
         assert!(!text.contains("7K3M"), "{text}");
-        assert!(text.contains("-HV5B"));
+        assert!(text.contains("Serial:   ****-****-****-HV5B\n"), "{text}");
         assert!(text.contains("Failed while: downloading rootfs"));
         assert!(text.contains("Message:      SHA-256 mismatch: expected aa, got bb"));
         assert!(text.contains("Hint:         the component is not the one"));
         assert!(text.contains("Disk:         The disk was left without a partition table"));
         assert!(text.contains("Stage:        download\nDisk state:   no-partition-table\n"));
         assert!(text.contains("--- collected answers ---"));
+    }
+
+    #[test]
+    fn every_spelling_of_the_serial_is_scrubbed() {
+        // A serial with a Y and a Z, as the log could hold it after typos.
+        let serial = "Y123-4Z56-789A-BCDE";
+        let log = "typed y123-4z56-789a-bcde\n\
+                   typed Z123 4Y56 789A BCDE\n\
+                   typed Z1234Z56789ABCDE\n\
+                   sent Y1234Z56789ABCDE\n\
+                   kept Y123-4Z56\n";
+        let text = redact(log, serial);
+        for spelling in crate::secret::serial_variants(serial) {
+            assert!(
+                !text
+                    .to_ascii_lowercase()
+                    .contains(&spelling.to_ascii_lowercase()),
+                "{spelling} in {text}"
+            );
+        }
+        assert_eq!(text.matches(crate::secret::MASK).count(), 4, "{text}");
+        // Shorter pieces are not a serial number.
+        assert!(text.contains("kept Y123-4Z56\n"), "{text}");
+    }
+
+    #[test]
+    fn the_collected_answers_keep_the_last_group_only() {
+        let text = masked_answers("{\"version\": 1, \"serial\": \"7K3M-Q9TD-2XWB-HV5B\"}\n");
+        assert!(
+            text.contains("\"serial\": \"****-****-****-HV5B\""),
+            "{text}"
+        );
+        assert_eq!(masked_answers("(no file)\n"), "(no file)\n");
     }
 }

@@ -233,10 +233,12 @@ impl SystemInstall {
         let handover_json = handover
             .to_json_pretty()
             .map_err(InstallError::at(Stage::Prepare))?;
+        // Written redacted; scrubbed again for every spelling of the serial.
         let log = std::fs::read(crate::log::LOG_FILE).unwrap_or_default();
+        let log = super::bundle::redact(&String::from_utf8_lossy(&log), &job.handover.serial);
         let extras = Extras {
             handover_json,
-            installer_log: log,
+            installer_log: log.into_bytes(),
             volume_id: u32::from_le_bytes([id[0], id[1], id[2], id[3]]),
             disk_id: random()?,
         };

@@ -149,11 +149,12 @@ pub fn check_gateway(config: &NetConfig, arp: Option<Result<Option<String>, Stri
 
 /// The host name (or IP literal) of `url`; `Err` if it is not a URL with a host.
 pub fn backend_host(url: &str) -> Result<String, String> {
+    let shown = crate::cmdline::mask_url(url);
     let parsed =
-        reqwest::Url::parse(url).map_err(|e| format!("invalid backend URL {url:?}: {e}"))?;
+        reqwest::Url::parse(url).map_err(|e| format!("invalid backend URL {shown:?}: {e}"))?;
     let host = parsed
         .host_str()
-        .ok_or_else(|| format!("the backend URL {url:?} has no host"))?;
+        .ok_or_else(|| format!("the backend URL {shown:?} has no host"))?;
     Ok(host
         .trim_start_matches('[')
         .trim_end_matches(']')
@@ -241,6 +242,8 @@ pub fn check_https(url: Option<&str>, result: Option<Result<u16, HttpsFailure>>)
     let Some(url) = url else {
         return pass("https", "skipped: no backend configured".into());
     };
+    // Shown without user name, password or query (they may be secrets).
+    let url = crate::cmdline::mask_url(url);
     match result {
         Some(Ok(status)) => pass("https", format!("HTTP {status} from {url}")),
         Some(Err(HttpsFailure::Timeout(e))) => fail(
@@ -434,6 +437,18 @@ mod tests {
         assert!(tls.hint.unwrap().contains("clock"));
         let t = check_https(u, Some(Err(HttpsFailure::Timeout("deadline".into()))));
         assert!(t.hint.unwrap().contains("port 443"));
+    }
+
+    #[test]
+    fn the_backend_url_is_shown_without_credentials() {
+        let u = Some("https://vendor:Pa55word@b.example/?token=T0ken");
+        let c = check_https(u, Some(Err(HttpsFailure::Connect("refused".into()))));
+        assert_eq!(
+            c.detail,
+            "cannot connect to https://***@b.example/?***: refused"
+        );
+        let e = backend_host("https://vendor:Pa55word@/?token=T0ken").unwrap_err();
+        assert!(!e.contains("Pa55word") && !e.contains("T0ken"), "{e}");
     }
 
     struct Fake {

@@ -79,17 +79,16 @@ pub fn run() -> i32 {
         }
     }
     drivers.by_name("isofs");
-    events.emit(&Event::Started {
-        version: build
+    events.emit(&crate::event::started(
+        build
             .as_ref()
             .map_or(env!("CARGO_PKG_VERSION"), |b| b.version.as_str())
             .to_string(),
-        console: layout.primary.name.clone(),
-        firmware: firmware.into(),
-        secure_boot: facts::secure_boot(root, firmware).is_enabled(),
-        loader: cmdline.loader().map(str::to_string),
-        cmdline: cmdline.masked(),
-    });
+        layout.primary.name.clone(),
+        firmware,
+        facts::secure_boot(root, firmware).is_enabled(),
+        &cmdline,
+    ));
 
     let _ = writeln!(out, "Loading drivers...");
     let _ = out.flush();
@@ -248,6 +247,11 @@ fn start(cmdline: &KernelCmdline) -> ConsoleLayout {
         echo_min,
     });
     log::install_panic_hook();
+    // Credentials and tokens on the command line never reach a log line or
+    // an event, whatever message they might end up in.
+    for value in cmdline.secret_values() {
+        crate::secret::register(&value);
+    }
     let layout = console::resolve(Path::new("/"), &cmdline.consoles());
     match console::attach(&layout.primary) {
         Ok(()) => log::info(&format!("running on {}", layout.primary.describe())),

@@ -13,11 +13,13 @@ use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use vendor_repo::Serial;
 
-/// Input lines to type, and everything shown.
+/// Input lines to type, and everything shown (typed lines echoed, as a
+/// console does; secret ones as `*`, as the real console shows them).
 #[derive(Default)]
 pub struct ScriptTerm {
     pub input: VecDeque<String>,
     pub out: String,
+    pub secret: bool,
 }
 
 impl Terminal for ScriptTerm {
@@ -26,9 +28,16 @@ impl Terminal for ScriptTerm {
     }
     fn read_line(&mut self) -> Option<String> {
         let line = self.input.pop_front()?;
-        self.out.push_str(&line);
+        if self.secret {
+            self.out.push_str(&"*".repeat(line.chars().count()));
+        } else {
+            self.out.push_str(&line);
+        }
         self.out.push('\n');
         Some(line)
+    }
+    fn set_secret(&mut self, on: bool) {
+        self.secret = on;
     }
 }
 
@@ -416,7 +425,7 @@ impl Run {
     ) -> Run {
         let mut term = ScriptTerm {
             input: input.iter().map(|s| s.as_ref().to_string()).collect(),
-            out: String::new(),
+            ..ScriptTerm::default()
         };
         let mut net = net;
         let mut keyboard = FakeKeyboard::default();

@@ -90,6 +90,21 @@ pub struct FlakyConfig {
     /// Send every body `(bytes, pause)`: that many bytes, then a pause; a
     /// slow server that is never idle for longer than the pause.
     pub trickle: Option<(usize, Duration)>,
+    /// Files served only to a request with credentials (see [`Guarded`]).
+    pub guarded: Option<Guarded>,
+}
+
+/// A second directory whose files are served only to a request carrying
+/// `Authorization: Basic base64(user:password)` and the query `?query`
+/// exactly (a credentialed URL); anything else gets 401.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guarded {
+    /// The directory served as `/`.
+    pub root: PathBuf,
+    /// `user:password`.
+    pub userinfo: String,
+    /// The query string required, without `?`.
+    pub query: String,
 }
 
 impl FlakyConfig {
@@ -110,6 +125,7 @@ impl FlakyConfig {
             drop_prefix: None,
             min_cut: 0,
             trickle: None,
+            guarded: None,
         }
     }
 }
@@ -137,6 +153,7 @@ pub struct Served {
 pub struct Flaky {
     listen: SocketAddr,
     stop: Arc<AtomicBool>,
+    healed: Arc<AtomicBool>,
     log: Arc<Mutex<Vec<Served>>>,
     handle: Option<JoinHandle<()>>,
 }
@@ -145,6 +162,8 @@ struct Shared {
     config: FlakyConfig,
     tls: Arc<rustls::ServerConfig>,
     stop: Arc<AtomicBool>,
+    /// Set by [`Flaky::heal`]: the corruption is no longer applied.
+    healed: Arc<AtomicBool>,
     log: Arc<Mutex<Vec<Served>>>,
     /// PRNG state and how many responses were broken so far.
     state: Mutex<(u64, usize)>,
@@ -159,12 +178,14 @@ impl Flaky {
         listener.set_nonblocking(true)?;
         let listen = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
+        let healed = Arc::new(AtomicBool::new(false));
         let log = Arc::new(Mutex::new(Vec::new()));
         let shared = Arc::new(Shared {
             state: Mutex::new((config.seed, 0)),
             config,
             tls,
             stop: Arc::clone(&stop),
+            healed: Arc::clone(&healed),
             log: Arc::clone(&log),
         });
         let handle = std::thread::spawn(move || {
@@ -185,9 +206,15 @@ impl Flaky {
         Ok(Flaky {
             listen,
             stop,
+            healed,
             log,
             handle: Some(handle),
         })
+    }
+
+    /// From now on the corrupted byte is served intact.
+    pub fn heal(&self) {
+        self.healed.store(true, Ordering::Relaxed);
     }
 
     /// The bound address.
@@ -268,9 +295,22 @@ fn connection(tcp: TcpStream, shared: &Shared) -> Result<()> {
     tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
     let conn = rustls::ServerConnection::new(Arc::clone(&shared.tls))?;
     let mut s = rustls::StreamOwned::new(conn, tcp);
-    let (target, range) = read_head(&mut s)?;
+    let (target, range, authorization) = read_head(&mut s)?;
     let config = &shared.config;
-    let Some(path) = resolve(&config.root, &target) else {
+    let guarded = config.guarded.as_ref().and_then(|g| {
+        resolve(&g.root, &target).map(|p| (p, g.allows(&target, authorization.as_deref())))
+    });
+    if let Some((_, false)) = guarded {
+        record(shared, &target, range.clone(), 401, 0, 0, None, false);
+        s.write_all(
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )?;
+        return close(s, true);
+    }
+    let Some(path) = guarded
+        .map(|(p, _)| p)
+        .or_else(|| resolve(&config.root, &target))
+    else {
         record(shared, &target, range.clone(), 404, 0, 0, None, false);
         s.write_all(
             b"HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n",
@@ -307,6 +347,7 @@ fn connection(tcp: TcpStream, shared: &Shared) -> Result<()> {
     let flip = config
         .corrupt
         .as_ref()
+        .filter(|_| !shared.healed.load(Ordering::Relaxed))
         .filter(|c| c.path == target && c.offset >= first && c.offset < first + count)
         .map(|c| c.offset - first);
     let sent = cut.unwrap_or(count);
@@ -376,14 +417,28 @@ fn close(
     Ok(())
 }
 
-/// The request target and `Range` header of a GET (other methods are served
-/// as GET; the tests send only GETs).
-fn read_head(s: &mut dyn Read) -> Result<(String, Option<String>)> {
+impl Guarded {
+    /// True if the request carries the credentials and the query.
+    fn allows(&self, target: &str, authorization: Option<&str>) -> bool {
+        use base64::Engine;
+        let want = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(&self.userinfo)
+        );
+        let query = target.split_once('?').map(|(_, q)| q);
+        authorization == Some(want.as_str()) && query == Some(self.query.as_str())
+    }
+}
+
+/// The request target, `Range` and `Authorization` headers of a GET (other
+/// methods are served as GET; the tests send only GETs).
+fn read_head(s: &mut dyn Read) -> Result<(String, Option<String>, Option<String>)> {
     let mut reader = BufReader::new(s.take(16 * 1024));
     let mut line = String::new();
     reader.read_line(&mut line).context("reading the request")?;
     let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
     let mut range = None;
+    let mut authorization = None;
     loop {
         let mut h = String::new();
         if reader.read_line(&mut h)? == 0 || h.trim().is_empty() {
@@ -392,10 +447,12 @@ fn read_head(s: &mut dyn Read) -> Result<(String, Option<String>)> {
         if let Some((k, v)) = h.split_once(':') {
             if k.trim().eq_ignore_ascii_case("range") {
                 range = Some(v.trim().to_string());
+            } else if k.trim().eq_ignore_ascii_case("authorization") {
+                authorization = Some(v.trim().to_string());
             }
         }
     }
-    Ok((target, range))
+    Ok((target, range, authorization))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -27,6 +27,12 @@ pub fn ended() -> Serial {
     Serial::from_data(&[9, 9, 9, 9, 8, 8, 8, 8, 7, 7, 7, 7, 6, 6, 6])
 }
 
+/// Entitles [`MODEL`] and has a Y and a Z: a keyboard layout that swaps
+/// them types another number (the secrets scenario).
+pub fn entitled_yz() -> Serial {
+    Serial::from_data(&[30, 2, 4, 31, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26])
+}
+
 /// Valid format, no record in the registry.
 pub fn unknown() -> Serial {
     Serial::from_data(&[31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17])
@@ -46,7 +52,7 @@ mod tests {
 
     #[test]
     fn the_test_serials_are_distinct_and_the_typo_is_caught() {
-        let all = [entitled(), other_model(), ended(), unknown()];
+        let all = [entitled(), other_model(), ended(), unknown(), entitled_yz()];
         for (i, a) in all.iter().enumerate() {
             assert_eq!(Serial::parse(&a.to_string()).as_ref(), Ok(a));
             for b in &all[i + 1..] {

@@ -40,8 +40,9 @@ use crate::servers::flaky::{Corruption, Flaky, FlakyConfig};
 use crate::servers::http;
 use crate::servers::vendor;
 use crate::steps::{
-    boot_installed, disks_event, expect_installed, inspect_disk, install_end, must_not_boot, start,
-    stop_and_power_off, target_drive, unattended_vm, Machine, INSTALL_TIMEOUT,
+    boot_installed, disks_event, expect_installed, inspect_disk, install_end, must_not_boot,
+    read_bundle, rootfs_object, start, stop_and_power_off, support_volume, target_drive,
+    unattended_vm, Machine, INSTALL_TIMEOUT,
 };
 
 /// The scenarios (tampered and small disk are in the CI set).
@@ -105,25 +106,6 @@ fn flaky(opts: &RunOptions, seed: u64, drops: usize, corrupt: Option<Corruption>
     c.min_cut = 1;
     c.corrupt = corrupt;
     Flaky::start(c)
-}
-
-/// The request path of the current manifest's rootfs object (read from the
-/// manifest without verification: the harness published it itself).
-fn rootfs_object(opts: &RunOptions) -> Result<String> {
-    use base64::Engine;
-    let b = opts.backend.as_ref().context("no test backend")?;
-    let path = b
-        .repo
-        .join(vendor_repo::manifest_path(vendor::MODEL, vendor::CHANNEL));
-    let env: vendor_repo::signed::Envelope = serde_json::from_slice(&fs::read(&path)?)?;
-    let payload = base64::engine::general_purpose::STANDARD.decode(env.payload)?;
-    let m: vendor_repo::Manifest = serde_json::from_slice(&payload)?;
-    let c = m
-        .components
-        .iter()
-        .find(|c| c.name == "rootfs")
-        .context("the manifest has no rootfs")?;
-    Ok(format!("/{}", c.object_path()))
 }
 
 /// One fault scenario's set-up: the answers over HTTP (the installer pins
@@ -225,37 +207,6 @@ impl<'a> Rig<'a> {
         )?;
         Ok(())
     }
-}
-
-/// A 16 MiB FAT volume labelled `SUPPORT` (where the support bundle goes).
-fn support_volume(path: &Path) -> Result<()> {
-    let f = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)?;
-    f.set_len(16 << 20)?;
-    fatfs::format_volume(
-        &f,
-        fatfs::FormatVolumeOptions::new().volume_label(*b"SUPPORT    "),
-    )?;
-    Ok(())
-}
-
-/// The bundle's text from the `SUPPORT` volume.
-fn read_bundle(path: &Path) -> Result<String> {
-    use std::io::Read;
-    let fs = fatfs::FileSystem::new(fs::File::open(path)?, fatfs::FsOptions::new())?;
-    for e in fs.root_dir().iter() {
-        let e = e?;
-        if e.file_name().starts_with("support-") {
-            let mut s = String::new();
-            e.to_file().read_to_string(&mut s)?;
-            return Ok(s);
-        }
-    }
-    anyhow::bail!("no support bundle on the SUPPORT volume")
 }
 
 fn tampered(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
