@@ -58,12 +58,17 @@ impl Server {
     async fn start() -> Server {
         let dir = tempfile::tempdir().expect("temporary directory");
         let data = dir.path().join("data");
+        // Each server its own temporary directory: two bootstraps sharing
+        // /tmp collide on their temporary tables.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).expect("server tmpdir");
         let out = command(&tool("mariadb-install-db"))
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
             .arg("--auth-root-authentication-method=normal")
             .arg("--skip-test-db")
             .arg("--user=root")
+            .env("TMPDIR", &tmp)
             .stdin(Stdio::null())
             .output()
             .expect("run mariadb-install-db");
@@ -91,6 +96,8 @@ impl Server {
             .arg("--skip-networking")
             .arg("--user=root")
             .arg("--innodb-buffer-pool-size=32M")
+            .arg(format!("--tmpdir={}", tmp.display()))
+            .env("TMPDIR", &tmp)
             .stdin(Stdio::null())
             .spawn()
             .expect("start mariadbd");

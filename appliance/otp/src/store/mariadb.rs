@@ -123,12 +123,11 @@ impl MariaDbStore {
     }
 
     async fn config(&self, name: &str) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT value FROM config WHERE name = ?")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        let value: Option<Vec<u8>> = sqlx::query_scalar("SELECT value FROM config WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        value.map(|v| utf8("config.value", v)).transpose()
     }
 
     async fn set_config(&self, name: &str, value: &str) -> Result<(), StoreError> {
@@ -148,10 +147,26 @@ fn corrupt(column: &'static str, reason: impl std::fmt::Display) -> StoreError {
     }
 }
 
+/// Text columns use binary collations (exact, case-sensitive comparison,
+/// like the in-memory store), which the driver reports as binary: they are
+/// read as bytes and checked to be UTF-8 here.
+fn utf8(column: &'static str, bytes: Vec<u8>) -> Result<String, StoreError> {
+    String::from_utf8(bytes).map_err(|_| corrupt(column, "not UTF-8"))
+}
+
+fn text(row: &MySqlRow, column: &'static str) -> Result<String, StoreError> {
+    utf8(column, row.try_get(column)?)
+}
+
+fn optional_text(row: &MySqlRow, column: &'static str) -> Result<Option<String>, StoreError> {
+    let bytes: Option<Vec<u8>> = row.try_get(column)?;
+    bytes.map(|b| utf8(column, b)).transpose()
+}
+
 fn decode(row: &MySqlRow) -> Result<TokenRecord, StoreError> {
-    let serial: String = row.try_get("serial")?;
+    let serial = text(row, "serial")?;
     let serial = Serial::new(&serial).map_err(|e| corrupt("serial", e))?;
-    let kind: String = row.try_get("kind")?;
+    let kind = text(row, "kind")?;
     let kind = match kind.as_str() {
         "hotp" => TokenKind::Hotp,
         "totp" => {
@@ -166,11 +181,11 @@ fn decode(row: &MySqlRow) -> Result<TokenRecord, StoreError> {
         }
         other => return Err(corrupt("kind", format!("unknown token type {other:?}"))),
     };
-    let algorithm: String = row.try_get("algorithm")?;
+    let algorithm = text(row, "algorithm")?;
     let algorithm = Algorithm::parse(&algorithm)
         .ok_or_else(|| corrupt("algorithm", format!("unknown {algorithm:?}")))?;
-    let owner_realm: Option<String> = row.try_get("owner_realm")?;
-    let owner_login: Option<String> = row.try_get("owner_login")?;
+    let owner_realm = optional_text(row, "owner_realm")?;
+    let owner_login = optional_text(row, "owner_login")?;
     let owner = match (owner_realm, owner_login) {
         (Some(realm), Some(login)) => Some(UserRef {
             realm: RealmName::new(&realm).map_err(|e| corrupt("owner_realm", e))?,
@@ -199,7 +214,7 @@ fn decode(row: &MySqlRow) -> Result<TokenRecord, StoreError> {
         fail_count: row.try_get("fail_count")?,
         max_fail: row.try_get("max_fail")?,
         active: row.try_get("active")?,
-        pin_hash: row.try_get("pin_hash")?,
+        pin_hash: optional_text(row, "pin_hash")?,
         owner,
     })
 }
@@ -274,7 +289,7 @@ impl TokenStore for MariaDbStore {
     }
 
     async fn tokens_of(&self, user: &UserRef) -> Result<Vec<Serial>, StoreError> {
-        let serials: Vec<String> = sqlx::query_scalar(
+        let serials: Vec<Vec<u8>> = sqlx::query_scalar(
             "SELECT serial FROM token WHERE owner_realm = ? AND owner_login = ? ORDER BY serial",
         )
         .bind(user.realm.as_str())
@@ -282,8 +297,8 @@ impl TokenStore for MariaDbStore {
         .fetch_all(&self.pool)
         .await?;
         serials
-            .iter()
-            .map(|s| Serial::new(s).map_err(|e| corrupt("serial", e)))
+            .into_iter()
+            .map(|s| Serial::new(&utf8("serial", s)?).map_err(|e| corrupt("serial", e)))
             .collect()
     }
 
