@@ -63,6 +63,9 @@ pub trait UserResolver: Send + Sync {
     }
 }
 
+/// A resolver as realms share it.
+pub type SharedResolver = Arc<dyn UserResolver>;
+
 /// A passwd-like file, parsed once.
 #[derive(Clone, Debug, Default)]
 pub struct FlatFileResolver {
@@ -280,7 +283,7 @@ impl Directory {
         &'a self,
         realm: &'a Realm,
         login: &Login,
-    ) -> Result<Option<(User, &'a Arc<dyn UserResolver>)>, DirectoryError> {
+    ) -> Result<Option<(User, &'a SharedResolver)>, DirectoryError> {
         for resolver in self.resolvers_of(realm) {
             if let Some(user) = resolver.lookup(login)? {
                 return Ok(Some((user, resolver)));

@@ -168,18 +168,19 @@ impl Drop for Server {
 
 fn test_key(fill: u8) -> DbKey {
     // TEST key.
-    DbKey::from_bytes(&[fill; 96]).unwrap()
+    DbKey::from_bytes(&[fill; 96]).expect("96-byte key")
 }
 
 fn directory() -> Directory {
-    let flat: Arc<dyn UserResolver> =
-        Arc::new(FlatFileResolver::parse("users", "alice:x:1000:1000:Alice\n").unwrap());
+    let flat: Arc<dyn UserResolver> = Arc::new(
+        FlatFileResolver::parse("users", "alice:x:1000:1000:Alice\n").expect("users file"),
+    );
     let realm = Realm {
-        name: RealmName::new("staff").unwrap(),
+        name: RealmName::new("staff").expect("realm name"),
         resolvers: vec!["flat".into()],
         default: true,
     };
-    Directory::new(vec![realm], BTreeMap::from([("flat".to_string(), flat)])).unwrap()
+    Directory::new(vec![realm], BTreeMap::from([("flat".to_string(), flat)])).expect("directory")
 }
 
 fn otp(counter: u64) -> String {
@@ -196,8 +197,8 @@ async fn service(server: &Server, pool_size: u32) -> Service<MariaDbStore, Memor
 }
 
 async fn enrol(service: &Service<MariaDbStore, MemoryAudit>, serial: &str) {
-    let admin = Login::new("admin").unwrap();
-    let serial = Serial::new(serial).unwrap();
+    let admin = Login::new("admin").expect("admin login");
+    let serial = Serial::new(serial).expect("serial");
     let new = NewToken {
         serial: serial.clone(),
         kind: TokenKind::Hotp,
@@ -205,11 +206,14 @@ async fn enrol(service: &Service<MariaDbStore, MemoryAudit>, serial: &str) {
         digits: 6,
         seed: SEED,
     };
-    service.admin_init(NOW, &admin, new).await.unwrap();
+    service
+        .admin_init(NOW, &admin, new)
+        .await
+        .expect("init token");
     service
         .admin_assign(NOW, &admin, &serial, "alice", None)
         .await
-        .unwrap();
+        .expect("assign token");
 }
 
 fn check(pass: &str) -> CheckRequest {
