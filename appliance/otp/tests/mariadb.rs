@@ -12,7 +12,9 @@ use appliance_otp::admin::NewToken;
 use appliance_otp::api::CheckRequest;
 use appliance_otp::audit::MemoryAudit;
 use appliance_otp::crypto::DbKey;
-use appliance_otp::directory::{Directory, FlatFileResolver, Realm, UserResolver};
+use appliance_otp::directory::{
+    Directory, FlatFileResolver, Realm, SqlResolverConfig, SqlUserSource, UserResolver,
+};
 use appliance_otp::hotp::{self, Algorithm};
 use appliance_otp::names::{Login, RealmName, Serial};
 use appliance_otp::policy::{Match, Policies, Policy, Scope};
@@ -312,4 +314,59 @@ async fn one_otp_sent_twice_at_once_is_accepted_once() {
     // The three losers of a round count failures; those after the round's
     // success remain until the next success resets them.
     assert!(t.fail_count <= 3, "fail count {}", t.fail_count);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs mariadb-server (mariadbd, mariadb-install-db) and root"]
+async fn the_sql_resolver_reads_users_from_a_table() {
+    let server = Server::start().await;
+    let store = MariaDbStore::open(&server.connection(), 1)
+        .await
+        .expect("open the store");
+    let phc = appliance_otp::crypto::hash_pin("TEST-password").expect("hash");
+    sqlx::query("CREATE TABLE people (login VARCHAR(64) PRIMARY KEY, id INT NOT NULL, name VARCHAR(100), pw VARCHAR(255))")
+        .execute(store.pool())
+        .await
+        .expect("create table");
+    sqlx::query(
+        "INSERT INTO people VALUES ('carol', 1002, 'Carol', ?), ('dave', 1003, NULL, NULL)",
+    )
+    .bind(&phc)
+    .execute(store.pool())
+    .await
+    .expect("insert users");
+    let config = SqlResolverConfig {
+        table: "people".into(),
+        login_column: "login".into(),
+        uid_column: "id".into(),
+        display_name_column: "name".into(),
+        password_column: "pw".into(),
+    };
+    let carol = store
+        .fetch_user(&config, &Login::new("carol").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((carol.uid, carol.display_name.as_str()), (1002, "Carol"));
+    assert_eq!(carol.password_hash.as_deref(), Some(phc.as_str()));
+    let dave = store
+        .fetch_user(&config, &Login::new("dave").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((dave.display_name.as_str(), dave.password_hash), ("", None));
+    assert!(store
+        .fetch_user(&config, &Login::new("erin").unwrap())
+        .await
+        .unwrap()
+        .is_none());
+    let bad = SqlResolverConfig {
+        uid_column: "nope".into(),
+        ..config
+    };
+    let err = store
+        .fetch_user(&bad, &Login::new("carol").unwrap())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().starts_with("resolver back end: "), "{err}");
 }

@@ -10,6 +10,7 @@ use sqlx::{Executor, Row};
 use super::migrations::{self, MIGRATIONS};
 use super::{StoreError, TokenStore, KEY_CHECK_CONFIG, POLICIES_CONFIG};
 use crate::crypto::SealedSeed;
+use crate::directory::{DirectoryError, SqlResolverConfig, SqlUserSource, User};
 use crate::hotp::Algorithm;
 use crate::names::{Login, RealmName, Serial, UserRef};
 use crate::policy::Policies;
@@ -364,5 +365,52 @@ impl TokenStore for MariaDbStore {
     async fn set_policies(&self, policies: &Policies) -> Result<(), StoreError> {
         let text = serde_json::to_string(policies).map_err(|e| corrupt("config.policies", e))?;
         self.set_config(POLICIES_CONFIG, &text).await
+    }
+}
+
+/// The built-in SQL resolver: users from a table of the same server.
+impl SqlUserSource for MariaDbStore {
+    async fn fetch_user(
+        &self,
+        config: &SqlResolverConfig,
+        login: &Login,
+    ) -> Result<Option<User>, DirectoryError> {
+        let statement = config.select_one()?;
+        let backend = |e: sqlx::Error| DirectoryError::Backend(e.to_string());
+        let Some(row) = sqlx::query(&statement)
+            .bind(login.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        let column = |name: &str| -> Result<Option<String>, DirectoryError> {
+            let bytes: Option<Vec<u8>> = row.try_get(name).map_err(backend)?;
+            bytes
+                .map(|b| {
+                    String::from_utf8(b)
+                        .map_err(|_| DirectoryError::Backend(format!("column {name}: not UTF-8")))
+                })
+                .transpose()
+        };
+        let stored_login = column(&config.login_column)?.unwrap_or_default();
+        let login = Login::new(&stored_login)
+            .map_err(|e| DirectoryError::Backend(format!("column {}: {e}", config.login_column)))?;
+        let uid: i64 = row.try_get(config.uid_column.as_str()).map_err(backend)?;
+        let uid = u32::try_from(uid).map_err(|_| {
+            DirectoryError::Backend(format!(
+                "column {}: {uid} is not a user id",
+                config.uid_column
+            ))
+        })?;
+        let password_hash =
+            column(&config.password_column)?.filter(|p| p.starts_with("$argon2id$"));
+        Ok(Some(User {
+            login,
+            uid,
+            display_name: column(&config.display_name_column)?.unwrap_or_default(),
+            password_hash,
+        }))
     }
 }
