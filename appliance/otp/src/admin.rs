@@ -193,11 +193,34 @@ impl<S: TokenStore, A: AuditSink> Service<S, A> {
         user: &str,
         realm: Option<&str>,
     ) -> Result<(), AdminError> {
-        let owner = self.resolve(user, realm).map_err(|_| {
-            AdminError::NoUser(user.to_string(), realm.unwrap_or("(default)").to_string())
-        })?;
-        self.allowed(admin, admin::ASSIGN, owner.realm.as_str())
-            .await?;
+        let Ok(owner) = self.resolve(user, realm) else {
+            self.admin_audit(
+                now,
+                admin,
+                AuditAction::AdminAssign,
+                AuditResult::UnknownUser,
+                Some(serial),
+            );
+            return Err(AdminError::NoUser(
+                user.to_string(),
+                realm.unwrap_or("(default)").to_string(),
+            ));
+        };
+        // The target realm must be the administrator's too (`on_token`
+        // checks the token's present realm).
+        if let Err(denied) = self
+            .allowed(admin, admin::ASSIGN, owner.realm.as_str())
+            .await
+        {
+            self.admin_audit(
+                now,
+                admin,
+                AuditAction::AdminAssign,
+                AuditResult::PolicyDenied,
+                Some(serial),
+            );
+            return Err(denied);
+        }
         self.on_token(
             now,
             admin,
@@ -331,10 +354,10 @@ impl<S: TokenStore, A: AuditSink> Service<S, A> {
             Ok(())
         }
         .await;
-        let verdict = if result.is_ok() {
-            AuditResult::Success
-        } else {
-            AuditResult::PolicyDenied
+        let verdict = match &result {
+            Ok(()) => AuditResult::Success,
+            Err(AdminError::Denied { .. }) => AuditResult::PolicyDenied,
+            Err(_) => AuditResult::InternalError,
         };
         self.admin_audit(now, admin, AuditAction::AdminSetPolicies, verdict, None);
         result

@@ -384,6 +384,23 @@ async fn admin_policies_limit_administrators() {
         s.admin_users(&helpdesk).await.is_err(),
         "no userlist action"
     );
+    let err = s
+        .admin_assign(NOW, &helpdesk, &serial("T1"), "bob", None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "administrator helpdesk may not assign in realm staff"
+    );
+    let owner = s
+        .store()
+        .get(&serial("T1"))
+        .await
+        .unwrap()
+        .unwrap()
+        .owner
+        .unwrap();
+    assert_eq!(owner.login.as_str(), "alice");
 }
 
 #[tokio::test]
@@ -394,6 +411,10 @@ async fn admin_errors_name_the_problem() {
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "user carol: not found in realm (default)");
+    assert_eq!(
+        s.audit().entries().last().unwrap().result,
+        AuditResult::UnknownUser
+    );
     let err = s
         .admin_set_pin(NOW, &admin(), &serial("NOPE"), "1")
         .await
