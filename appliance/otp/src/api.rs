@@ -58,6 +58,18 @@ impl Envelope {
         }
     }
 
+    /// A request that could not be read (a parameter missing):
+    /// `status: false`.
+    pub fn unreadable() -> Envelope {
+        Envelope {
+            result: EnvelopeResult {
+                status: false,
+                value: false,
+            },
+            ..Envelope::verdict(false)
+        }
+    }
+
     /// The body of `validate/simplecheck`.
     pub fn simple(&self) -> &'static str {
         if self.result.value {
@@ -85,6 +97,12 @@ mod tests {
             serde_json::to_string(&Envelope::verdict(false)).unwrap(),
             format!(
                 r#"{{"jsonrpc":"2.0","result":{{"status":true,"value":false}},"version":"{version}","id":0}}"#
+            )
+        );
+        assert_eq!(
+            serde_json::to_string(&Envelope::unreadable()).unwrap(),
+            format!(
+                r#"{{"jsonrpc":"2.0","result":{{"status":false,"value":false}},"version":"{version}","id":0}}"#
             )
         );
         assert_eq!(Envelope::verdict(true).simple(), ":-)");

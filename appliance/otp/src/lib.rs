@@ -11,7 +11,8 @@
 //! - [`service`], [`admin`]: `validate/check`, self-service resync and the
 //!   admin operations on top of a store.
 //!
-//! Nothing here speaks HTTP; the appliance's web service wraps [`service`].
+//! Only [`http`] speaks HTTP: it maps the `validate` routes onto
+//! [`service`]; the core does not depend on it.
 
 pub mod admin;
 pub mod api;
@@ -19,6 +20,7 @@ pub mod audit;
 pub mod crypto;
 pub mod directory;
 pub mod hotp;
+pub mod http;
 pub mod names;
 pub mod policy;
 pub mod service;

@@ -439,3 +439,82 @@ async fn admin_errors_name_the_problem() {
         22
     );
 }
+
+async fn call(app: &axum::Router, request: axum::http::Request<axum::body::Body>) -> (u16, String) {
+    use tower::ServiceExt;
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+fn get(uri: &str) -> axum::http::Request<axum::body::Body> {
+    axum::http::Request::get(uri)
+        .body(axum::body::Body::empty())
+        .unwrap()
+}
+
+fn post(uri: &str, form: &str) -> axum::http::Request<axum::body::Body> {
+    axum::http::Request::post(uri)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from(form.to_string()))
+        .unwrap()
+}
+
+fn envelope(body: &str) -> crate::api::EnvelopeResult {
+    serde_json::from_str::<crate::api::Envelope>(body)
+        .unwrap()
+        .result
+}
+
+#[tokio::test]
+async fn validate_routes_answer_get_and_post() {
+    let app = crate::http::router(Arc::new(service().await));
+    let (status, body) = call(
+        &app,
+        get(&format!("/validate/check?user=alice&pass={PIN}{}", otp(0))),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(envelope(&body).value, "{body}");
+    let (_, body) = call(
+        &app,
+        post(
+            "/validate/check",
+            &format!("user=alice&pass={PIN}{}&realm=staff", otp(1)),
+        ),
+    )
+    .await;
+    assert!(envelope(&body).value, "{body}");
+    let (_, body) = call(
+        &app,
+        get(&format!("/validate/check?user=alice&pass={PIN}{}", otp(1))),
+    )
+    .await;
+    let result = envelope(&body);
+    assert!(result.status && !result.value, "replay: {body}");
+    let (_, body) = call(
+        &app,
+        get(&format!(
+            "/validate/simplecheck?user=alice&pass={PIN}{}",
+            otp(2)
+        )),
+    )
+    .await;
+    assert_eq!(body, ":-)");
+    let (_, body) = call(
+        &app,
+        post(
+            "/validate/simplecheck",
+            &format!("user=alice&pass={PIN}{}", otp(2)),
+        ),
+    )
+    .await;
+    assert_eq!(body, ":-(");
+    let (status, body) = call(&app, get("/validate/check?user=alice")).await;
+    assert_eq!(status, 200);
+    let result = envelope(&body);
+    assert!(!result.status && !result.value, "missing pass: {body}");
+}
