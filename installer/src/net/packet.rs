@@ -112,7 +112,11 @@ pub fn parse_reply(bytes: &[u8], xid: u32, mac: [u8; 6]) -> Option<Reply> {
     if message.opcode() != Opcode::BootReply || message.xid() != xid {
         return None;
     }
-    if message.chaddr().get(..6)? != mac {
+    // The MAC is the first 6 bytes of the 16-byte chaddr field (offset 28).
+    // Not `Message::chaddr()`: it slices by the packet's `hlen` and panics
+    // when a reply claims more than 16 bytes (any host on the link can send
+    // one).
+    if bytes.get(28..34)? != mac || !(6..=16).contains(&message.hlen()) {
         return None;
     }
     let kind = match message.opts().msg_type()? {
@@ -156,6 +160,26 @@ mod tests {
             }
         }
         None
+    }
+
+    #[test]
+    fn a_reply_whose_hardware_address_is_longer_than_its_field_is_ignored() {
+        // Found by the dhcp fuzz target: `hlen` 0x61 in a reply made
+        // dhcproto's chaddr() slice past its 16 bytes and panic.
+        // The fuzzer's input, 241 bytes: these 70, zeros, 0x12 at 233, 0x34 at 240.
+        let mut bytes = hex::decode(
+            "026161616161616102020106001234567800008000000000000a000201000011fb00\
+             06000f0a0002020000000052540012345600000000000000000000000000000000000000",
+        )
+        .unwrap();
+        bytes.resize(241, 0);
+        bytes[233] = 0x12;
+        bytes[240] = 0x34;
+        assert_eq!(bytes[2], 0x61, "hlen");
+        // The target answers for the transaction and MAC the packet names.
+        let xid = u32::from_be_bytes([0x61; 4]);
+        let mac = [0x01, 0x00, 0x00, 0x11, 0xfb, 0x00];
+        assert_eq!(parse_reply(&bytes, xid, mac), None);
     }
 
     #[test]
