@@ -77,14 +77,14 @@ pub fn run(args: &[String]) -> i32 {
 
 /// `validate-answers FILE`: 0 valid, 1 invalid or unreadable.
 fn validate_answers(file: &str) -> i32 {
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
         Err(e) => {
             eprintln!("installer: cannot read {file}: {e}");
             return 1;
         }
     };
-    match crate::answers::parse(&text) {
+    match crate::answers::parse_bytes(&bytes) {
         Ok(_) => {
             println!("{file}: ok");
             0

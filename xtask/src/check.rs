@@ -10,7 +10,7 @@ use anyhow::{bail, ensure, Context, Result};
 use crate::assemble::{self, IsoOptions, MAX_ISO_BYTES};
 use crate::cmd::Cmd;
 use crate::qemu::{self, QemuTestOptions};
-use crate::{inputs, product, project, testrepo};
+use crate::{fuzz, inputs, product, project, testrepo};
 
 fn cargo() -> Cmd {
     Cmd::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).cwd(project::root())
@@ -22,6 +22,11 @@ pub fn ci() -> Result<()> {
         .args(["fmt", "--all", "--", "--check"])
         .run()
         .context("cargo fmt: run `cargo fmt --all`")?;
+    // fuzz/ is a workspace of its own.
+    cargo()
+        .args(["fmt", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"])
+        .run()
+        .context("cargo fmt: run `cargo fmt --manifest-path fuzz/Cargo.toml`")?;
     cargo()
         .args([
             "clippy",
@@ -40,6 +45,14 @@ pub fn ci() -> Result<()> {
         .args(["test", "--workspace", "--", "--include-ignored"])
         .run()
         .context("unit and reference-tool tests")?;
+
+    // Fuzz smoke: every target over its seeds plus a fixed number of
+    // mutated inputs (a fixed count, not a time, so a slow machine checks
+    // as much as a fast one). Long runs are `cargo xtask fuzz`.
+    fuzz::run(&fuzz::Options {
+        budget: fuzz::Budget::Runs(fuzz::CI_RUNS),
+        targets: Vec::new(),
+    })?;
 
     let dir = project::target_dir().join("ci");
     let a = IsoOptions {

@@ -171,6 +171,21 @@ xflags::xflags! {
             cmd test-vendor {}
         }
 
+        /// Run the fuzz targets (fuzz/) one after the other with libFuzzer:
+        /// coverage-instrumented build, seeds from fuzz/corpus/TARGET,
+        /// findings in target/fuzz/artifacts/TARGET. Prints executions and
+        /// coverage per target; fails on the first crash.
+        cmd fuzz {
+            /// Seconds per target (default 60).
+            optional --seconds n: u64
+            /// Stop each target after N executions instead of a time.
+            optional --runs n: u64
+            /// Only this target (repeatable); see --list.
+            repeated --target name: String
+            /// Print the target names and exit.
+            optional --list
+        }
+
         /// Everything CI runs, in order.
         cmd ci {}
     }
@@ -295,6 +310,18 @@ mod tests {
         assert!(iso.offline);
         assert_eq!(iso.offline_repo, None);
         assert_eq!(iso.model, None);
+    }
+
+    #[test]
+    fn fuzz_with_targets_and_a_time() {
+        let x = parse_words("fuzz --seconds 600 --target answers --target dhcp");
+        let XtaskCmd::Fuzz(f) = x.subcommand else {
+            panic!("not fuzz: {x:?}")
+        };
+        assert_eq!(f.seconds, Some(600));
+        assert_eq!(f.target, ["answers", "dhcp"]);
+        assert_eq!(f.runs, None);
+        assert!(!f.list);
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod deb;
 mod debroot;
 mod epoch;
 mod flags;
+mod fuzz;
 mod initramfs;
 mod inputs;
 mod keymaps;
@@ -135,6 +136,24 @@ fn run() -> Result<()> {
             Benchmark::Boot => bench::boot(),
         },
         XtaskCmd::Repo(f) => repo_command(f.subcommand),
+        XtaskCmd::Fuzz(f) => {
+            if f.list {
+                for t in fuzz::TARGETS {
+                    println!("{t}");
+                }
+                return Ok(());
+            }
+            let budget = match (f.seconds, f.runs) {
+                (Some(_), Some(_)) => bail!("give --seconds or --runs, not both"),
+                (_, Some(n)) => fuzz::Budget::Runs(n),
+                (s, None) => fuzz::Budget::Seconds(s.unwrap_or(60)),
+            };
+            let opts = fuzz::Options {
+                budget,
+                targets: f.target,
+            };
+            fuzz::run(&opts).map(|_| ())
+        }
         XtaskCmd::Ci(_) => check::ci(),
     }
 }

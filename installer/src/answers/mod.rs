@@ -185,20 +185,121 @@ pub struct Rejected {
     pub errors: Vec<KeyError>,
 }
 
+/// Checks that a file's bytes can be an answer file (at most
+/// [`volume::MAX_SIZE`] bytes, UTF-8), then [`parse`]s them, so a binary or
+/// huge file gets a message of its own rather than a JSON error. The CLI
+/// reads files through it; the stick and URL readers make the same two
+/// checks while reading.
+pub fn parse_bytes(bytes: &[u8]) -> Result<AnswerFile, Vec<KeyError>> {
+    if bytes.len() as u64 > volume::MAX_SIZE {
+        return Err(vec![KeyError::new(
+            "",
+            format!(
+                "the file has {} bytes; an answer file has at most {} (1 MiB)",
+                bytes.len(),
+                volume::MAX_SIZE
+            ),
+        )]);
+    }
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err(vec![KeyError::new(
+            "",
+            "the file is UTF-16 text (it starts with a UTF-16 byte order mark); save it as UTF-8",
+        )]);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        vec![KeyError::new(
+            "",
+            format!(
+                "the file is not UTF-8 text: the byte at offset {} is not valid UTF-8",
+                e.valid_up_to()
+            ),
+        )]
+    })?;
+    parse(text)
+}
+
 /// Parses the JSON text and checks every value. Syntax and shape errors stop
 /// at the first one (with its key path); value errors are all reported.
 pub fn parse(text: &str) -> Result<AnswerFile, Vec<KeyError>> {
+    // A byte order mark (Windows editors write one) is allowed and skipped.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(at) = text.bytes().position(|b| b == 0) {
+        return Err(vec![KeyError::new(
+            "",
+            format!("the file contains a NUL byte at offset {at}: an answer file is UTF-8 text, not UTF-16 or binary"),
+        )]);
+    }
+    // Syntax first, over the whole text: trailing text and nesting deeper
+    // than serde_json's limit are JSON errors with a position.
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| vec![KeyError::new("", format!("invalid JSON: {e}"))])?;
+    // serde accepts a list for a struct (the fields in order); an answer
+    // file and its sections are objects only.
+    objects_only(&value).map_err(|e| vec![e])?;
+    // The typed parse reads the text again: only there are duplicate keys
+    // visible (a JSON value keeps the last one).
     let mut de = serde_json::Deserializer::from_str(text);
     let file: AnswerFile =
-        serde_path_to_error::deserialize(&mut de).map_err(|e| vec![shape_error(&e)])?;
-    de.end()
-        .map_err(|e| vec![KeyError::new("", e.to_string())])?;
+        serde_path_to_error::deserialize(&mut de).map_err(|e| vec![shape_error(&e, &value)])?;
     let errors = check_values(&file);
     if errors.is_empty() {
         Ok(file)
     } else {
         Err(errors)
     }
+}
+
+/// A JSON value in words, as serde words it (`string "x"`, `boolean
+/// `true``), with text cut and escaped like typed input.
+fn kind(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("boolean `{b}`"),
+        Value::Number(n) => format!("number `{n}`"),
+        Value::String(s) => format!("string \"{}\"", crate::flow::validate::shown(s)),
+        Value::Array(_) => "a list".into(),
+        Value::Object(_) => "an object".into(),
+    }
+}
+
+/// The file and its `network` and `disk` sections must be objects.
+fn objects_only(value: &serde_json::Value) -> Result<(), KeyError> {
+    let Some(top) = value.as_object() else {
+        return Err(KeyError::new(
+            "",
+            format!(
+                "an answer file is a JSON object ({{\"version\": 1, ...}}), not {}",
+                kind(value)
+            ),
+        ));
+    };
+    for key in ["network", "disk"] {
+        match top.get(key) {
+            None | Some(serde_json::Value::Null) | Some(serde_json::Value::Object(_)) => {}
+            Some(other) => {
+                return Err(KeyError::new(
+                    key,
+                    format!("invalid type: {}, expected an object", kind(other)),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The value at a serde path in `value`, if the path leads anywhere.
+fn value_at<'v>(
+    value: &'v serde_json::Value,
+    path: &serde_path_to_error::Path,
+) -> Option<&'v serde_json::Value> {
+    use serde_path_to_error::Segment;
+    path.iter().try_fold(value, |v, seg| match seg {
+        Segment::Map { key } => v.get(key.as_str()),
+        Segment::Seq { index } => v.get(*index),
+        _ => None,
+    })
 }
 
 /// The serde message without serde_json's ` at line L column C` suffix.
@@ -209,15 +310,22 @@ fn without_position(e: &serde_json::Error) -> String {
 }
 
 /// Turns a serde error into a key error: unknown and missing fields name
-/// their own key; syntax errors keep serde_json's line and column.
-fn shape_error(e: &serde_path_to_error::Error<serde_json::Error>) -> KeyError {
+/// their own key. `value` is the same text, already known to be valid JSON.
+fn shape_error(
+    e: &serde_path_to_error::Error<serde_json::Error>,
+    value: &serde_json::Value,
+) -> KeyError {
     let inner = e.inner();
-    if inner.is_syntax() || inner.is_eof() {
-        return KeyError::new("", format!("invalid JSON: {inner}"));
-    }
     let path = e.path().to_string();
     let path = if path == "." { String::new() } else { path };
+    if inner.is_syntax() || inner.is_eof() {
+        // Valid JSON that serde_json calls a syntax error: a number or
+        // boolean where a word such as "dhcp" belongs.
+        let found = value_at(value, e.path()).map_or_else(|| "another type".into(), kind);
+        return KeyError::new(path, format!("invalid type: {found}, expected a string"));
+    }
     let join = |key: &str| {
+        let key = if key.is_empty() { "\"\"" } else { key };
         if path.is_empty() {
             key.to_string()
         } else {
@@ -229,12 +337,17 @@ fn shape_error(e: &serde_path_to_error::Error<serde_json::Error>) -> KeyError {
     // "missing field `x`"; the key goes into the key path instead.
     if let Some(rest) = message.strip_prefix("unknown field `") {
         if let Some((name, tail)) = rest.split_once('`') {
-            let key = if path.ends_with(name) {
+            let key = if !name.is_empty() && path.ends_with(name) {
                 path.clone()
             } else {
                 join(name)
             };
             return KeyError::new(key, format!("unknown field{tail}"));
+        }
+    }
+    if let Some(rest) = message.strip_prefix("duplicate field `") {
+        if let Some((name, _)) = rest.split_once('`') {
+            return KeyError::new(join(name), "this key appears twice; give it once");
         }
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
@@ -310,6 +423,65 @@ mod tests {
         );
         let e = errors(r#"{"version": 1} trailing"#);
         assert!(e[0].contains("trailing characters"), "{e:?}");
+    }
+
+    #[test]
+    fn lists_are_not_taken_for_objects() {
+        // serde reads a struct from a list of its fields; these were accepted.
+        assert_eq!(
+            errors("[1]"),
+            ["an answer file is a JSON object ({\"version\": 1, ...}), not a list"]
+        );
+        assert_eq!(
+            errors(r#"{"version": 1, "network": []}"#),
+            ["network: invalid type: a list, expected an object"]
+        );
+        assert_eq!(
+            errors(r#"{"version": 1, "disk": ["sda"]}"#),
+            ["disk: invalid type: a list, expected an object"]
+        );
+    }
+
+    #[test]
+    fn a_number_for_a_word_names_its_key() {
+        // serde_json reports these as "expected value", a syntax error
+        // without the key.
+        assert_eq!(
+            errors(r#"{"version": 1, "network": {"mode": 1}}"#),
+            ["network.mode: invalid type: number `1`, expected a string"]
+        );
+        assert_eq!(
+            errors(r#"{"version": 1, "partition_table": true}"#),
+            ["partition_table: invalid type: boolean `true`, expected a string"]
+        );
+    }
+
+    #[test]
+    fn encoding_size_and_empty_keys() {
+        assert!(parse_bytes(b"\xef\xbb\xbf{\"version\": 1}").is_ok());
+        assert_eq!(
+            parse_bytes(b"{\"version\": 1}\x00").unwrap_err()[0].to_string(),
+            "the file contains a NUL byte at offset 14: an answer file is UTF-8 text, not UTF-16 or binary"
+        );
+        assert_eq!(
+            parse_bytes(b"{\"keyboard\": \"\xff\"}").unwrap_err()[0].to_string(),
+            "the file is not UTF-8 text: the byte at offset 14 is not valid UTF-8"
+        );
+        let big = vec![b' '; volume::MAX_SIZE as usize + 1];
+        assert_eq!(
+            parse_bytes(&big).unwrap_err()[0].to_string(),
+            "the file has 1048577 bytes; an answer file has at most 1048576 (1 MiB)"
+        );
+        assert_eq!(
+            parse_bytes(b"\xff\xfe{\x00}\x00").unwrap_err()[0].to_string(),
+            "the file is UTF-16 text (it starts with a UTF-16 byte order mark); save it as UTF-8"
+        );
+        assert_eq!(
+            errors(r#"{"version": 1, "network": {"mode": "dhcp", "mode": "manual"}}"#),
+            ["network.mode: this key appears twice; give it once"]
+        );
+        let e = errors(r#"{"version": 1, "": 1}"#);
+        assert!(e[0].starts_with("\"\": unknown field"), "{e:?}");
     }
 
     #[test]

@@ -19,13 +19,13 @@ use std::time::Duration;
 pub mod msg;
 
 pub use msg::{
-    addr, attrs, get_addrs, get_links, replace_route, set_link, split, Addr, Link, NlMsg, Reply,
-    RouteSpec, IFF_LOOPBACK, IFF_LOWER_UP, IFF_UP, IF_OPER_UNKNOWN, RTPROT_DHCP, RTPROT_STATIC,
-    RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE,
+    addr, attrs, error_code, get_addrs, get_links, replace_route, set_link, split, Addr, Link,
+    NlMsg, Reply, RouteSpec, IFF_LOOPBACK, IFF_LOWER_UP, IFF_UP, IF_OPER_UNKNOWN, RTPROT_DHCP,
+    RTPROT_STATIC, RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE,
 };
 use msg::{
-    ne_u32, NLMSG_DONE, NLMSG_ERROR, NLM_F_MULTI, RTM_DELADDR, RTM_GETADDR, RTM_GETLINK,
-    RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE,
+    NLMSG_DONE, NLMSG_ERROR, NLM_F_MULTI, RTM_DELADDR, RTM_GETADDR, RTM_GETLINK, RTM_NEWADDR,
+    RTM_NEWLINK, RTM_NEWROUTE,
 };
 
 /// Errors talking to the kernel over netlink.
@@ -162,15 +162,14 @@ impl Netlink {
                 if reply.seq != seq || reply.kind != NLMSG_ERROR {
                     continue;
                 }
-                let errno = ne_u32(&reply.payload, 0)
-                    .ok_or(NetlinkError::Malformed("short error message"))?
-                    as i32;
+                let errno = error_code(&reply.payload)
+                    .ok_or(NetlinkError::Malformed("short error message"))?;
                 if errno == 0 {
                     return Ok(());
                 }
                 return Err(NetlinkError::Kernel {
                     request: what.to_string(),
-                    source: io::Error::from_raw_os_error(-errno),
+                    source: io::Error::from_raw_os_error(errno),
                 });
             }
         }
@@ -189,10 +188,10 @@ impl Netlink {
                 match reply.kind {
                     NLMSG_DONE => return Ok(out),
                     NLMSG_ERROR => {
-                        let errno = ne_u32(&reply.payload, 0).unwrap_or(0) as i32;
+                        let errno = error_code(&reply.payload).unwrap_or(0);
                         return Err(NetlinkError::Kernel {
                             request: what.to_string(),
-                            source: io::Error::from_raw_os_error(-errno),
+                            source: io::Error::from_raw_os_error(errno),
                         });
                     }
                     _ => {

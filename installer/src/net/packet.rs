@@ -105,14 +105,76 @@ pub struct Reply {
     pub message: Message,
 }
 
+/// Options whose length dhcproto's decoder takes on trust (a debug
+/// assertion, or `len - n` that underflows): code, shortest and longest
+/// value after consecutive parts are joined (RFC 3396), as it does.
+const TRUSTED_LENGTHS: [(u8, usize, usize); 8] = [
+    (80, 0, 0),           // rapid commit
+    (81, 3, usize::MAX),  // client FQDN: flags, two rcodes, name
+    (94, 3, 3),           // client network interface
+    (151, 1, usize::MAX), // bulk lease query status: code, text
+    (152, 4, 4),          // bulk lease query times
+    (153, 4, 4),
+    (154, 4, 4),
+    (155, 4, 4),
+];
+
+/// Whether every option in the options area (from offset 240) that
+/// dhcproto would decode unchecked has a length it can take. A packet
+/// whose options run past its end is left to the decoder, which refuses it.
+fn options_fit(bytes: &[u8]) -> bool {
+    let fits = |code: u8, len: usize| {
+        TRUSTED_LENGTHS
+            .iter()
+            .find(|(c, _, _)| *c == code)
+            .is_none_or(|(_, min, max)| (*min..=*max).contains(&len))
+    };
+    let mut rest = bytes.get(240..).unwrap_or(&[]);
+    let mut run: Option<(u8, usize)> = None;
+    while let Some((&code, tail)) = rest.split_first() {
+        if code == 0 || code == 255 {
+            // Pad and end close a run of parts.
+            if let Some((c, len)) = run.take() {
+                if !fits(c, len) {
+                    return false;
+                }
+            }
+            if code == 255 {
+                return true;
+            }
+            rest = tail;
+            continue;
+        }
+        let Some((&len, value)) = tail.split_first() else {
+            break;
+        };
+        let len = usize::from(len);
+        run = match run {
+            Some((c, total)) if c == code => Some((c, total + len)),
+            Some((c, total)) if !fits(c, total) => return false,
+            _ => Some((code, len)),
+        };
+        rest = value.get(len..).unwrap_or(&[]);
+    }
+    run.is_none_or(|(c, len)| fits(c, len))
+}
+
 /// Parses `bytes` as a reply to transaction `xid` from `mac`; `None` when
-/// it is not a DHCP reply for us (other clients' traffic is normal).
+/// it is not a DHCP reply for us (other clients' traffic is normal) or its
+/// options would trip the decoder.
 pub fn parse_reply(bytes: &[u8], xid: u32, mac: [u8; 6]) -> Option<Reply> {
+    if !options_fit(bytes) {
+        return None;
+    }
     let message = Message::decode(&mut Decoder::new(bytes)).ok()?;
     if message.opcode() != Opcode::BootReply || message.xid() != xid {
         return None;
     }
-    if message.chaddr().get(..6)? != mac {
+    // The MAC is the first 6 bytes of the 16-byte chaddr field (offset 28).
+    // Not `Message::chaddr()`: it slices by the packet's `hlen` and panics
+    // when a reply claims more than 16 bytes (any host on the link can send
+    // one).
+    if bytes.get(28..34)? != mac || !(6..=16).contains(&message.hlen()) {
         return None;
     }
     let kind = match message.opts().msg_type()? {
@@ -156,6 +218,67 @@ mod tests {
             }
         }
         None
+    }
+
+    #[test]
+    fn a_reply_whose_hardware_address_is_longer_than_its_field_is_ignored() {
+        // Found by the dhcp fuzz target: `hlen` 0x61 in a reply made
+        // dhcproto's chaddr() slice past its 16 bytes and panic.
+        // The fuzzer's input, 241 bytes: these 70, zeros, 0x12 at 233, 0x34 at 240.
+        let mut bytes = hex::decode(
+            "026161616161616102020106001234567800008000000000000a000201000011fb00\
+             06000f0a0002020000000052540012345600000000000000000000000000000000000000",
+        )
+        .unwrap();
+        bytes.resize(241, 0);
+        bytes[233] = 0x12;
+        bytes[240] = 0x34;
+        assert_eq!(bytes[2], 0x61, "hlen");
+        // The target answers for the transaction and MAC the packet names.
+        let xid = u32::from_be_bytes([0x61; 4]);
+        let mac = [0x01, 0x00, 0x00, 0x11, 0xfb, 0x00];
+        assert_eq!(parse_reply(&bytes, xid, mac), None);
+    }
+
+    /// A reply header (op 2, Ethernet, xid 0, no MAC), the magic cookie and
+    /// these options.
+    fn with_options(options: &[u8]) -> Vec<u8> {
+        let mut b = vec![0u8; 240];
+        b[0] = 2;
+        b[1] = 1;
+        b[2] = 6;
+        b[236..240].copy_from_slice(&[99, 130, 83, 99]);
+        b.extend_from_slice(options);
+        b
+    }
+
+    #[test]
+    fn options_the_decoder_takes_on_trust_must_have_their_length() {
+        // Found by the dhcp fuzz target: option 153 with 0 bytes and option
+        // 81 with 1 byte tripped dhcproto's debug assertions (and `len - 3`).
+        let ack = [53, 1, 5];
+        for bad in [
+            &[153u8, 0][..],
+            &[81, 1, 0],
+            &[80, 1, 0],
+            &[94, 2, 0, 0],
+            &[151, 0],
+        ] {
+            let b = with_options(&[&ack[..], bad, &[255]].concat());
+            assert!(!options_fit(&b), "{bad:?}");
+            assert_eq!(parse_reply(&b, 0, [0; 6]), None, "{bad:?}");
+        }
+        // Parts of one option are joined before the length counts.
+        assert!(options_fit(&with_options(&[81, 1, 0, 81, 2, 0, 0, 255])));
+        assert!(!options_fit(&with_options(&[
+            81, 1, 0, 0, 81, 2, 0, 0, 255
+        ])));
+        assert!(options_fit(&with_options(&[
+            153, 4, 0, 0, 0, 1, 80, 0, 255
+        ])));
+        // Without an end option, and cut short: left to the decoder.
+        assert!(options_fit(&with_options(&[53, 1, 5, 12, 9, b'a'])));
+        assert!(!options_fit(&with_options(&[53, 1, 5, 152, 2, 0, 0])));
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub enum InputError {
         input: String,
     },
     /// The text has the wrong number of dot-separated numbers.
-    #[error("{input} is not an IPv4 address: it has {parts} parts, an IPv4 address has 4")]
+    #[error("{input} is not an IPv4 address: it has {parts} {}, an IPv4 address has 4", if *parts == 1 { "part" } else { "parts" })]
     PartCount {
         /// What was typed.
         input: String,
@@ -203,7 +203,7 @@ pub enum InputError {
         len: usize,
     },
     /// A character outside a-z, 0-9 and `-`.
-    #[error("\"{input}\" contains \"{ch}\"; only letters a-z, digits and hyphens are allowed")]
+    #[error("\"{input}\" contains \"{}\"; only letters a-z, digits and hyphens are allowed", shown(&ch.to_string()))]
     BadChar {
         /// What was typed.
         input: String,
@@ -312,15 +312,23 @@ impl ListError {
 /// The longest input echoed back in a message; longer text is cut.
 pub const SHOWN_MAX: usize = 40;
 
-/// The input as echoed in messages: at most [`SHOWN_MAX`] characters, then `...`.
+/// The input as echoed in messages: at most [`SHOWN_MAX`] characters, then
+/// `...`; control characters escaped (`\u{1b}`), so nothing typed or read
+/// from a file moves the cursor or recolours the console when shown.
 pub fn shown(input: &str) -> String {
-    if input.chars().count() <= SHOWN_MAX {
-        input.to_string()
-    } else {
-        let mut s: String = input.chars().take(SHOWN_MAX).collect();
-        s.push_str("...");
-        s
+    let mut s = String::new();
+    for (i, c) in input.chars().enumerate() {
+        if i == SHOWN_MAX {
+            s.push_str("...");
+            break;
+        }
+        if c.is_control() {
+            s.extend(c.escape_unicode());
+        } else {
+            s.push(c);
+        }
     }
+    s
 }
 
 #[cfg(test)]
@@ -332,6 +340,35 @@ mod tests {
         assert_eq!(shown("abc"), "abc");
         let long = "x".repeat(50);
         assert_eq!(shown(&long), format!("{}...", "x".repeat(40)));
+        assert_eq!(shown(&"x".repeat(40)), "x".repeat(40));
+    }
+
+    #[test]
+    fn control_characters_are_escaped_when_shown() {
+        // An escape sequence typed or read from a file must not reach the
+        // console as one.
+        assert_eq!(shown("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(shown("web\u{7}"), "web\\u{7}");
+        assert_eq!(
+            InputError::BadChar {
+                input: shown("web\u{7}"),
+                ch: '\u{7}'
+            }
+            .to_string(),
+            "\"web\\u{7}\" contains \"\\u{7}\"; only letters a-z, digits and hyphens are allowed"
+        );
+    }
+
+    #[test]
+    fn a_single_part_is_not_called_parts() {
+        let one = InputError::PartCount {
+            input: "1111".into(),
+            parts: 1,
+        };
+        assert_eq!(
+            one.to_string(),
+            "1111 is not an IPv4 address: it has 1 part, an IPv4 address has 4"
+        );
     }
 
     #[test]

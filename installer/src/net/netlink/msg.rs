@@ -279,6 +279,14 @@ pub fn split(mut buf: &[u8]) -> Result<Vec<Reply>, NetlinkError> {
     Ok(out)
 }
 
+/// The verdict an `NLMSG_ERROR` payload carries: `Some(0)` acknowledges,
+/// any other value is the errno (positive); `None` when the payload is too
+/// short to hold one. The kernel sends `-errno`; a value that cannot be
+/// negated (`i32::MIN`) becomes `i32::MAX`, an unknown errno, not an overflow.
+pub fn error_code(payload: &[u8]) -> Option<i32> {
+    Some((ne_u32(payload, 0)? as i32).saturating_neg())
+}
+
 /// Iterates over the attributes in `b`: (type, data).
 pub fn attrs(mut b: &[u8]) -> Vec<(u16, &[u8])> {
     let mut out = Vec::new();
@@ -399,6 +407,14 @@ impl Addr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_code_of_every_errno_including_the_one_that_cannot_be_negated() {
+        assert_eq!(error_code(&0i32.to_ne_bytes()), Some(0));
+        assert_eq!(error_code(&(-17i32).to_ne_bytes()), Some(17));
+        assert_eq!(error_code(&i32::MIN.to_ne_bytes()), Some(i32::MAX));
+        assert_eq!(error_code(&[0, 0, 0]), None);
+    }
 
     #[test]
     fn set_link_up_with_mtu_golden_bytes() {
