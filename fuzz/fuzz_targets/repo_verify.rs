@@ -1,7 +1,8 @@
 //! The vendor repository's signed metadata as the installer verifies it:
 //! the envelope (JSON, base64, signatures), then each payload kind
 //! (manifest, serial record) with format, expiry, rollback and
-//! kind-specific checks, and the serial number parser.
+//! kind-specific checks, the snapshot and its checks of the other files,
+//! and the serial number parser.
 //!
 //! Random bytes never carry a valid signature, so the first byte picks a
 //! mode: the rest is either a whole envelope (mode `E`, the envelope parser
@@ -13,6 +14,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use vendor_repo::keys::{SecretKey, TrustStore};
+use vendor_repo::snapshot::{self, Snapshot};
 use vendor_repo::{manifest, registry, signed, Manifest, Serial, SerialRecord};
 
 /// The time the checks run at (inside the seeds' validity).
@@ -51,6 +53,20 @@ fn check_record(bytes: &[u8], trust: &TrustStore) {
     }
 }
 
+fn check_snapshot(bytes: &[u8], trust: &TrustStore) {
+    if let Ok(s) = Snapshot::verify(bytes, trust, NOW, 0) {
+        // The checks of listed files never panic, whatever the entries say.
+        for (path, entry) in &s.manifests {
+            let _ = s.check_manifest(path, entry.version, bytes);
+            let _ = s.check_manifest(path, entry.version.saturating_add(1), bytes);
+        }
+        for (id, entry) in &s.serials {
+            let _ = s.check_serial(id, entry.version.saturating_sub(1), bytes);
+        }
+        let _ = s.check_manifest("models/example-appliance/stable/manifest.json", 1, bytes);
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
@@ -61,7 +77,9 @@ fuzz_target!(|data: &[u8]| {
         b'E' => {
             check_manifest(rest, &trust);
             check_record(rest, &trust);
+            check_snapshot(rest, &trust);
         }
+        b'N' => check_snapshot(&signed::sign(snapshot::PAYLOAD_TYPE, rest, &[&key]), &trust),
         b'M' => check_manifest(&signed::sign(manifest::PAYLOAD_TYPE, rest, &[&key]), &trust),
         b'R' => check_record(&signed::sign(registry::PAYLOAD_TYPE, rest, &[&key]), &trust),
         b'S' => {
