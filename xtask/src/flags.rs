@@ -60,6 +60,14 @@ xflags::xflags! {
             optional --check-reproducible
         }
 
+        /// Build the reference appliance's components (kernel, stage 1
+        /// initramfs, root image) and its release description; prints the
+        /// directory. Needs what appliance-root needs.
+        cmd appliance-reference {
+            /// Output directory (default target/appliance-reference).
+            optional --out dir: PathBuf
+        }
+
         /// Inspect a built ISO with the reference tools.
         cmd check-iso {
             /// The ISO (default: build one as `cargo xtask iso` does).
@@ -146,7 +154,11 @@ xflags::xflags! {
             }
 
             /// Test key, test CA and test repository in target/test-vendor.
-            cmd test-vendor {}
+            cmd test-vendor {
+                /// Also build the reference appliance (root, minutes) and
+                /// publish it on the channel `reference`.
+                optional --reference
+            }
         }
 
         /// Everything CI runs, in order.
@@ -337,6 +349,7 @@ mod tests {
             "xtask iso",
             "xtask appliance",
             "xtask appliance-root",
+            "xtask appliance-reference",
             "xtask check-iso",
             "xtask qemu-test",
             "xtask bench",

@@ -20,6 +20,7 @@ mod lockfile;
 mod product;
 mod project;
 mod qemu;
+mod reference;
 mod repo;
 mod serve;
 mod testrepo;
@@ -101,6 +102,11 @@ fn run() -> Result<()> {
                 Ok(())
             }
         },
+        XtaskCmd::ApplianceReference(f) => {
+            let built = reference::build(f.out)?;
+            println!("{}", built.dir.display());
+            Ok(())
+        }
         XtaskCmd::CheckIso(f) => {
             let path = match f.path {
                 Some(p) => p,
@@ -190,8 +196,11 @@ fn repo_command(cmd: RepoCmd) -> Result<()> {
             };
             serve::serve(&f.repo, &listen, tls)
         }
-        RepoCmd::TestVendor(_) => {
+        RepoCmd::TestVendor(f) => {
             let v = testrepo::ensure()?;
+            if f.reference {
+                testrepo::publish_reference(&v)?;
+            }
             println!("{}", v.repo.display());
             Ok(())
         }

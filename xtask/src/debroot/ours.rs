@@ -1,0 +1,187 @@
+//! What the project adds to the reference appliance's root image after
+//! mmdebstrap: our own programs with their systemd units (enabled as their
+//! `[Install]` sections say), the kernel modules the running system loads,
+//! and the mount point of the data partition. The list of programs is data
+//! ([`PROGRAMS`]); everything here is deterministic given the epoch.
+//!
+//! Kernel modules: the pinned kernel's NIC, disk and file system drivers
+//! ([`RUNTIME_MODULES`] and their closure, byte for byte) go to
+//! `/lib/modules/<release>/`, and the image's own `depmod` writes the binary
+//! indexes systemd-udevd (libkmod) reads.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::cmd::Cmd;
+use crate::{appliance, inputs, kmodset, project};
+
+/// One of our programs in the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Program {
+    /// The Cargo package that builds it (statically linked).
+    pub package: &'static str,
+    /// The binary's name; installed as `/usr/sbin/<binary>`.
+    pub binary: &'static str,
+    /// Its systemd units, relative to the repository root; installed in
+    /// `/usr/lib/systemd/system/` and enabled by their `WantedBy=`.
+    pub units: &'static [&'static str],
+}
+
+/// Our programs in the root image (stage 1, `appliance-init`, lives in the
+/// initramfs only).
+pub const PROGRAMS: &[Program] = &[];
+
+/// Kernel modules the running appliance loads (network adapters of common
+/// hypervisors and servers, and the file systems it mounts), with their
+/// dependency closure.
+pub const RUNTIME_MODULES: &[&str] = &[
+    "virtio_net",
+    "e1000",
+    "e1000e",
+    "igb",
+    "ixgbe",
+    "tg3",
+    "bnx2",
+    "vmxnet3",
+    "hv_netvsc",
+    "tulip",
+    "ahci",
+    "ata_piix",
+    "sd_mod",
+    "sr_mod",
+    "virtio_blk",
+    "virtio_scsi",
+    "vmw_pvscsi",
+    "mptsas",
+    "hv_storvsc",
+    "nvme",
+    "squashfs",
+    "ext4",
+    "overlay",
+    "vfat",
+    "nls_cp437",
+    "nls_ascii",
+    "nls_iso8859_1",
+    "nls_utf8",
+];
+
+/// Directories the image must have for stage 1 (mount points).
+pub const MOUNT_POINTS: &[&str] = &["data"];
+
+/// Where binaries go.
+const BIN_DIR: &str = "usr/sbin";
+/// Where units go.
+const UNIT_DIR: &str = "usr/lib/systemd/system";
+
+/// The targets a unit's `[Install]` section names in `WantedBy=`.
+pub fn wanted_by(unit_text: &str) -> Vec<String> {
+    let mut section = "";
+    let mut out = Vec::new();
+    for line in unit_text.lines().map(str::trim) {
+        if line.starts_with('[') && line.ends_with(']') {
+            section = line;
+        } else if section == "[Install]" {
+            if let Some(v) = line.strip_prefix("WantedBy=") {
+                out.extend(v.split_whitespace().map(str::to_string));
+            }
+        }
+    }
+    out
+}
+
+/// The symbolic links `systemctl enable` would make for `unit` (file name)
+/// wanted by `targets`: `(link path in the image, link target)`.
+pub fn enable_links(unit: &str, targets: &[String]) -> Vec<(String, String)> {
+    targets
+        .iter()
+        .map(|t| {
+            (
+                format!("etc/systemd/system/{t}.wants/{unit}"),
+                format!("/{UNIT_DIR}/{unit}"),
+            )
+        })
+        .collect()
+}
+
+/// Adds programs, units, enable links, modules and mount points to `rootfs`.
+pub fn add(rootfs: &Path, programs: &[Program]) -> Result<()> {
+    for dir in MOUNT_POINTS {
+        fs::create_dir_all(rootfs.join(dir))?;
+    }
+    for p in programs {
+        let bin = appliance::build_static(p.package)?;
+        let built = bin.with_file_name(p.binary);
+        let dest = rootfs.join(BIN_DIR).join(p.binary);
+        fs::copy(&built, &dest).with_context(|| {
+            format!("installing {} as /{BIN_DIR}/{}", built.display(), p.binary)
+        })?;
+        set_mode(&dest, 0o755)?;
+        for unit in p.units {
+            install_unit(rootfs, &project::root().join(unit))?;
+        }
+    }
+    let inputs = inputs::ensure()?;
+    let (modules_dir, release) = inputs.kernel_modules()?;
+    let n = kmodset::write_modules(rootfs, &modules_dir, &release, RUNTIME_MODULES)?.len();
+    // The image's own depmod (kmod) writes the binary indexes libkmod reads.
+    Cmd::new("chroot")
+        .arg(rootfs)
+        .args(["/sbin/depmod", "--all", &release])
+        .run()
+        .context("running the image's depmod")?;
+    eprintln!("root image: {n} kernel modules of {release}");
+    Ok(())
+}
+
+fn install_unit(rootfs: &Path, src: &Path) -> Result<()> {
+    let Some(name) = src.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        bail!("{}: not a unit file", src.display());
+    };
+    let text =
+        fs::read_to_string(src).with_context(|| format!("reading the unit {}", src.display()))?;
+    let dest = rootfs.join(UNIT_DIR).join(&name);
+    fs::write(&dest, &text)?;
+    set_mode(&dest, 0o644)?;
+    for (link, target) in enable_links(&name, &wanted_by(&text)) {
+        let link: PathBuf = rootfs.join(link);
+        if let Some(dir) = link.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let _ = fs::remove_file(&link);
+        std::os::unix::fs::symlink(&target, &link)
+            .with_context(|| format!("enabling {name}: {}", link.display()))?;
+    }
+    Ok(())
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .with_context(|| format!("chmod {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_are_enabled_where_their_install_section_says() {
+        let unit = "[Unit]\nDescription=x\nWantedBy=not-here.target\n\n[Service]\nExecStart=/usr/sbin/x\n\n\
+                    [Install]\nWantedBy=multi-user.target sysinit.target\nWantedBy=network-pre.target\n";
+        let targets = wanted_by(unit);
+        assert_eq!(
+            targets,
+            ["multi-user.target", "sysinit.target", "network-pre.target"]
+        );
+        assert_eq!(
+            enable_links("appliance-web.service", &targets[..1]),
+            [(
+                "etc/systemd/system/multi-user.target.wants/appliance-web.service".to_string(),
+                "/usr/lib/systemd/system/appliance-web.service".to_string()
+            )]
+        );
+        assert!(wanted_by("[Service]\nExecStart=/x\n").is_empty());
+    }
+}
