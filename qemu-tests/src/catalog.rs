@@ -2,11 +2,11 @@
 //! shows them.
 
 use crate::scenario::Scenario;
-use crate::suites::{appliance, boot, faults, flows, installed, installs, serials};
+use crate::suites::{appliance, boot, faults, flows, installed, installs, reference, serials};
 
 /// All scenarios: the boot matrix, the installer flows, the serial-number
 /// checks, the appliance's first boot, the installed disk's boot loaders,
-/// the full installs and the install faults.
+/// the full installs, the install faults and the reference appliance.
 pub fn all() -> Vec<Scenario> {
     let mut v = boot::scenarios();
     v.extend(flows::scenarios());
@@ -15,6 +15,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(installed::scenarios());
     v.extend(installs::scenarios());
     v.extend(faults::scenarios());
+    v.extend(reference::scenarios());
     v
 }
 
@@ -71,7 +72,8 @@ install-fault-small-disk  (representative)
 install-fault-two-disks
 install-fault-kill
 hyperv-gen1-dmi-no-disk
-install-offline";
+install-offline
+reference-bios";
 
     #[test]
     fn the_list_is_unchanged() {
@@ -88,7 +90,7 @@ install-offline";
             .collect();
         let want: Vec<&str> = LIST.lines().collect();
         assert_eq!(got, want);
-        assert_eq!(got.len(), 48);
+        assert_eq!(got.len(), 49);
     }
 
     #[test]

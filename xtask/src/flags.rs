@@ -66,6 +66,9 @@ xflags::xflags! {
         cmd appliance-reference {
             /// Output directory (default target/appliance-reference).
             optional --out dir: PathBuf
+            /// Keep the root image of an earlier build in the output
+            /// directory (while working on stage 1; the image is not rebuilt).
+            optional --keep-root
         }
 
         /// Inspect a built ISO with the reference tools.

@@ -103,7 +103,7 @@ fn run() -> Result<()> {
             }
         },
         XtaskCmd::ApplianceReference(f) => {
-            let built = reference::build(f.out)?;
+            let built = reference::build(f.out, f.keep_root)?;
             println!("{}", built.dir.display());
             Ok(())
         }

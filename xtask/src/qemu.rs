@@ -7,7 +7,7 @@ use qemu_tests::qemu::FirmwarePaths;
 use qemu_tests::scenario::{self, IsoVariant, Outcome, RunOptions};
 
 use crate::assemble::{self, IsoOptions};
-use crate::{appliance, project, testrepo};
+use crate::{appliance, project, reference, testrepo};
 
 #[derive(Debug, Clone)]
 pub struct QemuTestOptions {
@@ -61,6 +61,12 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
         None => assemble::build(&iso_options(None)?)?.0,
     };
     let appliance_dir = Some(appliance::Options::from_env(None)?.out);
+    // The reference appliance (root, minutes) only when a scenario boots it.
+    let reference_dir = if chosen.iter().any(|s| s.needs.reference) {
+        Some(reference::build(None, false)?.dir)
+    } else {
+        None
+    };
     let data_dir = project::root().join("qemu-tests").join("data");
     let mut answer_isos = std::collections::BTreeMap::new();
     let mut variants: Vec<&str> = chosen
@@ -103,6 +109,7 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
             cert: vendor.tls.server_cert.clone(),
             key: vendor.tls.server_key.clone(),
         }),
+        reference_dir,
     };
     eprintln!(
         "running {} scenario(s) with {} job(s) under {}; logs in {}",

@@ -179,8 +179,9 @@ pub struct Built {
 }
 
 /// Builds everything into `out` (default [`default_dir`]). Needs root (the
-/// root image).
-pub fn build(out: Option<PathBuf>) -> Result<Built> {
+/// root image). `keep_root`: reuse the root image an earlier build left in
+/// `out` (for work on stage 1).
+pub fn build(out: Option<PathBuf>, keep_root: bool) -> Result<Built> {
     let dir = out.unwrap_or_else(default_dir);
     let epoch = epoch::build_epoch()?;
     let inputs = inputs::ensure()?;
@@ -191,12 +192,17 @@ pub fn build(out: Option<PathBuf>) -> Result<Built> {
         .with_context(|| format!("copying {}", kernel.display()))?;
     let initrd = initrd(&inputs, &init, epoch)?;
     fs::write(dir.join("initrd.img"), &initrd)?;
-    let image = debroot::build(Some(dir.join("root")))?;
     let root = dir.join("root.squashfs");
-    let _ = fs::remove_file(&root);
-    if fs::hard_link(&image.path, &root).is_err() {
-        fs::copy(&image.path, &root)?;
-    }
+    let root_bytes = if keep_root && root.is_file() {
+        fs::metadata(&root)?.len()
+    } else {
+        let image = debroot::build(Some(dir.join("root")))?;
+        let _ = fs::remove_file(&root);
+        if fs::hard_link(&image.path, &root).is_err() {
+            fs::copy(&image.path, &root)?;
+        }
+        image.size
+    };
     let release = dir.join("release.json");
     fs::write(
         &release,
@@ -205,7 +211,7 @@ pub fn build(out: Option<PathBuf>) -> Result<Built> {
     eprintln!(
         "reference appliance: initrd.img {} bytes, root.squashfs {} bytes",
         initrd.len(),
-        image.size
+        root_bytes
     );
     Ok(Built { dir, release })
 }

@@ -60,7 +60,7 @@ fn cli(args: Vec<String>) -> Result<()> {
                         p.boot.describe(),
                         p.root,
                         p.data,
-                        if p.test_marker.is_some() {
+                        if p.test_marker {
                             " (with the test-only marker hook)"
                         } else {
                             ""

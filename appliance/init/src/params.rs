@@ -8,9 +8,10 @@
 //!   (the manifest's `boot.cmdline`, made from the same layout the installer
 //!   numbers the partitions by: the n-th partition of the layout is
 //!   partition n, on MBR and GPT alike);
-//! - `appliance.test_marker=write|check` — TEST ONLY, set by the QEMU tests:
-//!   stage 1 writes (or checks and reports) a marker file on the data
-//!   partition, so a test proves the partition persists across reboots.
+//! - `appliance.test_marker` — TEST ONLY, set by the QEMU tests: stage 1
+//!   reports the marker file on the data partition when it is there, and
+//!   writes it when not, so a test proves the partition persists across
+//!   reboots (the same command line on every boot).
 
 use installer::bootpart::{self, BootSpec};
 use installer::cmdline::KernelCmdline;
@@ -22,15 +23,6 @@ pub const PARAM_DATA: &str = "appliance.data";
 /// The tests' marker hook (see the module docs).
 pub const PARAM_TEST_MARKER: &str = "appliance.test_marker";
 
-/// What the tests ask stage 1 to do with the marker file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TestMarker {
-    /// Write `/data/test-marker` (the install id of the record).
-    Write,
-    /// Report whether it is there and what it holds.
-    Check,
-}
-
 /// Stage 1's parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Params {
@@ -40,8 +32,8 @@ pub struct Params {
     pub root: u32,
     /// Partition number of the data partition.
     pub data: u32,
-    /// The tests' marker hook.
-    pub test_marker: Option<TestMarker>,
+    /// The tests' marker hook (test only).
+    pub test_marker: bool,
 }
 
 fn number(cmdline: &KernelCmdline, key: &str) -> Result<u32, String> {
@@ -74,12 +66,10 @@ impl Params {
             ));
         }
         let test_marker = match cmdline.get(PARAM_TEST_MARKER) {
-            None => None,
-            Some("write") => Some(TestMarker::Write),
-            Some("check") => Some(TestMarker::Check),
+            None => cmdline.has(PARAM_TEST_MARKER),
             Some(v) => {
                 return Err(format!(
-                    "{PARAM_TEST_MARKER}={v}: expected write or check (a test-only hook)"
+                    "{PARAM_TEST_MARKER}={v}: takes no value (a test-only hook)"
                 ))
             }
         };
@@ -112,12 +102,12 @@ mod tests {
                 boot: BootSpec::Volume(0x7E57_0001),
                 root: 2,
                 data: 3,
-                test_marker: None,
+                test_marker: false,
             }
         );
-        let p = parse("appliance.root=2 appliance.data=3 appliance.test_marker=check").unwrap();
+        let p = parse("appliance.root=2 appliance.data=3 appliance.test_marker").unwrap();
         assert_eq!(p.boot, BootSpec::Label("APPBOOT".into()));
-        assert_eq!(p.test_marker, Some(TestMarker::Check));
+        assert!(p.test_marker);
     }
 
     #[test]
@@ -145,7 +135,7 @@ mod tests {
             ),
             (
                 "appliance.root=2 appliance.data=3 appliance.test_marker=yes",
-                "appliance.test_marker=yes: expected write or check (a test-only hook)",
+                "appliance.test_marker=yes: takes no value (a test-only hook)",
             ),
         ] {
             assert_eq!(parse(line).unwrap_err(), want, "{line}");

@@ -29,7 +29,7 @@ use installer::sys::mount;
 
 use crate::blank::{self, Contents};
 use crate::error::Stage1Error;
-use crate::params::{Params, TestMarker};
+use crate::params::Params;
 use crate::persist::{self, DataDirs};
 
 /// Stage 1's own state directory (tmpfs; moved into the new root with `/run`).
@@ -183,8 +183,8 @@ fn run_steps(cmdline: &KernelCmdline, consoles: &mut Consoles) -> Result<Never, 
             source,
         }
     })?;
-    if let Some(m) = params.test_marker {
-        test_marker(m, &record.install_id, consoles).map_err(Stage1Error::TestMarker)?;
+    if params.test_marker {
+        test_marker(&record.install_id, consoles).map_err(Stage1Error::TestMarker)?;
     }
 
     // 8. systemd.
@@ -271,20 +271,16 @@ fn write_private(path: &str, data: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
-/// TEST ONLY (`appliance.test_marker=`): writes the marker or reports it.
-fn test_marker(m: TestMarker, install_id: &str, consoles: &mut Consoles) -> std::io::Result<()> {
-    match m {
-        TestMarker::Write => {
+/// TEST ONLY (`appliance.test_marker`): reports the marker on the data
+/// partition, or writes it (the record's install id) when absent.
+fn test_marker(install_id: &str, consoles: &mut Consoles) -> std::io::Result<()> {
+    match std::fs::read_to_string(TEST_MARKER_FILE) {
+        Ok(text) => consoles.say(&format!("APPLIANCE-TEST-MARKER present {text}")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             write_private(TEST_MARKER_FILE, install_id.as_bytes())?;
             consoles.say(&format!("APPLIANCE-TEST-MARKER written {install_id}"));
         }
-        TestMarker::Check => match std::fs::read_to_string(TEST_MARKER_FILE) {
-            Ok(text) => consoles.say(&format!("APPLIANCE-TEST-MARKER present {text}")),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                consoles.say("APPLIANCE-TEST-MARKER absent")
-            }
-            Err(e) => return Err(e),
-        },
+        Err(e) => return Err(e),
     }
     Ok(())
 }

@@ -54,6 +54,7 @@ pub fn scenarios() -> Vec<Scenario> {
             iso: true,
             appliance: false,
             backend: true,
+            reference: false,
         };
         s
     };

@@ -8,4 +8,5 @@ pub mod faults;
 pub mod flows;
 pub mod installed;
 pub mod installs;
+pub mod reference;
 pub mod serials;

@@ -432,7 +432,7 @@ mod tests {
         }
         for p in ours::PROGRAMS {
             assert!(
-                entry(&format!("/usr/sbin/{}", p.binary)).is_some(),
+                entry(&format!("/usr/bin/{}", p.binary)).is_some(),
                 "{}",
                 p.binary
             );

@@ -22,11 +22,14 @@ use crate::{appliance, inputs, kmodset, project};
 pub struct Program {
     /// The Cargo package that builds it (statically linked).
     pub package: &'static str,
-    /// The binary's name; installed as `/usr/sbin/<binary>`.
+    /// The binary's name; installed as `/usr/bin/<binary>`.
     pub binary: &'static str,
     /// Its systemd units, relative to the repository root; installed in
     /// `/usr/lib/systemd/system/` and enabled by their `WantedBy=`.
     pub units: &'static [&'static str],
+    /// Other files: (path in the repository, absolute path in the image),
+    /// mode 0644 (e.g. a `sysusers.d` entry for the service's user).
+    pub files: &'static [(&'static str, &'static str)],
 }
 
 /// Our programs in the root image (stage 1, `appliance-init`, lives in the
@@ -71,7 +74,7 @@ pub const RUNTIME_MODULES: &[&str] = &[
 pub const MOUNT_POINTS: &[&str] = &["data"];
 
 /// Where binaries go.
-const BIN_DIR: &str = "usr/sbin";
+const BIN_DIR: &str = "usr/bin";
 /// Where units go.
 const UNIT_DIR: &str = "usr/lib/systemd/system";
 
@@ -120,6 +123,15 @@ pub fn add(rootfs: &Path, programs: &[Program]) -> Result<()> {
         set_mode(&dest, 0o755)?;
         for unit in p.units {
             install_unit(rootfs, &project::root().join(unit))?;
+        }
+        for (src, dest) in p.files {
+            let to = rootfs.join(dest.trim_start_matches('/'));
+            if let Some(dir) = to.parent() {
+                fs::create_dir_all(dir)?;
+            }
+            fs::copy(project::root().join(src), &to)
+                .with_context(|| format!("installing {src} as {dest}"))?;
+            set_mode(&to, 0o644)?;
         }
     }
     let inputs = inputs::ensure()?;
