@@ -1,0 +1,86 @@
+//! The HTTP application: routes, their shared state, and the headers every
+//! response carries. Socket-free, so handlers are tested with
+//! `tower::ServiceExt::oneshot`; `server` runs it on TLS connections.
+//!
+//! The set-up wizard is meant to live here too: its routes go into
+//! [`router`] (a `.nest("/setup", …)`), its state into [`AppState`]. Handlers
+//! that need the client's address take `ConnectInfo<SocketAddr>`, which
+//! `server` inserts into every request.
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::certs::CertStore;
+use crate::limits::Limits;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The certificate being served (its fingerprints are on the page).
+    pub certs: Arc<CertStore>,
+}
+
+/// `Content-Security-Policy` of every response: the pages load nothing from
+/// anywhere else, and no other site may frame them.
+pub const CSP: &str = "default-src 'self'; frame-ancestors 'none'";
+
+/// Headers set on every response, 404s included. No
+/// `Strict-Transport-Security`: browsers ignore it for IP addresses, and
+/// on a host name it would remove the click-through that a regenerated
+/// self-signed certificate needs.
+pub const SECURITY_HEADERS: &[(header::HeaderName, &str)] = &[
+    (header::CONTENT_SECURITY_POLICY, CSP),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (header::CACHE_CONTROL, "no-store"),
+];
+
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(name.clone(), HeaderValue::from_static(value));
+    }
+    response
+}
+
+async fn ready_page(State(state): State<AppState>) -> Html<String> {
+    let id = state.certs.current();
+    Html(crate::page::ready(&id.cert_sha256, &id.spki_sha256))
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "Not Found\n",
+    )
+        .into_response()
+}
+
+/// The application with its body limit, request deadline and headers.
+pub fn router(state: AppState, limits: &Limits) -> Router {
+    Router::new()
+        .route("/", get(ready_page))
+        .route("/healthz", get(healthz))
+        .fallback(not_found)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(limits.body))
+        .layer(RequestBodyLimitLayer::new(limits.body))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request,
+        ))
+        .layer(axum::middleware::map_response(security_headers))
+}
