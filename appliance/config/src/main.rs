@@ -1,0 +1,107 @@
+//! `appliance-firstboot`: the reference appliance's first-boot unit and the
+//! console text's watcher. See `--help` and docs/appliance.md.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use appliance_config::{firstboot, keys, watch};
+
+const HELP: &str = "\
+appliance-firstboot: desired state, keys and console text of the appliance
+
+USAGE:
+  appliance-firstboot [run] [OPTIONS]      apply the desired state (the handover record
+                                           the first time), make missing keys, show the
+                                           console text (appliance-firstboot.service)
+  appliance-firstboot watch [OPTIONS]      keep the console text and DHCP name servers
+                                           current (appliance-console.service)
+  appliance-firstboot rotate-setup-code [--root DIR]
+                                           replace the setup code (the console shows the
+                                           new one)
+
+OPTIONS:
+  --root DIR         the appliance's root directory (default /)
+  --handover FILE    the handover record (default /run/appliance/handover.json)
+  --console PATH     print the console text there (repeatable; default: the kernel's
+                     consoles from /sys/class/tty/console/active)
+  -h, --help         this text
+";
+
+struct Args {
+    command: String,
+    opts: firstboot::Options,
+}
+
+fn parse(args: impl Iterator<Item = String>) -> Result<Option<Args>> {
+    let mut command = None;
+    let mut root = None;
+    let mut handover = None;
+    let mut consoles = Vec::new();
+    let mut it = args;
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().with_context(|| format!("{name} needs a value"));
+        match a.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--root" => root = Some(PathBuf::from(value("--root")?)),
+            "--handover" => handover = Some(PathBuf::from(value("--handover")?)),
+            "--console" => consoles.push(PathBuf::from(value("--console")?)),
+            "run" | "watch" | "rotate-setup-code" if command.is_none() => command = Some(a),
+            other => bail!("unknown argument {other:?}; see --help"),
+        }
+    }
+    let mut opts = firstboot::Options::production();
+    if let Some(r) = root {
+        opts.root = r;
+    }
+    if let Some(h) = handover {
+        opts.handover = h;
+    }
+    if !consoles.is_empty() {
+        opts.consoles = consoles;
+    }
+    Ok(Some(Args {
+        command: command.unwrap_or_else(|| "run".into()),
+        opts,
+    }))
+}
+
+fn main() -> Result<()> {
+    let Some(args) = parse(std::env::args().skip(1))? else {
+        print!("{HELP}");
+        return Ok(());
+    };
+    let opts = &args.opts;
+    match args.command.as_str() {
+        "run" => {
+            let out = firstboot::run(opts, time::OffsetDateTime::now_utc())?;
+            for w in &out.warnings {
+                println!("warning: {w}");
+            }
+            println!(
+                "desired state: generation {}{}",
+                out.generation,
+                if out.new_generation { " (new)" } else { "" }
+            );
+            println!("files written: {}", out.applied.changed.join(" "));
+            if !out.applied.removed.is_empty() {
+                println!("files removed: {}", out.applied.removed.join(" "));
+            }
+            if !out.applied.restart.is_empty() {
+                let units: Vec<&str> = out.applied.restart.iter().map(String::as_str).collect();
+                println!("units reading changed files: {}", units.join(" "));
+            }
+            println!(
+                "keys made: {:?}; kept: {:?}",
+                out.keys.generated, out.keys.kept
+            );
+        }
+        "watch" => watch::run(&opts.root, &opts.consoles)?,
+        "rotate-setup-code" => {
+            keys::rotate_setup_code(&opts.root)?;
+            watch::once(&opts.root, &opts.consoles, true)?;
+            println!("the setup code was replaced; the console shows the new one");
+        }
+        other => bail!("unknown command {other:?}"),
+    }
+    Ok(())
+}
