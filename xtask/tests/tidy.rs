@@ -208,10 +208,7 @@ const WRITABLE_OPENS: &[(&str, &str)] = &[
         "installer/src/keyboard/apply.rs",
         "the VT whose keymap is loaded",
     ),
-    (
-        "sample-appliance/src/firstboot.rs",
-        "files under /run",
-    ),
+    ("sample-appliance/src/firstboot.rs", "files under /run"),
     (
         "installer/src/bootpart/early.rs",
         "/dev/console and the kernel command line's consoles (appliance PID 1)",

@@ -74,7 +74,6 @@ pub fn read_newc(mut b: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
     }
 }
 
-
 impl installer::install::apply::BootSources for BootFiles {
     fn read(&self, path: &str) -> std::io::Result<Vec<u8>> {
         self.get(path)
@@ -112,5 +111,4 @@ mod tests {
             ]
         );
     }
-
 }

@@ -115,10 +115,7 @@ fn manifest(dir: &Path, extra: &str) -> Result<(vendor_repo::Manifest, Vec<(Stri
         let bytes = fs::read(dir.join(&file)).with_context(|| format!("reading {file}"))?;
         obj.insert("size".into(), bytes.len().into());
         obj.insert("content_size".into(), bytes.len().into());
-        obj.insert(
-            "sha256".into(),
-            hex::encode(Sha256::digest(&bytes)).into(),
-        );
+        obj.insert("sha256".into(), hex::encode(Sha256::digest(&bytes)).into());
         let name = obj["name"].as_str().unwrap_or_default().to_string();
         names.push((name, file));
     }
@@ -217,11 +214,20 @@ fn boot(
     data: &str,
     marker: &str,
 ) -> Result<(Vm, Duration)> {
-    let mut vm = Vm::spawn("qemu-system-x86_64", &cfg.args(), &dir.join(format!("{name}.log")))?;
+    let mut vm = Vm::spawn(
+        "qemu-system-x86_64",
+        &cfg.args(),
+        &dir.join(format!("{name}.log")),
+    )?;
     vm.expect(&format!("APPLIANCE-STAGE1 data={data}"), LOGIN_TIMEOUT)
-        .with_context(|| format!("{name}: waiting for stage 1 to mount the data partition ({data})"))?;
-    vm.expect(&format!("APPLIANCE-TEST-MARKER {marker}"), Duration::from_secs(30))
-        .with_context(|| format!("{name}: waiting for the test marker ({marker})"))?;
+        .with_context(|| {
+            format!("{name}: waiting for stage 1 to mount the data partition ({data})")
+        })?;
+    vm.expect(
+        &format!("APPLIANCE-TEST-MARKER {marker}"),
+        Duration::from_secs(30),
+    )
+    .with_context(|| format!("{name}: waiting for the test marker ({marker})"))?;
     let left = LOGIN_TIMEOUT.saturating_sub(vm.elapsed());
     vm.expect("login:", left)
         .with_context(|| format!("{name}: waiting for systemd's login prompt on ttyS0"))?;

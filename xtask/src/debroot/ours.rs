@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::cmd::Cmd;
-use crate::{appliance, inputs, kmodset, project};
+use crate::{appliance, inputs, keymaps, kmodset, project};
 
 /// One of our programs in the image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +34,30 @@ pub struct Program {
 
 /// Our programs in the root image (stage 1, `appliance-init`, lives in the
 /// initramfs only).
-pub const PROGRAMS: &[Program] = &[];
+pub const PROGRAMS: &[Program] = &[
+    Program {
+        package: "appliance-config",
+        binary: "appliance-firstboot",
+        units: &[
+            "appliance/config/units/appliance-firstboot.service",
+            "appliance/config/units/appliance-console.service",
+        ],
+        files: &[],
+    },
+    Program {
+        package: "appliance-web",
+        binary: "appliance-web",
+        units: &["appliance/web/units/appliance-web.service"],
+        files: &[(
+            "appliance/web/units/appliance-web.sysusers",
+            "/usr/lib/sysusers.d/appliance-web.conf",
+        )],
+    },
+];
+
+/// The installer's keyboard list (`index.json` of the compiled keymaps),
+/// which first boot maps the handover record's keyboard code with.
+pub const KEYMAPS_JSON: &str = "usr/share/appliance/keymaps.json";
 
 /// Kernel modules the running appliance loads (network adapters of common
 /// hypervisors and servers, and the file systems it mounts), with their
@@ -114,8 +137,7 @@ pub fn add(rootfs: &Path, programs: &[Program]) -> Result<()> {
         fs::create_dir_all(rootfs.join(dir))?;
     }
     for p in programs {
-        let bin = appliance::build_static(p.package)?;
-        let built = bin.with_file_name(p.binary);
+        let built = appliance::build_static_bin(p.package, p.binary)?;
         let dest = rootfs.join(BIN_DIR).join(p.binary);
         fs::copy(&built, &dest).with_context(|| {
             format!("installing {} as /{BIN_DIR}/{}", built.display(), p.binary)
@@ -135,6 +157,14 @@ pub fn add(rootfs: &Path, programs: &[Program]) -> Result<()> {
         }
     }
     let inputs = inputs::ensure()?;
+    let index = keymaps::ensure(&inputs)?
+        .into_iter()
+        .find(|(path, _)| path.ends_with(keymaps::INDEX))
+        .context("the compiled keymaps have no index.json")?;
+    let to = rootfs.join(KEYMAPS_JSON);
+    fs::create_dir_all(to.parent().unwrap_or(rootfs))?;
+    fs::write(&to, index.1)?;
+    set_mode(&to, 0o644)?;
     let (modules_dir, release) = inputs.kernel_modules()?;
     let n = kmodset::write_modules(rootfs, &modules_dir, &release, RUNTIME_MODULES)?.len();
     // The image's own depmod (kmod) writes the binary indexes libkmod reads.
@@ -195,5 +225,43 @@ mod tests {
             )]
         );
         assert!(wanted_by("[Service]\nExecStart=/x\n").is_empty());
+    }
+}
+
+#[cfg(test)]
+mod program_tests {
+    use super::*;
+
+    /// Every listed program is a workspace package with that binary, and
+    /// every unit and file exists and is started by something.
+    #[test]
+    fn the_programs_are_the_workspaces() {
+        let root = project::root();
+        for p in PROGRAMS {
+            let manifest = ["appliance/config", "appliance/web"]
+                .iter()
+                .map(|d| fs::read_to_string(root.join(d).join("Cargo.toml")).unwrap_or_default())
+                .find(|t| t.contains(&format!("name = \"{}\"", p.package)))
+                .unwrap_or_else(|| panic!("no crate named {}", p.package));
+            assert!(
+                manifest.contains(&format!("name = \"{}\"", p.binary)),
+                "{} builds no binary {}",
+                p.package,
+                p.binary
+            );
+            for u in p.units {
+                let text = fs::read_to_string(root.join(u)).unwrap();
+                assert!(!wanted_by(&text).is_empty(), "{u} is never started");
+                assert!(
+                    text.contains(&format!("/usr/bin/{}", p.binary)),
+                    "{u} does not run /usr/bin/{}",
+                    p.binary
+                );
+            }
+            for (src, dest) in p.files {
+                assert!(root.join(src).is_file(), "{src}");
+                assert!(dest.starts_with('/'), "{dest}");
+            }
+        }
     }
 }
