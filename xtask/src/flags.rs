@@ -90,6 +90,9 @@ xflags::xflags! {
             optional --jobs n: usize
             /// Boot this ISO instead of building one.
             optional --iso path: PathBuf
+            /// Use this reference appliance (the output directory of
+            /// appliance-reference) instead of building one.
+            optional --reference dir: PathBuf
             /// Print the scenario names and exit.
             optional --list
         }

@@ -125,6 +125,7 @@ fn run() -> Result<()> {
                 scenarios: f.scenario,
                 jobs: f.jobs.unwrap_or(2),
                 iso: f.iso,
+                reference: f.reference,
             };
             qemu::qemu_test(&opts).map(|_| ())
         }

@@ -17,6 +17,8 @@ pub struct QemuTestOptions {
     pub scenarios: Vec<String>,
     pub jobs: usize,
     pub iso: Option<PathBuf>,
+    /// A reference appliance build to use instead of building one.
+    pub reference: Option<PathBuf>,
 }
 
 /// Runs the chosen scenarios; fails when any fails. Returns the outcomes for benchmarks.
@@ -62,10 +64,12 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
     };
     let appliance_dir = Some(appliance::Options::from_env(None)?.out);
     // The reference appliance (root, minutes) only when a scenario boots it.
-    let reference_dir = if chosen.iter().any(|s| s.needs.reference) {
-        Some(reference::build(None, false)?.dir)
-    } else {
-        None
+    let reference_dir = match &opts.reference {
+        Some(dir) => Some(dir.clone()),
+        None if chosen.iter().any(|s| s.needs.reference) => {
+            Some(reference::build(None, false)?.dir)
+        }
+        None => None,
     };
     let data_dir = project::root().join("qemu-tests").join("data");
     let mut answer_isos = std::collections::BTreeMap::new();

@@ -11,7 +11,8 @@
 //!    `/sys` and `/run` moved into it (so tools of the image run in it);
 //! 5. the data partition: formatted with the image's `mke2fs` only when
 //!    blank ([`crate::blank`]), mounted on `/sysroot/data`;
-//! 6. `/etc` overlaid and `/var` bound from it ([`crate::persist`]);
+//! 6. `/etc` overlaid and `/var` bound from it ([`crate::persist`]), a
+//!    tmpfs on `/tmp`;
 //! 7. the handover record copied to `/run/appliance/handover.json` (0600);
 //! 8. `switch_root` to `/sysroot`, exec `/sbin/init` (systemd).
 
@@ -175,6 +176,8 @@ fn run_steps(cmdline: &KernelCmdline, consoles: &mut Consoles) -> Result<Never, 
         "/sysroot/etc",
     )?;
     mount::bind(&dirs.var, "/sysroot/var")?;
+    // The image's /tmp is read-only; Debian mounts no tmpfs there itself.
+    mount::mount_tmp("/sysroot/tmp")?;
 
     // 7. The record for the appliance's services.
     write_private(HANDOVER_TARGET, record_text.as_bytes()).map_err(|source| {

@@ -215,6 +215,20 @@ pub fn mount_overlay(
     )
 }
 
+/// Mounts an empty tmpfs (mode 1777, no set-uid files or device nodes) on
+/// `target`, e.g. `/tmp` of a read-only root image.
+pub fn mount_tmp(target: &'static str) -> Result<(), MountError> {
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    mount_at(
+        Some(Path::new("tmpfs")),
+        target,
+        Some("tmpfs"),
+        flags,
+        Some("mode=1777"),
+        "tmpfs",
+    )
+}
+
 /// Bind-mounts the directory `source` on `target`.
 pub fn bind(source: &Path, target: &'static str) -> Result<(), MountError> {
     mount_at(Some(source), target, None, MsFlags::MS_BIND, None, "bind")

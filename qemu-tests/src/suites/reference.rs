@@ -31,8 +31,9 @@ use vendor_repo::manifest::Component;
 use crate::harness::bootfiles::BootFiles;
 use crate::harness::child::Vm;
 use crate::harness::disk::handover_json;
-use crate::harness::qemu::{Contents, Controller, Drive, Firmware, Medium, Network, Nic, VmConfig};
+use crate::harness::qemu::{Controller, Firmware, Medium, Network, Nic, VmConfig};
 use crate::scenario::{Needs, RunOptions, Scenario, Script, Timings};
+use crate::steps::target_drive;
 
 /// The test disk's size.
 const DISK_MIB: u64 = 2048;
@@ -47,7 +48,7 @@ const TEST_MARKER: &str = "appliance.test_marker";
 
 /// `reference-bios`.
 pub fn scenarios() -> Vec<Scenario> {
-    let mut s = Scenario::boot("reference-bios".into(), Firmware::Bios, Medium::Disk);
+    let mut s = Scenario::boot("reference-bios".into(), Firmware::Bios, Medium::Cd);
     s.script = Script::Custom(run);
     s.needs = Needs {
         iso: true,
@@ -179,11 +180,13 @@ fn install_disk(reference: &Path, boot: &BootFiles, disk: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The ISO as the CD (boot order 1) and the installed disk written through
+/// (boot order 0), as after an install with the ISO still attached.
 fn vm_config(opts: &RunOptions, dir: &Path, disk: &Path) -> Result<VmConfig> {
     Ok(VmConfig {
         firmware: Firmware::Bios,
-        medium: Medium::Disk,
-        image: disk.to_path_buf(),
+        medium: Medium::Cd,
+        image: opts.iso.clone(),
         memory_mib: opts.memory_mib,
         kvm: opts.kvm,
         vars: opts.vars_for(Firmware::Bios, dir)?,
@@ -193,15 +196,14 @@ fn vm_config(opts: &RunOptions, dir: &Path, disk: &Path) -> Result<VmConfig> {
             model: "e1000".into(),
             network: Network::User,
         }),
-        drives: vec![Drive {
-            id: "iso".into(),
-            image: opts.iso.clone(),
-            contents: Contents::Cdrom,
-            controller: Controller::Ide { bus: 1, unit: None },
-            serial: None,
-            bootindex: None,
-        }],
-        ..VmConfig::default()
+        kernel: None,
+        medium_bootindex: 1,
+        drives: vec![target_drive(
+            Controller::Ide { bus: 0, unit: None },
+            disk,
+            Some(0),
+        )],
+        dmi: None,
     })
 }
 

@@ -167,6 +167,13 @@ pub fn add(rootfs: &Path, programs: &[Program]) -> Result<()> {
     set_mode(&to, 0o644)?;
     let (modules_dir, release) = inputs.kernel_modules()?;
     let n = kmodset::write_modules(rootfs, &modules_dir, &release, RUNTIME_MODULES)?.len();
+    // What depmod and libkmod read about the built-in modules and the order.
+    for name in ["modules.builtin.modinfo", "modules.order"] {
+        let from = modules_dir.join(name);
+        if from.is_file() {
+            fs::copy(&from, rootfs.join("lib/modules").join(&release).join(name))?;
+        }
+    }
     // The image's own depmod (kmod) writes the binary indexes libkmod reads.
     Cmd::new("chroot")
         .arg(rootfs)
