@@ -73,7 +73,7 @@ install-fault-two-disks
 install-fault-kill
 hyperv-gen1-dmi-no-disk
 install-offline
-reference-bios";
+reference-bios  (representative)";
 
     #[test]
     fn the_list_is_unchanged() {
