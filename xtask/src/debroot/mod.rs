@@ -430,6 +430,12 @@ mod tests {
         ] {
             assert!(entry(path).is_some(), "{path} is not in the image");
         }
+        for (link, _) in ours::DISABLED {
+            // A link's line goes on with ` -> target`.
+            let listed =
+                |l: &str| l.contains(&format!(" /{link} ")) || l.ends_with(&format!(" /{link}"));
+            assert!(!listing.lines().any(listed), "{link} is still enabled");
+        }
         for p in ours::PROGRAMS {
             assert!(
                 entry(&format!("/usr/bin/{}", p.binary)).is_some(),

@@ -93,6 +93,19 @@ pub const RUNTIME_MODULES: &[&str] = &[
     "nls_utf8",
 ];
 
+/// Units Debian's packages enable that the appliance does not want, as the
+/// enable links removed, each with its reason.
+pub const DISABLED: &[(&str, &str)] = &[
+    (
+        "etc/systemd/system/multi-user.target.wants/e2scrub_reap.service",
+        "removes stale e2scrub LVM snapshots; the appliance has no LVM, and it held the boot for 24 s under TCG",
+    ),
+    (
+        "etc/systemd/system/timers.target.wants/e2scrub_all.timer",
+        "scrubs ext4 on LVM weekly; the appliance has no LVM",
+    ),
+];
+
 /// Directories the image must have for stage 1 (mount points).
 pub const MOUNT_POINTS: &[&str] = &["data"];
 
@@ -135,6 +148,13 @@ pub fn enable_links(unit: &str, targets: &[String]) -> Vec<(String, String)> {
 pub fn add(rootfs: &Path, programs: &[Program]) -> Result<()> {
     for dir in MOUNT_POINTS {
         fs::create_dir_all(rootfs.join(dir))?;
+    }
+    for (link, why) in DISABLED {
+        let p = rootfs.join(link);
+        if fs::symlink_metadata(&p).is_ok() {
+            fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
+            eprintln!("disabled /{link}: {why}");
+        }
     }
     for p in programs {
         let built = appliance::build_static_bin(p.package, p.binary)?;
@@ -232,6 +252,17 @@ mod tests {
             )]
         );
         assert!(wanted_by("[Service]\nExecStart=/x\n").is_empty());
+    }
+
+    #[test]
+    fn only_enable_links_are_disabled() {
+        for (link, why) in DISABLED {
+            assert!(
+                link.starts_with("etc/systemd/system/") && link.contains(".wants/"),
+                "{link}"
+            );
+            assert!(!why.is_empty());
+        }
     }
 }
 
