@@ -50,7 +50,7 @@ const TEST_MARKER: &str = "appliance.test_marker";
 pub fn scenarios() -> Vec<Scenario> {
     let mut s = Scenario::boot("reference-bios".into(), Firmware::Bios, Medium::Cd);
     s.script = Script::Custom(run);
-    // Both boots take about 2.5 min under TCG on 2 shared cores.
+    // Both boots take about 2.5 to 3.5 min under TCG on 2 shared cores.
     s.representative = true;
     s.needs = Needs {
         iso: true,
