@@ -7,11 +7,7 @@ use std::io::Cursor;
 
 use libfuzzer_sys::fuzz_target;
 
-// The appliance is a binary crate; its boot sector parser is one pure file
-// with no dependency but thiserror, so the target compiles it directly.
-#[path = "../../sample-appliance/src/fatlabel.rs"]
-#[allow(dead_code)]
-mod fatlabel;
+use installer::bootpart::fatlabel;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(bs) = fatlabel::parse(data) {

@@ -8,6 +8,7 @@
 
 pub mod answers;
 pub mod backend;
+pub mod bootpart;
 pub mod buildinfo;
 pub mod cli;
 pub mod cmdline;

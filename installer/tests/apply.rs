@@ -234,7 +234,11 @@ fn check_boot_partition(path: &Path, job: &Job, firmware: Firmware) {
 }
 
 fn check_rootfs(path: &Path, job: &Job) {
-    let data = job.layout.named("data").unwrap();
+    check_rootfs_at(path, job, "data");
+}
+
+fn check_rootfs_at(path: &Path, job: &Job, partition: &str) {
+    let data = job.layout.named(partition).unwrap();
     let mut f = std::fs::File::open(path).unwrap();
     f.seek(SeekFrom::Start(data.offset())).unwrap();
     let mut got = vec![0u8; 8 << 20];
@@ -371,5 +375,79 @@ fn a_tampered_boot_file_is_never_created() {
     );
     drop(fs);
     let _ = std::fs::remove_file(&part);
+    let _ = std::fs::remove_file(&path);
+}
+
+/// The reference appliance's layout: boot (vfat), root (the image, GPT type
+/// "Linux root x86-64"), data (`empty`, the rest of the disk). The data
+/// partition's ends are cleared even where an earlier install left bytes,
+/// and the GPT names the partitions by their labels.
+#[test]
+fn an_empty_partition_is_cleared_at_both_ends_and_typed_in_the_gpt() {
+    use vendor_repo::manifest::{Filesystem, PartitionKind};
+    let (data, mut m) = component_data();
+    m.layout.partitions[1].name = "root".into();
+    m.layout.partitions[1].label = "APPROOT".into();
+    m.layout.partitions[1].kind = PartitionKind::Root;
+    m.layout.partitions[1].grow = false;
+    let mut empty = m.layout.partitions[1].clone();
+    empty.name = "data".into();
+    empty.label = "APPDATA".into();
+    empty.kind = PartitionKind::Linux;
+    empty.filesystem = Filesystem::Empty;
+    empty.grow = true;
+    m.layout.partitions.push(empty);
+    for c in &mut m.components {
+        if c.name == "rootfs" {
+            c.destination.partition = "root".into();
+        }
+    }
+    m.validate().unwrap();
+    let job = job(Firmware::Uefi, TableKind::Gpt, m);
+    let (path, mut f) = image("empty-partition");
+    // What an earlier install left: 0xAA everywhere.
+    let junk = vec![0xAAu8; 1 << 20];
+    for _ in 0..(DISK >> 20) {
+        f.write_all(&junk).unwrap();
+    }
+    let mut comps = Memory {
+        data: data.into_iter().collect(),
+        corrupt: None,
+    };
+    let mut lines = Vec::new();
+    apply::run(&job, &mut f, &mut comps, &FakeBoot, &extras(), &mut |p| {
+        lines.push(p.line.clone())
+    })
+    .unwrap();
+    assert!(
+        lines.iter().any(|l| l == "Cleared partition 3 (data)."),
+        "{lines:?}"
+    );
+    let d = job.layout.named("data").unwrap();
+    let mut img = std::fs::File::open(&path).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    for at in [d.offset(), d.offset() + d.bytes() - (1 << 20)] {
+        img.seek(SeekFrom::Start(at)).unwrap();
+        img.read_exact(&mut buf).unwrap();
+        assert!(buf.iter().all(|&b| b == 0), "not cleared at {at}");
+    }
+    // The middle is not written (no time spent on a large disk).
+    img.seek(SeekFrom::Start(d.offset() + (1 << 20))).unwrap();
+    img.read_exact(&mut buf[..16]).unwrap();
+    assert_eq!(buf[..16], [0xAA; 16]);
+    let g = gpt::GptConfig::new().writable(false).open(&path).unwrap();
+    let parts = g.partitions();
+    assert_eq!(parts[&2].name, "APPROOT");
+    assert_eq!(
+        parts[&2].part_type_guid,
+        gpt::partition_types::LINUX_ROOT_X64
+    );
+    assert_eq!(parts[&3].name, "APPDATA");
+    assert_eq!(parts[&3].part_type_guid, gpt::partition_types::LINUX_FS);
+    assert_eq!(
+        parts[&3].last_lba + 1,
+        (DISK / 512 - plan::GPT_BACKUP) / plan::ALIGN * plan::ALIGN
+    );
+    check_rootfs_at(&path, &job, "root");
     let _ = std::fs::remove_file(&path);
 }

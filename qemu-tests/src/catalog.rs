@@ -2,11 +2,12 @@
 //! shows them.
 
 use crate::scenario::Scenario;
-use crate::suites::{appliance, boot, faults, flows, installed, installs, secrets, serials};
+use crate::suites::{appliance, boot, faults, flows, installed, installs, reference, secrets, serials};
 
 /// All scenarios: the boot matrix, the installer flows, the serial-number
 /// checks, the appliance's first boot, the installed disk's boot loaders,
-/// the full installs, the install faults and the secrets scan.
+/// the full installs, the install faults, the secrets scan and the
+/// reference appliance.
 pub fn all() -> Vec<Scenario> {
     let mut v = boot::scenarios();
     v.extend(flows::scenarios());
@@ -16,6 +17,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(installs::scenarios());
     v.extend(faults::scenarios());
     v.extend(secrets::scenarios());
+    v.extend(reference::scenarios());
     v
 }
 
@@ -73,7 +75,8 @@ install-fault-two-disks
 install-fault-kill
 hyperv-gen1-dmi-no-disk
 install-offline
-install-secrets  (representative)";
+install-secrets  (representative)
+reference-bios  (representative)";
 
     #[test]
     fn the_list_is_unchanged() {
@@ -90,7 +93,7 @@ install-secrets  (representative)";
             .collect();
         let want: Vec<&str> = LIST.lines().collect();
         assert_eq!(got, want);
-        assert_eq!(got.len(), 49);
+        assert_eq!(got.len(), 50);
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub struct Needs {
     /// The test repository and its TLS files ([`RunOptions::backend`]),
     /// served by the scenario itself.
     pub backend: bool,
+    /// `cargo xtask appliance-reference`'s output
+    /// ([`RunOptions::reference_dir`]; building it needs root).
+    pub reference: bool,
 }
 
 impl Needs {
@@ -43,6 +46,7 @@ impl Needs {
         iso: true,
         appliance: false,
         backend: false,
+        reference: false,
     };
 }
 
@@ -159,6 +163,9 @@ pub struct RunOptions {
     /// The test vendor's repository and TLS files (nginx serves them on
     /// 127.0.0.1:18443; fault scenarios serve them themselves).
     pub backend: Option<Backend>,
+    /// `cargo xtask appliance-reference`'s output, for the reference
+    /// appliance's scenarios.
+    pub reference_dir: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -196,6 +203,13 @@ impl RunOptions {
         )
     }
 
+    /// `cargo xtask appliance-reference`'s output directory.
+    pub fn reference(&self) -> Result<&Path> {
+        self.reference_dir.as_deref().context(
+            "no reference appliance (run through `cargo xtask qemu-test`, which builds it)",
+        )
+    }
+
     /// The test repository and its TLS files.
     pub fn backend(&self) -> Result<&Backend> {
         self.backend
@@ -218,6 +232,9 @@ impl RunOptions {
         }
         if s.needs.backend {
             self.backend()?;
+        }
+        if s.needs.reference {
+            self.reference()?;
         }
         Ok(())
     }
@@ -433,6 +450,7 @@ mod tests {
             firmware: FirmwarePaths::default(),
             appliance_dir: None,
             backend: None,
+            reference_dir: None,
         }
     }
 

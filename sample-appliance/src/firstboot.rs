@@ -3,19 +3,18 @@
 //! that fails becomes a problem shown on the consoles and on the page; none
 //! stops the sequence.
 
-use std::collections::BTreeSet;
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::time::Duration;
 
-use image_builder::kmod::index::ModuleIndex;
+use installer::bootpart::early::{self, Consoles};
+use installer::bootpart::{self, BootSpec};
 use installer::cmdline::KernelCmdline;
-use installer::modload::{self, Coldplug, KernelLoader, Timing};
+use installer::modload::{self, Coldplug, KernelLoader};
 use installer::net::{NetConfig, SystemNet};
 
-use crate::bootpart::{self, BootSpec, RecordError};
 use crate::tls;
 use crate::view::{self, View};
 
@@ -36,51 +35,6 @@ pub const NAMED_MODULES: &[&str] = &[
 /// How long to wait for the boot partition to appear.
 const BOOT_WAIT: Duration = Duration::from_secs(20);
 
-/// Every console of the kernel command line (`console=ttyS0,115200` →
-/// `/dev/ttyS0`), else `/dev/console`.
-pub struct Consoles {
-    files: Vec<File>,
-}
-
-impl Consoles {
-    /// Opens the consoles named on `cmdline`.
-    pub fn open(cmdline: &KernelCmdline) -> Consoles {
-        let mut paths: Vec<PathBuf> = Vec::new();
-        for name in cmdline.consoles() {
-            let p = Path::new("/dev").join(&name);
-            if !name.contains('/') && !paths.contains(&p) {
-                paths.push(p);
-            }
-        }
-        if paths.is_empty() {
-            paths.push(PathBuf::from("/dev/console"));
-        }
-        let files = paths
-            .iter()
-            .filter_map(|p| {
-                OpenOptions::new()
-                    .write(true)
-                    .custom_flags(libc::O_NOCTTY)
-                    .open(p)
-                    .ok()
-            })
-            .collect();
-        Consoles { files }
-    }
-
-    /// Writes `text` (newline added when missing) to every console.
-    pub fn say(&mut self, text: &str) {
-        let mut t = text.to_string();
-        if !t.ends_with('\n') {
-            t.push('\n');
-        }
-        for f in &mut self.files {
-            let _ = f.write_all(t.as_bytes());
-            let _ = f.flush();
-        }
-    }
-}
-
 /// What the boot produced: what to show and the TLS material to serve with.
 pub struct Ready {
     /// Consoles and page content.
@@ -93,99 +47,7 @@ pub struct Ready {
 
 /// Mounts the API file systems and points fds 0–2 at `/dev/console`.
 pub fn early_setup() {
-    for spec in installer::sys::mount::api_mounts() {
-        if let Err(e) = installer::sys::mount::mount_one(&spec) {
-            if !spec.optional {
-                eprintln!("sample-appliance: {e}");
-            }
-        }
-    }
-    if let Ok(f) = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NOCTTY)
-        .open("/dev/console")
-    {
-        use std::os::fd::AsRawFd;
-        for fd in 0..3 {
-            let _ = nix::unistd::dup2(f.as_raw_fd(), fd);
-        }
-    }
-    // Only warnings and worse from the kernel on the consoles, so that its
-    // messages do not split our lines.
-    let _ = std::fs::write("/proc/sys/kernel/printk", "4 4 1 7");
-    let _ = std::fs::DirBuilder::new()
-        .mode(0o700)
-        .recursive(true)
-        .create(RUN_DIR);
-    installer::log::init(&installer::log::LogConfig {
-        tag: "appliance".into(),
-        file: Path::new(RUN_DIR).join("appliance.log"),
-        kmsg: true,
-        echo_min: None,
-    });
-    if let Err(e) = nix::sys::reboot::set_cad_enabled(false) {
-        installer::log::warn(&format!("cannot disable Ctrl-Alt-Del: {e}"));
-    }
-    seed_rng_in_background();
-}
-
-/// A blocking `getrandom(2)` in a thread, as the installer's PID 1 does:
-/// some crates (dhcproto's transaction ids through `rand`) wait for the
-/// kernel's pool by polling `/dev/random`, which never initialises it on a
-/// VM without RDRAND or virtio-rng (QEMU TCG); a blocking `getrandom` makes
-/// the kernel generate jitter entropy (about a second).
-fn seed_rng_in_background() {
-    let spawned = std::thread::Builder::new()
-        .name("entropy".into())
-        .spawn(|| {
-            let start = Instant::now();
-            let mut buf = [0u8; 16];
-            // SAFETY: a valid buffer of the given length; flags 0 = block until ready.
-            let rc = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if rc < 0 {
-                installer::log::warn(&format!(
-                    "getrandom failed: {}",
-                    std::io::Error::last_os_error()
-                ));
-            } else {
-                installer::log::info(&format!(
-                    "kernel random number generator ready after {:.1} s",
-                    start.elapsed().as_secs_f64()
-                ));
-            }
-        });
-    if let Err(e) = spawned {
-        installer::log::warn(&format!("cannot start the entropy thread: {e}"));
-    }
-}
-
-/// Drivers: module index, file systems by name, then coldplug.
-fn drivers<'a>(
-    index: &'a ModuleIndex,
-    cmdline: &'a KernelCmdline,
-    module_dir: &Path,
-) -> Coldplug<'a, KernelLoader> {
-    let loader = KernelLoader {
-        module_dir: module_dir.to_path_buf(),
-    };
-    let mut cp = Coldplug::new(index, cmdline, loader);
-    for m in NAMED_MODULES {
-        if let Err(e) = cp.load_by_name(m) {
-            installer::log::warn(&format!("{m}: {e}"));
-        }
-    }
-    modload::run_coldplug(&mut cp, sys_modaliases, Timing::default());
-    installer::log::info(&format!(
-        "drivers: {} modules loaded, {} failed",
-        cp.loaded_count(),
-        cp.failures().len()
-    ));
-    cp
-}
-
-fn sys_modaliases() -> BTreeSet<String> {
-    modload::scan_modaliases(Path::new("/sys/devices"))
+    early::early_setup("appliance", RUN_DIR);
 }
 
 /// Finds and mounts the boot partition and reads the record, loading
@@ -198,29 +60,7 @@ fn record(
         cmdline.get(bootpart::PARAM_BOOT),
         cmdline.get(bootpart::PARAM_BOOT_VOLUME),
     )?;
-    let start = Instant::now();
-    let mut cp = cp;
-    let dev = loop {
-        if let Some(d) = bootpart::find(&spec, Path::new("/sys"), Path::new("/dev"))? {
-            break d;
-        }
-        if start.elapsed() >= BOOT_WAIT {
-            let seen = bootpart::block_devices(Path::new("/sys")).join(", ");
-            return Err(RecordError::NoPartition(
-                spec.describe(),
-                if seen.is_empty() {
-                    "no disks".into()
-                } else {
-                    seen
-                },
-            )
-            .to_string());
-        }
-        if let Some(cp) = cp.as_deref_mut() {
-            cp.pass(&sys_modaliases());
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    };
+    let dev = early::wait_for_boot_partition(&spec, BOOT_WAIT, cp)?;
     installer::log::info(&format!("boot partition: {}", dev.display()));
     bootpart::mount_ro(&dev, BOOT_MOUNT).map_err(|e| e.to_string())?;
     bootpart::read_record(Path::new(BOOT_MOUNT)).map_err(|e| e.to_string())
@@ -264,7 +104,7 @@ pub fn run() -> Ready {
     let module_dir = Path::new("/lib/modules").join(release);
     let index = modload::load_index(&module_dir);
     let mut cp = match &index {
-        Ok(index) => Some(drivers(index, &cmdline, &module_dir)),
+        Ok(index) => Some(early::drivers(index, &cmdline, &module_dir, NAMED_MODULES)),
         Err(e) => {
             view.problems.push(format!("no drivers can be loaded: {e}"));
             None

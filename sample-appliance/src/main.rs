@@ -10,8 +10,6 @@
 //!
 //! Outside PID 1: `sample-appliance check-handover FILE` checks a record.
 
-mod bootpart;
-mod fatlabel;
 mod firstboot;
 mod netsetup;
 mod server;

@@ -70,6 +70,9 @@ pub enum PartitionKind {
     Boot,
     /// Linux data.
     Linux,
+    /// The appliance's root file system image (GPT type "Linux root
+    /// x86-64", so tools recognise it; MBR type 0x83 like `linux`).
+    Root,
 }
 
 /// A filesystem the installer creates.
@@ -80,6 +83,10 @@ pub enum Filesystem {
     Vfat,
     /// Nothing: a partition image is written raw.
     None,
+    /// Nothing, and no image either: the installer clears the partition's
+    /// first and last MiB, so no earlier file system signature survives,
+    /// and the appliance formats it on its first boot.
+    Empty,
 }
 
 /// One partition.
@@ -382,7 +389,7 @@ impl Manifest {
                     }
                     if p.filesystem != Filesystem::None {
                         return Err(format!(
-                            "{}: partition images need `filesystem: none`",
+                            "{}: partition images need `filesystem: none` (an `empty` partition receives nothing)",
                             at("destination.partition")
                         ));
                     }

@@ -122,6 +122,11 @@ pub fn build(opts: &Options) -> Result<Components> {
 
 /// Builds `package` as a static release binary for x86_64 (no libc at run time).
 pub fn build_static(package: &str) -> Result<PathBuf> {
+    build_static_bin(package, package)
+}
+
+/// Builds the binary `binary` of `package` statically (see [`build_static`]).
+pub fn build_static_bin(package: &str, binary: &str) -> Result<PathBuf> {
     let triple = "x86_64-unknown-linux-gnu";
     Cmd::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["build", "--quiet", "--release", "--package", package])
@@ -133,7 +138,7 @@ pub fn build_static(package: &str) -> Result<PathBuf> {
     let bin = project::target_dir()
         .join(triple)
         .join("release")
-        .join(package);
+        .join(binary);
     if !bin.is_file() {
         bail!("cargo did not produce {}", bin.display());
     }

@@ -140,6 +140,7 @@ pub fn iso() -> Result<()> {
         scenarios: Vec::new(),
         jobs: 2,
         iso: Some(dir.join("warm.iso")),
+        reference: None,
     });
 
     println!("\n== bench iso ==");

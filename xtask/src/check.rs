@@ -87,6 +87,7 @@ pub fn ci() -> Result<()> {
         scenarios: Vec::new(),
         jobs: 2,
         iso: Some(a.out.clone()),
+        reference: None,
     })?;
     Ok(())
 }

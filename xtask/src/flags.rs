@@ -67,6 +67,17 @@ xflags::xflags! {
             optional --check-reproducible
         }
 
+        /// Build the reference appliance's components (kernel, stage 1
+        /// initramfs, root image) and its release description; prints the
+        /// directory. Needs what appliance-root needs.
+        cmd appliance-reference {
+            /// Output directory (default target/appliance-reference).
+            optional --out dir: PathBuf
+            /// Keep the root image of an earlier build in the output
+            /// directory (while working on stage 1; the image is not rebuilt).
+            optional --keep-root
+        }
+
         /// Inspect a built ISO with the reference tools.
         cmd check-iso {
             /// The ISO (default: build one as `cargo xtask iso` does).
@@ -86,6 +97,9 @@ xflags::xflags! {
             optional --jobs n: usize
             /// Boot this ISO instead of building one.
             optional --iso path: PathBuf
+            /// Use this reference appliance (the output directory of
+            /// appliance-reference) instead of building one.
+            optional --reference dir: PathBuf
             /// Print the scenario names and exit.
             optional --list
         }
@@ -168,7 +182,11 @@ xflags::xflags! {
             }
 
             /// Test key, test CA and test repository in target/test-vendor.
-            cmd test-vendor {}
+            cmd test-vendor {
+                /// Also build the reference appliance (root, minutes) and
+                /// publish it on the channel `reference`.
+                optional --reference
+            }
         }
 
         /// Run the fuzz targets (fuzz/) one after the other with libFuzzer:
@@ -391,6 +409,7 @@ mod tests {
             "xtask iso",
             "xtask appliance",
             "xtask appliance-root",
+            "xtask appliance-reference",
             "xtask check-iso",
             "xtask qemu-test",
             "xtask bench",

@@ -21,6 +21,7 @@ mod lockfile;
 mod product;
 mod project;
 mod qemu;
+mod reference;
 mod repo;
 mod serve;
 mod testrepo;
@@ -110,6 +111,11 @@ fn run() -> Result<()> {
                 Ok(())
             }
         },
+        XtaskCmd::ApplianceReference(f) => {
+            let built = reference::build(f.out, f.keep_root)?;
+            println!("{}", built.dir.display());
+            Ok(())
+        }
         XtaskCmd::CheckIso(f) => {
             let path = match f.path {
                 Some(p) => p,
@@ -128,6 +134,7 @@ fn run() -> Result<()> {
                 scenarios: f.scenario,
                 jobs: f.jobs.unwrap_or(2),
                 iso: f.iso,
+                reference: f.reference,
             };
             qemu::qemu_test(&opts).map(|_| ())
         }
@@ -224,8 +231,11 @@ fn repo_command(cmd: RepoCmd) -> Result<()> {
             };
             serve::serve(&f.repo, &listen, tls)
         }
-        RepoCmd::TestVendor(_) => {
+        RepoCmd::TestVendor(f) => {
             let v = testrepo::ensure()?;
+            if f.reference {
+                testrepo::publish_reference(&v)?;
+            }
             println!("{}", v.repo.display());
             Ok(())
         }

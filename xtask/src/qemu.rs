@@ -7,7 +7,7 @@ use qemu_tests::qemu::FirmwarePaths;
 use qemu_tests::scenario::{self, IsoVariant, Outcome, RunOptions};
 
 use crate::assemble::{self, IsoOptions};
-use crate::{appliance, project, testrepo};
+use crate::{appliance, project, reference, testrepo};
 
 #[derive(Debug, Clone)]
 pub struct QemuTestOptions {
@@ -17,6 +17,8 @@ pub struct QemuTestOptions {
     pub scenarios: Vec<String>,
     pub jobs: usize,
     pub iso: Option<PathBuf>,
+    /// A reference appliance build to use instead of building one.
+    pub reference: Option<PathBuf>,
 }
 
 /// Runs the chosen scenarios; fails when any fails. Returns the outcomes for benchmarks.
@@ -61,6 +63,14 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
         None => assemble::build(&iso_options(None)?)?.0,
     };
     let appliance_dir = Some(appliance::Options::from_env(None)?.out);
+    // The reference appliance (root, minutes) only when a scenario boots it.
+    let reference_dir = match &opts.reference {
+        Some(dir) => Some(dir.clone()),
+        None if chosen.iter().any(|s| s.needs.reference) => {
+            Some(reference::build(None, false)?.dir)
+        }
+        None => None,
+    };
     let data_dir = project::root().join("qemu-tests").join("data");
     let mut answer_isos = std::collections::BTreeMap::new();
     let mut variants: Vec<&str> = chosen
@@ -103,6 +113,7 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
             cert: vendor.tls.server_cert.clone(),
             key: vendor.tls.server_key.clone(),
         }),
+        reference_dir,
     };
     eprintln!(
         "running {} scenario(s) with {} job(s) under {}; logs in {}",

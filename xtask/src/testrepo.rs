@@ -1,12 +1,14 @@
 //! The test vendor, made at test time under `target/test-vendor/` and never
 //! committed: a TEST signing key, TLS material (see [`crate::testvendor`]),
-//! and a repository with the sample appliance and the test serials
-//! ([`qemu_tests::vendor`]). The ISOs built for the tests take their vendor
+//! and a repository with the sample appliance (channel `stable`) and the
+//! test serials ([`qemu_tests::vendor`]); with `--reference`, also the
+//! reference appliance on the channel `reference` ([`publish_reference`]). The ISOs built for the tests take their vendor
 //! settings from here ([`iso_vendor`]); `cargo xtask iso` trusts its key and
 //! CA when none are given ([`trust`]).
 
 use crate::appliance;
 use crate::project;
+use crate::reference;
 use crate::repo::{self, AddSerial, DEFAULT_VALID_DAYS, SNAPSHOT_VALID_DAYS};
 use crate::testvendor::{self, TlsMaterial};
 use crate::vendorcfg::{Trust, Vendor};
@@ -155,6 +157,15 @@ pub fn release_description(c: &appliance::Components) -> serde_json::Value {
         "components": components,
         "boot": {"kernel": "/vmlinuz", "initrd": "/initrd.img", "cmdline": cmdline.join(" ")},
     })
+}
+
+/// Builds the reference appliance (root, minutes) and publishes it into
+/// `v.repo` on [`reference::CHANNEL`] of the same model, so the test serials
+/// entitle it and an ISO built with `--channel reference` installs it. The
+/// sample appliance stays on `stable` for the fast fault matrix.
+pub fn publish_reference(v: &TestVendor) -> Result<()> {
+    let built = reference::build(None, false).context("building the reference appliance")?;
+    repo::publish(&v.repo, &v.key, &built.release, DEFAULT_VALID_DAYS)
 }
 
 /// Publishes the sample appliance and the test serials into `v.repo`.

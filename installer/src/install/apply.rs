@@ -22,7 +22,7 @@ use super::plan::{Layout, Placed, TableKind, ALIGN, SECTOR};
 use super::{DiskState, Failure, Job, Progress, Stage};
 use crate::facts::Firmware;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use vendor_repo::manifest::{Component, ComponentKind};
+use vendor_repo::manifest::{Component, ComponentKind, Filesystem};
 
 /// What a disk must offer.
 pub trait DiskIo: Read + Write + Seek {
@@ -169,6 +169,18 @@ pub fn wipe<D: DiskIo + ?Sized>(disk: &mut D, disk_bytes: u64) -> io::Result<()>
     disk.sync()
 }
 
+/// Zeroes the first and last MiB of the region at `offset` (`len` bytes),
+/// where file systems and RAID or encryption headers keep their signatures.
+pub fn clear_ends<D: DiskIo + ?Sized>(disk: &mut D, offset: u64, len: u64) -> io::Result<()> {
+    let n = (ALIGN * SECTOR).min(len);
+    let zeros = vec![0u8; n as usize];
+    disk.seek(SeekFrom::Start(offset))?;
+    disk.write_all(&zeros)?;
+    disk.seek(SeekFrom::Start(offset + len - n))?;
+    disk.write_all(&zeros)?;
+    disk.sync()
+}
+
 /// Runs the install onto `disk` (see the module docs). On failure the disk
 /// has been wiped again.
 pub fn run<D: DiskIo + ?Sized>(
@@ -236,6 +248,20 @@ fn steps<D: DiskIo + ?Sized>(
         downloaded += fetch(components, c, &mut region, progress)?;
     }
     disk.sync().map_err(io_stage(Stage::PartitionImage))?;
+    // Empty partitions: no signature of an earlier install survives, so the
+    // appliance sees them blank and formats them.
+    for p in layout
+        .partitions
+        .iter()
+        .filter(|p| p.filesystem == Filesystem::Empty)
+    {
+        clear_ends(disk, p.offset(), p.bytes()).map_err(io_stage(Stage::Wipe))?;
+        note(
+            progress,
+            Stage::Wipe,
+            format!("Cleared partition {} ({}).", p.number, p.name),
+        );
+    }
     // The boot partition.
     let boot = layout
         .boot()

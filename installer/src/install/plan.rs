@@ -21,6 +21,9 @@ pub const RAM_TOLERANCE_PERCENT: u64 = 10;
 pub const GPT_ESP: &str = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
 /// GPT type of Linux data.
 pub const GPT_LINUX: &str = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
+/// GPT type of a Linux root file system for x86-64 (the Discoverable
+/// Partitions Specification's).
+pub const GPT_LINUX_ROOT_X86_64: &str = "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709";
 
 /// Which partition table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -393,6 +396,7 @@ pub fn layout(
             (PartitionKind::Esp, TableKind::Mbr) => (0xEF, GPT_ESP),
             (PartitionKind::Boot, TableKind::Mbr) => (0x0C, GPT_ESP),
             (PartitionKind::Linux, _) => (0x83, GPT_LINUX),
+            (PartitionKind::Root, _) => (0x83, GPT_LINUX_ROOT_X86_64),
         };
         placed.push(Placed {
             number: (i + 1) as u32,

@@ -20,6 +20,8 @@ pub struct Cmd {
     pub args: Vec<OsString>,
     /// The complete environment (nothing is inherited).
     pub env: Vec<(OsString, OsString)>,
+    /// Run inside this directory as its root (`chroot`), `None` for `/`.
+    pub root: Option<PathBuf>,
 }
 
 /// Errors starting a process.
@@ -46,6 +48,7 @@ impl Cmd {
                 ("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into()),
                 ("TERM".into(), "linux".into()),
             ],
+            root: None,
         }
     }
 
@@ -63,23 +66,60 @@ impl Cmd {
         self
     }
 
+    /// Runs the program inside `dir` as its root (`program` is a path
+    /// there), e.g. a tool of a mounted system image.
+    pub fn chroot(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.root = Some(dir.into());
+        self
+    }
+
     /// The command as a shell-like line, for logs.
     pub fn render(&self) -> String {
-        let mut parts = vec![self.program.to_string_lossy().into_owned()];
+        let mut parts = Vec::new();
+        if let Some(root) = &self.root {
+            parts.push(format!("chroot {}", root.display()));
+        }
+        parts.push(self.program.to_string_lossy().into_owned());
         parts.extend(self.args.iter().map(|a| a.to_string_lossy().into_owned()));
         parts.join(" ")
     }
 }
 
-/// Starts `cmd` with inherited stdin/stdout/stderr and returns its pid.
-/// The caller reaps it with `waitpid`; nothing here waits.
-pub fn spawn(cmd: &Cmd) -> Result<Pid, CmdError> {
+/// The `std` command for `cmd`: arguments, environment, and the root.
+fn command(cmd: &Cmd) -> std::process::Command {
     #[allow(clippy::disallowed_methods)] // this module is the one allowed place
     let mut command = std::process::Command::new(&cmd.program);
     command
         .args(&cmd.args)
         .env_clear()
         .envs(cmd.env.iter().map(|(k, v)| (k, v)));
+    if let Some(root) = cmd.root.clone() {
+        // SAFETY: chroot(2) and chdir(2) are async-signal-safe; the path
+        // was converted before the fork.
+        unsafe {
+            command.pre_exec(move || {
+                std::os::unix::fs::chroot(&root)?;
+                std::env::set_current_dir("/")
+            });
+        }
+    }
+    command
+}
+
+/// Replaces this process with `cmd` (PID 1 handing over to the next init).
+/// Returns only when that failed.
+pub fn exec(cmd: &Cmd) -> CmdError {
+    let source = command(cmd).exec();
+    CmdError::Spawn {
+        command: cmd.render(),
+        source,
+    }
+}
+
+/// Starts `cmd` with inherited stdin/stdout/stderr and returns its pid.
+/// The caller reaps it with `waitpid`; nothing here waits.
+pub fn spawn(cmd: &Cmd) -> Result<Pid, CmdError> {
+    let mut command = command(cmd);
     // SAFETY: the closure only calls sigprocmask-equivalent pthread_sigmask
     // on a stack-allocated set, which is async-signal-safe.
     unsafe {
@@ -115,6 +155,9 @@ mod tests {
         assert_eq!(term.len(), 1);
         assert_eq!(term[0].1, OsString::from("vt220"));
         assert!(c.env.iter().any(|(k, v)| k == "HOME" && v == "/"));
+        let c = Cmd::new("/sbin/mke2fs").arg("-q").chroot("/sysroot");
+        assert_eq!(c.render(), "chroot /sysroot /sbin/mke2fs -q");
+        assert_eq!(c.root, Some(PathBuf::from("/sysroot")));
     }
 
     #[test]

@@ -152,6 +152,122 @@ pub fn mount_medium(device: &str, target: &'static str) -> Result<(), MountError
     mount_device(Path::new(device), target, "iso9660", flags)
 }
 
+/// `mount(2)` with a dynamic source and optional data; errors name
+/// `what` (the file system type, or `bind` / `move`).
+fn mount_at(
+    source: Option<&Path>,
+    target: &'static str,
+    fstype: Option<&'static str>,
+    flags: MsFlags,
+    data: Option<&str>,
+    what: &'static str,
+) -> Result<(), MountError> {
+    let _ = std::fs::create_dir_all(target);
+    mount(source, Path::new(target), fstype, flags, data).map_err(|source| MountError::Mount {
+        fstype: what,
+        target,
+        source,
+    })
+}
+
+/// Mounts the squashfs on `device` read-only on `target` (an appliance's
+/// root image).
+pub fn mount_squashfs(device: &Path, target: &'static str) -> Result<(), MountError> {
+    let flags = MsFlags::MS_RDONLY;
+    mount_at(
+        Some(device),
+        target,
+        Some("squashfs"),
+        flags,
+        None,
+        "squashfs",
+    )
+}
+
+/// Mounts the ext4 file system on `device` read-write on `target`, without
+/// set-uid files or device nodes (an appliance's data partition).
+pub fn mount_ext4(device: &Path, target: &'static str) -> Result<(), MountError> {
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    mount_at(Some(device), target, Some("ext4"), flags, None, "ext4")
+}
+
+/// Mounts an overlay of `upper` (with its work directory `work`, both on
+/// the same file system) over `lower` on `target`.
+pub fn mount_overlay(
+    lower: &Path,
+    upper: &Path,
+    work: &Path,
+    target: &'static str,
+) -> Result<(), MountError> {
+    let data = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.display(),
+        upper.display(),
+        work.display()
+    );
+    mount_at(
+        Some(Path::new("overlay")),
+        target,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(&data),
+        "overlay",
+    )
+}
+
+/// Mounts an empty tmpfs (mode 1777, no set-uid files or device nodes) on
+/// `target`, e.g. `/tmp` of a read-only root image.
+pub fn mount_tmp(target: &'static str) -> Result<(), MountError> {
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    mount_at(
+        Some(Path::new("tmpfs")),
+        target,
+        Some("tmpfs"),
+        flags,
+        Some("mode=1777"),
+        "tmpfs",
+    )
+}
+
+/// Bind-mounts the directory `source` on `target`.
+pub fn bind(source: &Path, target: &'static str) -> Result<(), MountError> {
+    mount_at(Some(source), target, None, MsFlags::MS_BIND, None, "bind")
+}
+
+/// Moves the mount at `source` to `target` (e.g. `/dev` into the new root).
+pub fn move_mount_to(source: &'static str, target: &'static str) -> Result<(), MountError> {
+    mount_at(
+        Some(Path::new(source)),
+        target,
+        None,
+        MsFlags::MS_MOVE,
+        None,
+        "move",
+    )
+}
+
+/// Makes the file system mounted at `new_root` the root of this process
+/// (what `switch_root` does): `chdir`, move the mount onto `/`, `chroot .`.
+/// The caller then executes the new root's init.
+pub fn switch_root(new_root: &'static str) -> Result<(), MountError> {
+    let err = |source| MountError::Mount {
+        fstype: "switch_root",
+        target: new_root,
+        source,
+    };
+    nix::unistd::chdir(new_root).map_err(err)?;
+    mount(
+        Some(Path::new(".")),
+        Path::new("/"),
+        None::<&str>,
+        MsFlags::MS_MOVE,
+        None::<&str>,
+    )
+    .map_err(err)?;
+    nix::unistd::chroot(".").map_err(err)?;
+    nix::unistd::chdir("/").map_err(err)
+}
+
 /// Unmounts `target`.
 pub fn unmount(target: &'static str) -> Result<(), MountError> {
     umount2(target, MntFlags::empty()).map_err(|source| MountError::Unmount { target, source })

@@ -55,6 +55,7 @@ pub fn scenarios() -> Vec<Scenario> {
             iso: true,
             appliance: false,
             backend: true,
+            reference: false,
         };
         s
     };

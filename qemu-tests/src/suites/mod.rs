@@ -8,5 +8,6 @@ pub mod faults;
 pub mod flows;
 pub mod installed;
 pub mod installs;
+pub mod reference;
 pub mod secrets;
 pub mod serials;

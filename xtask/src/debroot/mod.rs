@@ -6,12 +6,14 @@
 //! cache shared with the boot inputs) → a flat local repository of just those
 //! files → mmdebstrap against only that repository (maintainer scripts run as
 //! Debian intends) → the installed set checked against the lock → per-build
-//! and per-appliance files stripped ([`strip::RULES`]) → mksquashfs with every
+//! and per-appliance files stripped ([`strip::RULES`]) → our programs, units,
+//! kernel modules and mount points added ([`ours`]) → mksquashfs with every
 //! time stamp at SOURCE_DATE_EPOCH → `root.squashfs` and `root.json`.
 
 mod compare;
 mod dpkg;
 mod lock;
+pub mod ours;
 mod plan;
 mod strip;
 
@@ -180,6 +182,7 @@ fn build_into(layout: &Layout, epoch: u64) -> Result<Image> {
     for (path, why) in &stripped {
         eprintln!("stripped /{path}: {why}");
     }
+    ours::add(&rootfs, ours::PROGRAMS).context("adding our programs, units and modules")?;
 
     let image = layout.out.join("root.squashfs");
     let _ = fs::remove_file(&image);
@@ -411,7 +414,12 @@ mod tests {
             .read()
             .unwrap()
             .stdout;
-        let entry = |path: &str| listing.lines().find(|l| l.ends_with(&format!(" {path}")));
+        // A symbolic link's line goes on with ` -> target`.
+        let entry = |path: &str| {
+            listing
+                .lines()
+                .find(|l| l.ends_with(&format!(" {path}")) || l.contains(&format!(" {path} -> ")))
+        };
         for path in [
             "/usr/lib/systemd/systemd",
             "/usr/sbin/sshd",
@@ -421,9 +429,37 @@ mod tests {
             "/usr/bin/ip",
             "/etc/ssl/certs/ca-certificates.crt",
             "/usr/share/zoneinfo/Europe/Zurich",
+            "/usr/sbin/mke2fs",
+            "/usr/sbin/depmod",
+            "/data",
         ] {
             assert!(entry(path).is_some(), "{path} is not in the image");
         }
+        for (link, _) in ours::DISABLED {
+            assert!(
+                entry(&format!("/{link}")).is_none(),
+                "{link} is still enabled"
+            );
+        }
+        for p in ours::PROGRAMS {
+            assert!(
+                entry(&format!("/usr/bin/{}", p.binary)).is_some(),
+                "{}",
+                p.binary
+            );
+        }
+        for index in ["modules.dep.bin", "modules.alias.bin"] {
+            assert!(
+                listing
+                    .lines()
+                    .any(|l| l.contains("/lib/modules/") && l.ends_with(index)),
+                "no {index} in the image"
+            );
+        }
+        assert!(
+            listing.contains("/kernel/drivers/net/virtio_net.ko"),
+            "no virtio_net in the image"
+        );
         let machine_id = entry("/etc/machine-id").unwrap();
         assert!(
             machine_id.contains(" 0 "),

@@ -28,6 +28,10 @@ pub const PACKAGES: &[&str] = &[
     "kbd",
     "console-setup",
     "iproute2",
+    // mke2fs for the data partition (stage 1 runs the image's own).
+    "e2fsprogs",
+    // depmod for the image's module indexes; modprobe for udev's rules.
+    "kmod",
 ];
 
 /// dpkg path filters: no manual pages, info pages, documentation or message

@@ -1,4 +1,6 @@
-//! Finding the boot partition and reading the handover record from it.
+//! Finding the boot partition and reading the handover record from it;
+//! shared by the appliances' initramfs programs (`sample-appliance`,
+//! `appliance-init`), which run the installer's library as PID 1.
 //! The installer puts the boot partition's FAT volume id on the kernel
 //! command line (`appliance.boot_volume=XXXX-XXXX`); with it, only a FAT
 //! volume with that id is used, whatever its label, so another device
@@ -8,7 +10,8 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::fatlabel;
+pub mod early;
+pub mod fatlabel;
 
 /// The kernel parameter with the boot partition's FAT volume id.
 pub const PARAM_BOOT_VOLUME: &str = handover::BOOT_VOLUME_PARAM;
@@ -166,6 +169,45 @@ pub fn find(spec: &BootSpec, sys: &Path, dev: &Path) -> Result<Option<PathBuf>, 
     Ok(choose(spec, &devices)?.map(|n| dev.join(n)))
 }
 
+/// The device name of partition `number` on the disk that holds the
+/// partition `part` (a name under `<sys>/class/block`, e.g. `sda1` → with
+/// 3, `sda3`; `nvme0n1p1` → `nvme0n1p3`). Sysfs puts a disk's partitions
+/// below the disk's directory, each with a `partition` file holding its
+/// number, so no naming rule is guessed.
+pub fn partition_on_same_disk(sys: &Path, part: &str, number: u32) -> Result<String, String> {
+    let link = sys.join("class/block").join(part);
+    let real = std::fs::canonicalize(&link).map_err(|e| format!("{}: {e}", link.display()))?;
+    let disk_dir = real
+        .parent()
+        .filter(|d| !d.join("partition").exists() && real.join("partition").exists())
+        .ok_or_else(|| format!("{part} is not a partition of a disk"))?;
+    let disk = disk_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let entries =
+        std::fs::read_dir(disk_dir).map_err(|e| format!("{}: {e}", disk_dir.display()))?;
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("partition"))
+                .is_ok_and(|n| n.trim() == number.to_string())
+        })
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    match names.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(format!(
+            "the disk {disk} (which holds the boot partition {part}) has no partition {number}"
+        )),
+        _ => Err(format!(
+            "the disk {disk} lists partition {number} more than once ({})",
+            names.join(", ")
+        )),
+    }
+}
+
 /// Why there is no usable handover record.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -203,7 +245,7 @@ pub enum RecordError {
 /// Mounts `dev` read-only as vfat on `target` (created if missing; an
 /// existing mount counts as success).
 pub fn mount_ro(dev: &Path, target: &'static str) -> Result<(), RecordError> {
-    use installer::sys::mount::{self, MountError};
+    use crate::sys::mount::{self, MountError};
     match mount::mount_device(dev, target, "vfat", mount::read_only_data()) {
         Ok(())
         | Err(MountError::Mount {
@@ -373,6 +415,48 @@ mod tests {
             Ok(Some(dev.join("sda2")))
         );
         assert_eq!(find(&BootSpec::Volume(0x1111_2223), &sys, &dev), Ok(None));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn partitions_on_the_boot_partitions_disk_are_found_by_number() {
+        let root = temp("siblings");
+        let sys = root.join("sys");
+        let class = sys.join("class/block");
+        std::fs::create_dir_all(&class).unwrap();
+        for (disk, parts) in [
+            ("sda", &["sda1", "sda2", "sda3"][..]),
+            ("nvme0n1", &["nvme0n1p1", "nvme0n1p2"][..]),
+        ] {
+            let d = sys.join("devices/pci0/block").join(disk);
+            std::fs::create_dir_all(d.join("queue")).unwrap();
+            std::os::unix::fs::symlink(&d, class.join(disk)).unwrap();
+            for (i, p) in parts.iter().enumerate() {
+                std::fs::create_dir_all(d.join(p)).unwrap();
+                std::fs::write(d.join(p).join("partition"), format!("{}\n", i + 1)).unwrap();
+                std::os::unix::fs::symlink(d.join(p), class.join(p)).unwrap();
+            }
+        }
+        assert_eq!(partition_on_same_disk(&sys, "sda1", 3), Ok("sda3".into()));
+        assert_eq!(partition_on_same_disk(&sys, "sda1", 2), Ok("sda2".into()));
+        assert_eq!(
+            partition_on_same_disk(&sys, "nvme0n1p1", 2),
+            Ok("nvme0n1p2".into())
+        );
+        assert_eq!(
+            partition_on_same_disk(&sys, "nvme0n1p1", 3),
+            Err(
+                "the disk nvme0n1 (which holds the boot partition nvme0n1p1) has no partition 3"
+                    .into()
+            )
+        );
+        assert_eq!(
+            partition_on_same_disk(&sys, "sda", 1),
+            Err("sda is not a partition of a disk".into())
+        );
+        assert!(partition_on_same_disk(&sys, "sdz1", 1)
+            .unwrap_err()
+            .contains("sdz1"));
         std::fs::remove_dir_all(&root).unwrap();
     }
 

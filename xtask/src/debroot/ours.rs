@@ -1,0 +1,305 @@
+//! What the project adds to the reference appliance's root image after
+//! mmdebstrap: our own programs with their systemd units (enabled as their
+//! `[Install]` sections say), the kernel modules the running system loads,
+//! and the mount point of the data partition. The list of programs is data
+//! ([`PROGRAMS`]); everything here is deterministic given the epoch.
+//!
+//! Kernel modules: the pinned kernel's NIC, disk and file system drivers
+//! ([`RUNTIME_MODULES`] and their closure, byte for byte) go to
+//! `/lib/modules/<release>/`, and the image's own `depmod` writes the binary
+//! indexes systemd-udevd (libkmod) reads.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::cmd::Cmd;
+use crate::{appliance, inputs, keymaps, kmodset, project};
+
+/// One of our programs in the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Program {
+    /// The Cargo package that builds it (statically linked).
+    pub package: &'static str,
+    /// The binary's name; installed as `/usr/bin/<binary>`.
+    pub binary: &'static str,
+    /// Its systemd units, relative to the repository root; installed in
+    /// `/usr/lib/systemd/system/` and enabled by their `WantedBy=`.
+    pub units: &'static [&'static str],
+    /// Other files: (path in the repository, absolute path in the image),
+    /// mode 0644 (e.g. a `sysusers.d` entry for the service's user).
+    pub files: &'static [(&'static str, &'static str)],
+}
+
+/// Our programs in the root image (stage 1, `appliance-init`, lives in the
+/// initramfs only).
+pub const PROGRAMS: &[Program] = &[
+    Program {
+        package: "appliance-config",
+        binary: "appliance-firstboot",
+        units: &[
+            "appliance/config/units/appliance-firstboot.service",
+            "appliance/config/units/appliance-console.service",
+        ],
+        files: &[],
+    },
+    Program {
+        package: "appliance-web",
+        binary: "appliance-web",
+        units: &["appliance/web/units/appliance-web.service"],
+        files: &[(
+            "appliance/web/units/appliance-web.sysusers",
+            "/usr/lib/sysusers.d/appliance-web.conf",
+        )],
+    },
+];
+
+/// The installer's keyboard list (`index.json` of the compiled keymaps),
+/// which first boot maps the handover record's keyboard code with.
+pub const KEYMAPS_JSON: &str = "usr/share/appliance/keymaps.json";
+
+/// Kernel modules the running appliance loads (network adapters of common
+/// hypervisors and servers, and the file systems it mounts), with their
+/// dependency closure.
+pub const RUNTIME_MODULES: &[&str] = &[
+    "virtio_net",
+    "e1000",
+    "e1000e",
+    "igb",
+    "ixgbe",
+    "tg3",
+    "bnx2",
+    "vmxnet3",
+    "hv_netvsc",
+    "tulip",
+    "ahci",
+    "ata_piix",
+    "sd_mod",
+    "sr_mod",
+    "virtio_blk",
+    "virtio_scsi",
+    "vmw_pvscsi",
+    "mptsas",
+    "hv_storvsc",
+    "nvme",
+    "squashfs",
+    "ext4",
+    "overlay",
+    "vfat",
+    "nls_cp437",
+    "nls_ascii",
+    "nls_iso8859_1",
+    "nls_utf8",
+];
+
+/// Units Debian's packages enable that the appliance does not want, as the
+/// enable links removed, each with its reason.
+pub const DISABLED: &[(&str, &str)] = &[
+    (
+        "etc/systemd/system/multi-user.target.wants/e2scrub_reap.service",
+        "removes stale e2scrub LVM snapshots; the appliance has no LVM, and it held the boot for 24 s under TCG",
+    ),
+    (
+        "etc/systemd/system/timers.target.wants/e2scrub_all.timer",
+        "scrubs ext4 on LVM weekly; the appliance has no LVM",
+    ),
+];
+
+/// Directories the image must have for stage 1 (mount points).
+pub const MOUNT_POINTS: &[&str] = &["data"];
+
+/// Where binaries go.
+const BIN_DIR: &str = "usr/bin";
+/// Where units go.
+const UNIT_DIR: &str = "usr/lib/systemd/system";
+
+/// The targets a unit's `[Install]` section names in `WantedBy=`.
+pub fn wanted_by(unit_text: &str) -> Vec<String> {
+    let mut section = "";
+    let mut out = Vec::new();
+    for line in unit_text.lines().map(str::trim) {
+        if line.starts_with('[') && line.ends_with(']') {
+            section = line;
+        } else if section == "[Install]" {
+            if let Some(v) = line.strip_prefix("WantedBy=") {
+                out.extend(v.split_whitespace().map(str::to_string));
+            }
+        }
+    }
+    out
+}
+
+/// The symbolic links `systemctl enable` would make for `unit` (file name)
+/// wanted by `targets`: `(link path in the image, link target)`.
+pub fn enable_links(unit: &str, targets: &[String]) -> Vec<(String, String)> {
+    targets
+        .iter()
+        .map(|t| {
+            (
+                format!("etc/systemd/system/{t}.wants/{unit}"),
+                format!("/{UNIT_DIR}/{unit}"),
+            )
+        })
+        .collect()
+}
+
+/// Adds programs, units, enable links, modules and mount points to `rootfs`.
+pub fn add(rootfs: &Path, programs: &[Program]) -> Result<()> {
+    for dir in MOUNT_POINTS {
+        fs::create_dir_all(rootfs.join(dir))?;
+    }
+    for (link, why) in DISABLED {
+        let p = rootfs.join(link);
+        if fs::symlink_metadata(&p).is_ok() {
+            fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
+            eprintln!("disabled /{link}: {why}");
+        }
+    }
+    for p in programs {
+        let built = appliance::build_static_bin(p.package, p.binary)?;
+        let dest = rootfs.join(BIN_DIR).join(p.binary);
+        fs::copy(&built, &dest).with_context(|| {
+            format!("installing {} as /{BIN_DIR}/{}", built.display(), p.binary)
+        })?;
+        set_mode(&dest, 0o755)?;
+        for unit in p.units {
+            install_unit(rootfs, &project::root().join(unit))?;
+        }
+        for (src, dest) in p.files {
+            let to = rootfs.join(dest.trim_start_matches('/'));
+            if let Some(dir) = to.parent() {
+                fs::create_dir_all(dir)?;
+            }
+            fs::copy(project::root().join(src), &to)
+                .with_context(|| format!("installing {src} as {dest}"))?;
+            set_mode(&to, 0o644)?;
+        }
+    }
+    let inputs = inputs::ensure()?;
+    let index = keymaps::ensure(&inputs)?
+        .into_iter()
+        .find(|(path, _)| path.ends_with(keymaps::INDEX))
+        .context("the compiled keymaps have no index.json")?;
+    let to = rootfs.join(KEYMAPS_JSON);
+    fs::create_dir_all(to.parent().unwrap_or(rootfs))?;
+    fs::write(&to, index.1)?;
+    set_mode(&to, 0o644)?;
+    let (modules_dir, release) = inputs.kernel_modules()?;
+    let n = kmodset::write_modules(rootfs, &modules_dir, &release, RUNTIME_MODULES)?.len();
+    // What depmod and libkmod read about the built-in modules and the order.
+    for name in ["modules.builtin.modinfo", "modules.order"] {
+        let from = modules_dir.join(name);
+        if from.is_file() {
+            fs::copy(&from, rootfs.join("lib/modules").join(&release).join(name))?;
+        }
+    }
+    // The image's own depmod (kmod) writes the binary indexes libkmod reads.
+    Cmd::new("chroot")
+        .arg(rootfs)
+        .args(["/sbin/depmod", "--all", &release])
+        .run()
+        .context("running the image's depmod")?;
+    eprintln!("root image: {n} kernel modules of {release}");
+    Ok(())
+}
+
+fn install_unit(rootfs: &Path, src: &Path) -> Result<()> {
+    let Some(name) = src.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        bail!("{}: not a unit file", src.display());
+    };
+    let text =
+        fs::read_to_string(src).with_context(|| format!("reading the unit {}", src.display()))?;
+    let dest = rootfs.join(UNIT_DIR).join(&name);
+    fs::write(&dest, &text)?;
+    set_mode(&dest, 0o644)?;
+    for (link, target) in enable_links(&name, &wanted_by(&text)) {
+        let link: PathBuf = rootfs.join(link);
+        if let Some(dir) = link.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let _ = fs::remove_file(&link);
+        std::os::unix::fs::symlink(&target, &link)
+            .with_context(|| format!("enabling {name}: {}", link.display()))?;
+    }
+    Ok(())
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .with_context(|| format!("chmod {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_are_enabled_where_their_install_section_says() {
+        let unit = "[Unit]\nDescription=x\nWantedBy=not-here.target\n\n[Service]\nExecStart=/usr/sbin/x\n\n\
+                    [Install]\nWantedBy=multi-user.target sysinit.target\nWantedBy=network-pre.target\n";
+        let targets = wanted_by(unit);
+        assert_eq!(
+            targets,
+            ["multi-user.target", "sysinit.target", "network-pre.target"]
+        );
+        assert_eq!(
+            enable_links("appliance-web.service", &targets[..1]),
+            [(
+                "etc/systemd/system/multi-user.target.wants/appliance-web.service".to_string(),
+                "/usr/lib/systemd/system/appliance-web.service".to_string()
+            )]
+        );
+        assert!(wanted_by("[Service]\nExecStart=/x\n").is_empty());
+    }
+
+    #[test]
+    fn only_enable_links_are_disabled() {
+        for (link, why) in DISABLED {
+            assert!(
+                link.starts_with("etc/systemd/system/") && link.contains(".wants/"),
+                "{link}"
+            );
+            assert!(!why.is_empty());
+        }
+    }
+}
+
+#[cfg(test)]
+mod program_tests {
+    use super::*;
+
+    /// Every listed program is a workspace package with that binary, and
+    /// every unit and file exists and is started by something.
+    #[test]
+    fn the_programs_are_the_workspaces() {
+        let root = project::root();
+        for p in PROGRAMS {
+            let manifest = ["appliance/config", "appliance/web"]
+                .iter()
+                .map(|d| fs::read_to_string(root.join(d).join("Cargo.toml")).unwrap_or_default())
+                .find(|t| t.contains(&format!("name = \"{}\"", p.package)))
+                .unwrap_or_else(|| panic!("no crate named {}", p.package));
+            assert!(
+                manifest.contains(&format!("name = \"{}\"", p.binary)),
+                "{} builds no binary {}",
+                p.package,
+                p.binary
+            );
+            for u in p.units {
+                let text = fs::read_to_string(root.join(u)).unwrap();
+                assert!(!wanted_by(&text).is_empty(), "{u} is never started");
+                assert!(
+                    text.contains(&format!("/usr/bin/{}", p.binary)),
+                    "{u} does not run /usr/bin/{}",
+                    p.binary
+                );
+            }
+            for (src, dest) in p.files {
+                assert!(root.join(src).is_file(), "{src}");
+                assert!(dest.starts_with('/'), "{dest}");
+            }
+        }
+    }
+}
