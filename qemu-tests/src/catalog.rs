@@ -2,7 +2,9 @@
 //! shows them.
 
 use crate::scenario::Scenario;
-use crate::suites::{appliance, boot, faults, flows, installed, installs, reference, secrets, serials};
+use crate::suites::{
+    appliance, boot, faults, flows, installed, installs, reference, secrets, serials,
+};
 
 /// All scenarios: the boot matrix, the installer flows, the serial-number
 /// checks, the appliance's first boot, the installed disk's boot loaders,

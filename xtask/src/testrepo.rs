@@ -165,7 +165,13 @@ pub fn release_description(c: &appliance::Components) -> serde_json::Value {
 /// sample appliance stays on `stable` for the fast fault matrix.
 pub fn publish_reference(v: &TestVendor) -> Result<()> {
     let built = reference::build(None, false).context("building the reference appliance")?;
-    repo::publish(&v.repo, &v.key, &built.release, DEFAULT_VALID_DAYS)
+    repo::publish(
+        &v.repo,
+        &v.key,
+        &built.release,
+        DEFAULT_VALID_DAYS,
+        SNAPSHOT_VALID_DAYS,
+    )
 }
 
 /// Publishes the sample appliance and the test serials into `v.repo`.

@@ -49,6 +49,7 @@ pub fn scenarios() -> Vec<Scenario> {
         iso: true,
         appliance: false,
         backend: true,
+        reference: false,
     };
     vec![s]
 }
