@@ -247,6 +247,11 @@ mod tests {
             obj.insert("size".into(), 50_000_000.into());
             obj.insert("content_size".into(), 50_000_000.into());
             obj.insert("sha256".into(), "ab".repeat(32).into());
+            let chunks = vec!["cd".repeat(32); 50_000_000usize.div_ceil(1 << 20)];
+            obj.insert(
+                "chunks".into(),
+                serde_json::json!({"size": 1 << 20, "sha256": chunks}),
+            );
         }
         let obj = d.as_object_mut().unwrap();
         obj.insert("format".into(), 1.into());
