@@ -2,11 +2,11 @@
 //! shows them.
 
 use crate::scenario::Scenario;
-use crate::suites::{appliance, boot, faults, flows, installed, installs, serials};
+use crate::suites::{appliance, boot, faults, flows, hardware, installed, installs, serials};
 
 /// All scenarios: the boot matrix, the installer flows, the serial-number
 /// checks, the appliance's first boot, the installed disk's boot loaders,
-/// the full installs and the install faults.
+/// the full installs, the install faults and the hardware reach.
 pub fn all() -> Vec<Scenario> {
     let mut v = boot::scenarios();
     v.extend(flows::scenarios());
@@ -15,6 +15,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(installed::scenarios());
     v.extend(installs::scenarios());
     v.extend(faults::scenarios());
+    v.extend(hardware::scenarios());
     v
 }
 
@@ -71,7 +72,14 @@ install-fault-small-disk  (representative)
 install-fault-two-disks
 install-fault-kill
 hyperv-gen1-dmi-no-disk
-install-offline";
+install-offline
+hw-dhcp-rtl8139  (representative)
+hw-dhcp-ne2k_pci
+hw-dhcp-pcnet
+hw-dhcp-i82559er
+hw-controllers
+hw-install-uefi-nvme
+hw-install-128m";
 
     #[test]
     fn the_list_is_unchanged() {
@@ -88,7 +96,7 @@ install-offline";
             .collect();
         let want: Vec<&str> = LIST.lines().collect();
         assert_eq!(got, want);
-        assert_eq!(got.len(), 48);
+        assert_eq!(got.len(), 55);
     }
 
     #[test]

@@ -332,7 +332,9 @@ pub fn server_devices(text: &str) -> Result<Vec<ServerDevice>> {
         else {
             return Err(bad("expected `vendor:device class driver description`"));
         };
-        let (v, d) = id.split_once(':').ok_or_else(|| bad("id is not vendor:device"))?;
+        let (v, d) = id
+            .split_once(':')
+            .ok_or_else(|| bad("id is not vendor:device"))?;
         let hex16 = |s: &str| u16::from_str_radix(s, 16).map_err(|_| bad("id is not hex"));
         let c = u32::from_str_radix(class, 16)
             .ok()
@@ -385,7 +387,10 @@ mod tests {
                     d.what, d.driver
                 ));
             } else if !shipped.contains(&d.driver) {
-                problems.push(format!("{} ({alias}): {} is not in the ISO", d.what, d.driver));
+                problems.push(format!(
+                    "{} ({alias}): {} is not in the ISO",
+                    d.what, d.driver
+                ));
             }
         }
         assert!(problems.is_empty(), "{}", problems.join("\n"));
