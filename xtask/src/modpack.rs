@@ -294,66 +294,68 @@ fn compressed(cache: &Path, src: &Path, codec: Codec) -> Result<PathBuf> {
     Ok(out)
 }
 
-/// One line of `xtask/data/server-pci-ids.txt`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerDevice {
-    pub vendor: u16,
-    pub device: u16,
-    /// Base class, subclass, programming interface.
-    pub class: [u8; 3],
-    pub driver: String,
-    pub what: String,
-}
-
-impl ServerDevice {
-    /// The modalias the kernel gives the device (subsystem 0000:0000).
-    pub fn modalias(&self) -> String {
-        format!(
-            "pci:v{:08X}d{:08X}sv00000000sd00000000bc{:02X}sc{:02X}i{:02X}",
-            self.vendor, self.device, self.class[0], self.class[1], self.class[2]
-        )
-    }
-}
-
-/// The committed list of common server devices.
-pub const SERVER_PCI_IDS: &str = include_str!("../data/server-pci-ids.txt");
-
-/// Parses the list; errors name the line.
-pub fn server_devices(text: &str) -> Result<Vec<ServerDevice>> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let bad = |what: &str| anyhow::anyhow!("server-pci-ids.txt line {}: {what}", i + 1);
-        let mut words = line.split_whitespace();
-        let (Some(id), Some(class), Some(driver)) = (words.next(), words.next(), words.next())
-        else {
-            return Err(bad("expected `vendor:device class driver description`"));
-        };
-        let (v, d) = id
-            .split_once(':')
-            .ok_or_else(|| bad("id is not vendor:device"))?;
-        let hex16 = |s: &str| u16::from_str_radix(s, 16).map_err(|_| bad("id is not hex"));
-        let c = u32::from_str_radix(class, 16)
-            .ok()
-            .filter(|_| class.len() == 6)
-            .ok_or_else(|| bad("class is not 6 hex digits"))?;
-        out.push(ServerDevice {
-            vendor: hex16(v)?,
-            device: hex16(d)?,
-            class: [(c >> 16) as u8, (c >> 8) as u8, c as u8],
-            driver: driver.to_string(),
-            what: words.collect::<Vec<_>>().join(" "),
-        });
-    }
-    Ok(out)
-}
-
+/// The list of common server devices (`xtask/data/server-pci-ids.txt`) and
+/// the test that every one has a driver in the ISO.
 #[cfg(test)]
-mod tests {
+mod server_ids {
     use super::*;
+
+    /// One line of `xtask/data/server-pci-ids.txt`.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ServerDevice {
+        pub vendor: u16,
+        pub device: u16,
+        /// Base class, subclass, programming interface.
+        pub class: [u8; 3],
+        pub driver: String,
+        pub what: String,
+    }
+
+    impl ServerDevice {
+        /// The modalias the kernel gives the device (subsystem 0000:0000).
+        pub fn modalias(&self) -> String {
+            format!(
+                "pci:v{:08X}d{:08X}sv00000000sd00000000bc{:02X}sc{:02X}i{:02X}",
+                self.vendor, self.device, self.class[0], self.class[1], self.class[2]
+            )
+        }
+    }
+
+    /// The committed list of common server devices.
+    pub const SERVER_PCI_IDS: &str = include_str!("../data/server-pci-ids.txt");
+
+    /// Parses the list; errors name the line.
+    pub fn server_devices(text: &str) -> Result<Vec<ServerDevice>> {
+        let mut out = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let bad = |what: &str| anyhow::anyhow!("server-pci-ids.txt line {}: {what}", i + 1);
+            let mut words = line.split_whitespace();
+            let (Some(id), Some(class), Some(driver)) = (words.next(), words.next(), words.next())
+            else {
+                return Err(bad("expected `vendor:device class driver description`"));
+            };
+            let (v, d) = id
+                .split_once(':')
+                .ok_or_else(|| bad("id is not vendor:device"))?;
+            let hex16 = |s: &str| u16::from_str_radix(s, 16).map_err(|_| bad("id is not hex"));
+            let c = u32::from_str_radix(class, 16)
+                .ok()
+                .filter(|_| class.len() == 6)
+                .ok_or_else(|| bad("class is not 6 hex digits"))?;
+            out.push(ServerDevice {
+                vendor: hex16(v)?,
+                device: hex16(d)?,
+                class: [(c >> 16) as u8, (c >> 8) as u8, c as u8],
+                driver: driver.to_string(),
+                what: words.collect::<Vec<_>>().join(" "),
+            });
+        }
+        Ok(out)
+    }
 
     #[test]
     fn the_server_list_parses_and_is_long_enough() {
@@ -395,6 +397,11 @@ mod tests {
         }
         assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[test]
     fn codecs_round_trip_and_are_deterministic() {

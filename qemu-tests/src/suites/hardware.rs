@@ -132,7 +132,7 @@ fn controllers(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
             this && d.refusal.is_none()
         });
         check(
-            &mut session,
+            &session,
             offered,
             &format!("the disk on {id} is not offered: {disks:?}"),
         )?;
@@ -182,7 +182,7 @@ fn install_uefi_nvme(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timi
         .iter()
         .any(|d| d.serial == TARGET_SERIAL && d.refusal.is_none());
     check(
-        &mut session,
+        &session,
         found,
         &format!("the NVMe target is not offered: {disks:?}"),
     )?;
