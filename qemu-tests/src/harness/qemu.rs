@@ -165,7 +165,8 @@ pub enum Controller {
     Scsi(&'static str),
     /// An NVMe controller, one per drive.
     Nvme,
-    /// An SD host controller (`sdhci-pci`) with the drive as its SD card.
+    /// An SD host controller (`sdhci-pci`) with the drive as its SD card
+    /// (one per VM).
     SdCard,
 }
 
@@ -231,8 +232,10 @@ impl Drive {
             Controller::Nvme => format!("nvme,drive={id}"),
             Controller::SdCard => {
                 a.push("-device".into());
-                a.push(format!("sdhci-pci,id={id}-sd"));
-                format!("sd-card,drive={id},bus={id}-sd.0")
+                a.push("sdhci-pci".into());
+                // The controller's bus is named `sd-bus` whatever its id; with
+                // one SD controller QEMU puts the card on it.
+                format!("sd-card,drive={id}")
             }
         };
         // An SD card has neither a serial property nor a boot index.
