@@ -1,7 +1,7 @@
 //! Hardware reach: NICs and disk controllers QEMU emulates that the other
-//! suites do not use, most of whose drivers live in the module pack on the
-//! medium (so these prove the second coldplug pass), a full UEFI install on
-//! NVMe, and a full install with 128 MiB of RAM.
+//! suites do not use — the NICs' drivers and the SD host's live in the
+//! module pack on the medium, so these prove the second coldplug pass —, a
+//! full UEFI install on NVMe, and a full install with 128 MiB of RAM.
 
 use std::path::Path;
 use std::time::Duration;
@@ -24,9 +24,11 @@ use crate::steps::{
 pub const PACK_NICS: [&str; 4] = ["rtl8139", "ne2k_pci", "pcnet", "i82559er"];
 
 /// Disk controllers of `hw-controllers`: (drive id, controller, serial).
-/// am53c974 and sdhci-pci are served by the pack, the rest by the initramfs.
-pub const CONTROLLERS: [(&str, Controller, &str); 5] = [
-    ("am", Controller::Scsi("am53c974"), "AM53C974DISK"),
+/// sdhci-pci is served by the pack, the rest by the initramfs. QEMU's
+/// am53c974 (and dc390) is left out: Debian 6.1's am53c974 driver, from the
+/// pack, panics the kernel in `esp_reset_cleanup` on QEMU's emulation, so it
+/// would test QEMU, not us.
+pub const CONTROLLERS: [(&str, Controller, &str); 4] = [
     ("mega", Controller::Scsi("megasas"), "MEGASASDISK"),
     ("lsi", Controller::Scsi("lsi53c895a"), "LSI895ADISK"),
     ("nvme", Controller::Nvme, "NVMEDISK01"),
