@@ -79,7 +79,7 @@ hw-dhcp-pcnet
 hw-dhcp-i82559er
 hw-controllers
 hw-install-uefi-nvme
-hw-install-128m";
+hw-128m-until-ram-check";
 
     #[test]
     fn the_list_is_unchanged() {
