@@ -11,6 +11,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// The SD/MMC card driver (in the module pack).
+pub const MMC_CARD_MODULE: &str = "mmc_block";
+
 /// Reads the module index of `/lib/modules/<kver>`; the error is kept as text
 /// and reported as a failure.
 pub fn load_index(module_dir: &Path) -> Result<ModuleIndex, String> {
@@ -120,6 +123,17 @@ impl<'a> Drivers<'a> {
         let mut cp = cp.with_index(index, loader);
         if cp.pass(&sys_modaliases()) > 0 {
             modload::run_coldplug(&mut cp, sys_modaliases, Timing::default());
+        }
+        // An SD/eMMC host finds its card after a delay, later than coldplug
+        // settles; as with `sd_mod` for SCSI hosts, load the card driver
+        // whenever there is a host.
+        let has_mmc_host = std::fs::read_dir("/sys/class/mmc_host")
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false);
+        if has_mmc_host {
+            if let Err(e) = cp.load_by_name(MMC_CARD_MODULE) {
+                log::warn(&format!("{MMC_CARD_MODULE}: {e}"));
+            }
         }
         let loaded = cp.loaded_count() - before;
         log::info(&format!(
