@@ -212,7 +212,7 @@ impl Codec {
     fn tag(self) -> String {
         match self {
             Codec::Zstd => format!("zst{MODULE_ZSTD_LEVEL}"),
-            Codec::Xz => format!("xz{FIRMWARE_XZ_PRESET}crc32"),
+            Codec::Xz => format!("xz{FIRMWARE_XZ_PRESET}crc32d1m"),
         }
     }
 
@@ -227,11 +227,15 @@ impl Codec {
                 Ok(enc.finish()?)
             }
             Codec::Xz => {
-                // The kernel's xz decoder knows CRC32 and no check only.
-                let stream = xz2::stream::Stream::new_easy_encoder(
-                    FIRMWARE_XZ_PRESET,
-                    xz2::stream::Check::Crc32,
-                )?;
+                // The kernel's xz decoder knows CRC32 and no check only, and
+                // allocates the dictionary the header names: 1 MiB, as the
+                // kernel's own module compression uses, not preset 9's 64 MiB.
+                let mut lzma = xz2::stream::LzmaOptions::new_preset(FIRMWARE_XZ_PRESET)?;
+                lzma.dict_size(1 << 20);
+                let mut filters = xz2::stream::Filters::new();
+                filters.lzma2(&lzma);
+                let stream =
+                    xz2::stream::Stream::new_stream_encoder(&filters, xz2::stream::Check::Crc32)?;
                 let mut enc = xz2::write::XzEncoder::new_stream(Vec::new(), stream);
                 enc.write_all(data)?;
                 Ok(enc.finish()?)

@@ -143,14 +143,22 @@ impl MissingFirmware {
 /// `dmesg` lines): `<driver> <device>: Direct firmware load for <file>
 /// failed with error <n>`, in order, duplicates merged.
 pub fn missing_firmware(log: &str) -> Vec<MissingFirmware> {
-    const MARK: &str = "Direct firmware load for ";
+    // Upstream's wording, and Debian's (its kernel logs every failure as
+    // `firmware: failed to load <file> (<n>)`).
+    const MARKS: [(&str, &str); 2] = [
+        ("Direct firmware load for ", " failed with error"),
+        ("firmware: failed to load ", " ("),
+    ];
     let mut out: Vec<MissingFirmware> = Vec::new();
     for line in log.lines() {
         let text = strip_dmesg_time(strip_kmsg_header(line));
-        let Some((prefix, rest)) = text.split_once(MARK) else {
+        let Some((prefix, rest, end)) = MARKS
+            .iter()
+            .find_map(|(mark, end)| text.split_once(mark).map(|(p, r)| (p, r, *end)))
+        else {
             continue;
         };
-        let file = rest.split(" failed with error").next().unwrap_or(rest);
+        let file = rest.split(end).next().unwrap_or(rest);
         let mut words = prefix.trim_end().trim_end_matches(':').split_whitespace();
         let m = MissingFirmware {
             driver: words.next().unwrap_or_default().to_string(),
@@ -342,6 +350,7 @@ mod tests {
  DEVICE=+pci:0000:00:03.0
 6,513,3021900,-;r8169 0000:00:03.0 eth0: unable to load firmware patch rtl_nic/rtl8168h-2.fw (-2)
 [    4.100000] bnx2x 0000:05:00.0: Direct firmware load for bnx2x/bnx2x-e2-7.13.21.0.fw failed with error -2
+[    9.303122] e100 0000:00:03.0: firmware: failed to load e100/d101s_ucode.bin (-2)
 4,514,3021999,-;r8169 0000:00:03.0: Direct firmware load for rtl_nic/rtl8168h-2.fw failed with error -2
 ";
         let m = missing_firmware(log);
@@ -357,6 +366,11 @@ mod tests {
                     driver: "bnx2x".into(),
                     device: "0000:05:00.0".into(),
                     file: "bnx2x/bnx2x-e2-7.13.21.0.fw".into(),
+                },
+                MissingFirmware {
+                    driver: "e100".into(),
+                    device: "0000:00:03.0".into(),
+                    file: "e100/d101s_ucode.bin".into(),
                 },
             ]
         );
