@@ -4,7 +4,7 @@
 //! ```text
 //! install/modules/<release>/modules.{dep,alias,softdep,builtin}
 //!                           <name>.ko.zst      one zstd frame per module
-//! install/firmware/<firmware name>.xz          xz, CRC32 check (the kernel's loader reads it)
+//! install/firmware/<firmware name>              as the package has it (the kernel's loader reads it)
 //! ```
 //!
 //! The index covers the pack's modules *and* the initramfs's: paths in
@@ -17,8 +17,6 @@ pub const MODULES_DIR: &str = "install/modules";
 pub const FIRMWARE_DIR: &str = "install/firmware";
 /// Suffix of a packed module file.
 pub const MODULE_SUFFIX: &str = ".ko.zst";
-/// Suffix of a packed firmware file (the kernel's loader tries `<name>.xz`).
-pub const FIRMWARE_SUFFIX: &str = ".xz";
 /// Upper bound for one decompressed module (the largest Debian 6.1 module,
 /// mlx5_core, is under 3 MiB).
 pub const MAX_MODULE_BYTES: usize = 64 << 20;
@@ -34,9 +32,10 @@ pub fn module_file(name: &str) -> String {
 }
 
 /// The packed file of firmware `name` (as a driver names it, e.g.
-/// `rtl_nic/rtl8168h-2.fw`), relative to [`FIRMWARE_DIR`].
+/// `rtl_nic/rtl8168h-2.fw`), relative to [`FIRMWARE_DIR`]: stored
+/// uncompressed under its own name.
 pub fn firmware_file(name: &str) -> String {
-    format!("{name}{FIRMWARE_SUFFIX}")
+    name.to_string()
 }
 
 /// True if a firmware name may be stored: relative, no `..`, no empty
