@@ -62,7 +62,7 @@ mod tests {
         assert_eq!(module_file("r8169"), "r8169.ko.zst");
         assert_eq!(
             firmware_file("rtl_nic/rtl8168h-2.fw"),
-            "rtl_nic/rtl8168h-2.fw.xz"
+            "rtl_nic/rtl8168h-2.fw"
         );
     }
 
