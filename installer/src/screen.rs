@@ -89,6 +89,16 @@ pub fn render(
             n.link_label()
         );
     }
+    let _ = writeln!(s, "Controllers:");
+    if facts.controllers.is_empty() {
+        let _ = writeln!(s, "  (none found)");
+    }
+    for c in &facts.controllers {
+        let _ = writeln!(s, "  {}", c.line());
+    }
+    for m in &facts.missing_firmware {
+        let _ = writeln!(s, "  missing firmware: {}", m.describe());
+    }
     let _ = writeln!(s, "Disks:");
     if facts.disks.is_empty() {
         let _ = writeln!(s, "  (none found)");
@@ -200,6 +210,18 @@ mod tests {
                 read_only: false,
                 logical_sector: 512,
             }],
+            controllers: vec![crate::facts::Controller {
+                address: "0000:00:03.0".into(),
+                kind: crate::facts::pci::ControllerKind::Network,
+                id: "10ec:8168".into(),
+                driver: Some("r8169".into()),
+                links: vec!["eth0 no link".into()],
+            }],
+            missing_firmware: vec![crate::facts::MissingFirmware {
+                driver: "r8169".into(),
+                device: "0000:00:03.0".into(),
+                file: "rtl_nic/rtl8168h-2.fw".into(),
+            }],
             medium: Scan {
                 found: Some(Medium {
                     device: "/dev/sr0".into(),
@@ -257,6 +279,14 @@ mod tests {
         );
         assert!(
             s.contains("sda          20.0 GiB  ata    fixed     ATA QEMU HARDDISK"),
+            "{s}"
+        );
+        assert!(
+            lines.contains(&"  0000:00:03.0 network 10ec:8168 r8169 eth0 no link"),
+            "{s}"
+        );
+        assert!(
+            lines.contains(&"  missing firmware: rtl_nic/rtl8168h-2.fw for 0000:00:03.0 (r8169)"),
             "{s}"
         );
     }

@@ -3,13 +3,13 @@
 
 use crate::scenario::Scenario;
 use crate::suites::{
-    appliance, boot, faults, flows, installed, installs, reference, secrets, serials,
+    appliance, boot, faults, flows, hardware, installed, installs, reference, secrets, serials,
 };
 
 /// All scenarios: the boot matrix, the installer flows, the serial-number
 /// checks, the appliance's first boot, the installed disk's boot loaders,
-/// the full installs, the install faults, the secrets scan and the
-/// reference appliance.
+/// the full installs, the install faults, the secrets scan, the reference
+/// appliance and the hardware reach.
 pub fn all() -> Vec<Scenario> {
     let mut v = boot::scenarios();
     v.extend(flows::scenarios());
@@ -20,6 +20,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(faults::scenarios());
     v.extend(secrets::scenarios());
     v.extend(reference::scenarios());
+    v.extend(hardware::scenarios());
     v
 }
 
@@ -78,7 +79,14 @@ install-fault-kill
 hyperv-gen1-dmi-no-disk
 install-offline
 install-secrets  (representative)
-reference-bios  (representative)";
+reference-bios  (representative)
+hw-dhcp-rtl8139  (representative)
+hw-dhcp-ne2k_pci
+hw-dhcp-pcnet
+hw-dhcp-i82559er
+hw-controllers
+hw-install-uefi-nvme
+hw-128m-until-ram-check";
 
     #[test]
     fn the_list_is_unchanged() {
@@ -95,7 +103,7 @@ reference-bios  (representative)";
             .collect();
         let want: Vec<&str> = LIST.lines().collect();
         assert_eq!(got, want);
-        assert_eq!(got.len(), 50);
+        assert_eq!(got.len(), 57);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::epoch::build_epoch;
 use crate::initramfs;
 use crate::inputs::{self, Inputs};
 use crate::lockfile::Role;
+use crate::modpack;
 use crate::product;
 use crate::project;
 use crate::tree::{overlay_files, TreeFile, TreeSource};
@@ -63,6 +64,8 @@ pub struct BuildTimes {
     pub installer: Duration,
     pub initramfs: Duration,
     pub esp: Duration,
+    /// The module pack (compression is cached; a cold build takes longer).
+    pub pack: Duration,
     pub iso: Duration,
 }
 
@@ -185,6 +188,30 @@ pub fn iso_tree(
     let t = Instant::now();
     let esp = build_esp(inputs, epoch)?;
     times.esp = t.elapsed();
+    let t = Instant::now();
+    let pack = modpack::build(inputs)?;
+    times.pack = t.elapsed();
+    eprintln!(
+        "initramfs {:.1} MiB; module pack {:.1} MiB ({} modules, {} firmware files)",
+        initrd.len() as f64 / 1048576.0,
+        pack.bytes as f64 / 1048576.0,
+        pack.modules,
+        pack.firmware
+    );
+    if !pack.missing_firmware.is_empty() {
+        // Mostly PCMCIA cards and NICs whose firmware is in other packages.
+        let some: Vec<String> = pack
+            .missing_firmware
+            .iter()
+            .take(3)
+            .map(|(m, f)| format!("{f} ({m})"))
+            .collect();
+        eprintln!(
+            "  {} firmware files named by packed drivers are in no pinned package, e.g. {}",
+            pack.missing_firmware.len(),
+            some.join(", ")
+        );
+    }
 
     let bios_dir = "usr/lib/syslinux/modules/bios";
     let mut files = vec![
@@ -233,6 +260,7 @@ pub fn iso_tree(
             mode: 0o444,
         },
     ];
+    files.extend(pack.files);
     files.extend(overlay_files(&project::overlay_dir().join("iso"))?);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     let isohdpfx = fs::read(inputs.file(Role::Isolinux, "usr/lib/ISOLINUX/isohdpfx.bin")?)?;

@@ -130,8 +130,15 @@ pub(crate) fn ensure_deb(cache: &Path, pin: &Pin, repin: &str) -> Result<PathBuf
 
 fn download_into(dir: &Path, pin: &Pin, repin: &str) -> Result<PathBuf> {
     let spec = format!("{}={}", pin.package, pin.version);
+    let extra = if pin.role.non_free_firmware() {
+        NonFreeApt::get()?.options()
+    } else {
+        Vec::new()
+    };
     Cmd::new("apt-get")
-        .args(["-q", "-o", "APT::Sandbox::User=root", "download"])
+        .args(["-q", "-o", "APT::Sandbox::User=root"])
+        .args(extra)
+        .arg("download")
         .arg(&spec)
         .cwd(dir)
         .read()
@@ -221,7 +228,11 @@ pub fn update() -> Result<()> {
                 })?
                 .to_string();
         }
-        let info = apt_show(&package)?;
+        let info = if role.non_free_firmware() {
+            apt_show_with(&package, &NonFreeApt::get()?.options())?
+        } else {
+            apt_show(&package)?
+        };
         let version = field(&info, "Version")
             .with_context(|| format!("apt shows no Version for {package}"))?;
         let sha256 =
@@ -246,7 +257,12 @@ pub fn update() -> Result<()> {
 }
 
 fn apt_show(package: &str) -> Result<String> {
+    apt_show_with(package, &[])
+}
+
+fn apt_show_with(package: &str, options: &[String]) -> Result<String> {
     let out = Cmd::new("apt-cache")
+        .args(options)
         .args(["show", "--no-all-versions", package])
         .read()
         .with_context(|| format!("asking apt about {package} (run `apt-get update` first)"))?;
@@ -290,9 +306,179 @@ pub fn fetch_unpinned(package: &str) -> Result<PathBuf> {
     ensure_root(&cache, &pin, &deb)
 }
 
+/// The Debian release the boot inputs come from.
+const DEBIAN_SUITE: &str = "bookworm";
+
+/// A private apt configuration for the firmware packages: the host's own
+/// Debian sources (same servers, same suites, same keys) with their
+/// `Components` replaced by `non-free-firmware`, its own package lists, and
+/// nothing else. The host's apt configuration is never changed, and no server
+/// name is written anywhere: the entries are copied from the host. Made once
+/// per run under `<cache>/apt-non-free-firmware/` with one `apt-get update`.
+struct NonFreeApt {
+    dir: PathBuf,
+}
+
+impl NonFreeApt {
+    fn get() -> Result<&'static NonFreeApt> {
+        static ONCE: std::sync::OnceLock<std::result::Result<NonFreeApt, String>> =
+            std::sync::OnceLock::new();
+        ONCE.get_or_init(|| NonFreeApt::create().map_err(|e| format!("{e:#}")))
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    fn create() -> Result<NonFreeApt> {
+        let dir = project::cache_dir().join("apt-non-free-firmware");
+        let parts = dir.join("sources.list.d");
+        let _ = fs::remove_dir_all(&parts);
+        fs::create_dir_all(&parts)?;
+        fs::create_dir_all(dir.join("lists/partial"))?;
+        fs::write(dir.join("sources.list"), "")?;
+        let mut found = 0;
+        let host = Path::new("/etc/apt");
+        let mut sources: Vec<PathBuf> = vec![host.join("sources.list")];
+        if let Ok(entries) = fs::read_dir(host.join("sources.list.d")) {
+            let mut more: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            more.sort();
+            sources.extend(more);
+        }
+        for (i, path) in sources.iter().enumerate() {
+            let Ok(text) = fs::read_to_string(path) else {
+                continue;
+            };
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            let rewritten = match name.as_deref() {
+                Some(n) if n.ends_with(".sources") => non_free_deb822(&text, DEBIAN_SUITE),
+                Some(n) if n.ends_with(".list") => non_free_one_line(&text, DEBIAN_SUITE),
+                _ => None,
+            };
+            if let (Some(text), Some(name)) = (rewritten, name) {
+                fs::write(parts.join(format!("{i:02}-{name}")), text)?;
+                found += 1;
+            }
+        }
+        if found == 0 {
+            bail!(
+                "no {DEBIAN_SUITE} entry in the host's apt sources to take the firmware packages from"
+            );
+        }
+        let apt = NonFreeApt { dir };
+        Cmd::new("apt-get")
+            .args(["-q", "-o", "APT::Sandbox::User=root"])
+            .args(apt.options())
+            .arg("update")
+            .read()
+            .context("apt-get update of the non-free-firmware component")?;
+        Ok(apt)
+    }
+
+    fn options(&self) -> Vec<String> {
+        let d = self.dir.display();
+        [
+            format!("Dir::Etc::sourcelist={d}/sources.list"),
+            format!("Dir::Etc::sourceparts={d}/sources.list.d"),
+            format!("Dir::State::Lists={d}/lists"),
+            "Dir::Cache::pkgcache=".to_string(),
+            "Dir::Cache::srcpkgcache=".to_string(),
+        ]
+        .into_iter()
+        .flat_map(|o| ["-o".to_string(), o])
+        .collect()
+    }
+}
+
+/// The stanzas of a deb822 `.sources` file whose `Suites` name `suite` (or
+/// its `-updates`/`-security` suites), with `Components: non-free-firmware`;
+/// `None` if there is none.
+fn non_free_deb822(text: &str, suite: &str) -> Option<String> {
+    let mut out = String::new();
+    for stanza in text.split("\n\n") {
+        let suites = stanza
+            .lines()
+            .find_map(|l| l.strip_prefix("Suites:"))
+            .unwrap_or("");
+        let types = stanza
+            .lines()
+            .find_map(|l| l.strip_prefix("Types:"))
+            .unwrap_or("");
+        let enabled = !stanza
+            .lines()
+            .any(|l| l.trim().eq_ignore_ascii_case("Enabled: no"));
+        if !enabled
+            || !types.split_whitespace().any(|t| t == "deb")
+            || !suites.split_whitespace().any(|s| s.starts_with(suite))
+        {
+            continue;
+        }
+        for line in stanza.lines() {
+            if line.starts_with("Components:") {
+                out.push_str("Components: non-free-firmware\n");
+            } else if line.starts_with("Types:") {
+                out.push_str("Types: deb\n");
+            } else {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out.push('\n');
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// The `deb` lines of a one-line `.list` file for `suite`, with the
+/// components replaced by `non-free-firmware`; `None` if there is none.
+fn non_free_one_line(text: &str, suite: &str) -> Option<String> {
+    let mut out = String::new();
+    for line in text.lines() {
+        let Some(rest) = line.trim().strip_prefix("deb ") else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        let (options, rest) = match rest.strip_prefix('[') {
+            Some(r) => match r.split_once(']') {
+                Some((o, after)) => (format!("[{o}] "), after.trim_start()),
+                None => continue,
+            },
+            None => (String::new(), rest),
+        };
+        let mut words = rest.split_whitespace();
+        let (Some(uri), Some(dist)) = (words.next(), words.next()) else {
+            continue;
+        };
+        if dist.starts_with(suite) {
+            out.push_str(&format!("deb {options}{uri} {dist} non-free-firmware\n"));
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn firmware_sources_keep_the_host_entries_and_change_only_components() {
+        let deb822 = "Types: deb deb-src\nURIs: http://example.invalid/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /k.gpg\n\nTypes: deb\nURIs: https://other.invalid/x\nSuites: nodistro\nComponents: main\n";
+        let got = non_free_deb822(deb822, "bookworm").unwrap();
+        assert_eq!(
+            got,
+            "Types: deb\nURIs: http://example.invalid/debian\nSuites: bookworm bookworm-updates\nComponents: non-free-firmware\nSigned-By: /k.gpg\n\n"
+        );
+        assert_eq!(
+            non_free_deb822("Types: deb\nSuites: bookworm\nEnabled: no\n", "bookworm"),
+            None
+        );
+        let list = "# c\ndeb [signed-by=/k.gpg] http://example.invalid/debian bookworm main contrib\ndeb-src http://example.invalid/debian bookworm main\ndeb http://example.invalid/debian-security bookworm-security main\ndeb http://x.invalid/ nodistro main\n";
+        assert_eq!(
+            non_free_one_line(list, "bookworm").unwrap(),
+            "deb [signed-by=/k.gpg] http://example.invalid/debian bookworm non-free-firmware\ndeb http://example.invalid/debian-security bookworm-security non-free-firmware\n"
+        );
+        assert_eq!(
+            non_free_one_line("deb http://x.invalid/ sid main\n", "bookworm"),
+            None
+        );
+    }
 
     #[test]
     fn reads_fields_of_the_first_stanza() {

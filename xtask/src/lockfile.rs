@@ -31,10 +31,21 @@ pub enum Role {
     GrubCommon,
     /// GRUB i386-pc modules, `boot.img` and `diskboot.img` for installed disks.
     GrubPc,
+    /// NIC firmware for the module pack (Debian's `non-free-firmware` component):
+    /// Broadcom NetXtreme II (bnx2, cnic).
+    FirmwareBnx2,
+    /// Broadcom NetXtreme II 10Gb (bnx2x).
+    FirmwareBnx2x,
+    /// Realtek NICs (r8169, r8152, …).
+    FirmwareRealtek,
+    /// QLogic NICs and HBAs (qed, qla2xxx, …).
+    FirmwareQlogic,
+    /// The NIC parts of firmware-misc-nonfree (Intel ice DDP, Mellanox, …).
+    FirmwareMisc,
 }
 
 impl Role {
-    pub const ALL: [Role; 11] = [
+    pub const ALL: [Role; 16] = [
         Role::Kernel,
         Role::Isolinux,
         Role::SyslinuxCommon,
@@ -46,6 +57,11 @@ impl Role {
         Role::Kbd,
         Role::GrubCommon,
         Role::GrubPc,
+        Role::FirmwareBnx2,
+        Role::FirmwareBnx2x,
+        Role::FirmwareRealtek,
+        Role::FirmwareQlogic,
+        Role::FirmwareMisc,
     ];
 
     pub fn name(self) -> &'static str {
@@ -61,6 +77,11 @@ impl Role {
             Role::Kbd => "kbd",
             Role::GrubCommon => "grub-common",
             Role::GrubPc => "grub-pc",
+            Role::FirmwareBnx2 => "firmware-bnx2",
+            Role::FirmwareBnx2x => "firmware-bnx2x",
+            Role::FirmwareRealtek => "firmware-realtek",
+            Role::FirmwareQlogic => "firmware-qlogic",
+            Role::FirmwareMisc => "firmware-misc",
         }
     }
 
@@ -79,7 +100,28 @@ impl Role {
             Role::Kbd => "kbd",
             Role::GrubCommon => "grub-common",
             Role::GrubPc => "grub-pc-bin",
+            Role::FirmwareBnx2 => "firmware-bnx2",
+            Role::FirmwareBnx2x => "firmware-bnx2x",
+            Role::FirmwareRealtek => "firmware-realtek",
+            Role::FirmwareQlogic => "firmware-qlogic",
+            Role::FirmwareMisc => "firmware-misc-nonfree",
         }
+    }
+
+    /// The firmware roles, whose packages come from `non-free-firmware`.
+    pub const FIRMWARE: [Role; 5] = [
+        Role::FirmwareBnx2,
+        Role::FirmwareBnx2x,
+        Role::FirmwareRealtek,
+        Role::FirmwareQlogic,
+        Role::FirmwareMisc,
+    ];
+
+    /// True if the package is in Debian's `non-free-firmware` component,
+    /// which apt on the build host need not have enabled
+    /// (`inputs::NonFreeApt` adds it for the download only).
+    pub fn non_free_firmware(self) -> bool {
+        Role::FIRMWARE.contains(&self)
     }
 
     fn parse(s: &str) -> Option<Role> {

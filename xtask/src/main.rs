@@ -18,6 +18,7 @@ mod inputs;
 mod keymaps;
 mod kmodset;
 mod lockfile;
+mod modpack;
 mod product;
 mod project;
 mod qemu;

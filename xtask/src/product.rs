@@ -17,8 +17,11 @@ pub const DEFAULT_CHANNEL: &str = "stable";
 /// a QEMU guest reaches the host (`cargo xtask repo serve`, port 18443).
 pub const DEFAULT_BACKEND_URL: &str = "https://10.0.2.2:18443/";
 
-/// Kernel modules put into the initramfs, with their dependency closure.
-/// Grouped by purpose; see ARCHITECTURE.md for why each hypervisor needs which.
+/// Kernel modules put into the initramfs, with their dependency closure:
+/// what finds the medium and a first network on the common hypervisors and
+/// on a USB stick or SATA/NVMe CD. Everything else lives in the module pack
+/// on the medium ([`PACK_DIRS`]). Grouped by purpose; see ARCHITECTURE.md
+/// for why each hypervisor needs which.
 pub const ROOT_MODULES: &[&str] = &[
     // network adapters: VMware (e1000, e1000e, vmxnet3), Hyper-V (tulip = legacy
     // adapter, hv_netvsc = synthetic), QEMU/KVM (virtio_net)
@@ -67,3 +70,24 @@ pub const ROOT_MODULES: &[&str] = &[
     "ext4",
     "efivarfs",
 ];
+
+/// Directories of the pinned kernel's module tree (relative to
+/// `lib/modules/<release>`) whose every driver goes into the module pack on
+/// the medium, with their dependency closure. Loaded after the medium was
+/// found, by a second coldplug pass.
+pub const PACK_DIRS: &[&str] = &[
+    "kernel/drivers/net/ethernet",
+    "kernel/drivers/net/usb",
+    "kernel/drivers/scsi",
+    "kernel/drivers/message/fusion",
+    "kernel/drivers/ata",
+    "kernel/drivers/nvme",
+    "kernel/drivers/mmc",
+    "kernel/drivers/usb/host",
+    "kernel/drivers/usb/storage",
+    "kernel/drivers/hid",
+];
+
+/// Single modules of the pack outside [`PACK_DIRS`]: Intel VMD, which puts
+/// NVMe drives behind its own PCI domain.
+pub const PACK_MODULES: &[&str] = &["vmd"];

@@ -15,6 +15,7 @@ mod error;
 pub mod glob;
 pub mod index;
 pub mod modinfo;
+pub mod pack;
 #[doc(hidden)]
 pub mod reference;
 mod render;

@@ -4,11 +4,13 @@
 
 mod firmware;
 pub mod hw;
+pub mod pci;
 
 pub use firmware::{
     decode_secure_boot_var, parse_lockdown, secure_boot, Firmware, SecureBoot, SECURE_BOOT_VAR,
 };
 pub use hw::{disks, human_size, net_adapters, Disk, NetAdapter};
+pub use pci::{controllers, missing_firmware, Controller, MissingFirmware};
 
 use crate::cmdline::KernelCmdline;
 use crate::console::ConsoleLayout;
@@ -38,6 +40,10 @@ pub struct Facts {
     pub net: Vec<NetAdapter>,
     /// Disks, sorted by name.
     pub disks: Vec<Disk>,
+    /// Network and disk controllers on the PCI bus, sorted by address.
+    pub controllers: Vec<Controller>,
+    /// Firmware files drivers asked for and did not get (kernel log).
+    pub missing_firmware: Vec<MissingFirmware>,
     /// The install medium search.
     pub medium: Scan,
 }
@@ -72,6 +78,8 @@ impl Facts {
             kernel_release: kernel_release(root).unwrap_or_default(),
             net: net_adapters(root),
             disks: disks(root),
+            controllers: controllers(root),
+            missing_firmware: missing_firmware(&pci::read_kernel_log(root)),
             medium: volume_id
                 .map(|v| crate::medium::scan(root, v))
                 .unwrap_or_default(),
@@ -82,6 +90,8 @@ impl Facts {
     pub fn refresh_hardware(&mut self, root: &Path) {
         self.net = net_adapters(root);
         self.disks = disks(root);
+        self.controllers = controllers(root);
+        self.missing_firmware = missing_firmware(&pci::read_kernel_log(root));
     }
 }
 

@@ -131,6 +131,7 @@ fn write_volume(text: &str, name: &str) -> Option<String> {
 pub fn write(f: &Failure, hw: &Hardware, serial: &str, install_id: &str) -> Option<String> {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_else(|e| format!("({p}: {e})\n"));
     let parts = [
+        ("controllers", crate::facts::pci::system_report()),
         ("events", read(crate::event::EVENTS_FILE)),
         (
             "collected answers",

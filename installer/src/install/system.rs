@@ -90,6 +90,10 @@ impl SystemInstall {
             return Some(root.to_path_buf());
         }
         let dev = self.medium.as_deref()?;
+        if root.join(image_builder::kmod::pack::MODULES_DIR).is_dir() {
+            // Mounted already for the module pack, and carries no repository.
+            return None;
+        }
         if let Err(e) = crate::sys::mount::mount_medium(dev, MEDIUM_MOUNT) {
             crate::log::info(&format!(
                 "install medium {dev} not mounted ({e}): components are downloaded"

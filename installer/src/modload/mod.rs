@@ -8,8 +8,10 @@
 //! `sd_mod`/`sr_mod` in a later pass.
 
 mod kernel;
+pub mod pack;
 
-pub use kernel::{describe_errno, load_index, scan_modaliases, KernelLoader};
+pub use kernel::{describe_errno, load_index, scan_modaliases, IndexError, KernelLoader};
+pub use pack::{Pack, PackError, PackLoader};
 
 use crate::cmdline::{normalize_module_name, KernelCmdline};
 use crate::event::ModuleFailure;
@@ -65,6 +67,19 @@ impl<'a, L: ModuleLoader> Coldplug<'a, L> {
             state: BTreeMap::new(),
             seen_aliases: BTreeSet::new(),
             failures: Vec::new(),
+        }
+    }
+
+    /// Continues with another index and loader (the module pack's, whose
+    /// index covers the first one's modules too): what was loaded or failed
+    /// stays so, and every modalias is looked at again, since the new index
+    /// may match what the first did not.
+    pub fn with_index(self, index: &'a ModuleIndex, loader: L) -> Self {
+        Coldplug {
+            index,
+            loader,
+            seen_aliases: BTreeSet::new(),
+            ..self
         }
     }
 

@@ -358,3 +358,31 @@ fn errno_descriptions_name_the_cause() {
     assert!(describe_errno(Errno::EKEYREJECTED).contains("signature"));
     assert!(describe_errno(Errno::E2BIG).contains("E2BIG"));
 }
+
+#[test]
+fn a_second_index_matches_what_the_first_did_not_and_loads_nothing_twice() {
+    // The initramfs knows only the PIIX controller; the pack's index also
+    // knows the NIC.
+    let small = ModuleIndex::parse(
+        "kernel/drivers/ata/ata_piix.ko: kernel/drivers/ata/libata.ko kernel/drivers/scsi/scsi_mod.ko kernel/drivers/scsi/scsi_common.ko
+kernel/drivers/ata/libata.ko: kernel/drivers/scsi/scsi_mod.ko kernel/drivers/scsi/scsi_common.ko
+kernel/drivers/scsi/scsi_mod.ko: kernel/drivers/scsi/scsi_common.ko
+kernel/drivers/scsi/scsi_common.ko:
+",
+        "alias pci:v00008086d00007010sv*sd*bc*sc*i* ata_piix\n",
+        "",
+        "",
+    )
+    .unwrap();
+    let big = index();
+    let cmd = KernelCmdline::parse("");
+    let mut first = FakeLoader::default();
+    let mut second = FakeLoader::default();
+    let mut cp = Coldplug::new(&small, &cmd, &mut first);
+    assert_eq!(cp.pass(&set(&[PIIX, NIC])), 4);
+    let mut cp = cp.with_index(&big, &mut second);
+    assert_eq!(cp.pass(&set(&[PIIX, NIC])), 1, "only the NIC driver is new");
+    assert_eq!(cp.loaded_count(), 5);
+    drop(cp);
+    assert_eq!(names(&second), ["e1000"]);
+}

@@ -1,6 +1,8 @@
 //! The network doctor: after a configuration is applied, six checks in order
 //! — link, address, gateway, dns, clock, https — each pass/fail with what was
-//! found and, on failure, a way forward.
+//! found and, on failure, a way forward. When the adapter's driver asked for
+//! firmware it did not get, a failed `firmware` check follows `link`
+//! ([`check_firmware`]; added by the system's `doctor`).
 //!
 //! Every check is a pure function of its inputs; [`run`] gathers the inputs
 //! through the [`Probes`] trait, whose real implementation is
@@ -85,6 +87,30 @@ pub fn check_link(interface: &str, state: Result<Option<bool>, String>) -> Check
             "choose another network adapter".into(),
         ),
     }
+}
+
+/// firmware: the firmware files the interface's device asked for and did
+/// not get (`None` when there are none, so the check is only shown then).
+pub fn check_firmware(
+    interface: &str,
+    device: Option<&str>,
+    missing: &[crate::facts::MissingFirmware],
+) -> Option<Check> {
+    let device = device?;
+    let files: Vec<String> = missing
+        .iter()
+        .filter(|m| m.device == device)
+        .map(|m| m.file.clone())
+        .collect();
+    let driver = missing.iter().find(|m| m.device == device)?.driver.clone();
+    Some(fail(
+        "firmware",
+        format!(
+            "{interface} ({device}, driver {driver}) is missing the firmware {}",
+            files.join(", ")
+        ),
+        "the installer does not carry this firmware; use another network adapter, or ask the vendor for an ISO that includes it".into(),
+    ))
 }
 
 /// address: the configured address is on the interface.
@@ -304,6 +330,21 @@ mod tests {
 
     fn config() -> NetConfig {
         crate::net::sample_config()
+    }
+
+    #[test]
+    fn missing_firmware_names_the_device_and_the_file() {
+        let missing = crate::facts::missing_firmware(
+            "r8169 0000:00:03.0: Direct firmware load for rtl_nic/rtl8168h-2.fw failed with error -2\n",
+        );
+        let c = check_firmware("eth0", Some("0000:00:03.0"), &missing).unwrap();
+        assert!(!c.ok);
+        assert_eq!(
+            c.detail,
+            "eth0 (0000:00:03.0, driver r8169) is missing the firmware rtl_nic/rtl8168h-2.fw"
+        );
+        assert!(check_firmware("eth1", Some("0000:00:04.0"), &missing).is_none());
+        assert!(check_firmware("eth0", None, &missing).is_none());
     }
 
     #[test]

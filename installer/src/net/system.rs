@@ -240,7 +240,20 @@ impl NetOps for SystemNet {
     }
 
     fn doctor(&mut self, config: &NetConfig) -> Vec<Check> {
-        doctor::run(config, &self.doctor, &mut self.probes)
+        let mut checks = doctor::run(config, &self.doctor, &mut self.probes);
+        let root = Path::new("/");
+        let device = std::fs::read_link(
+            root.join("sys/class/net")
+                .join(&config.interface)
+                .join("device"),
+        )
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+        let missing = crate::facts::missing_firmware(&crate::facts::pci::read_kernel_log(root));
+        if let Some(c) = doctor::check_firmware(&config.interface, device.as_deref(), &missing) {
+            checks.insert(1, c);
+        }
+        checks
     }
 }
 

@@ -123,6 +123,9 @@ pub fn run() -> i32 {
     });
 
     let scan_medium = scan.found.as_ref().map(|m| m.device.clone());
+    if let Some(device) = &scan_medium {
+        load_pack(device, &module_dir, &mut drivers, &mut out);
+    }
     let mut facts = Facts::gather(root, &cmdline, &layout, None);
     facts.medium = scan;
     // Drivers loaded while waiting for the medium count too; the time stays coldplug's.
@@ -192,6 +195,27 @@ pub fn run() -> i32 {
         Outcome::InputClosed => {
             log::error("the console input ended");
             EXIT_UI_ERROR
+        }
+    }
+}
+
+/// Mounts the medium and loads what the module pack has for this machine
+/// (the second coldplug stage); without it the initramfs's drivers stay.
+fn load_pack(device: &str, module_dir: &Path, drivers: &mut Drivers<'_>, out: &mut impl Write) {
+    let medium = crate::install::system::MEDIUM_MOUNT;
+    if let Err(e) = mount::mount_medium(device, medium) {
+        log::warn(&format!(
+            "install medium {device} not mounted ({e}): no module pack"
+        ));
+        return;
+    }
+    let release = module_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if let Ok(n) = drivers.load_pack(Path::new(medium), &release) {
+        if n > 0 {
+            let _ = writeln!(out, "Loaded {n} more drivers from the installation medium.");
         }
     }
 }

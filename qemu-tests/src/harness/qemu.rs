@@ -160,6 +160,14 @@ pub enum Controller {
     Pvscsi,
     /// virtio-blk.
     Virtio,
+    /// A SCSI host adapter of this QEMU model (`megasas`, `lsi53c895a`,
+    /// `am53c974`, …), one per drive, with the drive as `scsi-hd`/`scsi-cd`.
+    Scsi(&'static str),
+    /// An NVMe controller, one per drive.
+    Nvme,
+    /// An SD host controller (`sdhci-pci`) with the drive as its SD card
+    /// (one per VM).
+    SdCard,
 }
 
 /// What a drive is to the guest, and whether the file changes.
@@ -215,11 +223,27 @@ impl Drive {
                 format!("{kind},drive={id},bus={id}-hba.0")
             }
             Controller::Virtio => format!("virtio-blk-pci,drive={id}"),
+            Controller::Scsi(model) => {
+                a.push("-device".into());
+                a.push(format!("{model},id={id}-hba"));
+                let kind = if cd { "scsi-cd" } else { "scsi-hd" };
+                format!("{kind},drive={id},bus={id}-hba.0")
+            }
+            Controller::Nvme => format!("nvme,drive={id}"),
+            Controller::SdCard => {
+                a.push("-device".into());
+                a.push("sdhci-pci".into());
+                // The controller's bus is named `sd-bus` whatever its id; with
+                // one SD controller QEMU puts the card on it.
+                format!("sd-card,drive={id}")
+            }
         };
-        if let Some(s) = &self.serial {
+        // An SD card has neither a serial property nor a boot index.
+        let sd = self.controller == Controller::SdCard;
+        if let Some(s) = self.serial.as_ref().filter(|_| !sd) {
             device.push_str(&format!(",serial={s}"));
         }
-        if let Some(i) = self.bootindex {
+        if let Some(i) = self.bootindex.filter(|_| !sd) {
             device.push_str(&format!(",bootindex={i}"));
         }
         a.push("-device".into());

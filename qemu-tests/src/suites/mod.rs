@@ -6,6 +6,7 @@ pub mod appliance;
 pub mod boot;
 pub mod faults;
 pub mod flows;
+pub mod hardware;
 pub mod installed;
 pub mod installs;
 pub mod reference;

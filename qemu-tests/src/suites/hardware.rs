@@ -1,0 +1,267 @@
+//! Hardware reach: NICs and disk controllers QEMU emulates that the other
+//! suites do not use — the NICs' drivers and the SD host's live in the
+//! module pack on the medium, so these prove the second coldplug pass —, a
+//! full UEFI install on NVMe, and an unattended run with 128 MiB of RAM up
+//! to the install's RAM check.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use protocol::{ids, Event, NetSource};
+
+use crate::expect_event;
+use crate::harness::disk::empty_disk;
+use crate::harness::qemu::{Contents, Controller, Drive, Firmware, Medium, Network, Nic, VmConfig};
+use crate::harness::session::{check, Session, STEP_TIMEOUT};
+use crate::scenario::{choose_serial_entry, IsoVariant, RunOptions, Scenario, Script, Timings};
+use crate::steps::{
+    boot_installed, disks_event, expect_installed, inspect_disk, no_disk_then_power_off,
+    serial_verified, start, stop_and_power_off, target_drive, Machine, TARGET_SERIAL,
+};
+
+/// NICs whose drivers only the module pack has (8139too/8139cp, ne2k-pci,
+/// pcnet32, e100).
+pub const PACK_NICS: [&str; 4] = ["rtl8139", "ne2k_pci", "pcnet", "i82559er"];
+
+/// Disk controllers of `hw-controllers`: (drive id, controller, serial).
+/// sdhci-pci is served by the pack, the rest by the initramfs. QEMU's
+/// am53c974 (and dc390) is left out: Debian 6.1's am53c974 driver, from the
+/// pack, panics the kernel in `esp_reset_cleanup` on QEMU's emulation, so it
+/// would test QEMU, not us.
+pub const CONTROLLERS: [(&str, Controller, &str); 4] = [
+    ("mega", Controller::Scsi("megasas"), "MEGASASDISK"),
+    ("lsi", Controller::Scsi("lsi53c895a"), "LSI895ADISK"),
+    ("nvme", Controller::Nvme, "NVMEDISK01"),
+    ("sd", Controller::SdCard, ""),
+];
+
+/// The answer file of `hw-128m-until-ram-check` (qemu-tests/data).
+pub const UNATTENDED_ANSWERS: &str = "install-unattended.json";
+
+/// The memory of `hw-128m-until-ram-check`.
+pub const LOW_MEMORY_MIB: u32 = 128;
+
+/// The scenarios.
+pub fn scenarios() -> Vec<Scenario> {
+    let mut v: Vec<Scenario> = PACK_NICS
+        .iter()
+        .map(|model| {
+            let mut s = Scenario::boot(format!("hw-dhcp-{model}"), Firmware::Bios, Medium::Cd);
+            s.nic = Some(Nic {
+                model: (*model).to_string(),
+                network: Network::User,
+            });
+            s.script = Script::Flow(dhcp_lease_then_power_off);
+            s.representative = *model == "rtl8139";
+            s
+        })
+        .collect();
+    let mut s = Scenario::boot("hw-controllers".into(), Firmware::Bios, Medium::Cd);
+    s.script = Script::Custom(controllers);
+    v.push(s);
+    let mut s = Scenario::boot("hw-install-uefi-nvme".into(), Firmware::Uefi, Medium::Cd);
+    s.script = Script::Custom(install_uefi_nvme);
+    v.push(s);
+    let mut s = Scenario::boot("hw-128m-until-ram-check".into(), Firmware::Bios, Medium::Cd);
+    s.script = Script::Custom(low_memory);
+    s.iso = IsoVariant::Answers(UNATTENDED_ANSWERS);
+    v.push(s);
+    v
+}
+
+/// DHCP on the scenario's only NIC: a lease from QEMU's user network, then
+/// the usual serial and keyboard steps, and power off at the stop screen.
+fn dhcp_lease_then_power_off(s: &mut Session) -> Result<()> {
+    s.answer(ids::MENU, "d")?;
+    let c = expect_event!(s, STEP_TIMEOUT, Event::Network { config } => config.clone())?;
+    check(
+        s,
+        matches!(c.source, NetSource::Dhcp { .. })
+            && c.address.addr.to_string() == "10.0.2.15"
+            && c.address.prefix == 24,
+        &format!("no DHCP lease from QEMU's user network: {c:?}"),
+    )?;
+    serial_verified(s)?;
+    s.answer(ids::KEYBOARD_LAYOUT, "us")?;
+    no_disk_then_power_off(s)
+}
+
+/// Boots with one disk on each of [`CONTROLLERS`] (and e1000), goes through
+/// DHCP, serial and keyboard, and checks that every disk is offered.
+fn controllers(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+    let mut drives = Vec::new();
+    for (id, controller, serial) in CONTROLLERS {
+        let image = dir.join(format!("{id}.img"));
+        empty_disk(&image, 2048)?;
+        drives.push(Drive {
+            id: id.into(),
+            image,
+            contents: Contents::Snapshot,
+            controller,
+            serial: (!serial.is_empty()).then(|| serial.to_string()),
+            bootindex: None,
+        });
+    }
+    let cfg = VmConfig {
+        firmware: s.firmware,
+        medium: Medium::Cd,
+        image: opts.iso_for(s.iso)?,
+        memory_mib: opts.memory_mib,
+        kvm: opts.kvm,
+        vars: opts.vars_for(s.firmware, dir)?,
+        events: dir.join("events.log"),
+        paths: opts.firmware.clone(),
+        nic: Some(Nic {
+            model: "e1000".into(),
+            network: Network::User,
+        }),
+        drives,
+        ..VmConfig::default()
+    };
+    let mut session = start(&cfg, dir, "controllers")?;
+    choose_serial_entry(&mut session.vm)?;
+    session.answer(ids::MENU, "d")?;
+    serial_verified(&mut session)?;
+    session.answer(ids::KEYBOARD_LAYOUT, "us")?;
+    let disks = disks_event(&mut session, STEP_TIMEOUT)?;
+    for (id, _, serial) in CONTROLLERS {
+        let offered = disks.iter().any(|d| {
+            let this = if serial.is_empty() {
+                d.device.starts_with("/dev/mmcblk")
+            } else {
+                d.serial == serial
+            };
+            this && d.refusal.is_none()
+        });
+        check(
+            &session,
+            offered,
+            &format!("the disk on {id} is not offered: {disks:?}"),
+        )?;
+    }
+    eprintln!("{}: every controller's disk is offered", s.name);
+    Ok(Timings {
+        menu: Duration::ZERO,
+        first_screen: session.first_screen_at.unwrap_or_default(),
+        total: session.vm.elapsed(),
+    })
+}
+
+/// A full UEFI install on an NVMe disk, driven over serial with DHCP, then
+/// the installed disk boots the appliance (CD first: `BootNext` is proven).
+fn install_uefi_nvme(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+    let m = Machine {
+        firmware: Firmware::Uefi,
+        nic: "e1000",
+        bus: Controller::Nvme,
+    };
+    let target = dir.join("target.img");
+    empty_disk(&target, 2048)?;
+    let vars = opts.vars_for(m.firmware, dir)?;
+    let cfg = VmConfig {
+        firmware: m.firmware,
+        medium: Medium::Cd,
+        image: opts.iso_for(s.iso)?,
+        memory_mib: opts.memory_mib,
+        kvm: opts.kvm,
+        vars: vars.clone(),
+        events: dir.join("events.log"),
+        paths: opts.firmware.clone(),
+        nic: Some(Nic {
+            model: m.nic.into(),
+            network: Network::User,
+        }),
+        drives: vec![target_drive(m.bus, &target, None)],
+        ..VmConfig::default()
+    };
+    let mut session = start(&cfg, dir, "install")?;
+    choose_serial_entry(&mut session.vm)?;
+    session.answer(ids::MENU, "d")?;
+    serial_verified(&mut session)?;
+    session.answer(ids::KEYBOARD_LAYOUT, "de")?;
+    let disks = disks_event(&mut session, STEP_TIMEOUT)?;
+    let found = disks
+        .iter()
+        .any(|d| d.serial == TARGET_SERIAL && d.refusal.is_none());
+    check(
+        &session,
+        found,
+        &format!("the NVMe target is not offered: {disks:?}"),
+    )?;
+    session.answer(ids::INSTALL_AGREE, "y")?;
+    session.answer(ids::INSTALL_START, "")?;
+    let (id, seconds) = expect_installed(&mut session, "the install failed")?;
+    let first_screen = session.first_screen_at.unwrap_or_default();
+    inspect_disk(&target, m.firmware, &id)?;
+    let installed_at = session.vm.elapsed();
+    drop(session);
+    let ready = boot_installed(&m, opts, dir, &target, vars, "appliance", true)?;
+    eprintln!(
+        "{}: installed after {:.1} s (install {seconds:.1} s), appliance ready {:.1} s after its boot",
+        s.name,
+        installed_at.as_secs_f64(),
+        ready.as_secs_f64()
+    );
+    Ok(Timings {
+        menu: Duration::ZERO,
+        first_screen,
+        total: installed_at + ready,
+    })
+}
+
+/// The unattended run (answers on the ISO) with [`LOW_MEMORY_MIB`] of RAM:
+/// drivers, medium, module pack, DHCP, network doctor, serial verification
+/// and keyboard all run, then the install stops at the RAM check, because
+/// the test release asks for 1024 MiB (a full install at this size needs a
+/// release that asks for less).
+fn low_memory(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+    let target = dir.join("target.img");
+    empty_disk(&target, 2048)?;
+    let cfg = VmConfig {
+        firmware: s.firmware,
+        medium: Medium::Cd,
+        image: opts.iso_for(s.iso)?,
+        memory_mib: LOW_MEMORY_MIB,
+        kvm: opts.kvm,
+        vars: opts.vars_for(s.firmware, dir)?,
+        events: dir.join("events.log"),
+        paths: opts.firmware.clone(),
+        nic: Some(Nic {
+            model: "e1000".into(),
+            network: Network::User,
+        }),
+        drives: vec![target_drive(
+            Controller::Ide { bus: 1, unit: None },
+            &target,
+            None,
+        )],
+        ..VmConfig::default()
+    };
+    let mut session = start(&cfg, dir, "low-memory")?;
+    choose_serial_entry(&mut session.vm)?;
+    let outcome =
+        expect_event!(session, STEP_TIMEOUT, Event::Serial { outcome, .. } => outcome.clone())
+            .context("the serial step with 128 MiB of RAM")?;
+    check(
+        &session,
+        outcome == "verified",
+        &format!("serial with {LOW_MEMORY_MIB} MiB: {outcome}"),
+    )?;
+    stop_and_power_off(&mut session)?;
+    let text = session.vm.text();
+    check(
+        &session,
+        text.contains("the appliance needs 1024 MiB"),
+        "the stop screen does not name the RAM the release asks for",
+    )?;
+    eprintln!(
+        "{}: with {LOW_MEMORY_MIB} MiB the installer ran up to the RAM check",
+        s.name
+    );
+    Ok(Timings {
+        menu: Duration::ZERO,
+        first_screen: session.first_screen_at.unwrap_or_default(),
+        total: session.vm.elapsed(),
+    })
+}
