@@ -131,6 +131,9 @@ pub fn parse(text: &str) -> Result<Licence, FieldError> {
             ended = true;
             break;
         }
+        if line.trim() == BEGIN_SIG {
+            break;
+        }
         signed.push(*line);
         if line.trim().is_empty() || line.trim_start().starts_with('#') {
             continue;

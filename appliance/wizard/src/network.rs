@@ -226,6 +226,13 @@ fn static_part(form: &NetworkForm, errors: &mut Vec<FieldError>) -> Option<Addre
             ));
             return None;
         }
+        if prefix == 32 {
+            errors.push(FieldError::new(
+                "gateway",
+                format!("Gateway {gw}: a /32 address has no subnet to reach a gateway in: use a shorter netmask or leave the gateway empty"),
+            ));
+            return None;
+        }
         if g & mask != net {
             errors.push(FieldError::new(
                 "gateway",
@@ -367,7 +374,7 @@ pub fn validate(form: &NetworkForm) -> Result<Network, Vec<FieldError>> {
                 Err(_) => errors.push(FieldError::new(
                     "dns",
                     format!(
-                        "DNS servers: {} is not an IPv4 or IPv6 address (names cannot be resolved before DNS works)",
+                        "DNS servers: {} is not an IPv4 or IPv6 address (names cannot be resolved before DNS works): enter e.g. 192.0.2.53",
                         shown(s)
                     ),
                 )),

@@ -137,10 +137,10 @@ fn parse_subnet(text: &str) -> Result<Subnet, String> {
         None => (text, None),
     };
     let Ok(addr) = a.parse::<IpAddr>() else {
-        return Err(format!(
-            "{} is not an IPv4 or IPv6 address (host names are not accepted): enter e.g. 192.0.2.10 or 192.0.2.0/24",
-            shown(text)
-        ));
+        return Err(
+            "is not an IPv4 or IPv6 address (host names are not accepted): enter e.g. 192.0.2.10 or 192.0.2.0/24"
+                .to_string(),
+        );
     };
     let max = if addr.is_ipv4() { 32 } else { 128 };
     let prefix = match p {
@@ -149,29 +149,23 @@ fn parse_subnet(text: &str) -> Result<Subnet, String> {
             Ok(n) if n <= max && p.bytes().all(|b| b.is_ascii_digit()) => n,
             _ => {
                 return Err(format!(
-                    "the prefix {} is not a number from 0 to {max}",
-                    shown(p)
+                    "has a prefix that is not a number from 1 to {max}: enter e.g. 192.0.2.0/24"
                 ))
             }
         },
     };
     if prefix == 0 {
-        return Err(
-            "a /0 network would accept every host: enter the NAS's address or its subnet"
-                .to_string(),
-        );
+        return Err("would accept every host: enter the NAS's address or its subnet".to_string());
     }
     if addr.is_unspecified() || addr.is_multicast() || addr.is_loopback() {
-        return Err(format!(
-            "{addr} cannot be a RADIUS client: enter a unicast address"
-        ));
+        return Err("is not a unicast address: enter the NAS's own address or subnet".to_string());
     }
     let sub = Subnet { addr, prefix };
     let (bits, _) = sub.bits();
     let host = bits & u128::MAX.checked_shr(u32::from(prefix)).unwrap_or(0);
     if host != 0 {
         return Err(format!(
-            "{text} has host bits set: the network is {}",
+            "has host bits set: enter the network, {}",
             Subnet {
                 addr: match addr {
                     IpAddr::V4(_) =>
@@ -262,7 +256,7 @@ pub fn validate(form: &RadiusForm) -> Result<RadiusClients, Vec<FieldError>> {
                 Err(m) => errors.push(FieldError::in_row(
                     "address",
                     row,
-                    format!("Client {n}: address {m}"),
+                    format!("Client {n}: address {} {m}", shown(address)),
                 )),
                 Ok(s) => {
                     if let Some(o) = clients.iter().find(|o| o.network == s) {
@@ -314,7 +308,7 @@ pub fn validate(form: &RadiusForm) -> Result<RadiusClients, Vec<FieldError>> {
             errors.push(FieldError::in_row(
                 "secret",
                 row,
-                format!("Client {n}: secret is longer than {MAX_SECRET} characters"),
+                format!("Client {n}: secret is longer than {MAX_SECRET} characters: use {GOOD_SECRET} to {LONG_SECRET}"),
             ));
         } else if secret == EXAMPLE_SECRET {
             errors.push(FieldError::in_row(

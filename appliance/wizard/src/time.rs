@@ -96,7 +96,9 @@ pub fn validate(form: &TimeForm, ctx: &Context) -> Result<TimeSettings, Vec<Fiel
             ),
         ));
     }
+    let before = errors.len();
     let ntp = checkbox("ntp", "\"Use NTP\"", &form.ntp, &mut errors);
+    let ntp_readable = errors.len() == before;
     let entries = split_list(&form.ntp_servers);
     let mut servers: Vec<String> = Vec::new();
     if entries.len() > MAX_NTP {
@@ -124,7 +126,9 @@ pub fn validate(form: &TimeForm, ctx: &Context) -> Result<TimeSettings, Vec<Fiel
         }
     }
     let mut clock = None;
-    if ntp {
+    if !ntp_readable {
+        // Whether date and time are needed is unknown until NTP is on or off.
+    } else if ntp {
         if servers.is_empty() && !errors.iter().any(|e| e.field == "ntp_servers") {
             errors.push(FieldError::new(
                 "ntp_servers",
