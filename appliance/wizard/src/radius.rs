@@ -331,7 +331,11 @@ pub fn validate(form: &RadiusForm) -> Result<RadiusClients, Vec<FieldError>> {
                 ));
             }
         }
+        let unread = errors.len();
         let legacy = checkbox("legacy", "\"Legacy NAS\"", &c.legacy, &mut errors);
+        for e in &mut errors[unread..] {
+            e.row = Some(row);
+        }
         if errors.len() == before {
             if let Some(network) = network {
                 clients.push(Client {
