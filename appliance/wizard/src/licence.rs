@@ -95,7 +95,11 @@ fn is_b64(c: char) -> bool {
 fn base64_of(s: &str, bytes: usize) -> bool {
     let pad = (3 - bytes % 3) % 3;
     let len = bytes.div_ceil(3) * 4;
-    s.len() == len && s[..len - pad].chars().all(is_b64) && s[len - pad..].chars().all(|c| c == '=')
+    // ASCII first: the slices are byte positions.
+    s.is_ascii()
+        && s.len() == len
+        && s[..len - pad].chars().all(is_b64)
+        && s[len - pad..].chars().all(|c| c == '=')
 }
 
 fn format_error(detail: String) -> FieldError {
