@@ -482,3 +482,37 @@ fn summary_is_golden_and_hides_secrets() {
         assert!(!s.contains(secret));
     }
 }
+
+#[test]
+fn roles_page_marks_valid_fields_and_blocks_until_complete() {
+    let ctx = common::ctx();
+    let empty = roles::RolesForm::default();
+    assert!(roles::valid_fields(&empty, &ctx).is_empty());
+    assert!(!roles::step_complete(&empty, &ctx));
+    let partly: roles::RolesForm = form(
+        "roles",
+        json!({"root_password": "", "root_repeat": "", "appliance_admin_repeat": "Typo-Adm1n"}),
+    );
+    assert_eq!(
+        roles::valid_fields(&partly, &ctx),
+        [
+            "linotp_admin_user",
+            "linotp_admin_password",
+            "linotp_admin_repeat",
+            "appliance_admin_user",
+            "appliance_admin_password",
+        ]
+    );
+    assert!(!roles::step_complete(&partly, &ctx));
+    let full: roles::RolesForm = form("roles", json!({}));
+    assert_eq!(roles::valid_fields(&full, &ctx), roles::FIELDS);
+    assert!(roles::step_complete(&full, &ctx));
+}
+
+#[test]
+fn messages_quote_typed_text_safely() {
+    use appliance_wizard::shown;
+    assert_eq!(shown("a\"b\\c"), r#""a\"b\\c""#);
+    assert_eq!(shown("x\u{1b}[31m\u{202e}"), r#""x\u{1b}[31m\u{202e}""#);
+    assert_eq!(shown(&"y".repeat(41)), format!("\"{}…\"", "y".repeat(40)));
+}
