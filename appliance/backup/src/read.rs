@@ -160,7 +160,9 @@ fn map_age(e: age::DecryptError, max: u8) -> BackupError {
         D::InvalidMac => BackupError::HeaderMacInvalid,
         D::InvalidHeader => BackupError::HeaderDamaged,
         D::NoMatchingKeys => BackupError::NotPassphrase,
-        D::UnknownFormat => BackupError::UnknownAgeVersion,
+        // The version line was checked by `sniff`: age reports a header it
+        // cannot parse past that line as an unknown format.
+        D::UnknownFormat => BackupError::HeaderDamaged,
         D::Io(e) => BackupError::Io { what: "reading the age header".into(), source: e },
     }
 }
