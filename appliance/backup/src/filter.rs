@@ -111,7 +111,10 @@ mod tests {
 
     #[test]
     fn paths() {
-        assert_eq!(check_path(b"components/etc/hostname"), Ok("components/etc/hostname"));
+        assert_eq!(
+            check_path(b"components/etc/hostname"),
+            Ok("components/etc/hostname")
+        );
         assert_eq!(check_path(b"a/"), Ok("a"));
         assert_eq!(check_path(b"../x"), Err(EntryError::DotDot));
         assert_eq!(check_path(b"a/../../x"), Err(EntryError::DotDot));
@@ -127,11 +130,23 @@ mod tests {
 
     #[test]
     fn kinds() {
-        assert_eq!(check_entry(b"x", EntryKind::Symlink), Err(EntryError::Symlink));
-        assert_eq!(check_entry(b"x", EntryKind::HardLink), Err(EntryError::HardLink));
-        assert_eq!(check_entry(b"x", EntryKind::from_type_byte(b'3')), Err(EntryError::Device));
+        assert_eq!(
+            check_entry(b"x", EntryKind::Symlink),
+            Err(EntryError::Symlink)
+        );
+        assert_eq!(
+            check_entry(b"x", EntryKind::HardLink),
+            Err(EntryError::HardLink)
+        );
+        assert_eq!(
+            check_entry(b"x", EntryKind::from_type_byte(b'3')),
+            Err(EntryError::Device)
+        );
         assert_eq!(check_entry(b"d/", EntryKind::Directory), Ok(None));
         assert_eq!(check_entry(b"f", EntryKind::Regular), Ok(Some("f")));
-        assert_eq!(check_entry(b"f", EntryKind::from_type_byte(b'x')), Err(EntryError::OtherType(b'x')));
+        assert_eq!(
+            check_entry(b"f", EntryKind::from_type_byte(b'x')),
+            Err(EntryError::OtherType(b'x'))
+        );
     }
 }

@@ -68,7 +68,9 @@ pub enum BackupError {
     HeaderDamaged,
     #[error("the age header's MAC does not match: the header was altered")]
     HeaderMacInvalid,
-    #[error("encrypted chunk {chunk} (64 KiB each, from 0) failed authentication: the file is damaged")]
+    #[error(
+        "encrypted chunk {chunk} (64 KiB each, from 0) failed authentication: the file is damaged"
+    )]
     PayloadCorrupt { chunk: u64 },
     #[error("the file is truncated ({})", if *mid_chunk { "inside a chunk" } else { "at a chunk boundary" })]
     Truncated { mid_chunk: bool },
@@ -94,7 +96,11 @@ pub enum BackupError {
     #[error("tar entry {path:?} appears twice")]
     DuplicateFile { path: String },
     #[error("{path}: size {tar} in the tar, {manifest} in the manifest")]
-    SizeMismatch { path: String, manifest: u64, tar: u64 },
+    SizeMismatch {
+        path: String,
+        manifest: u64,
+        tar: u64,
+    },
     #[error("{path}: SHA-256 does not match the manifest")]
     HashMismatch { path: String },
     #[error("{path} is listed in the manifest but missing from the backup")]

@@ -121,11 +121,16 @@ pub enum ManifestError {
 }
 
 fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ManifestError {
-    ManifestError::Invalid { key: key.into(), problem: problem.into() }
+    ManifestError::Invalid {
+        key: key.into(),
+        problem: problem.into(),
+    }
 }
 
 fn is_hex(s: &str, len: usize) -> bool {
-    s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Checks a `created` value: `YYYY-MM-DDTHH:MM:SSZ`.
@@ -143,7 +148,10 @@ fn check_time(s: &str) -> bool {
 
 fn check_text(key: &str, v: &str) -> Result<(), ManifestError> {
     if v.is_empty() || v.len() > 253 || v.chars().any(char::is_control) {
-        return Err(invalid(key, "must be 1 to 253 characters without control characters"));
+        return Err(invalid(
+            key,
+            "must be 1 to 253 characters without control characters",
+        ));
     }
     Ok(())
 }
@@ -154,7 +162,10 @@ impl Manifest {
     pub fn parse(bytes: &[u8]) -> Result<Manifest, ManifestError> {
         let value: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| ManifestError::Json(e.to_string()))?;
-        let format = value.get("format").and_then(|v| v.as_str()).unwrap_or_default();
+        let format = value
+            .get("format")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
         if format != FORMAT {
             return Err(ManifestError::NotOurs(format.to_owned()));
         }
@@ -163,7 +174,10 @@ impl Manifest {
             .and_then(|v| v.as_u64())
             .ok_or(ManifestError::NoVersion)?;
         if version > u64::from(FORMAT_VERSION) {
-            return Err(ManifestError::Newer { found: version, supported: FORMAT_VERSION });
+            return Err(ManifestError::Newer {
+                found: version,
+                supported: FORMAT_VERSION,
+            });
         }
         let m: Manifest =
             serde_json::from_value(value).map_err(|e| ManifestError::Field(e.to_string()))?;
@@ -194,7 +208,10 @@ impl Manifest {
             }
             seen.push(c.id);
             if c.schema == 0 {
-                return Err(invalid(format!("components[{id}].schema"), "must be at least 1"));
+                return Err(invalid(
+                    format!("components[{id}].schema"),
+                    "must be at least 1",
+                ));
             }
             match (&c.key_check, c.id.has_key_check()) {
                 (Some(k), true) if is_hex(k, 16) => {}
@@ -205,7 +222,10 @@ impl Manifest {
                     ))
                 }
                 (Some(_), false) => {
-                    return Err(invalid(format!("components[{id}].key_check"), "is not expected"))
+                    return Err(invalid(
+                        format!("components[{id}].key_check"),
+                        "is not expected",
+                    ))
                 }
                 (None, false) => {}
             }
@@ -222,7 +242,10 @@ impl Manifest {
                     return Err(invalid(format!("{key}.path"), "must not end with `/`"));
                 }
                 if !is_hex(&f.sha256, 64) {
-                    return Err(invalid(format!("{key}.sha256"), "must be 64 lower-case hex digits"));
+                    return Err(invalid(
+                        format!("{key}.sha256"),
+                        "must be 64 lower-case hex digits",
+                    ));
                 }
                 if f.mode > 0o777 {
                     return Err(invalid(format!("{key}.mode"), "must be at most 0o777"));
@@ -233,7 +256,10 @@ impl Manifest {
             sorted.sort_unstable();
             sorted.dedup();
             if sorted.len() != names.len() {
-                return Err(invalid(format!("components[{id}].files"), "names a file twice"));
+                return Err(invalid(
+                    format!("components[{id}].files"),
+                    "names a file twice",
+                ));
             }
             // A file that is also a directory of another would not unpack.
             for w in sorted.windows(2) {

@@ -68,8 +68,15 @@ pub fn read_backup(
     if passphrase.expose_secret().is_empty() {
         return Err(BackupError::EmptyPassphrase);
     }
-    let staging_err = |e| BackupError::Io { what: format!("staging directory {}", opts.staging.display()), source: e };
-    if fs::read_dir(opts.staging).map_err(staging_err)?.next().is_some() {
+    let staging_err = |e| BackupError::Io {
+        what: format!("staging directory {}", opts.staging.display()),
+        source: e,
+    };
+    if fs::read_dir(opts.staging)
+        .map_err(staging_err)?
+        .next()
+        .is_some()
+    {
         return Err(BackupError::StagingNotEmpty(opts.staging.to_owned()));
     }
     let result = read_inner(file, passphrase, opts);
@@ -83,13 +90,20 @@ fn clear(dir: &Path) {
     if let Ok(rd) = fs::read_dir(dir) {
         for e in rd.flatten() {
             let p = e.path();
-            let _ = if p.is_dir() { fs::remove_dir_all(&p) } else { fs::remove_file(&p) };
+            let _ = if p.is_dir() {
+                fs::remove_dir_all(&p)
+            } else {
+                fs::remove_file(&p)
+            };
         }
     }
 }
 
 fn io_err(what: &str) -> impl Fn(io::Error) -> BackupError + '_ {
-    move |e| BackupError::Io { what: what.to_owned(), source: e }
+    move |e| BackupError::Io {
+        what: what.to_owned(),
+        source: e,
+    }
 }
 
 fn read_inner(
@@ -103,25 +117,40 @@ fn read_inner(
         return Err(BackupError::EmptyFile);
     }
     let mut prefix = Vec::new();
-    (&mut f).take(64 * 1024).read_to_end(&mut prefix).map_err(io_err("reading the backup"))?;
+    (&mut f)
+        .take(64 * 1024)
+        .read_to_end(&mut prefix)
+        .map_err(io_err("reading the backup"))?;
     let hdr_len = sniff(&prefix)?;
-    f.seek(SeekFrom::Start(0)).map_err(io_err("reading the backup"))?;
+    f.seek(SeekFrom::Start(0))
+        .map_err(io_err("reading the backup"))?;
 
-    let dec = age::Decryptor::new(BufReader::new(f)).map_err(|e| map_age(e, opts.max_work_factor))?;
+    let dec =
+        age::Decryptor::new(BufReader::new(f)).map_err(|e| map_age(e, opts.max_work_factor))?;
     if !dec.is_scrypt() {
         return Err(BackupError::NotPassphrase);
     }
     let mut inner = age::scrypt::Identity::new(passphrase.clone());
     inner.set_max_work_factor(opts.max_work_factor);
-    let id = CachingIdentity { inner, key: Mutex::new(None) };
+    let id = CachingIdentity {
+        inner,
+        key: Mutex::new(None),
+    };
     let stream = dec
         .decrypt(std::iter::once(&id as &dyn age::Identity))
         .map_err(|e| map_age(e, opts.max_work_factor))?;
 
     let failure = Rc::new(RefCell::new(None));
-    let rec = Recording { inner: stream, pos: 0, failure: failure.clone() };
+    let rec = Recording {
+        inner: stream,
+        pos: 0,
+        failure: failure.clone(),
+    };
     match unpack(rec, opts) {
-        Ok(m) => Ok(Summary { manifest: m, staged: opts.staging.to_owned() }),
+        Ok(m) => Ok(Summary {
+            manifest: m,
+            staged: opts.staging.to_owned(),
+        }),
         Err(e) => {
             let recorded = failure.borrow_mut().take();
             match recorded {
@@ -147,8 +176,14 @@ fn sniff(prefix: &[u8]) -> Result<u64, BackupError> {
     if !prefix.starts_with(AGE_V1) {
         return Err(BackupError::UnknownAgeVersion);
     }
-    let mac = prefix.windows(5).position(|w| w == b"\n--- ").ok_or(BackupError::HeaderDamaged)?;
-    let end = prefix[mac + 1..].iter().position(|&b| b == b'\n').ok_or(BackupError::HeaderDamaged)?;
+    let mac = prefix
+        .windows(5)
+        .position(|w| w == b"\n--- ")
+        .ok_or(BackupError::HeaderDamaged)?;
+    let end = prefix[mac + 1..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or(BackupError::HeaderDamaged)?;
     Ok((mac + 1 + end + 1) as u64)
 }
 
@@ -163,7 +198,10 @@ fn map_age(e: age::DecryptError, max: u8) -> BackupError {
         // The version line was checked by `sniff`: age reports a header it
         // cannot parse past that line as an unknown format.
         D::UnknownFormat => BackupError::HeaderDamaged,
-        D::Io(e) => BackupError::Io { what: "reading the age header".into(), source: e },
+        D::Io(e) => BackupError::Io {
+            what: "reading the age header".into(),
+            source: e,
+        },
     }
 }
 
@@ -206,7 +244,9 @@ impl<R: Read> Read for Recording<R> {
                 Ok(n)
             }
             Err(e) => {
-                self.failure.borrow_mut().get_or_insert((e.kind(), self.pos));
+                self.failure
+                    .borrow_mut()
+                    .get_or_insert((e.kind(), self.pos));
                 Err(e)
             }
         }
@@ -236,12 +276,18 @@ fn diagnose(
             break;
         }
         if ends_at(path, id, t) {
-            return BackupError::TrailingGarbage { bytes: file_len - t };
+            return BackupError::TrailingGarbage {
+                bytes: file_len - t,
+            };
         }
     }
     let payload = file_len.saturating_sub(hdr_len + NONCE);
     let rem = payload % ENC_CHUNK;
-    let consistent = if rem == 0 { payload > 0 } else { rem >= 16 && (rem - 16) % 512 == 0 };
+    let consistent = if rem == 0 {
+        payload > 0
+    } else {
+        rem >= 16 && (rem - 16) % 512 == 0
+    };
     if !consistent {
         return BackupError::Truncated { mid_chunk: true };
     }
@@ -251,9 +297,17 @@ fn diagnose(
 /// Whether the first `len` bytes of the file are a complete age file
 /// (its last chunk authenticates as the last one).
 fn ends_at(path: &Path, id: &CachingIdentity, len: u64) -> bool {
-    let Ok(f) = File::open(path) else { return false };
-    let w = Window { inner: BufReader::new(f), len, pos: 0 };
-    let Ok(dec) = age::Decryptor::new(w) else { return false };
+    let Ok(f) = File::open(path) else {
+        return false;
+    };
+    let w = Window {
+        inner: BufReader::new(f),
+        len,
+        pos: 0,
+    };
+    let Ok(dec) = age::Decryptor::new(w) else {
+        return false;
+    };
     let Ok(mut r) = dec.decrypt(std::iter::once(id as &dyn age::Identity)) else {
         return false;
     };
@@ -312,14 +366,19 @@ fn unpack<R: Read>(r: R, opts: &ReadOptions<'_>) -> Result<Manifest, BackupError
         }
         let kind = EntryKind::from_type_byte(first.header().entry_type().as_byte());
         if kind != EntryKind::Regular || first.size() > MAX_MANIFEST {
-            return Err(BackupError::ManifestMalformed(ManifestError::Field(format!(
-                "not a regular file of at most {MAX_MANIFEST} bytes"
-            ))));
+            return Err(BackupError::ManifestMalformed(ManifestError::Field(
+                format!("not a regular file of at most {MAX_MANIFEST} bytes"),
+            )));
         }
         let mut buf = Vec::new();
-        (&mut first).take(MAX_MANIFEST).read_to_end(&mut buf).map_err(&terr)?;
+        (&mut first)
+            .take(MAX_MANIFEST)
+            .read_to_end(&mut buf)
+            .map_err(&terr)?;
         Manifest::parse(&buf).map_err(|e| match e {
-            ManifestError::Newer { found, supported } => BackupError::NewerFormat { found, supported },
+            ManifestError::Newer { found, supported } => {
+                BackupError::NewerFormat { found, supported }
+            }
             e => BackupError::ManifestMalformed(e),
         })?
     };
@@ -332,7 +391,10 @@ fn unpack<R: Read>(r: R, opts: &ReadOptions<'_>) -> Result<Manifest, BackupError
     let mut expected: HashMap<String, (&str, u64, bool)> = HashMap::new();
     for c in &manifest.components {
         for f in &c.files {
-            expected.insert(format!("components/{}/{}", c.id, f.path), (&f.sha256, f.size, false));
+            expected.insert(
+                format!("components/{}/{}", c.id, f.path),
+                (&f.sha256, f.size, false),
+            );
         }
     }
     let mut buf = vec![0u8; 64 * 1024];
@@ -358,7 +420,11 @@ fn unpack<R: Read>(r: R, opts: &ReadOptions<'_>) -> Result<Manifest, BackupError
         }
         *seen = true;
         if e.size() != *size {
-            return Err(BackupError::SizeMismatch { path: name, manifest: *size, tar: e.size() });
+            return Err(BackupError::SizeMismatch {
+                path: name,
+                manifest: *size,
+                tar: e.size(),
+            });
         }
         let dest = opts.staging.join(&name);
         if let Some(parent) = dest.parent() {
@@ -377,14 +443,19 @@ fn unpack<R: Read>(r: R, opts: &ReadOptions<'_>) -> Result<Manifest, BackupError
                 break;
             }
             h.update(&buf[..n]);
-            out.write_all(&buf[..n]).map_err(io_err("writing a staged file"))?;
+            out.write_all(&buf[..n])
+                .map_err(io_err("writing a staged file"))?;
         }
         out.sync_all().map_err(io_err("writing a staged file"))?;
         if hex::encode(h.finalize()) != *sha {
             return Err(BackupError::HashMismatch { path: name });
         }
     }
-    let mut missing: Vec<&String> = expected.iter().filter(|(_, v)| !v.2).map(|(k, _)| k).collect();
+    let mut missing: Vec<&String> = expected
+        .iter()
+        .filter(|(_, v)| !v.2)
+        .map(|(k, _)| k)
+        .collect();
     missing.sort();
     if let Some(p) = missing.first() {
         return Err(BackupError::MissingFile { path: (*p).clone() });

@@ -88,17 +88,28 @@ pub struct BackupInput<'a> {
 }
 
 /// Hashes every selected file and builds the manifest (pass one).
-pub fn plan_manifest(input: &BackupInput<'_>, selection: Selection) -> Result<Manifest, BackupError> {
+pub fn plan_manifest(
+    input: &BackupInput<'_>,
+    selection: Selection,
+) -> Result<Manifest, BackupError> {
     let mut components = Vec::new();
-    let mut chosen: Vec<&InputComponent<'_>> =
-        input.components.iter().filter(|c| selection.includes(c.id)).collect();
+    let mut chosen: Vec<&InputComponent<'_>> = input
+        .components
+        .iter()
+        .filter(|c| selection.includes(c.id))
+        .collect();
     chosen.sort_by_key(|c| c.id);
     for c in chosen {
         let mut files = Vec::new();
         for f in &c.files {
             let (sha256, size) = hash(f.content.open().map_err(|e| read_err(c.id, f, e))?)
                 .map_err(|e| read_err(c.id, f, e))?;
-            files.push(FileEntry { path: f.path.clone(), sha256, size, mode: f.mode });
+            files.push(FileEntry {
+                path: f.path.clone(),
+                sha256,
+                size,
+                mode: f.mode,
+            });
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
         components.push(Component {
@@ -123,7 +134,10 @@ pub fn plan_manifest(input: &BackupInput<'_>, selection: Selection) -> Result<Ma
 }
 
 fn read_err(id: ComponentId, f: &InputFile<'_>, e: io::Error) -> BackupError {
-    BackupError::Io { what: format!("reading {id}/{}", f.path), source: e }
+    BackupError::Io {
+        what: format!("reading {id}/{}", f.path),
+        source: e,
+    }
 }
 
 fn hash(mut r: impl Read) -> io::Result<(String, u64)> {
@@ -143,7 +157,10 @@ fn hash(mut r: impl Read) -> io::Result<(String, u64)> {
 
 fn header(path: &str, size: u64, mode: u32, mtime: u64) -> Result<tar::Header, BackupError> {
     let mut h = tar::Header::new_ustar();
-    h.set_path(path).map_err(|e| BackupError::Io { what: format!("tar name {path:?}"), source: e })?;
+    h.set_path(path).map_err(|e| BackupError::Io {
+        what: format!("tar name {path:?}"),
+        source: e,
+    })?;
     h.set_size(size);
     h.set_mode(mode);
     h.set_uid(0);
@@ -183,10 +200,16 @@ pub fn write_tar<W: Write>(
         what: "encoding the manifest".into(),
         source: io::Error::other(e),
     })?;
-    let werr = |e| BackupError::Io { what: "writing the backup".into(), source: e };
+    let werr = |e| BackupError::Io {
+        what: "writing the backup".into(),
+        source: e,
+    };
     let mut b = tar::Builder::new(out);
-    b.append(&header(MANIFEST_NAME, json.len() as u64, 0o644, input.created)?, &json[..])
-        .map_err(werr)?;
+    b.append(
+        &header(MANIFEST_NAME, json.len() as u64, 0o644, input.created)?,
+        &json[..],
+    )
+    .map_err(werr)?;
     for mc in &m.components {
         let Some(ic) = input.components.iter().find(|c| c.id == mc.id) else {
             continue;
@@ -198,7 +221,11 @@ pub fn write_tar<W: Write>(
             let name = format!("components/{}/{}", mc.id, mf.path);
             let h = header(&name, mf.size, mf.mode, input.created)?;
             let mut r = Hashing {
-                inner: f.content.open().map_err(|e| read_err(mc.id, f, e))?.take(mf.size),
+                inner: f
+                    .content
+                    .open()
+                    .map_err(|e| read_err(mc.id, f, e))?
+                    .take(mf.size),
                 hash: Sha256::new(),
                 size: 0,
             };
@@ -231,8 +258,14 @@ pub fn write_backup<W: Write>(
     let mut recipient = age::scrypt::Recipient::new(passphrase.clone());
     recipient.set_work_factor(work_factor);
     let enc = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
-        .map_err(|e| BackupError::Io { what: "age".into(), source: io::Error::other(e.to_string()) })?;
-    let werr = |e| BackupError::Io { what: "writing the backup".into(), source: e };
+        .map_err(|e| BackupError::Io {
+        what: "age".into(),
+        source: io::Error::other(e.to_string()),
+    })?;
+    let werr = |e| BackupError::Io {
+        what: "writing the backup".into(),
+        source: e,
+    };
     let stream = enc.wrap_output(out).map_err(werr)?;
     let (stream, m) = write_tar(stream, input, selection)?;
     let out = stream.finish().map_err(werr)?;

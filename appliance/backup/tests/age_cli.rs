@@ -32,7 +32,11 @@ fn debian_age_decrypts_a_backup() {
     let out = c.dir.path().join("plain.tar");
     let cmd = format!("age -d -o '{}' '{}'", out.display(), c.file.display());
     let o = run(&cmd, format!("{PASS}\n").as_bytes());
-    assert!(o.status.success(), "age -d failed: {}", String::from_utf8_lossy(&o.stdout));
+    assert!(
+        o.status.success(),
+        "age -d failed: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     let plain = std::fs::read(&out).expect("age wrote the plaintext");
     assert_eq!(plain, plain_tar(150_000).0);
 
@@ -41,9 +45,15 @@ fn debian_age_decrypts_a_backup() {
     let listing = String::from_utf8_lossy(&o.stdout);
     let first = listing.lines().next().unwrap_or_default().trim();
     assert_eq!(first, MANIFEST_NAME, "{listing}");
-    assert!(listing.contains("components/token-db/dump.sql"), "{listing}");
+    assert!(
+        listing.contains("components/token-db/dump.sql"),
+        "{listing}"
+    );
 
     // And a wrong passphrase makes age fail.
-    let o = run(&format!("age -d -o /dev/null '{}'", c.file.display()), b"TEST wrong\n");
+    let o = run(
+        &format!("age -d -o /dev/null '{}'", c.file.display()),
+        b"TEST wrong\n",
+    );
     assert!(!o.status.success());
 }

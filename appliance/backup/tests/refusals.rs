@@ -29,7 +29,10 @@ fn tar_of(entries: &[(tar::Header, Vec<u8>)]) -> Vec<u8> {
 }
 
 fn manifest_entry(json: &[u8]) -> (tar::Header, Vec<u8>) {
-    (raw_header(b"MANIFEST.json", json.len() as u64, tar::EntryType::Regular), json.to_vec())
+    (
+        raw_header(b"MANIFEST.json", json.len() as u64, tar::EntryType::Regular),
+        json.to_vec(),
+    )
 }
 
 /// A manifest listing one etc file `hostname` with these contents.
@@ -41,7 +44,11 @@ fn small_manifest(content: &[u8]) -> Vec<u8> {
             id: ComponentId::Etc,
             schema: 1,
             key_check: None,
-            files: vec![InputFile { path: "hostname".into(), mode: 0o644, content: Content::Bytes(content.to_vec()) }],
+            files: vec![InputFile {
+                path: "hostname".into(),
+                mode: 0o644,
+                content: Content::Bytes(content.to_vec()),
+            }],
         }],
     };
     serde_json::to_vec(&plan_manifest(&inp, Selection::All).unwrap()).unwrap()
@@ -49,8 +56,15 @@ fn small_manifest(content: &[u8]) -> Vec<u8> {
 
 fn entry_refusal(name: &[u8], kind: tar::EntryType) -> BackupError {
     let m = small_manifest(b"otp1\n");
-    let data = if kind == tar::EntryType::Regular { b"x".to_vec() } else { Vec::new() };
-    let t = tar_of(&[manifest_entry(&m), (raw_header(name, data.len() as u64, kind), data)]);
+    let data = if kind == tar::EntryType::Regular {
+        b"x".to_vec()
+    } else {
+        Vec::new()
+    };
+    let t = tar_of(&[
+        manifest_entry(&m),
+        (raw_header(name, data.len() as u64, kind), data),
+    ]);
     read(&encrypt(&t, WF)).unwrap_err()
 }
 
@@ -58,15 +72,23 @@ fn entry_refusal(name: &[u8], kind: tar::EntryType) -> BackupError {
 fn passphrases() {
     let b = backup_bytes(10, Selection::All);
     let wrong = SecretString::from("TEST wrong".to_owned());
-    assert!(matches!(read_with(&b, &wrong, MODEL).0, Err(BackupError::WrongPassphrase)));
+    assert!(matches!(
+        read_with(&b, &wrong, MODEL).0,
+        Err(BackupError::WrongPassphrase)
+    ));
     let empty = SecretString::from(String::new());
-    assert!(matches!(read_with(&b, &empty, MODEL).0, Err(BackupError::EmptyPassphrase)));
+    assert!(matches!(
+        read_with(&b, &empty, MODEL).0,
+        Err(BackupError::EmptyPassphrase)
+    ));
 }
 
 #[test]
 fn not_backups() {
     assert!(matches!(read(b""), Err(BackupError::EmptyFile)));
-    let random: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let random: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     assert!(matches!(read(&random), Err(BackupError::NotAgeFile)));
     assert!(matches!(read(&plain_tar(10).0), Err(BackupError::PlainTar)));
     let b = backup_bytes(10, Selection::All);
@@ -84,24 +106,44 @@ fn not_backups() {
 #[test]
 fn public_key_recipient() {
     let id = age::x25519::Identity::generate();
-    let enc = age::Encryptor::with_recipients(std::iter::once(&id.to_public() as &dyn age::Recipient)).unwrap();
+    let enc =
+        age::Encryptor::with_recipients(std::iter::once(&id.to_public() as &dyn age::Recipient))
+            .unwrap();
     let mut w = enc.wrap_output(Vec::new()).unwrap();
     std::io::Write::write_all(&mut w, &plain_tar(10).0).unwrap();
-    assert!(matches!(read(&w.finish().unwrap()), Err(BackupError::NotPassphrase)));
+    assert!(matches!(
+        read(&w.finish().unwrap()),
+        Err(BackupError::NotPassphrase)
+    ));
 }
 
 #[test]
 fn excessive_work_factor_is_refused_at_once() {
     let b = backup_bytes(10, Selection::All);
     let h = hdr_len(&b);
-    let head = String::from_utf8(b[..h].to_vec()).unwrap().replacen(" 10\n", " 30\n", 1);
+    let head = String::from_utf8(b[..h].to_vec())
+        .unwrap()
+        .replacen(" 10\n", " 30\n", 1);
     assert!(head.contains(" 30\n"));
     let mut crafted = head.into_bytes();
     crafted.extend_from_slice(&b[h..]);
     let t = Instant::now();
     let e = read(&crafted).unwrap_err();
-    assert!(matches!(e, BackupError::ExcessiveWork { required: 30, max: 18 }), "{e}");
-    assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
+    assert!(
+        matches!(
+            e,
+            BackupError::ExcessiveWork {
+                required: 30,
+                max: 18
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        t.elapsed()
+    );
 }
 
 #[test]
@@ -130,45 +172,99 @@ fn payload_damage() {
     let e = read(&flip(b.clone(), h + 16 + 100, 0x04)).unwrap_err();
     assert!(matches!(e, BackupError::PayloadCorrupt { chunk: 0 }), "{e}");
     let e = read(&flip(b.clone(), b.len() - 20, 0x80)).unwrap_err();
-    assert!(matches!(e, BackupError::PayloadCorrupt { chunk } if chunk == last), "{e}");
+    assert!(
+        matches!(e, BackupError::PayloadCorrupt { chunk } if chunk == last),
+        "{e}"
+    );
 
     let boundary = h + 16 + 2 * 65_552;
     let e = read(&b[..boundary]).unwrap_err();
-    assert!(matches!(e, BackupError::Truncated { mid_chunk: false }), "{e}");
+    assert!(
+        matches!(e, BackupError::Truncated { mid_chunk: false }),
+        "{e}"
+    );
     let e = read(&b[..boundary + 1000]).unwrap_err();
-    assert!(matches!(e, BackupError::Truncated { mid_chunk: true }), "{e}");
+    assert!(
+        matches!(e, BackupError::Truncated { mid_chunk: true }),
+        "{e}"
+    );
 
     let mut garbage = b.clone();
     garbage.extend_from_slice(&[0x55; 100]);
     let e = read(&garbage).unwrap_err();
-    assert!(matches!(e, BackupError::TrailingGarbage { bytes: 100 }), "{e}");
+    assert!(
+        matches!(e, BackupError::TrailingGarbage { bytes: 100 }),
+        "{e}"
+    );
     let mut garbage = b;
     garbage.extend(std::iter::repeat_n(0xaa, 70_000));
     let e = read(&garbage).unwrap_err();
-    assert!(matches!(e, BackupError::TrailingGarbage { bytes: 70_000 }), "{e}");
+    assert!(
+        matches!(e, BackupError::TrailingGarbage { bytes: 70_000 }),
+        "{e}"
+    );
 }
 
 #[test]
 fn manifest_refusals() {
-    let file = (raw_header(b"components/etc/hostname", 5, tar::EntryType::Regular), b"otp1\n".to_vec());
+    let file = (
+        raw_header(b"components/etc/hostname", 5, tar::EntryType::Regular),
+        b"otp1\n".to_vec(),
+    );
     let e = read(&encrypt(&tar_of(&[file.clone()]), WF)).unwrap_err();
     assert!(matches!(e, BackupError::ManifestMissing), "{e}");
-    let e = read(&encrypt(&tar_of(&[file.clone(), manifest_entry(&small_manifest(b"otp1\n"))]), WF)).unwrap_err();
-    assert!(matches!(&e, BackupError::ManifestNotFirst { first } if first == "components/etc/hostname"), "{e}");
-    let e = read(&encrypt(&tar_of(&[manifest_entry(b"{\"format\":"), file.clone()]), WF)).unwrap_err();
-    assert!(matches!(e, BackupError::ManifestMalformed(ManifestError::Json(_))), "{e}");
-    let newer = String::from_utf8(small_manifest(b"otp1\n")).unwrap().replace("\"format_version\":1", "\"format_version\":2");
-    let e = read(&encrypt(&tar_of(&[manifest_entry(newer.as_bytes()), file]), WF)).unwrap_err();
-    assert!(matches!(e, BackupError::NewerFormat { found: 2, supported: 1 }), "{e}");
+    let e = read(&encrypt(
+        &tar_of(&[file.clone(), manifest_entry(&small_manifest(b"otp1\n"))]),
+        WF,
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(&e, BackupError::ManifestNotFirst { first } if first == "components/etc/hostname"),
+        "{e}"
+    );
+    let e = read(&encrypt(
+        &tar_of(&[manifest_entry(b"{\"format\":"), file.clone()]),
+        WF,
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(e, BackupError::ManifestMalformed(ManifestError::Json(_))),
+        "{e}"
+    );
+    let newer = String::from_utf8(small_manifest(b"otp1\n"))
+        .unwrap()
+        .replace("\"format_version\":1", "\"format_version\":2");
+    let e = read(&encrypt(
+        &tar_of(&[manifest_entry(newer.as_bytes()), file]),
+        WF,
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            BackupError::NewerFormat {
+                found: 2,
+                supported: 1
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]
 fn hash_mismatch() {
     let (mut t, _) = plain_tar(10);
-    let at = t.windows(18).position(|w| w == b"address=192.0.2.10").unwrap() + 17;
+    let at = t
+        .windows(18)
+        .position(|w| w == b"address=192.0.2.10")
+        .unwrap()
+        + 17;
     t[at] = b'1';
     let e = read(&encrypt(&t, WF)).unwrap_err();
-    assert!(matches!(&e, BackupError::HashMismatch { path } if path == "components/etc/network/eth0.conf"), "{e}");
+    assert!(
+        matches!(&e, BackupError::HashMismatch { path } if path == "components/etc/network/eth0.conf"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -194,7 +290,9 @@ fn unsafe_entries() {
 fn other_model() {
     let b = backup_bytes(10, Selection::All);
     let (r, c) = read_with(&b, &pass(), "other-model");
-    assert!(matches!(&r, Err(BackupError::OtherModel { found, expected }) if found == MODEL && expected == "other-model"));
+    assert!(
+        matches!(&r, Err(BackupError::OtherModel { found, expected }) if found == MODEL && expected == "other-model")
+    );
     assert_empty(&c.staging);
 }
 
@@ -202,7 +300,9 @@ fn base64(b: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut s = String::new();
     for c in b.chunks(3) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
         for i in 0..4 {
             if i <= c.len() {
                 s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);

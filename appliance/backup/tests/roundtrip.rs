@@ -20,10 +20,15 @@ fn round_trip_stages_every_file() {
     assert_eq!(ids, ComponentId::ALL);
     for ic in input(300_000).components {
         for f in ic.files {
-            let Content::Bytes(want) = f.content else { unreachable!() };
+            let Content::Bytes(want) = f.content else {
+                unreachable!()
+            };
             let p = s.staged_file(ic.id, &f.path);
             assert_eq!(std::fs::read(&p).unwrap(), want, "{}", p.display());
-            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
     }
     assert!(s.staged.starts_with(&c.staging));
@@ -83,26 +88,47 @@ fn key_and_data_as_two_files() {
     assert_eq!(ids, [ComponentId::DbKey]);
     let data = read(&backup_bytes(1000, Selection::DataOnly)).unwrap();
     let ids: Vec<_> = data.manifest.components.iter().map(|c| c.id).collect();
-    assert_eq!(ids, [ComponentId::Etc, ComponentId::Tls, ComponentId::TokenDb]);
     assert_eq!(
-        key.manifest.component(ComponentId::DbKey).unwrap().key_check,
-        data.manifest.component(ComponentId::TokenDb).unwrap().key_check
+        ids,
+        [ComponentId::Etc, ComponentId::Tls, ComponentId::TokenDb]
+    );
+    assert_eq!(
+        key.manifest
+            .component(ComponentId::DbKey)
+            .unwrap()
+            .key_check,
+        data.manifest
+            .component(ComponentId::TokenDb)
+            .unwrap()
+            .key_check
     );
 }
 
 #[test]
 fn writer_refuses_bad_input() {
-    let e = write_backup(Vec::new(), &SecretString::from(String::new()), WF, &input(1), Selection::All);
+    let e = write_backup(
+        Vec::new(),
+        &SecretString::from(String::new()),
+        WF,
+        &input(1),
+        Selection::All,
+    );
     assert!(matches!(e, Err(BackupError::EmptyPassphrase)));
     let mut bad = input(1);
     bad.components[0].key_check = None; // token-db without key-check
     let e = write_backup(Vec::new(), &pass(), WF, &bad, Selection::All).unwrap_err();
-    assert!(e.to_string().contains("components[token-db].key_check"), "{e}");
+    assert!(
+        e.to_string().contains("components[token-db].key_check"),
+        "{e}"
+    );
     let mut bad = input(1);
     bad.components[1].files[0].path = "../passwd".into();
     let e = write_backup(Vec::new(), &pass(), WF, &bad, Selection::All).unwrap_err();
     assert!(e.to_string().contains("`..`"), "{e}");
-    assert!(matches!(write_backup(Vec::new(), &pass(), 0, &input(1), Selection::All), Err(BackupError::BadWorkFactor(0))));
+    assert!(matches!(
+        write_backup(Vec::new(), &pass(), 0, &input(1), Selection::All),
+        Err(BackupError::BadWorkFactor(0))
+    ));
 }
 
 #[test]
@@ -110,7 +136,15 @@ fn staging_must_be_empty() {
     let b = backup_bytes(10, Selection::All);
     let c = case(&b);
     std::fs::write(c.staging.join("old"), b"x").unwrap();
-    let r = read_backup(&c.file, &pass(), &ReadOptions { expected_model: MODEL, max_work_factor: 18, staging: &c.staging });
+    let r = read_backup(
+        &c.file,
+        &pass(),
+        &ReadOptions {
+            expected_model: MODEL,
+            max_work_factor: 18,
+            staging: &c.staging,
+        },
+    );
     assert!(matches!(r, Err(BackupError::StagingNotEmpty(_))));
     assert_eq!(std::fs::read(c.staging.join("old")).unwrap(), b"x");
 }

@@ -16,7 +16,11 @@ pub fn pass() -> SecretString {
 }
 
 fn file(path: &str, mode: u32, content: Vec<u8>) -> InputFile<'static> {
-    InputFile { path: path.into(), mode, content: Content::Bytes(content) }
+    InputFile {
+        path: path.into(),
+        mode,
+        content: Content::Bytes(content),
+    }
 }
 
 /// A token-db dump of `db_len` bytes (spans several 64 KiB chunks).
@@ -42,7 +46,11 @@ pub fn input(db_len: usize) -> BackupInput<'static> {
                 schema: 1,
                 key_check: None,
                 files: vec![
-                    file("network/eth0.conf", 0o644, b"address=192.0.2.10/24\n".to_vec()),
+                    file(
+                        "network/eth0.conf",
+                        0o644,
+                        b"address=192.0.2.10/24\n".to_vec(),
+                    ),
                     file("hostname", 0o644, b"otp1\n".to_vec()),
                 ],
             },
@@ -66,7 +74,9 @@ pub fn input(db_len: usize) -> BackupInput<'static> {
 }
 
 pub fn backup_bytes(db_len: usize, sel: Selection) -> Vec<u8> {
-    write_backup(Vec::new(), &pass(), WF, &input(db_len), sel).expect("write").0
+    write_backup(Vec::new(), &pass(), WF, &input(db_len), sel)
+        .expect("write")
+        .0
 }
 
 /// Encrypts arbitrary plaintext to the test passphrase at work factor `wf`.
@@ -94,12 +104,20 @@ pub fn case(bytes: &[u8]) -> Case {
     Case { dir, file, staging }
 }
 
-pub fn read_with(bytes: &[u8], pass: &SecretString, model: &str) -> (Result<Summary, BackupError>, Case) {
+pub fn read_with(
+    bytes: &[u8],
+    pass: &SecretString,
+    model: &str,
+) -> (Result<Summary, BackupError>, Case) {
     let c = case(bytes);
     let r = read_backup(
         &c.file,
         pass,
-        &ReadOptions { expected_model: model, max_work_factor: 18, staging: &c.staging },
+        &ReadOptions {
+            expected_model: model,
+            max_work_factor: 18,
+            staging: &c.staging,
+        },
     );
     (r, c)
 }
@@ -115,7 +133,12 @@ pub fn read(bytes: &[u8]) -> Result<Summary, BackupError> {
 
 pub fn assert_empty(dir: &Path) {
     let n = std::fs::read_dir(dir).unwrap().count();
-    assert_eq!(n, 0, "staging {} left non-empty after a refusal", dir.display());
+    assert_eq!(
+        n,
+        0,
+        "staging {} left non-empty after a refusal",
+        dir.display()
+    );
 }
 
 fn assert_only(dir: &Path, names: &[&str]) {
@@ -124,7 +147,10 @@ fn assert_only(dir: &Path, names: &[&str]) {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     got.sort();
-    assert_eq!(got, names, "something was written outside the staging directory");
+    assert_eq!(
+        got, names,
+        "something was written outside the staging directory"
+    );
 }
 
 /// A tar header for a regular file with a raw name (bypassing the tar
