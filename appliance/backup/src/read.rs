@@ -286,7 +286,7 @@ fn diagnose(
     let consistent = if rem == 0 {
         payload > 0
     } else {
-        rem >= 16 && (rem - 16) % 512 == 0
+        rem >= 16 && (rem - 16).is_multiple_of(512)
     };
     if !consistent {
         return BackupError::Truncated { mid_chunk: true };

@@ -3,6 +3,8 @@
 //! test runs it under `script` (util-linux), which gives it a pty and feeds
 //! the passphrase through it.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 mod common;
 
 use std::io::Write;

@@ -1,6 +1,8 @@
 //! Every bad file is refused with its own error, and the staging directory
 //! is left empty (nothing is written elsewhere: see `common::read`).
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 mod common;
 
 use std::time::{Duration, Instant};
@@ -211,7 +213,7 @@ fn manifest_refusals() {
         raw_header(b"components/etc/hostname", 5, tar::EntryType::Regular),
         b"otp1\n".to_vec(),
     );
-    let e = read(&encrypt(&tar_of(&[file.clone()]), WF)).unwrap_err();
+    let e = read(&encrypt(&tar_of(std::slice::from_ref(&file)), WF)).unwrap_err();
     assert!(matches!(e, BackupError::ManifestMissing), "{e}");
     let e = read(&encrypt(
         &tar_of(&[file.clone(), manifest_entry(&small_manifest(b"otp1\n"))]),

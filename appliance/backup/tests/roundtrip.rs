@@ -1,5 +1,7 @@
 //! Round trip, determinism and the key/data split.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 mod common;
 
 use std::io::Read;

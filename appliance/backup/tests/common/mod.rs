@@ -1,5 +1,6 @@
 //! Shared test inputs. The passphrase is a TEST value.
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -126,7 +127,7 @@ pub fn read(bytes: &[u8]) -> Result<Summary, BackupError> {
     let (r, c) = read_with(bytes, &pass(), MODEL);
     if r.is_err() {
         assert_empty(&c.staging);
-        assert_only(&c.dir.path().to_path_buf(), &["b.backup.age", "staging"]);
+        assert_only(c.dir.path(), &["b.backup.age", "staging"]);
     }
     r
 }
