@@ -268,10 +268,12 @@ fn diagnose(
     }
     let chunk = pos / CHUNK;
     // The plaintext (a tar) is a multiple of 512 bytes: the genuine end lies
-    // at one of these lengths inside the failing chunk.
-    let base = hdr_len + NONCE + chunk * ENC_CHUNK + 16;
-    for k in 0..=(CHUNK / 512) {
-        let t = base + k * 512;
+    // at one of these lengths inside the failing chunk, or just before it
+    // (a last chunk of a full 64 KiB).
+    let start = hdr_len + NONCE + chunk * ENC_CHUNK;
+    let boundary = (chunk > 0).then_some(start);
+    let inside = (0..=(CHUNK / 512)).map(|k| start + 16 + k * 512);
+    for t in boundary.into_iter().chain(inside) {
         if t >= file_len {
             break;
         }

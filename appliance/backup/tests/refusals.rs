@@ -207,6 +207,38 @@ fn payload_damage() {
     );
 }
 
+/// A tar of exactly two chunks (its last STREAM chunk is a full one), then
+/// garbage: the end is found at the chunk boundary.
+#[test]
+fn trailing_garbage_after_a_full_last_chunk() {
+    let total = 2 * 65_536;
+    let mut size = 0;
+    let t = loop {
+        let content = vec![b'x'; size];
+        let m = small_manifest(&content);
+        let m_blocks = m.len().div_ceil(512) * 512;
+        let want = total - 512 - m_blocks - 512 - 1024;
+        if want == size {
+            let h = raw_header(
+                b"components/etc/hostname",
+                size as u64,
+                tar::EntryType::Regular,
+            );
+            break tar_of(&[manifest_entry(&m), (h, content)]);
+        }
+        size = want;
+    };
+    assert_eq!(t.len(), total);
+    let mut b = encrypt(&t, WF);
+    assert!(read(&b).is_ok());
+    b.extend_from_slice(&[0x33; 40]);
+    let e = read(&b).unwrap_err();
+    assert!(
+        matches!(e, BackupError::TrailingGarbage { bytes: 40 }),
+        "{e}"
+    );
+}
+
 #[test]
 fn manifest_refusals() {
     let file = (
