@@ -25,7 +25,7 @@ use crate::cmd::Cmd;
 use crate::project;
 
 /// The fuzz targets, in the order they run (`fuzz/fuzz_targets/NAME.rs`).
-pub const TARGETS: [&str; 9] = [
+pub const TARGETS: [&str; 11] = [
     "answers",
     "repo_verify",
     "handover",
@@ -35,6 +35,8 @@ pub const TARGETS: [&str; 9] = [
     "kmod_index",
     "fat_label",
     "http_range",
+    "backup_manifest",
+    "backup_tar_filter",
 ];
 
 /// Executions per target in `cargo xtask ci` (a smoke test: the seeds and
