@@ -8,8 +8,15 @@ use libfuzzer_sys::fuzz_target;
 
 fn assert_safe(name: &str) {
     assert!(!name.is_empty() && !name.starts_with('/'), "{name:?}");
-    assert!(name.split('/').all(|p| !p.is_empty() && p != "." && p != ".."), "{name:?}");
-    assert!(!name.contains('\\') && !name.chars().any(char::is_control), "{name:?}");
+    assert!(
+        name.split('/')
+            .all(|p| !p.is_empty() && p != "." && p != ".."),
+        "{name:?}"
+    );
+    assert!(
+        !name.contains('\\') && !name.chars().any(char::is_control),
+        "{name:?}"
+    );
 }
 
 fuzz_target!(|data: &[u8]| {
