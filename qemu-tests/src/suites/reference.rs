@@ -119,6 +119,8 @@ fn manifest(dir: &Path, extra: &str) -> Result<(vendor_repo::Manifest, Vec<(Stri
         obj.insert("size".into(), bytes.len().into());
         obj.insert("content_size".into(), bytes.len().into());
         obj.insert("sha256".into(), hex::encode(Sha256::digest(&bytes)).into());
+        let chunks = vendor_repo::manifest::Chunks::of(&bytes, vendor_repo::manifest::CHUNK_SIZE);
+        obj.insert("chunks".into(), serde_json::to_value(chunks)?);
         let name = obj["name"].as_str().unwrap_or_default().to_string();
         names.push((name, file));
     }
