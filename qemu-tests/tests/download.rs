@@ -206,7 +206,7 @@ fn plain_component_from_nginx() {
     let last = r.reports.last().unwrap();
     assert_eq!((last.done, last.total, last.retries), (c.size, c.size, 0));
     let seen: Vec<_> = nginx
-        .requests()
+        .requests_at_least(1, std::time::Duration::from_secs(5))
         .unwrap()
         .into_iter()
         .map(|e| (e.status, e.range))

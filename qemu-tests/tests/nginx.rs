@@ -76,7 +76,9 @@ fn serves_files_ranges_and_404_over_tls() {
         .unwrap();
     assert_eq!(r.status(), 404);
 
-    let requests = nginx.requests().unwrap();
+    let requests = nginx
+        .requests_at_least(4, std::time::Duration::from_secs(5))
+        .unwrap();
     let seen: Vec<_> = requests
         .iter()
         .map(|e| (e.uri.as_str(), e.status, e.range.as_deref()))

@@ -175,6 +175,20 @@ impl Nginx {
         self.access_log()?.lines().map(parse_access_line).collect()
     }
 
+    /// The access log once it holds at least `count` requests, or as it is
+    /// after `wait`: nginx writes a request's line after the response went
+    /// out, so a client that just got its answer can be ahead of the log.
+    pub fn requests_at_least(&self, count: usize, wait: Duration) -> Result<Vec<AccessEntry>> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let seen = self.requests()?;
+            if seen.len() >= count || Instant::now() >= deadline {
+                return Ok(seen);
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The error log (for test failure messages).
     pub fn error_log(&self) -> String {
         fs::read_to_string(self.work_dir.join("error.log")).unwrap_or_default()
