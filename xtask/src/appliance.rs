@@ -147,18 +147,33 @@ pub fn build_static_bin(package: &str, binary: &str) -> Result<PathBuf> {
 
 /// The zstd-compressed newc initramfs.
 pub fn initrd(inputs: &Inputs, init: &Path, epoch: u64) -> Result<Vec<u8>> {
+    let dirs = ["dev", "proc", "sys", "run", "tmp", "etc", "boot", "root"];
+    stage1_initrd(inputs, init, epoch, &dirs, MODULES)
+}
+
+/// A zstd-compressed newc initramfs with a static `init`: the empty
+/// directories it mounts on, `/dev/console`, and `modules` with their
+/// closure and index. The sample appliance and the reference appliance's
+/// stage 1 differ only in those directories and modules.
+pub fn stage1_initrd(
+    inputs: &Inputs,
+    init: &Path,
+    epoch: u64,
+    dirs: &[&str],
+    modules: &[&str],
+) -> Result<Vec<u8>> {
     let (modules_dir, release) = inputs.kernel_modules()?;
     let mut a = Archive::new(epoch)?;
-    for dir in ["dev", "proc", "sys", "run", "tmp", "etc", "boot", "root"] {
+    for dir in dirs {
         a.add_dir(dir, 0o755)?;
     }
     a.add_char_device("dev/console", 0o600, 5, 1)?;
     a.add_file_from_path("init", 0o755, init.to_path_buf())?;
-    kmodset::add_modules(&mut a, &modules_dir, &release, MODULES)
-        .context("adding the appliance's kernel modules")?;
+    kmodset::add_modules(&mut a, &modules_dir, &release, modules)
+        .with_context(|| format!("adding the kernel modules of {}", init.display()))?;
     let mut out = Vec::new();
     a.write_zstd_to(&mut out, image_builder::cpio::DEFAULT_ZSTD_LEVEL)
-        .context("writing the appliance initramfs")?;
+        .with_context(|| format!("writing the initramfs of {}", init.display()))?;
     Ok(out)
 }
 

@@ -22,10 +22,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use image_builder::cpio::Archive;
 
 use crate::inputs::{self, Inputs};
-use crate::{appliance, debroot, epoch, kmodset, project};
+use crate::{appliance, debroot, epoch, project};
 
 /// The channel the reference appliance is published on (the model is the
 /// sample's, so the test serials entitle it).
@@ -218,19 +217,8 @@ pub fn build(out: Option<PathBuf>, keep_root: bool) -> Result<Built> {
 
 /// The zstd-compressed newc initramfs of stage 1.
 pub fn initrd(inputs: &Inputs, init: &Path, epoch: u64) -> Result<Vec<u8>> {
-    let (modules_dir, release) = inputs.kernel_modules()?;
-    let mut a = Archive::new(epoch)?;
-    for dir in ["dev", "proc", "sys", "run", "tmp", "boot", "sysroot"] {
-        a.add_dir(dir, 0o755)?;
-    }
-    a.add_char_device("dev/console", 0o600, 5, 1)?;
-    a.add_file_from_path("init", 0o755, init.to_path_buf())?;
-    kmodset::add_modules(&mut a, &modules_dir, &release, INITRD_MODULES)
-        .context("adding the reference appliance's initramfs modules")?;
-    let mut out = Vec::new();
-    a.write_zstd_to(&mut out, image_builder::cpio::DEFAULT_ZSTD_LEVEL)
-        .context("writing the reference appliance's initramfs")?;
-    Ok(out)
+    let dirs = ["dev", "proc", "sys", "run", "tmp", "boot", "sysroot"];
+    appliance::stage1_initrd(inputs, init, epoch, &dirs, INITRD_MODULES)
 }
 
 #[cfg(test)]
