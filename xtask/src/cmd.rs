@@ -142,6 +142,66 @@ impl Cmd {
     }
 }
 
+impl Cmd {
+    /// This command run by `wrapper` (e.g. `/usr/bin/time -o FILE`): the
+    /// wrapper's program and arguments first, then this command's.
+    pub fn under(self, wrapper: Cmd) -> Cmd {
+        let mut args = wrapper.args;
+        args.push(self.program);
+        args.extend(self.args);
+        let mut env = wrapper.env;
+        env.extend(self.env);
+        Cmd {
+            program: wrapper.program,
+            args,
+            env,
+            cwd: self.cwd.or(wrapper.cwd),
+        }
+    }
+
+    /// Starts the command in the background (a server), output into `log`.
+    pub fn spawn(&self, log: &Path) -> Result<std::process::Child> {
+        let f =
+            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let err = f.try_clone()?;
+        self.command()
+            .stdin(Stdio::null())
+            .stdout(f)
+            .stderr(err)
+            .spawn()
+            .with_context(|| not_started(&self.program, &self.render()))
+    }
+
+    /// Runs the command with `input` on its stdin, capturing its output;
+    /// fails on a non-zero exit with the tail of stderr and stdout.
+    pub fn read_with_input(&self, input: &[u8]) -> Result<Output> {
+        use std::io::Write;
+        let mut child = self
+            .command()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| not_started(&self.program, &self.render()))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(input)?;
+        }
+        let out = child.wait_with_output()?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if !out.status.success() {
+            bail!(
+                "`{}` failed: {}\n{}\n{}",
+                self.render(),
+                out.status,
+                tail(&stdout, 10),
+                tail(&stderr, 10)
+            );
+        }
+        Ok(Output { stdout, stderr })
+    }
+}
+
 fn not_started(program: &OsString, rendered: &str) -> String {
     format!(
         "could not start `{}` (is `{}` installed? `.ci/run` and the README set-up install the tools)",
