@@ -245,19 +245,23 @@ pub fn run() -> Result<()> {
         scrypt_factor(&ours_file),
         scrypt_factor(&base_file)
     );
-    println!(
-        "{:<10} {:>10} {:>12} {:>12} {:>14} {:>7}",
-        "", "file MiB", "ours s", "baseline s", "peak MiB o/b", "ratio"
-    );
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
-    for (name, o, b, file) in [
-        ("backup", &ours_backup, &base_backup, size(&ours_file)?),
-        ("restore", &ours_restore, &base_restore, size(&base_file)?),
+    println!(
+        "file: ours {:.1} MiB, baseline {:.1} MiB",
+        mib(size(&ours_file)?),
+        mib(size(&base_file)?)
+    );
+    println!(
+        "{:<10} {:>12} {:>12} {:>14} {:>7}",
+        "", "ours s", "baseline s", "peak MiB o/b", "ratio"
+    );
+    for (name, o, b) in [
+        ("backup", &ours_backup, &base_backup),
+        ("restore", &ours_restore, &base_restore),
     ] {
         println!(
-            "{:<10} {:>10.1} {:>12.2} {:>12.2} {:>7.0}/{:<6.0} {:>6.2}x",
+            "{:<10} {:>12.2} {:>12.2} {:>7.0}/{:<6.0} {:>6.2}x",
             name,
-            mib(file),
             o.wall.as_secs_f64(),
             b.wall.as_secs_f64(),
             o.max_rss_kib as f64 / 1024.0,

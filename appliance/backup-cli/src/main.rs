@@ -126,9 +126,7 @@ fn run() -> Result<()> {
         }
         flags::ApplianceBackupCmd::Inspect(c) => {
             let pass = passphrase::read(&source, false)?;
-            let staged = restore::stage(&app, &request(c.file, &pass));
-            let _ = journal::clear_staging(&app);
-            for m in staged?.manifests() {
+            for m in restore::inspect(&app, &request(c.file, &pass))? {
                 println!(
                     "created {}  source {} ({}, release {}, install {})",
                     m.created,

@@ -71,6 +71,16 @@ pub fn stage(app: &Appliance, r: &ReadRequest<'_>) -> Result<Staged, Error> {
     result
 }
 
+/// Decrypts and checks the file(s) and returns their manifests; the
+/// staging directory is emptied again and nothing stays behind.
+pub fn inspect(app: &Appliance, r: &ReadRequest<'_>) -> Result<Vec<Manifest>, Error> {
+    let made = missing_dirs(app);
+    let staged = stage(app, r);
+    let _ = journal::clear_staging(app);
+    remove_dirs(&made);
+    Ok(staged?.manifests().cloned().collect())
+}
+
 /// The command's directory and its missing parents (created by `stage`,
 /// removed again after a refusal: nothing on the data partition changes).
 fn missing_dirs(app: &Appliance) -> Vec<PathBuf> {

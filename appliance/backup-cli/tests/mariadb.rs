@@ -130,7 +130,8 @@ fn killed_restores_with_the_database_end_like_a_clean_one() {
     // Checkpoints with the database: prepare journal, 6 files, generation,
     // side database, load, comparison, commit journal, 6 renames,
     // generation switch, database switch = 20.
-    // Six distinct checkpoints (a seeded shuffle of 1..=20), five times.
+    // Six distinct checkpoints (a seeded shuffle of 1..=20), then five
+    // kills of the whole process group at seeded times.
     let mut all: Vec<u64> = (1..=20).collect();
     for i in (1..all.len()).rev() {
         all.swap(i, rng.below(i as u64 + 1) as usize);

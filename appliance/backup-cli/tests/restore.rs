@@ -468,3 +468,106 @@ fn killed_at_every_kind_of_point_then_restarted_ends_like_a_clean_restore() {
         assert!(!root.join("var/lib/appliance-backup/journal.json").exists());
     }
 }
+
+#[test]
+fn the_key_and_the_data_as_two_files_restore_like_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = appliance(&dir.path().join("a"), "source", 1, BIG, None);
+    let (data, key) = (dir.path().join("data.age"), dir.path().join("key.age"));
+    let written = create(
+        &a,
+        &CreateOptions {
+            components: FILES.to_vec(),
+            out: data.clone(),
+            key_out: Some(key.clone()),
+            passphrase: &pass(),
+            work_factor: WF,
+            created: CREATED,
+        },
+    )
+    .unwrap();
+    let ids: Vec<Vec<ComponentId>> = written
+        .iter()
+        .map(|(_, m)| m.components.iter().map(|c| c.id).collect())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            vec![ComponentId::DbKey],
+            vec![ComponentId::Etc, ComponentId::Tls]
+        ]
+    );
+    let one = dir.path().join("one.age");
+    make_backup(&dir.path().join("a2"), &one);
+    let template = dir.path().join("template");
+    appliance(&template, "target", 2, 10, None);
+    let (b1, b2) = (dir.path().join("b1"), dir.path().join("b2"));
+    copy_tree(&template, &b1);
+    copy_tree(&template, &b2);
+    let app = |root: &Path| appliance_backup_cli::layout::Appliance {
+        root: root.to_owned(),
+        db: None,
+    };
+    let p = pass();
+    let two = ReadRequest {
+        files: vec![key.clone(), data.clone()],
+        passphrase: &p,
+        max_work_factor: 18,
+        model: None,
+    };
+    restore(&app(&b1), &two, None).unwrap();
+    restore(&app(&b2), &request(&one, 18), None).unwrap();
+    assert_eq!(tree(&b1, true), tree(&b2, true));
+    // The data file alone cannot bring the key.
+    let e = restore(
+        &app(&b1),
+        &request(&data, 18),
+        Some(vec![ComponentId::DbKey]),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, Error::NotInBackup(ComponentId::DbKey, _)),
+        "{e}"
+    );
+}
+
+#[test]
+fn inspect_reads_the_passphrase_from_a_descriptor_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("b.backup.age");
+    make_backup(&dir.path().join("a"), &file);
+    let b = appliance(&dir.path().join("b"), "target", 2, 10, None);
+    let before = tree(&b.root, false);
+    let mut child = command(env!("CARGO_BIN_EXE_appliance-backup"))
+        .arg("--root")
+        .arg(&b.root)
+        .arg("--without-db")
+        .args(["--passphrase-fd", "0", "inspect"])
+        .arg(&file)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASS}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("source source (example-appliance, release 1.0.0"),
+        "{text}"
+    );
+    for c in ["etc", "db-key", "tls"] {
+        assert!(text.contains(&format!("  {c:<9} schema 1")), "{c}: {text}");
+    }
+    assert_eq!(before, tree(&b.root, false));
+}
