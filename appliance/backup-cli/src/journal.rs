@@ -8,7 +8,7 @@
 //! complete and synced, the journal is rewritten in phase `commit` (an
 //! atomic rename: the commit point). Then the renames, the generation
 //! switch and the database switch run; each is idempotent, so they can be
-//! repeated after a crash. `recover` runs first in every command: a
+//! repeated after a crash. `recover` runs first in every restore and at boot: a
 //! `prepare` journal is rolled back (what it lists is removed: the old
 //! state stays), a `commit` journal is rolled forward.
 
