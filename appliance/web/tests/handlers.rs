@@ -39,6 +39,7 @@ fn app() -> (Router, Arc<CertStore>) {
     let app = router(
         AppState {
             certs: certs.clone(),
+            setup: None,
         },
         &Limits::default(),
     );
