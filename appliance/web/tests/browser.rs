@@ -294,11 +294,17 @@ impl Run {
         let v = self
             .c
             .execute_async(
-                "const done = arguments[arguments.length - 1]; axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' '))})))).catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));",
+                "const done = arguments[arguments.length - 1]; axe.run(document).then(r => done({passes: r.passes.length, violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' '))}))})).catch(e => done({passes: 0, violations: [{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]}));",
                 vec![],
             )
             .await
             .unwrap();
+        let passes = v["passes"].as_u64().unwrap_or(0);
+        assert!(
+            passes >= 10,
+            "{name}: axe-core checked only {passes} rules: {v}"
+        );
+        let v = &v["violations"];
         let bad: Vec<&Value> = v
             .as_array()
             .unwrap()
@@ -307,7 +313,7 @@ impl Run {
             .collect();
         assert!(bad.is_empty(), "{name}: axe-core violations: {bad:#?}");
         eprintln!(
-            "page {name}: {total} bytes, {} axe findings below serious",
+            "page {name}: {total} bytes, axe-core: {passes} rules passed, {} findings below serious",
             v.as_array().unwrap().len()
         );
     }

@@ -254,8 +254,8 @@ pub fn set_cookie(name: &str, value: &str, max_age: Option<Duration>) -> String 
 pub struct CrossSite(pub String);
 
 /// The same-origin rule of every POST: `Origin` must be `https://<Host>`;
-/// without `Origin`, `Sec-Fetch-Site` must be `same-origin`. Anything else
-/// (no header at all included) is refused.
+/// without `Origin` or with `Origin: null`, `Sec-Fetch-Site` must be
+/// `same-origin`. Anything else (no header at all included) is refused.
 pub fn same_origin(headers: &HeaderMap) -> Result<(), CrossSite> {
     let get = |h: &header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok());
     let Some(host) = get(&header::HOST) else {
@@ -265,10 +265,12 @@ pub fn same_origin(headers: &HeaderMap) -> Result<(), CrossSite> {
     };
     match get(&header::ORIGIN) {
         Some(origin) if origin == format!("https://{host}") => Ok(()),
-        Some(origin) => Err(CrossSite(format!(
+        // Browsers send `Origin: null` for a form under `Referrer-Policy:
+        // no-referrer`; then the browser's own Sec-Fetch-Site decides.
+        Some(origin) if origin != "null" => Err(CrossSite(format!(
             "the form was sent from another site ({origin}, not https://{host}): open https://{host}/setup and send it from there"
         ))),
-        None => match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        _ => match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
             Some("same-origin") => Ok(()),
             _ => Err(CrossSite(
                 "the browser did not say where the form came from (no Origin or Sec-Fetch-Site header): use a current browser".into(),

@@ -214,6 +214,27 @@ fn form_page(
     errors: &[FieldError],
     inner: Markup,
 ) -> String {
+    form_page_with(
+        state,
+        step,
+        csrf,
+        multipart,
+        errors,
+        inner,
+        Markup::default(),
+    )
+}
+
+/// A step's form; `after` follows the Next/Previous buttons.
+fn form_page_with(
+    state: &WizardState,
+    step: Step,
+    csrf: &str,
+    multipart: bool,
+    errors: &[FieldError],
+    inner: Markup,
+    after: Markup,
+) -> String {
     let action = format!("/setup/step/{}", slug(step));
     let enctype = if multipart {
         "multipart/form-data"
@@ -230,6 +251,7 @@ fn form_page(
                 (hidden_csrf(csrf))
                 (inner)
                 (buttons(step))
+                (after)
             }
         },
     )
@@ -503,9 +525,12 @@ pub fn radius(
                 }
             }
         }
+    };
+    // After Next: Enter in a field submits with the form's first button.
+    let after = html! {
         div.buttons.secondary { button type="submit" id="add-row" name="action" value="add_row" formnovalidate { "Add a row" } }
     };
-    form_page(state, Step::Radius, csrf, false, errors, inner)
+    form_page_with(state, Step::Radius, csrf, false, errors, inner, after)
 }
 
 /// Step 6: the key switches, the summary and Activate.
