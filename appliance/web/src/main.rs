@@ -98,7 +98,21 @@ fn setup_config(flags: &flags::ApplianceWeb) -> anyhow::Result<Option<SetupConfi
             .context("the time step offers tzdata's zones (--zoneinfo)")?,
         limits: Default::default(),
         today: None,
+        running: running_state(),
     }))
+}
+
+/// The configuration generation the appliance runs, to pre-fill the
+/// wizard; unreadable is not fatal (the forms start empty).
+fn running_state() -> Option<appliance_config::state::DesiredState> {
+    match appliance_config::generation::Store::new(std::path::Path::new("/")).current() {
+        Ok(Some((_, s))) => Some(s),
+        Ok(None) => None,
+        Err(e) => {
+            eprintln!("appliance-web: the set-up wizard starts with empty forms: {e}");
+            None
+        }
+    }
 }
 
 async fn serve(

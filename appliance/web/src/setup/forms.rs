@@ -167,6 +167,35 @@ pub fn network_of(n: &Network) -> NetworkForm {
     }
 }
 
+/// The network form before the step is done: what the appliance runs now
+/// (its first interface, host name, domain, name servers, search list).
+pub fn network_running(s: &appliance_config::state::DesiredState) -> NetworkForm {
+    use appliance_config::state::Addressing as Running;
+    let mut f = NetworkForm {
+        mode: "dhcp".into(),
+        hostname: s.hostname.clone(),
+        domain: s.domain.clone().unwrap_or_default(),
+        search: s.network.search.join(" "),
+        dns: s
+            .network
+            .dns
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(" "),
+        ..NetworkForm::default()
+    };
+    if let Some(Running::Manual { address, gateway }) =
+        s.network.interfaces.first().map(|i| &i.addressing)
+    {
+        f.mode = "static".into();
+        f.address = address.addr.to_string();
+        f.netmask = format!("/{}", address.prefix);
+        f.gateway = gateway.map(|g| g.to_string()).unwrap_or_default();
+    }
+    f
+}
+
 /// The time form of a recorded step.
 pub fn time_of(t: &TimeSettings) -> TimeForm {
     match &t.clock {
@@ -227,6 +256,34 @@ pub fn keys_of(k: &KeysChoice) -> KeysForm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_running_configuration_fills_the_network_form() {
+        let mut s = appliance_config::state::fallback();
+        s.hostname = "otp1".into();
+        let f = network_running(&s);
+        assert_eq!((f.mode.as_str(), f.hostname.as_str()), ("dhcp", "otp1"));
+        s.network.interfaces[0].addressing = appliance_config::state::Addressing::Manual {
+            address: handover::Ipv4Cidr {
+                addr: "192.0.2.10".parse().unwrap(),
+                prefix: 24,
+            },
+            gateway: Some("192.0.2.1".parse().unwrap()),
+        };
+        s.network.dns = vec!["192.0.2.53".parse().unwrap()];
+        let f = network_running(&s);
+        assert_eq!(f.dns, "192.0.2.53");
+        assert_eq!(
+            (
+                f.mode.as_str(),
+                f.address.as_str(),
+                f.netmask.as_str(),
+                f.gateway.as_str()
+            ),
+            ("static", "192.0.2.10", "/24", "192.0.2.1")
+        );
+        assert!(appliance_wizard::network::validate(&f).is_ok(), "{f:?}");
+    }
 
     #[test]
     fn radius_rows_are_read_by_index() {

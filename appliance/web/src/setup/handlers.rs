@@ -217,7 +217,8 @@ enum Shown {
     Keys(KeysForm),
 }
 
-fn recorded(state: &WizardState, step: Step) -> Shown {
+fn recorded(setup: &Setup, state: &WizardState, step: Step) -> Shown {
+    let running = setup.cfg.running.as_ref();
     match step {
         Step::Licence => Shown::Licence(licence::LicenceForm {
             accept: if state.licence.is_some() { "on" } else { "" }.into(),
@@ -229,15 +230,20 @@ fn recorded(state: &WizardState, step: Step) -> Shown {
                 .unwrap_or_default(),
         }),
         Step::Network => Shown::Network(state.network.as_ref().map_or_else(
-            || network::NetworkForm {
-                mode: "dhcp".into(),
-                ..Default::default()
+            || {
+                running.map_or_else(
+                    || network::NetworkForm {
+                        mode: "dhcp".into(),
+                        ..Default::default()
+                    },
+                    forms::network_running,
+                )
             },
             forms::network_of,
         )),
         Step::Time => Shown::Time(state.time.as_ref().map_or_else(
             || TimeForm {
-                time_zone: "UTC".into(),
+                time_zone: running.map_or_else(|| "UTC".into(), |r| r.time_zone.clone()),
                 ntp: "on".into(),
                 ..Default::default()
             },
@@ -335,7 +341,7 @@ pub async fn show(
     if step != state.current {
         return see_other(&step_url(state.current));
     }
-    let shown = recorded(&state, step);
+    let shown = recorded(&setup, &state, step);
     html(
         StatusCode::OK,
         render(&setup, &state, &session.csrf, &shown, &[]),
@@ -494,17 +500,12 @@ pub async fn submit(
         "previous" => {
             let valid = step != Step::Roles || result.is_ok();
             if let Err(e) = state.back(valid) {
-                let errors = result.err().unwrap_or_default();
-                let mut page = render(&setup, &state, &session.csrf, &shown, &errors);
-                page = page.replacen(
-                    "<form",
-                    &format!(
-                        "<div class=\"notice\" role=\"alert\"><p>{}</p></div><form",
-                        crate::page::escape(&e.to_string())
-                    ),
-                    1,
+                let mut errors = result.err().unwrap_or_default();
+                errors.push(FieldError::new("action", e.to_string()));
+                return html(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    render(&setup, &state, &session.csrf, &shown, &errors),
                 );
-                return html(StatusCode::UNPROCESSABLE_ENTITY, page);
             }
         }
         "add_row" if step == Step::Radius => {

@@ -46,6 +46,9 @@ pub struct SetupConfig {
     pub limits: GateLimits,
     /// Today's date for licence validity; `None`: the system clock's.
     pub today: Option<Date>,
+    /// The configuration the appliance runs now (pre-fills the network
+    /// and time steps), if it could be read.
+    pub running: Option<appliance_config::state::DesiredState>,
 }
 
 /// The wizard's shared state.

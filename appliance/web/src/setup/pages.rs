@@ -190,10 +190,15 @@ fn hidden_csrf(csrf: &str) -> Markup {
     html! { input type="hidden" name="csrf" value=(csrf); }
 }
 
-/// Next (first, so Enter in a field means Next) and Previous.
-fn buttons(step: Step) -> Markup {
+/// Next (first, so Enter in a field means Next) and Previous, with the
+/// errors of the buttons themselves (field `action`: a blocked Previous).
+fn buttons(step: Step, errors: &[FieldError]) -> Markup {
+    let errs = errors_of(errors, "action", None);
     html! {
-        div.buttons {
+        @if !errs.is_empty() {
+            div.field-error id="action-error" { @for m in &errs { p { (m) } } }
+        }
+        div.buttons id="action" {
             @if step == Step::Keys {
                 button type="submit" id="activate" name="action" value="activate" { "Activate" }
             } @else {
@@ -250,7 +255,7 @@ fn form_page_with(
             form method="post" action=(action) enctype=(enctype) novalidate id="step-form" data-step=(slug(step)) {
                 (hidden_csrf(csrf))
                 (inner)
-                (buttons(step))
+                (buttons(step, errors))
                 (after)
             }
         },

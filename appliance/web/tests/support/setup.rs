@@ -77,6 +77,7 @@ pub fn config(dir: &std::path::Path, limits: GateLimits) -> (SetupConfig, String
             .to_vec(),
         limits,
         today: Some(Date::parse(TODAY).expect("date")),
+        running: None,
     };
     (cfg, code.to_string(), wrong.to_string())
 }
