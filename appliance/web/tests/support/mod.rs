@@ -236,4 +236,5 @@ pub async fn closed_within<R: tokio::io::AsyncRead + Unpin>(
         .ok()
         .map(|()| start.elapsed())
 }
+pub mod oneshot;
 pub mod setup;
