@@ -94,8 +94,12 @@ fn setup_config(flags: &flags::ApplianceWeb) -> anyhow::Result<Option<SetupConfi
             .product
             .clone()
             .unwrap_or_else(|| setup::PRODUCT.to_string()),
-        time_zones: store::load_time_zones(&zoneinfo)
-            .context("the time step offers tzdata's zones (--zoneinfo)")?,
+        // Without tzdata the service still serves (the fingerprints, the
+        // claim); the time step then offers UTC alone and the log says why.
+        time_zones: store::load_time_zones(&zoneinfo).unwrap_or_else(|e| {
+            eprintln!("appliance-web: the time step offers UTC only: {e} (--zoneinfo)");
+            vec!["UTC".to_string()]
+        }),
         limits: Default::default(),
         today: None,
         running: running_state(),
