@@ -294,3 +294,15 @@ async fn posts_need_the_same_origin_and_the_form_token() {
         .await;
     assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/setup"));
 }
+
+#[tokio::test]
+async fn the_ready_page_leads_to_the_wizard() {
+    let w = Wizard::new(GateLimits::default());
+    let mut b = Browser::new(&w.app, "192.0.2.1");
+    let r = b.get("/").await;
+    assert!(
+        r.body.contains("<a href=\"/setup\">Start the set-up</a>"),
+        "{}",
+        r.body
+    );
+}
