@@ -199,6 +199,28 @@ impl Run {
         self.c.perform_actions(a).await.unwrap();
     }
 
+    /// Tabs to select `id` and moves to the option `value` with Home and
+    /// the arrow keys.
+    async fn choose(&self, id: &str, value: &str) {
+        self.tab_to(id).await;
+        self.press(Key::Home).await;
+        for _ in 0..500 {
+            let v = self
+                .c
+                .execute(
+                    "return document.getElementById(arguments[0]).value",
+                    vec![json!(id)],
+                )
+                .await
+                .unwrap();
+            if v == json!(value) {
+                return;
+            }
+            self.press(Key::Down).await;
+        }
+        panic!("#{id} has no option {value:?}");
+    }
+
     /// Whether checkbox/radio `id` is ticked.
     async fn checked(&self, id: &str) -> bool {
         let v = self
@@ -224,8 +246,31 @@ impl Run {
     /// Tabs to `id` and presses Enter (a field: submits with Next).
     async fn enter_on(&self, id: &str) {
         self.tab_to(id).await;
+        self.submit().await;
+    }
+
+    /// Presses Enter and waits for the next document: the old one is
+    /// marked first, so a page still showing is not taken for the new one.
+    async fn submit(&self) {
+        self.c
+            .execute("window.__wizardOld = true; return true", vec![])
+            .await
+            .unwrap();
         self.press(Key::Enter).await;
-        self.loaded().await;
+        for _ in 0..300 {
+            let v = self
+                .c
+                .execute(
+                    "return !window.__wizardOld && document.readyState === 'complete'",
+                    vec![],
+                )
+                .await;
+            if matches!(v, Ok(Value::Bool(true))) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no new page within 30 s after Enter");
     }
 
     async fn loaded(&self) {
@@ -422,8 +467,7 @@ async fn the_whole_wizard_by_keyboard_in_chromium() {
     let wrong2 = SetupCode::derive(&support::setup::SECRET, 2).to_string();
     for w in [&wrong, &wrong2] {
         r.type_in("setup_code", w).await;
-        r.press(Key::Enter).await;
-        r.loaded().await;
+        r.submit().await;
         assert!(
             r.text()
                 .await
@@ -435,16 +479,14 @@ async fn the_whole_wizard_by_keyboard_in_chromium() {
     }
     r.page("claim-wrong-code").await;
     r.type_in("setup_code", &code.to_lowercase()).await;
-    r.press(Key::Enter).await;
-    r.loaded().await;
+    r.submit().await;
     assert_eq!(r.path().await, "/setup/step/licence");
 
     // 1 Licence: not accepted, no file, a malformed update key.
     r.page("licence").await;
     r.enter_on("update_key").await;
     r.type_in("update_key", "not-a-key").await;
-    r.press(Key::Enter).await;
-    r.loaded().await;
+    r.submit().await;
     r.expect_errors(&["accept", "licence", "update_key"]).await;
     r.page("licence-errors").await;
     r.tick("accept", true).await;
@@ -456,8 +498,7 @@ async fn the_whole_wizard_by_keyboard_in_chromium() {
         .await
         .unwrap();
     r.type_in("update_key", support::setup::UPDATE_KEY).await;
-    r.press(Key::Enter).await;
-    r.loaded().await;
+    r.submit().await;
     assert_eq!(r.path().await, "/setup/step/network", "{}", r.text().await);
 
     // 2 Network: static with a network address, a gateway elsewhere, a bad host name, no DNS.
@@ -469,8 +510,7 @@ async fn the_whole_wizard_by_keyboard_in_chromium() {
     r.type_in("netmask", "24").await;
     r.type_in("gateway", "198.51.100.1").await;
     r.type_in("hostname", "-bad-").await;
-    r.press(Key::Enter).await;
-    r.loaded().await;
+    r.submit().await;
     // (the gateway is checked once the address is valid)
     r.expect_errors(&["address", "hostname", "dns"]).await;
     r.page("network-errors").await;
@@ -479,29 +519,24 @@ async fn the_whole_wizard_by_keyboard_in_chromium() {
     r.type_in("hostname", "otp1").await;
     r.type_in("domain", "example.com").await;
     r.type_in("dns", "192.0.2.53").await;
-    r.press(Key::Enter).await;
-    r.loaded().await;
+    r.submit().await;
     assert_eq!(r.path().await, "/setup/step/time", "{}", r.text().await);
 
     // 3 Time: no zone, NTP off with an impossible date and time.
     r.page("time").await;
-    r.tab_to("time_zone").await;
-    r.keys(&['C']).await; // "Choose a time zone" stays chosen
+    r.choose("time_zone", "").await; // "Choose a time zone"
     r.tick("ntp", false).await;
     r.type_in("date", "2026-02-30").await;
     r.type_in("time", "25:00").await;
-    r.press(Key::Enter).await;
-    r.loaded().await;
+    r.submit().await;
     r.expect_errors(&["time_zone", "date", "time"]).await;
     r.page("time-errors").await;
-    r.tab_to("time_zone").await;
-    r.keys(&"Europe/Berlin".chars().collect::<Vec<_>>()).await;
+    r.choose("time_zone", "Europe/Berlin").await;
     r.tick("ntp", true).await;
     r.type_in("ntp_servers", "pool.ntp.org").await;
     r.type_in("date", "").await;
     r.type_in("time", "").await;
-    r.press(Key::Enter).await;
-    r.loaded().await;
+    r.submit().await;
     assert_eq!(r.path().await, "/setup/step/roles", "{}", r.text().await);
 
     // 4 Roles: the buttons are blocked until every field is valid.
@@ -543,8 +578,7 @@ async fn the_whole_wizard_by_keyboard_in_chromium() {
         r.c.execute(buttons_disabled, vec![]).await.unwrap(),
         json!([false, false])
     );
-    r.press(Key::Enter).await;
-    r.loaded().await;
+    r.submit().await;
     r.expect_errors(&["root_password"]).await;
     r.page("roles-errors").await;
     let fill = [
@@ -571,8 +605,7 @@ async fn the_whole_wizard_by_keyboard_in_chromium() {
         r.c.execute(buttons_disabled, vec![]).await.unwrap(),
         json!([false, false])
     );
-    r.press(Key::Enter).await;
-    r.loaded().await;
+    r.submit().await;
     assert_eq!(r.path().await, "/setup/step/radius", "{}", r.text().await);
 
     // 5 RADIUS: a bad name, host bits set, the example secret.
@@ -580,16 +613,14 @@ async fn the_whole_wizard_by_keyboard_in_chromium() {
     r.type_in("clients-0-name", "bad name!").await;
     r.type_in("clients-0-address", "192.0.2.1/24").await;
     r.type_in("clients-0-secret", "testing123").await;
-    r.press(Key::Enter).await;
-    r.loaded().await;
+    r.submit().await;
     r.expect_errors(&["clients-0-name", "clients-0-address", "clients-0-secret"])
         .await;
     r.page("radius-errors").await;
     r.type_in("clients-0-name", "vpn").await;
     r.type_in("clients-0-address", "192.0.2.0/24").await;
     r.type_in("clients-0-secret", "Xk9#mP2$vL7qR4wZ").await;
-    r.press(Key::Enter).await;
-    r.loaded().await;
+    r.submit().await;
     assert_eq!(r.path().await, "/setup/step/keys", "{}", r.text().await);
 
     // 6 Keys and summary (checkboxes only: nothing can be typed wrong).
