@@ -157,6 +157,30 @@ xflags::xflags! {
                 optional --snapshot-days n: u64
             }
 
+            /// A support and subscription licence file for the set-up
+            /// wizard, signed with a licence key from `repo keygen` (a test
+            /// key's licences are marked TEST).
+            cmd license {
+                /// The licence signing key.
+                required --key file: PathBuf
+                /// Where to write the licence file.
+                required --out file: PathBuf
+                /// Who holds the licence.
+                required --licensee name: String
+                /// The product it is for (default example-appliance).
+                optional --product name: String
+                /// First valid day, YYYY-MM-DD (default today).
+                optional --valid-from date: String
+                /// Last valid day, YYYY-MM-DD (default a year after the first).
+                optional --expire date: String
+                /// Tokens covered (default 50).
+                optional --token-num n: u32
+                /// Subscription level (default standard).
+                optional --subscription level: String
+                /// Contact address written into the licence.
+                optional --contact-email addr: String
+            }
+
             /// Sign a fresh snapshot.json (what is current; short-lived):
             /// run it more often than --valid-days, e.g. daily.
             cmd timestamp {

@@ -25,6 +25,7 @@ mod project;
 mod qemu;
 mod reference;
 mod repo;
+mod repo_license;
 mod serve;
 mod testrepo;
 mod testvendor;
@@ -211,6 +212,22 @@ fn repo_command(cmd: RepoCmd) -> Result<()> {
                 snapshot_days: f.snapshot_days.unwrap_or(repo::SNAPSHOT_VALID_DAYS),
             })
             .map(|_| ())
+        }
+        RepoCmd::License(f) => {
+            let key = repo::read_key(&f.key)?;
+            repo_license::write(
+                &key,
+                &repo_license::LicenseInput {
+                    licensee: f.licensee,
+                    product: f.product.unwrap_or_else(|| "example-appliance".into()),
+                    valid_from: f.valid_from,
+                    expire: f.expire,
+                    token_num: f.token_num.unwrap_or(50),
+                    subscription: f.subscription.unwrap_or_else(|| "standard".into()),
+                    contact_email: f.contact_email,
+                },
+                &f.out,
+            )
         }
         RepoCmd::Timestamp(f) => {
             let key = repo::read_key(&f.key)?;

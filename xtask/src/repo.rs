@@ -7,6 +7,8 @@
 //! repo add-serial --repo DIR --key FILE --model M [--channel C]… [--serial S]
 //!                 [--until YYYY-MM-DD] [--valid-days N] [--snapshot-days N]
 //! repo timestamp --repo DIR --key FILE [--valid-days N]   refresh snapshot.json
+//! repo license --key FILE --out FILE --licensee NAME [--product P] [--valid-from D]
+//!              [--expire D] [--token-num N] [--subscription S]   licence file (repo_license)
 //! repo serve --repo DIR [--listen ADDR] [--cert PEM --key PEM | --plain]
 //! repo test-vendor                              (re)build the test vendor in target/test-vendor
 //! ```

@@ -2,10 +2,9 @@
 //! response carries. Socket-free, so handlers are tested with
 //! `tower::ServiceExt::oneshot`; `server` runs it on TLS connections.
 //!
-//! The set-up wizard is meant to live here too: its routes go into
-//! [`router`] (a `.nest("/setup", …)`), its state into [`AppState`]. Handlers
-//! that need the client's address take `ConnectInfo<SocketAddr>`, which
-//! `server` inserts into every request.
+//! The set-up wizard's routes (`setup::routes`) are merged in while the
+//! appliance is not set up. Handlers that need the client's address read
+//! `ConnectInfo<SocketAddr>`, which `server` inserts into every request.
 
 use std::sync::Arc;
 
@@ -25,6 +24,8 @@ use crate::limits::Limits;
 pub struct AppState {
     /// The certificate being served (its fingerprints are on the page).
     pub certs: Arc<CertStore>,
+    /// The set-up wizard, until the appliance is set up.
+    pub setup: Option<Arc<crate::setup::Setup>>,
 }
 
 /// `Content-Security-Policy` of every response: the pages load nothing from
@@ -53,7 +54,11 @@ async fn security_headers(mut response: Response) -> Response {
 
 async fn ready_page(State(state): State<AppState>) -> Html<String> {
     let id = state.certs.current();
-    Html(crate::page::ready(&id.cert_sha256, &id.spki_sha256))
+    Html(crate::page::ready(
+        &id.cert_sha256,
+        &id.spki_sha256,
+        state.setup.is_some(),
+    ))
 }
 
 async fn healthz() -> &'static str {
@@ -71,8 +76,13 @@ async fn not_found() -> Response {
 
 /// The application with its body limit, request deadline and headers.
 pub fn router(state: AppState, limits: &Limits) -> Router {
+    let wizard = match &state.setup {
+        Some(setup) => crate::setup::routes(setup.clone()),
+        None => Router::new(),
+    };
     Router::new()
         .route("/", get(ready_page))
+        .merge(wizard)
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .with_state(state)

@@ -10,6 +10,7 @@
 //! - `app` — routes, state, security headers (socket-free).
 //! - `page` — the HTML of the page shown until the wizard exists.
 //! - `server` — the accept loop and one task per connection.
+//! - `setup` — the first-boot set-up wizard on `/setup`.
 
 pub mod app;
 pub mod certs;
@@ -17,6 +18,7 @@ pub mod conns;
 pub mod limits;
 pub mod page;
 pub mod server;
+pub mod setup;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]

@@ -11,6 +11,7 @@ use appliance_web::app::{self, AppState};
 use appliance_web::certs::CertStore;
 use appliance_web::limits::Limits;
 use appliance_web::server::Server;
+use appliance_web::setup::{self, store, Setup, SetupConfig};
 
 mod flags {
     use std::net::SocketAddr;
@@ -30,6 +31,18 @@ mod flags {
             optional --per-client-connections n: usize
             /// Open connections in total (default 256).
             optional --connections n: usize
+            /// The set-up wizard's progress file (default
+            /// /var/lib/appliance-web/wizard.json, written 0600).
+            optional --wizard-state path: PathBuf
+            /// The setup code's verifier (default /etc/appliance/setup-code.hash).
+            optional --setup-code-hash path: PathBuf
+            /// The vendor's licence key, public half (default
+            /// /usr/share/appliance/licence-key.pub).
+            optional --licence-key path: PathBuf
+            /// tzdata's directory (default /usr/share/zoneinfo).
+            optional --zoneinfo path: PathBuf
+            /// The product a licence must name (default example-appliance).
+            optional --product name: String
         }
     }
 }
@@ -54,13 +67,56 @@ fn main() -> anyhow::Result<()> {
         Some(a) => a,
         None => LISTEN.parse().context("default listen address")?,
     };
-    let cert = flags.cert.unwrap_or_else(|| PathBuf::from(CERT));
-    let key = flags.key.unwrap_or_else(|| PathBuf::from(KEY));
+    let cert = flags.cert.clone().unwrap_or_else(|| PathBuf::from(CERT));
+    let key = flags.key.clone().unwrap_or_else(|| PathBuf::from(KEY));
+    let setup = setup_config(&flags)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(listen, cert, key, limits))
+    runtime.block_on(serve(listen, cert, key, limits, setup))
+}
+
+/// The wizard's configuration, or `None` once the appliance is set up
+/// (`/etc/appliance/setup-done` exists).
+fn setup_config(flags: &flags::ApplianceWeb) -> anyhow::Result<Option<SetupConfig>> {
+    if std::path::Path::new(appliance_config::paths::SETUP_DONE).exists() {
+        return Ok(None);
+    }
+    let path =
+        |p: &Option<PathBuf>, default: &str| p.clone().unwrap_or_else(|| PathBuf::from(default));
+    let zoneinfo = path(&flags.zoneinfo, store::ZONEINFO);
+    Ok(Some(SetupConfig {
+        state_file: path(&flags.wizard_state, store::STATE_FILE),
+        verifier: path(&flags.setup_code_hash, appliance_config::paths::SETUP_HASH),
+        licence_keys: store::load_licence_keys(&path(&flags.licence_key, store::LICENCE_KEY))?,
+        product: flags
+            .product
+            .clone()
+            .unwrap_or_else(|| setup::PRODUCT.to_string()),
+        // Without tzdata the service still serves (the fingerprints, the
+        // claim); the time step then offers UTC alone and the log says why.
+        time_zones: store::load_time_zones(&zoneinfo).unwrap_or_else(|e| {
+            eprintln!("appliance-web: the time step offers UTC only: {e} (--zoneinfo)");
+            vec!["UTC".to_string()]
+        }),
+        limits: Default::default(),
+        today: None,
+        running: running_state(),
+    }))
+}
+
+/// The configuration generation the appliance runs, to pre-fill the
+/// wizard; unreadable is not fatal (the forms start empty).
+fn running_state() -> Option<appliance_config::state::DesiredState> {
+    match appliance_config::generation::Store::new(std::path::Path::new("/")).current() {
+        Ok(Some((_, s))) => Some(s),
+        Ok(None) => None,
+        Err(e) => {
+            eprintln!("appliance-web: the set-up wizard starts with empty forms: {e}");
+            None
+        }
+    }
 }
 
 async fn serve(
@@ -68,11 +124,14 @@ async fn serve(
     cert: PathBuf,
     key: PathBuf,
     limits: Limits,
+    setup: Option<SetupConfig>,
 ) -> anyhow::Result<()> {
     let certs = Arc::new(CertStore::load(cert, key)?);
+    let setup = setup.map(Setup::new).transpose()?;
     let app = app::router(
         AppState {
             certs: certs.clone(),
+            setup,
         },
         &limits,
     );

@@ -1,4 +1,5 @@
-//! The page shown until the set-up wizard exists. Pure: text in, HTML out.
+//! The page on `/`: the fingerprints to compare, and the way to the set-up
+//! wizard while the appliance is not set up. Pure: text in, HTML out.
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape(text: &str) -> String {
@@ -19,7 +20,12 @@ pub fn escape(text: &str) -> String {
 /// "This appliance is ready for set-up" with the fingerprints of the
 /// certificate being served, to compare with the browser and the console.
 /// Self-contained: no script, no style sheet, no image, no link.
-pub fn ready(cert_sha256: &str, spki_sha256: &str) -> String {
+pub fn ready(cert_sha256: &str, spki_sha256: &str, setup: bool) -> String {
+    let start = if setup {
+        "<p><a href=\"/setup\">Start the set-up</a></p>\n"
+    } else {
+        ""
+    };
     format!(
         "<!DOCTYPE html>\n\
 <html lang=\"en\">\n\
@@ -38,6 +44,7 @@ differ, you are not talking to this appliance: stop here.</p>\n\
 <dt>TLS certificate SHA-256</dt>\n<dd><code id=\"cert-sha256\">{cert}</code></dd>\n\
 <dt>Public key SHA-256</dt>\n<dd><code id=\"spki-sha256\">{spki}</code></dd>\n\
 </dl>\n\
+{start}\
 </main>\n\
 </body>\n\
 </html>\n",
@@ -60,7 +67,7 @@ mod tests {
 
     #[test]
     fn the_page_repeats_both_fingerprints_and_loads_nothing() {
-        let html = ready("AB:CD", "q+/=");
+        let html = ready("AB:CD", "q+/=", false);
         assert!(html.contains("<h1>This appliance is ready for set-up</h1>"));
         assert!(html.contains("<code id=\"cert-sha256\">AB:CD</code>"));
         assert!(html.contains("<code id=\"spki-sha256\">q+/=</code>"));

@@ -39,6 +39,7 @@ fn app() -> (Router, Arc<CertStore>) {
     let app = router(
         AppState {
             certs: certs.clone(),
+            setup: None,
         },
         &Limits::default(),
     );
@@ -155,4 +156,22 @@ async fn a_body_over_the_limit_is_refused_with_413() {
     let (status, headers, _) = call(&app, request).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_security_headers(&headers, "413");
+}
+
+#[tokio::test]
+async fn without_the_wizard_setup_is_a_plain_404_and_the_page_has_no_link() {
+    // An appliance that is set up runs without the wizard (setup-done).
+    let (app, _) = app();
+    for path in [
+        "/setup",
+        "/setup/claim",
+        "/setup/step/licence",
+        "/setup/assets/wizard.js",
+    ] {
+        let (status, _, body) = call(&app, get(path)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(body, "Not Found\n", "{path}");
+    }
+    let (_, _, body) = call(&app, get("/")).await;
+    assert!(!body.contains("/setup"), "{body}");
 }

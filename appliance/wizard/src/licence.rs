@@ -303,3 +303,105 @@ pub fn validate(form: &LicenceForm, ctx: &Context) -> Result<LicenceStep, Vec<Fi
         _ => Err(errors),
     }
 }
+
+/// The licence key's public half the appliance trusts (vendor-repo's key
+/// file format: `{"key_id", "public_key"}`).
+pub use vendor_repo::PublicKey as LicenceKey;
+
+/// Checks the ed25519 signature of a parsed licence against the vendor's
+/// licence keys: the signed text is [`Licence::signed_text`].
+pub fn verify_signature(licence: &Licence, keys: &[LicenceKey]) -> Result<(), FieldError> {
+    use base64::Engine as _;
+    if keys.is_empty() {
+        return Err(FieldError::new(
+            FIELD,
+            format!(
+                "{LABEL} cannot be checked: this appliance has no vendor licence key installed; reinstall the appliance from a complete image"
+            ),
+        ));
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(&licence.signature)
+        .ok()
+        .and_then(|b| <[u8; 64]>::try_from(b).ok());
+    let good = raw.is_some_and(|raw| {
+        let sig = ed25519_dalek::Signature::from_bytes(&raw);
+        keys.iter().any(|k| {
+            k.key
+                .verify_strict(licence.signed_text.as_bytes(), &sig)
+                .is_ok()
+        })
+    });
+    if good {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            FIELD,
+            format!(
+                "{LABEL} is not signed by this product's vendor licence key: it was changed after it was issued, or it is for another vendor; upload the file exactly as issued"
+            ),
+        ))
+    }
+}
+
+/// [`validate`] plus the signature: a well-formed licence whose signature
+/// does not verify gets the signature's message instead of any date or
+/// product message (a forged file's dates mean nothing).
+pub fn validate_signed(
+    form: &LicenceForm,
+    ctx: &Context,
+    keys: &[LicenceKey],
+) -> Result<LicenceStep, Vec<FieldError>> {
+    let result = validate(form, ctx);
+    if form.licence.trim().is_empty() {
+        return result;
+    }
+    let Ok(parsed) = parse(&form.licence) else {
+        return result;
+    };
+    match verify_signature(&parsed, keys) {
+        Ok(()) => result,
+        Err(sig) => {
+            let mut errors = result.err().unwrap_or_default();
+            errors.retain(|e| e.field != FIELD);
+            let at = errors
+                .iter()
+                .position(|e| e.field == "update_key")
+                .unwrap_or(errors.len());
+            errors.insert(at, sig);
+            Err(errors)
+        }
+    }
+}
+
+/// The text of a licence file with `fields` (`key`, `value`) in order,
+/// signed by `sign` (ed25519 over the lines between the markers joined
+/// with `\n`), the signature wrapped at 64 characters. What
+/// `cargo xtask repo license` writes; [`parse`] reads it back.
+pub fn issue(fields: &[(&str, String)], sign: impl FnOnce(&[u8]) -> [u8; 64]) -> String {
+    use base64::Engine as _;
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+    let signed = body.join("\n");
+    let sig = base64::engine::general_purpose::STANDARD.encode(sign(signed.as_bytes()));
+    let mut out = format!("{BEGIN}\n{signed}\n{END}\n{BEGIN_SIG}\n");
+    for chunk in sig.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(END_SIG);
+    out.push('\n');
+    out
+}
+
+/// The file text of an accepted licence (the page re-submits it when the
+/// licence step is sent again without a new upload).
+pub fn file_text(l: &Licence) -> String {
+    let mut out = format!("{BEGIN}\n{}\n{END}\n{BEGIN_SIG}\n", l.signed_text);
+    for chunk in l.signature.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(END_SIG);
+    out.push('\n');
+    out
+}

@@ -75,6 +75,7 @@ pub async fn start(name: &str, limits: Limits) -> Running {
     let app = router(
         AppState {
             certs: certs.clone(),
+            setup: None,
         },
         &limits,
     );
@@ -235,3 +236,5 @@ pub async fn closed_within<R: tokio::io::AsyncRead + Unpin>(
         .ok()
         .map(|()| start.elapsed())
 }
+pub mod oneshot;
+pub mod setup;
