@@ -107,7 +107,9 @@ xflags::xflags! {
         /// Benchmarks; they print figures and never fail on speed.
         cmd bench {
             /// `iso`: warm build time, our ISO writer vs xorriso, boot times;
-            /// `boot`: boot to first prompt, ours vs debian-installer (TCG).
+            /// `boot`: boot to first prompt, ours vs debian-installer (TCG);
+            /// `install`: a whole install of a 256 MiB image vs `wget | dd`
+            /// of it, and the smallest `-m` the install completes with.
             required benchmark: Benchmark
         }
 
@@ -214,6 +216,7 @@ xflags::xflags! {
 pub enum Benchmark {
     Iso,
     Boot,
+    Install,
 }
 
 impl FromStr for Benchmark {
@@ -223,7 +226,10 @@ impl FromStr for Benchmark {
         match s {
             "iso" => Ok(Benchmark::Iso),
             "boot" => Ok(Benchmark::Boot),
-            other => Err(format!("unknown benchmark `{other}`; available: iso, boot")),
+            "install" => Ok(Benchmark::Install),
+            other => Err(format!(
+                "unknown benchmark `{other}`; available: iso, boot, install"
+            )),
         }
     }
 }
