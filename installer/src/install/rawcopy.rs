@@ -7,7 +7,6 @@
 //! from byte 0.
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Instant;
 
@@ -26,7 +25,7 @@ pub fn main(args: &[&str]) -> i32 {
         eprintln!("installer: raw-copy needs URL and DEVICE\n{USAGE}");
         return 2;
     };
-    match copy(url, Path::new(device)) {
+    match copy(url, device) {
         Ok((bytes, seconds)) => {
             println!("raw-copy: {bytes} bytes in {seconds:.2} s");
             0
@@ -38,17 +37,14 @@ pub fn main(args: &[&str]) -> i32 {
     }
 }
 
-fn copy(url: &str, device: &Path) -> Result<(u64, f64), String> {
+fn copy(url: &str, device: &str) -> Result<(u64, f64), String> {
     let started = Instant::now();
     let ca = std::fs::read(Path::new("/").join(CA_PEM))
         .map_err(|e| format!("reading /{CA_PEM}: {e}"))?;
     let client = Client::new(&ca, RetryPolicy::default().timeouts()).map_err(|e| e.to_string())?;
     let mut stream = client.get_stream(url, 0).map_err(|e| e.to_string())?;
-    let mut disk = std::fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_EXCL | libc::O_CLOEXEC)
-        .open(device)
-        .map_err(|e| format!("opening {}: {e}", device.display()))?;
+    let mut disk =
+        super::system::open_target(device).map_err(|e| format!("opening {device}: {e}"))?;
     let mut buf = vec![0u8; BUF_SIZE];
     let mut bytes = 0u64;
     loop {
@@ -57,11 +53,11 @@ fn copy(url: &str, device: &Path) -> Result<(u64, f64), String> {
             break;
         }
         disk.write_all(&buf[..n])
-            .map_err(|e| format!("writing {}: {e}", device.display()))?;
+            .map_err(|e| format!("writing {device}: {e}"))?;
         bytes += n as u64;
     }
     disk.sync_data()
-        .map_err(|e| format!("flushing {}: {e}", device.display()))?;
+        .map_err(|e| format!("flushing {device}: {e}"))?;
     Ok((bytes, started.elapsed().as_secs_f64()))
 }
 
