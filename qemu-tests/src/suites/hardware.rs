@@ -424,12 +424,34 @@ fn check_bench_data(opts: &RunOptions, target: &Path) -> Result<()> {
 
 /// Waits up to `timeout` for the end of an install: `Ok(Ok((install id,
 /// seconds, downloaded bytes)))` from `installed`, `Ok(Err(stage: message))`
-/// from `install-failed`; `Err` when neither came (QEMU exited, timeout).
+/// from `install-failed`; `Err` when neither came (QEMU exited, timeout, or
+/// the installer's UI stopped — e.g. killed for lack of memory — which the
+/// console says at once, so a low-memory run fails without waiting).
 pub fn install_outcome(
     s: &mut Session,
     timeout: Duration,
 ) -> Result<std::result::Result<(String, f64, u64), String>> {
-    expect_event!(s, timeout,
+    let deadline = std::time::Instant::now() + timeout;
+    let end = |e: &Event| matches!(e, Event::Installed { .. } | Event::InstallFailed { .. });
+    while !s.saw(end)? {
+        s.vm.check_running()?;
+        let text = s.vm.text();
+        if let Some(line) = text.lines().find(|l| l.contains("The installer stopped:")) {
+            let oom = text
+                .lines()
+                .find(|l| l.contains("Out of memory:"))
+                .map(|l| format!(" ({})", l.trim()))
+                .unwrap_or_default();
+            anyhow::bail!("{}{oom}", line.trim());
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "no end of the install within {timeout:?}; {}",
+            s.context()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    expect_event!(s, STEP_TIMEOUT,
     e @ (Event::Installed { .. } | Event::InstallFailed { .. }) => match e {
         Event::Installed { install_id, seconds, downloaded } => {
             Ok((install_id.clone(), *seconds, *downloaded))
