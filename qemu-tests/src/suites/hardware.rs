@@ -424,9 +424,10 @@ fn check_bench_data(opts: &RunOptions, target: &Path) -> Result<()> {
 
 /// Waits up to `timeout` for the end of an install: `Ok(Ok((install id,
 /// seconds, downloaded bytes)))` from `installed`, `Ok(Err(stage: message))`
-/// from `install-failed`; `Err` when neither came (QEMU exited, timeout, or
-/// the installer's UI stopped — e.g. killed for lack of memory — which the
-/// console says at once, so a low-memory run fails without waiting).
+/// from `install-failed`; `Err` when neither came (QEMU exited, timeout, a
+/// kernel panic, or the installer's UI stopped — e.g. killed for lack of
+/// memory —, which the console says at once, so a low-memory run fails
+/// without waiting).
 pub fn install_outcome(
     s: &mut Session,
     timeout: Duration,
@@ -436,6 +437,9 @@ pub fn install_outcome(
     while !s.saw(end)? {
         s.vm.check_running()?;
         let text = s.vm.text();
+        if let Some(line) = text.lines().find(|l| l.contains("Kernel panic")) {
+            anyhow::bail!("{}", line.trim());
+        }
         if let Some(line) = text.lines().find(|l| l.contains("The installer stopped:")) {
             let oom = text
                 .lines()
