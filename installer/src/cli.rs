@@ -13,6 +13,7 @@ pub const USAGE: &str = "\
 usage: installer --version
        installer facts --root DIR [--json]
        installer validate-answers FILE
+       installer raw-copy URL DEVICE   (a benchmark baseline: no verification)
        installer ui      (only as the child of the installer's PID 1)
        installer shell   (only as the child of the installer's PID 1)
 
@@ -57,6 +58,8 @@ pub fn run(args: &[String]) -> i32 {
                 crate::ui::EXIT_NOT_UI_CHILD
             }
         }
+        // The baseline of `cargo xtask bench install`: see install::rawcopy.
+        ["raw-copy", rest @ ..] => crate::install::rawcopy::main(rest),
         // Debugging/test subcommand of the NET helper: see net::cli::USAGE.
         ["net-dhcp", rest @ ..] => {
             crate::net::cli::main(&rest.iter().map(|s| s.to_string()).collect::<Vec<_>>())

@@ -86,7 +86,8 @@ hw-dhcp-pcnet
 hw-dhcp-i82559er
 hw-controllers
 hw-install-uefi-nvme
-hw-128m-until-ram-check";
+hw-128m-until-ram-check
+hw-144m-install";
 
     #[test]
     fn the_list_is_unchanged() {
@@ -103,7 +104,7 @@ hw-128m-until-ram-check";
             .collect();
         let want: Vec<&str> = LIST.lines().collect();
         assert_eq!(got, want);
-        assert_eq!(got.len(), 57);
+        assert_eq!(got.len(), 58);
     }
 
     #[test]

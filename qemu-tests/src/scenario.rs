@@ -85,6 +85,20 @@ pub enum IsoVariant {
     Answers(&'static str),
     /// `cargo xtask iso --offline` (the release's components on the ISO).
     Offline,
+    /// `cargo xtask iso --channel <channel> --answers qemu-tests/data/<file>`:
+    /// (channel, file); the run publishes the test release of that channel.
+    ChannelAnswers(&'static str, &'static str),
+}
+
+impl IsoVariant {
+    /// The key of an answers ISO in [`RunOptions::answer_isos`].
+    pub fn answers_key(self) -> Option<String> {
+        match self {
+            IsoVariant::Answers(file) => Some(file.to_string()),
+            IsoVariant::ChannelAnswers(channel, file) => Some(format!("{channel}/{file}")),
+            IsoVariant::Default | IsoVariant::Offline => None,
+        }
+    }
 }
 
 /// The scenario's script.
@@ -149,7 +163,8 @@ pub struct RunOptions {
     pub iso: PathBuf,
     /// The ISO of `cargo xtask iso --offline`, when a chosen scenario needs it.
     pub offline_iso: Option<PathBuf>,
-    /// ISOs built with an embedded answer file, by file name under `data_dir`.
+    /// ISOs built with an embedded answer file, by file name under `data_dir`
+    /// (`<channel>/<file>` for [`IsoVariant::ChannelAnswers`]).
     pub answer_isos: BTreeMap<String, PathBuf>,
     /// `qemu-tests/data/`: answer files and other fixtures.
     pub data_dir: PathBuf,
@@ -173,11 +188,13 @@ impl RunOptions {
     pub fn iso_for(&self, variant: IsoVariant) -> Result<PathBuf> {
         match variant {
             IsoVariant::Default => Ok(self.iso.clone()),
-            IsoVariant::Answers(file) => self
-                .answer_isos
-                .get(file)
-                .cloned()
-                .with_context(|| format!("no ISO was built with the answer file {file}")),
+            IsoVariant::Answers(_) | IsoVariant::ChannelAnswers(..) => {
+                let key = variant.answers_key().unwrap_or_default();
+                self.answer_isos
+                    .get(&key)
+                    .cloned()
+                    .with_context(|| format!("no ISO was built with the answer file {key}"))
+            }
             IsoVariant::Offline => self.offline_iso.clone().context("no offline ISO was built"),
         }
     }

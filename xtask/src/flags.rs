@@ -110,6 +110,8 @@ xflags::xflags! {
             /// `boot`: boot to first prompt, ours vs debian-installer (TCG);
             /// `backup`: back up and restore 100,000 tokens, ours vs
             /// `mariadb-dump | age -p` and `age -d | mariadb`.
+            /// `install`: a whole install of a 256 MiB image vs `wget | dd`
+            /// of it, and the smallest `-m` the install completes with.
             required benchmark: Benchmark
         }
 
@@ -241,6 +243,7 @@ pub enum Benchmark {
     Iso,
     Boot,
     Backup,
+    Install,
 }
 
 impl FromStr for Benchmark {
@@ -251,8 +254,9 @@ impl FromStr for Benchmark {
             "iso" => Ok(Benchmark::Iso),
             "boot" => Ok(Benchmark::Boot),
             "backup" => Ok(Benchmark::Backup),
+            "install" => Ok(Benchmark::Install),
             other => Err(format!(
-                "unknown benchmark `{other}`; available: iso, boot, backup"
+                "unknown benchmark `{other}`; available: iso, boot, backup, install"
             )),
         }
     }

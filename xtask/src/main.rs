@@ -6,6 +6,7 @@ mod appliance;
 mod assemble;
 mod bench;
 mod bench_backup;
+mod bench_install;
 mod bootfiles;
 mod check;
 mod cmd;
@@ -145,6 +146,7 @@ fn run() -> Result<()> {
             Benchmark::Iso => bench::iso(),
             Benchmark::Boot => bench::boot(),
             Benchmark::Backup => bench_backup::run(),
+            Benchmark::Install => bench_install::install(),
         },
         XtaskCmd::Repo(f) => repo_command(f.subcommand),
         XtaskCmd::Fuzz(f) => {

@@ -73,23 +73,52 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
     };
     let data_dir = project::root().join("qemu-tests").join("data");
     let mut answer_isos = std::collections::BTreeMap::new();
-    let mut variants: Vec<&str> = chosen
+    let mut variants: Vec<IsoVariant> = chosen
         .iter()
-        .filter_map(|s| match s.iso {
-            IsoVariant::Answers(f) => Some(f),
-            IsoVariant::Default | IsoVariant::Offline => None,
-        })
+        .map(|s| s.iso)
+        .filter(|v| v.answers_key().is_some())
         .collect();
     variants.sort_unstable();
     variants.dedup();
-    for file in variants {
-        let mut o = iso_options(Some(
-            project::target_dir()
-                .join("iso")
-                .join(format!("answers-{file}.iso")),
-        ))?;
+    // The test releases of other channels, published before the ISOs take
+    // their floors from the repository.
+    let mut channels: Vec<&str> = variants
+        .iter()
+        .filter_map(|v| match v {
+            IsoVariant::ChannelAnswers(channel, _) => Some(*channel),
+            _ => None,
+        })
+        .collect();
+    channels.dedup();
+    for channel in channels {
+        match channel {
+            qemu_tests::suites::hardware::BENCH_CHANNEL => {
+                testrepo::publish_bench(&vendor)?;
+            }
+            other => bail!("the test vendor has no release on the channel `{other}`"),
+        }
+    }
+    for variant in variants {
+        let (channel, file) = match variant {
+            IsoVariant::Answers(file) => (None, file),
+            IsoVariant::ChannelAnswers(channel, file) => (Some(channel), file),
+            IsoVariant::Default | IsoVariant::Offline => continue,
+        };
+        let mut vendor_settings = vendor.iso_vendor();
+        let name = match channel {
+            Some(c) => {
+                vendor_settings.channel = c.to_string();
+                format!("answers-{c}-{file}.iso")
+            }
+            None => format!("answers-{file}.iso"),
+        };
+        let mut o = IsoOptions::from_env(
+            Some(project::target_dir().join("iso").join(name)),
+            vendor_settings,
+        )?;
         o.answers = Some(data_dir.join(file));
-        answer_isos.insert(file.to_string(), assemble::build(&o)?.0);
+        let key = variant.answers_key().unwrap_or_default();
+        answer_isos.insert(key, assemble::build(&o)?.0);
     }
     let offline_iso = if chosen.iter().any(|s| s.iso == IsoVariant::Offline) {
         let mut o = iso_options(Some(project::target_dir().join("iso").join("offline.iso")))?;

@@ -2,7 +2,9 @@
 //! committed: a TEST signing key, TLS material (see [`crate::testvendor`]),
 //! and a repository with the sample appliance (channel `stable`) and the
 //! test serials ([`qemu_tests::vendor`]); with `--reference`, also the
-//! reference appliance on the channel `reference` ([`publish_reference`]). The ISOs built for the tests take their vendor
+//! reference appliance on the channel `reference` ([`publish_reference`]).
+//! `cargo xtask bench install` and the full install with 128 MiB of RAM add
+//! the bench release on the channel `bench` ([`publish_bench`]). The ISOs built for the tests take their vendor
 //! settings from here ([`iso_vendor`]); `cargo xtask iso` trusts its key and
 //! CA when none are given ([`trust`]).
 
@@ -207,6 +209,78 @@ pub fn publish_into(v: &TestVendor, appliance_release: &Path) -> Result<()> {
         })?;
     }
     Ok(())
+}
+
+/// The bench release ([`publish_bench`]).
+pub struct BenchRelease {
+    /// The data partition image's request path on the test backend (`/objects/sha256/…`).
+    pub object: String,
+}
+
+/// Publishes the bench release on [`hardware::BENCH_CHANNEL`] of the test
+/// model into `v.repo`: the sample appliance's kernel and initrd (from
+/// [`ensure`]'s build) and a [`hardware::BENCH_IMAGE_MIB`] MiB raw data
+/// partition image of deterministic pseudo-random bytes, stored
+/// uncompressed so that the installer and a raw copy move the same bytes.
+/// It asks for [`hardware::BENCH_MIN_RAM_MIB`] MiB, so the installer's
+/// own floor, not the release's RAM check, decides how little RAM suffices.
+pub fn publish_bench(v: &TestVendor) -> Result<BenchRelease> {
+    use appliance::{BOOT_PARTITION_BYTES, CMDLINE_SERIAL};
+    use qemu_tests::suites::hardware;
+    let appliance_dir = appliance::default_dir();
+    let dir = project::target_dir().join("bench-release");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let image = dir.join("data.img");
+    let bytes = hardware::BENCH_IMAGE_MIB << 20;
+    if std::fs::metadata(&image).map(|m| m.len()).ok() != Some(bytes) {
+        let data = appliance::payload(0xBE7C_4000_0000_0000, bytes as usize);
+        std::fs::write(&image, data).with_context(|| format!("writing {}", image.display()))?;
+    }
+    let cmdline: Vec<&str> = CMDLINE_SERIAL
+        .split_whitespace()
+        .filter(|w| !w.starts_with("console="))
+        .collect();
+    let file = |name: &str| appliance_dir.join(name).display().to_string();
+    let release = serde_json::json!({
+        "model": serials::MODEL,
+        "channel": hardware::BENCH_CHANNEL,
+        "release": format!("{}-bench", appliance::VERSION),
+        "min_ram_mib": hardware::BENCH_MIN_RAM_MIB,
+        "layout": {
+            "min_disk_mib": 1024,
+            "partitions": [
+                {"name": "boot", "label": handover::BOOT_LABEL, "kind": "boot",
+                 "filesystem": "vfat", "size_mib": BOOT_PARTITION_BYTES >> 20},
+                {"name": "data", "label": "BENCHDATA", "kind": "linux",
+                 "filesystem": "none", "size_mib": hardware::BENCH_IMAGE_MIB, "grow": true},
+            ],
+        },
+        "components": [
+            {"name": "kernel", "kind": "boot-file", "file": file("vmlinuz"),
+             "compression": "none", "destination": {"partition": "boot", "path": "/vmlinuz"}},
+            {"name": "initrd", "kind": "boot-file", "file": file("initrd.img"),
+             "compression": "none", "destination": {"partition": "boot", "path": "/initrd.img"}},
+            {"name": hardware::BENCH_COMPONENT, "kind": "partition-image",
+             "file": image.display().to_string(),
+             "compression": "none", "destination": {"partition": "data"}},
+        ],
+        "boot": {"kernel": "/vmlinuz", "initrd": "/initrd.img", "cmdline": cmdline.join(" ")},
+    });
+    let description = dir.join("release.json");
+    std::fs::write(&description, serde_json::to_string_pretty(&release)? + "\n")
+        .with_context(|| format!("writing {}", description.display()))?;
+    repo::publish(
+        &v.repo,
+        &v.key,
+        &description,
+        DEFAULT_VALID_DAYS,
+        SNAPSHOT_VALID_DAYS,
+    )
+    .context("publishing the bench release")?;
+    let sha = crate::inputs::sha256_file(&image)?;
+    Ok(BenchRelease {
+        object: format!("/{}", vendor_repo::object_path(&sha)),
+    })
 }
 
 #[cfg(test)]

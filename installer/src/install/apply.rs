@@ -151,8 +151,10 @@ impl<D: DiskIo + ?Sized> Seek for Region<'_, D> {
 /// A `map_err` for disk I/O in `stage`.
 /// Boot files up to this size are downloaded into memory and written only
 /// after the whole file verified; larger ones are streamed, each chunk
-/// verified before it is written (`verify_io`).
-pub const WHOLE_BOOT_FILE: u64 = 64 << 20;
+/// verified before it is written (`verify_io`). One chunk: holding a whole
+/// kernel (8 MiB) in memory on top of everything else is what ran a 128 MiB
+/// machine out of memory.
+pub const WHOLE_BOOT_FILE: u64 = vendor_repo::manifest::CHUNK_SIZE;
 
 fn io_stage(stage: Stage) -> impl Fn(io::Error) -> InstallError {
     InstallError::at(stage)

@@ -12,6 +12,7 @@ pub mod identity;
 pub mod local;
 pub mod ops;
 pub mod plan;
+pub mod rawcopy;
 pub mod system;
 pub mod table;
 pub mod verify_io;

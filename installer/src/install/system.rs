@@ -247,20 +247,15 @@ impl SystemInstall {
             disk_id: random()?,
         };
         let path = format!("/dev/{}", job.disk.name);
-        let disk = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_EXCL | libc::O_CLOEXEC)
-            .open(&path)
-            .map_err(|source| {
-                InstallError::new(
-                    Stage::OpenDisk,
-                    Cause::OpenDisk {
-                        path: path.clone(),
-                        source,
-                    },
-                )
-            })?;
+        let disk = open_target(&path).map_err(|source| {
+            InstallError::new(
+                Stage::OpenDisk,
+                Cause::OpenDisk {
+                    path: path.clone(),
+                    source,
+                },
+            )
+        })?;
         reidentify(&disk, &path, &job.disk, self.volume_id.as_deref())?;
         Ok(Prepared {
             components,
@@ -270,6 +265,17 @@ impl SystemInstall {
             path,
         })
     }
+}
+
+/// Opens the target disk for reading and writing, exclusively (`O_EXCL`:
+/// the kernel refuses while anything on it is mounted). The install and
+/// `installer raw-copy` (`super::rawcopy`) write through this handle only.
+pub fn open_target(path: &str) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_EXCL | libc::O_CLOEXEC)
+        .open(path)
 }
 
 impl InstallOps for SystemInstall {
