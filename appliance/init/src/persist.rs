@@ -10,8 +10,8 @@
 //! written on the appliance (its configuration and secrets under
 //! `/etc/appliance/`, SSH host keys, logs, databases, …) persists. Nothing
 //! is copied at boot: the first boot costs no more than the others (a copy
-//! of the image's `/var`, 11 MB in 900 files, took about 5 s of the first
-//! boot under emulation). A file the appliance creates lives entirely in
+//! of the image's `/var`, 11 MB in 900 files, took 2–5 s of the first
+//! boot under emulation, depending on the host's load). A file the appliance creates lives entirely in
 //! the upper directory, as on a plain ext4 directory.
 //!
 //! A data partition made by an earlier stage 1, which copied the image's
