@@ -178,11 +178,12 @@ fn build_into(layout: &Layout, epoch: u64) -> Result<Image> {
                 .with_context(|| format!("removing the mount point {}", p.display()))?;
         }
     }
+    // Ours first: the users it makes leave backups the strip removes.
+    ours::add(&rootfs, ours::PROGRAMS, epoch).context("adding our programs, units and modules")?;
     let stripped = strip::apply(&rootfs, strip::RULES)?;
     for (path, why) in &stripped {
         eprintln!("stripped /{path}: {why}");
     }
-    ours::add(&rootfs, ours::PROGRAMS).context("adding our programs, units and modules")?;
 
     let image = layout.out.join("root.squashfs");
     let _ = fs::remove_file(&image);

@@ -144,8 +144,23 @@ pub fn enable_links(unit: &str, targets: &[String]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The `sysusers.d` entries among `programs`' files (paths in the image).
+pub fn sysusers_files(programs: &[Program]) -> Vec<&'static str> {
+    programs
+        .iter()
+        .flat_map(|p| p.files.iter().map(|(_, dest)| *dest))
+        .filter(|dest| dest.starts_with("/usr/lib/sysusers.d/"))
+        .collect()
+}
+
 /// Adds programs, units, enable links, modules and mount points to `rootfs`.
-pub fn add(rootfs: &Path, programs: &[Program]) -> Result<()> {
+/// The users and groups our `sysusers.d` entries declare are made here, by
+/// the image's own `systemd-sysusers` (dates from `epoch`), so that the
+/// boot's `systemd-sysusers.service` finds nothing to do: on the first
+/// boot under emulation it held the way to the login prompt for about 5 s.
+/// The shadow-utils backups it leaves are removed by [`super::strip`],
+/// which runs after this.
+pub fn add(rootfs: &Path, programs: &[Program], epoch: u64) -> Result<()> {
     for dir in MOUNT_POINTS {
         fs::create_dir_all(rootfs.join(dir))?;
     }
@@ -175,6 +190,16 @@ pub fn add(rootfs: &Path, programs: &[Program]) -> Result<()> {
                 .with_context(|| format!("installing {src} as {dest}"))?;
             set_mode(&to, 0o644)?;
         }
+    }
+    let sysusers = sysusers_files(programs);
+    if !sysusers.is_empty() {
+        Cmd::new("chroot")
+            .arg(rootfs)
+            .arg("/usr/bin/systemd-sysusers")
+            .args(&sysusers)
+            .env("SOURCE_DATE_EPOCH", epoch.to_string())
+            .run()
+            .context("making our system users with the image's systemd-sysusers")?;
     }
     let inputs = inputs::ensure()?;
     let index = keymaps::ensure(&inputs)?
@@ -252,6 +277,14 @@ mod tests {
             )]
         );
         assert!(wanted_by("[Service]\nExecStart=/x\n").is_empty());
+    }
+
+    #[test]
+    fn the_web_services_user_is_made_at_build_time() {
+        assert_eq!(
+            sysusers_files(PROGRAMS),
+            ["/usr/lib/sysusers.d/appliance-web.conf"]
+        );
     }
 
     #[test]
