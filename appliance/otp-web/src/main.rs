@@ -31,10 +31,12 @@ mod flags {
                 /// The configuration file (JSON).
                 required --config path: PathBuf
             }
-            /// Reads a password from stdin and prints the administrator's
-            /// credentials file (Argon2id hash) for LOGIN.
+            /// Reads a password (first line of stdin or of a file) and prints
+            /// the administrator's credentials file (Argon2id hash) for LOGIN.
             cmd hash-password {
                 required --login login: String
+                /// Read the password from this file instead of stdin.
+                optional --password-file path: PathBuf
             }
         }
     }
@@ -97,14 +99,20 @@ async fn serve(config_path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn hash_password(login: &str) -> anyhow::Result<()> {
+fn hash_password(login: &str, file: Option<&Path>) -> anyhow::Result<()> {
     let login = Login::new(login).context("--login")?;
-    let mut password = String::new();
-    std::io::stdin()
-        .read_line(&mut password)
-        .context("reading the password from stdin")?;
-    let password = password.trim_end_matches(['\r', '\n']);
-    anyhow::ensure!(!password.is_empty(), "stdin: the password is empty");
+    let (text, source) = match file {
+        Some(path) => (read(path)?, path.display().to_string()),
+        None => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password from stdin")?;
+            (line, "stdin".to_string())
+        }
+    };
+    let password = text.lines().next().unwrap_or("");
+    anyhow::ensure!(!password.is_empty(), "{source}: the password is empty");
     let phc = appliance_otp::crypto::hash_pin(password).context("hashing the password")?;
     print!("{}", AdminCredentials::render(&login, &phc));
     Ok(())
@@ -118,6 +126,8 @@ fn main() -> anyhow::Result<()> {
             .build()
             .context("tokio runtime")?
             .block_on(serve(&serve_flags.config)),
-        flags::ApplianceOtpCmd::HashPassword(h) => hash_password(&h.login),
+        flags::ApplianceOtpCmd::HashPassword(h) => {
+            hash_password(&h.login, h.password_file.as_deref())
+        }
     }
 }

@@ -95,7 +95,10 @@ rest otp_rest {{
 }
 
 /// The virtual server `otp`: every Access-Request with a User-Password is
-/// authenticated by `otp_rest`; anything else is rejected.
+/// authenticated by `otp_rest`; anything else is rejected. Replies carry
+/// no attributes, so there is nothing to filter from an Access-Reject.
+/// `urlquote` comes from the `expr` module (enabled in Debian's
+/// configuration).
 pub fn render_site(setup: &RadiusSetup) -> String {
     format!(
         "# RADIUS authentication against the appliance's OTP service.
@@ -113,23 +116,21 @@ server otp {{
 \t}}
 
 \tauthorize {{
-\t\tif (!&User-Password) {{
-\t\t\treject
+\t\tif (&User-Password) {{
+\t\t\tupdate control {{
+\t\t\t\t&Auth-Type := otp_rest
+\t\t\t}}
 \t\t}}
-\t\tupdate control {{
-\t\t\t&Auth-Type := otp_rest
+\t\telse {{
+\t\t\tupdate control {{
+\t\t\t\t&Auth-Type := Reject
+\t\t\t}}
 \t\t}}
 \t}}
 
 \tauthenticate {{
 \t\tAuth-Type otp_rest {{
 \t\t\totp_rest
-\t\t}}
-\t}}
-
-\tpost-auth {{
-\t\tPost-Auth-Type REJECT {{
-\t\t\tattr_filter.access_reject
 \t\t}}
 \t}}
 }}
@@ -167,7 +168,8 @@ mod tests {
         assert_eq!(rest.matches('{').count(), rest.matches('}').count());
         let site = render_site(&setup);
         assert!(site.contains("\t\tport = 1812\n"));
-        assert!(site.contains("\t\t\t&Auth-Type := otp_rest\n"));
+        assert!(site.contains("\t\t\t\t&Auth-Type := otp_rest\n"));
+        assert!(site.contains("\t\t\t\t&Auth-Type := Reject\n"));
         assert_eq!(site.matches('{').count(), site.matches('}').count());
         assert_eq!(
             render_site(&RadiusSetup {
