@@ -142,6 +142,56 @@ impl Cmd {
     }
 }
 
+/// A background process started by [`Cmd::spawn`]: killed and reaped on
+/// drop, its output in a log file.
+pub struct Background {
+    child: std::process::Child,
+    pub rendered: String,
+}
+
+impl Background {
+    /// Whether it is still running (an exited process is reported with
+    /// its status).
+    pub fn check_running(&mut self) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!("`{}` exited early: {status}", self.rendered);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Cmd {
+    /// Starts the command in the background, stdout and stderr appended to
+    /// `log` (servers a benchmark runs against).
+    pub fn spawn(&self, log: &Path) -> Result<Background> {
+        eprintln!("$ {} &  (log: {})", self.render(), log.display());
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .with_context(|| format!("cannot open {}", log.display()))?;
+        let err = out.try_clone()?;
+        let child = self
+            .command()
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .with_context(|| not_started(&self.program, &self.render()))?;
+        Ok(Background {
+            child,
+            rendered: self.render(),
+        })
+    }
+}
+
 fn not_started(program: &OsString, rendered: &str) -> String {
     format!(
         "could not start `{}` (is `{}` installed? `.ci/run` and the README set-up install the tools)",

@@ -5,6 +5,7 @@
 mod appliance;
 mod assemble;
 mod bench;
+mod bench_otp;
 mod bootfiles;
 mod check;
 mod cmd;
@@ -142,6 +143,7 @@ fn run() -> Result<()> {
         XtaskCmd::Bench(f) => match f.benchmark {
             Benchmark::Iso => bench::iso(),
             Benchmark::Boot => bench::boot(),
+            Benchmark::Otp => bench_otp::otp(),
         },
         XtaskCmd::Repo(f) => repo_command(f.subcommand),
         XtaskCmd::Fuzz(f) => {
