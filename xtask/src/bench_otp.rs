@@ -7,8 +7,10 @@
 //! Fairness: the same 10,000 users (one passwd-format file read by both
 //! servers' flat-file resolvers), the same seeds, tokens without PIN (a
 //! PIN costs each server its own hash), the same clients and duration.
-//! privacyIDEA runs under gunicorn (gthread workers, keep-alive), its
-//! audit entries unsigned (`PI_AUDIT_NO_SIGN`), as ours are.
+//! privacyIDEA runs under gunicorn (4 gthread workers of one thread each,
+//! keep-alive: with 8 threads a worker its database pool of 5+10
+//! connections ran dry and requests waited 60 s), its audit entries
+//! unsigned (`PI_AUDIT_NO_SIGN`), as ours are.
 
 use std::fmt::Write as _;
 use std::fs;
