@@ -467,9 +467,9 @@ fn start_privacyidea(
     let mut server = Cmd::new(venv.join("bin/gunicorn"))
         .args([
             "--workers",
-            "2",
+            "4",
             "--threads",
-            "8",
+            "1",
             "--worker-class",
             "gthread",
             "--keep-alive",
