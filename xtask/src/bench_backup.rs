@@ -44,15 +44,9 @@ const FILL: &str = "INSERT INTO token SELECT CONCAT('OATH', LPAD(seq, 8, '0')), 
      TO_BASE64(RANDOM_BYTES(32))), 'staff', CONCAT('user', seq) FROM seq_1_to_";
 
 struct Server {
-    child: std::process::Child,
+    /// Killed and reaped on drop.
+    _child: crate::cmd::Background,
     socket: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn client(s: &Server, program: &str) -> Cmd {
@@ -96,7 +90,10 @@ fn start(dir: &Path) -> Result<Server> {
         ])
         .arg(format!("--tmpdir={}", tmp.display()))
         .spawn(&dir.join("mariadbd.log"))?;
-    let s = Server { child, socket };
+    let s = Server {
+        _child: child,
+        socket,
+    };
     let t = Instant::now();
     while sql(&s, "SELECT 1").is_err() {
         if t.elapsed() > Duration::from_secs(120) {

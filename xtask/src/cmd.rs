@@ -159,19 +159,6 @@ impl Cmd {
         }
     }
 
-    /// Starts the command in the background (a server), output into `log`.
-    pub fn spawn(&self, log: &Path) -> Result<std::process::Child> {
-        let f =
-            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-        let err = f.try_clone()?;
-        self.command()
-            .stdin(Stdio::null())
-            .stdout(f)
-            .stderr(err)
-            .spawn()
-            .with_context(|| not_started(&self.program, &self.render()))
-    }
-
     /// Runs the command with `input` on its stdin, capturing its output;
     /// fails on a non-zero exit with the tail of stderr and stdout.
     pub fn read_with_input(&self, input: &[u8]) -> Result<Output> {
@@ -199,6 +186,56 @@ impl Cmd {
             );
         }
         Ok(Output { stdout, stderr })
+    }
+}
+
+/// A background process started by [`Cmd::spawn`]: killed and reaped on
+/// drop, its output in a log file.
+pub struct Background {
+    child: std::process::Child,
+    pub rendered: String,
+}
+
+impl Background {
+    /// Whether it is still running (an exited process is reported with
+    /// its status).
+    pub fn check_running(&mut self) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!("`{}` exited early: {status}", self.rendered);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Cmd {
+    /// Starts the command in the background, stdout and stderr appended to
+    /// `log` (servers a benchmark runs against).
+    pub fn spawn(&self, log: &Path) -> Result<Background> {
+        eprintln!("$ {} &  (log: {})", self.render(), log.display());
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .with_context(|| format!("cannot open {}", log.display()))?;
+        let err = out.try_clone()?;
+        let child = self
+            .command()
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .with_context(|| not_started(&self.program, &self.render()))?;
+        Ok(Background {
+            child,
+            rendered: self.render(),
+        })
     }
 }
 

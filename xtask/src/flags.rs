@@ -110,8 +110,9 @@ xflags::xflags! {
             /// `boot`: boot to first prompt, ours vs debian-installer (TCG);
             /// `backup`: back up and restore 100,000 tokens, ours vs
             /// `mariadb-dump | age -p` and `age -d | mariadb`.
-            /// `install`: a whole install of a 256 MiB image vs `wget | dd`
+            /// `install`: a whole install of a 256 MiB image vs a raw copy
             /// of it, and the smallest `-m` the install completes with.
+            /// `otp`: validate/check with 10,000 tokens, ours vs privacyIDEA 3.14.
             required benchmark: Benchmark
         }
 
@@ -244,6 +245,7 @@ pub enum Benchmark {
     Boot,
     Backup,
     Install,
+    Otp,
 }
 
 impl FromStr for Benchmark {
@@ -255,8 +257,9 @@ impl FromStr for Benchmark {
             "boot" => Ok(Benchmark::Boot),
             "backup" => Ok(Benchmark::Backup),
             "install" => Ok(Benchmark::Install),
+            "otp" => Ok(Benchmark::Otp),
             other => Err(format!(
-                "unknown benchmark `{other}`; available: iso, boot, backup, install"
+                "unknown benchmark `{other}`; available: iso, boot, backup, install, otp"
             )),
         }
     }

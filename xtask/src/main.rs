@@ -7,6 +7,7 @@ mod assemble;
 mod bench;
 mod bench_backup;
 mod bench_install;
+mod bench_otp;
 mod bootfiles;
 mod check;
 mod cmd;
@@ -147,6 +148,7 @@ fn run() -> Result<()> {
             Benchmark::Boot => bench::boot(),
             Benchmark::Backup => bench_backup::run(),
             Benchmark::Install => bench_install::install(),
+            Benchmark::Otp => bench_otp::otp(),
         },
         XtaskCmd::Repo(f) => repo_command(f.subcommand),
         XtaskCmd::Fuzz(f) => {

@@ -320,6 +320,71 @@ impl<S: TokenStore, A: AuditSink> Service<S, A> {
         Ok(synced)
     }
 
+    /// Deletes a token (checked against the token's realm).
+    pub async fn admin_remove(
+        &self,
+        now: u64,
+        admin: &Login,
+        serial: &Serial,
+    ) -> Result<(), AdminError> {
+        let result: Result<(), AdminError> = async {
+            let token = self
+                .store
+                .get(serial)
+                .await?
+                .ok_or_else(|| AdminError::NoToken(serial.clone()))?;
+            let realm = token.owner.as_ref().map_or("", |o| o.realm.as_str());
+            self.allowed(admin, admin::REMOVE, realm).await?;
+            if !self.store.remove(serial).await? {
+                return Err(AdminError::NoToken(serial.clone()));
+            }
+            Ok(())
+        }
+        .await;
+        let verdict = match &result {
+            Ok(()) => AuditResult::Success,
+            Err(AdminError::Denied { .. }) => AuditResult::PolicyDenied,
+            Err(AdminError::NoToken(_)) => AuditResult::NoToken,
+            Err(_) => AuditResult::InternalError,
+        };
+        self.admin_audit(now, admin, AuditAction::AdminRemove, verdict, Some(serial));
+        result
+    }
+
+    /// One token's view (checked against `show`).
+    pub async fn admin_token(
+        &self,
+        admin: &Login,
+        serial: &Serial,
+    ) -> Result<TokenView, AdminError> {
+        self.allowed(admin, admin::SHOW, "").await?;
+        self.store
+            .get(serial)
+            .await?
+            .map(|t| TokenView::from(&t))
+            .ok_or_else(|| AdminError::NoToken(serial.clone()))
+    }
+
+    /// The realms, in their configured order (checked against `userlist`).
+    pub async fn admin_realms(
+        &self,
+        admin: &Login,
+    ) -> Result<Vec<crate::directory::Realm>, AdminError> {
+        self.allowed(admin, admin::USERLIST, "").await?;
+        Ok(self.directory.realms().to_vec())
+    }
+
+    /// Records an administrator's login attempt (the management pages'
+    /// login; the password itself is never part of the entry).
+    pub fn audit_admin_login(&self, now: u64, admin: &Login, ok: bool) {
+        let result = if ok {
+            AuditResult::Success
+        } else {
+            AuditResult::BadPassword
+        };
+        self.admin_audit(now, admin, AuditAction::AdminLogin, result, None);
+    }
+
     /// The Token View, sorted by serial.
     pub async fn admin_tokens(&self, admin: &Login) -> Result<Vec<TokenView>, AdminError> {
         self.allowed(admin, admin::SHOW, "").await?;
@@ -349,7 +414,7 @@ impl<S: TokenStore, A: AuditSink> Service<S, A> {
         policies: &Policies,
     ) -> Result<(), AdminError> {
         let result: Result<(), AdminError> = async {
-            self.allowed(admin, "setPolicy", "").await?;
+            self.allowed(admin, admin::SET_POLICY, "").await?;
             self.store.set_policies(policies).await?;
             Ok(())
         }

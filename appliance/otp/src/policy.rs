@@ -38,8 +38,10 @@ pub mod admin {
     pub const RESYNC: &str = "resync";
     pub const SHOW: &str = "show";
     pub const USERLIST: &str = "userlist";
+    pub const REMOVE: &str = "remove";
+    pub const SET_POLICY: &str = "setPolicy";
     pub const ALL: &[&str] = &[
-        INIT, ASSIGN, SET_PIN, ENABLE, DISABLE, RESET, RESYNC, SHOW, USERLIST,
+        INIT, ASSIGN, SET_PIN, ENABLE, DISABLE, RESET, RESYNC, SHOW, USERLIST, REMOVE, SET_POLICY,
     ];
 }
 

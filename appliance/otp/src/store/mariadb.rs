@@ -289,6 +289,14 @@ impl TokenStore for MariaDbStore {
         rows.iter().map(decode).collect()
     }
 
+    async fn remove(&self, serial: &Serial) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM token WHERE serial = ?")
+            .bind(serial.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn tokens_of(&self, user: &UserRef) -> Result<Vec<Serial>, StoreError> {
         let serials: Vec<Vec<u8>> = sqlx::query_scalar(
             "SELECT serial FROM token WHERE owner_realm = ? AND owner_login = ? ORDER BY serial",

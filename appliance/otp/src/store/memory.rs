@@ -58,6 +58,10 @@ impl TokenStore for MemoryStore {
         Ok(self.state().tokens.values().cloned().collect())
     }
 
+    async fn remove(&self, serial: &Serial) -> Result<bool, StoreError> {
+        Ok(self.state().tokens.remove(serial).is_some())
+    }
+
     async fn tokens_of(&self, user: &UserRef) -> Result<Vec<Serial>, StoreError> {
         Ok(self
             .state()

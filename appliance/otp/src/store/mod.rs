@@ -46,6 +46,8 @@ pub trait TokenStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<TokenRecord>, StoreError>> + Send;
     /// Every token, sorted by serial (the Token View).
     fn list(&self) -> impl Future<Output = Result<Vec<TokenRecord>, StoreError>> + Send;
+    /// Deletes a token; `false` when there was none.
+    fn remove(&self, serial: &Serial) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Serials of the tokens assigned to `user`, sorted.
     fn tokens_of(
         &self,
