@@ -71,6 +71,9 @@ install-sb-unattended  (representative)
 install-hyperv-gen1-unattended
 install-vmware-pvscsi
 install-kvm-virtio-uefi
+reference-bios-dhcp  (representative)
+reference-uefi-manual
+reference-sb-unattended
 install-fault-tampered  (representative)
 install-fault-drops
 install-fault-small-disk  (representative)
@@ -103,7 +106,7 @@ hw-128m-until-ram-check";
             .collect();
         let want: Vec<&str> = LIST.lines().collect();
         assert_eq!(got, want);
-        assert_eq!(got.len(), 57);
+        assert_eq!(got.len(), 60);
     }
 
     #[test]

@@ -72,36 +72,52 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
         None => None,
     };
     let data_dir = project::root().join("qemu-tests").join("data");
-    let mut answer_isos = std::collections::BTreeMap::new();
-    let mut variants: Vec<&str> = chosen
+    let mut variants: Vec<IsoVariant> = chosen
         .iter()
-        .filter_map(|s| match s.iso {
-            IsoVariant::Answers(f) => Some(f),
-            IsoVariant::Default | IsoVariant::Offline => None,
-        })
+        .map(|s| s.iso)
+        .filter(|v| *v != IsoVariant::Default)
         .collect();
     variants.sort_unstable();
     variants.dedup();
-    for file in variants {
-        let mut o = iso_options(Some(
-            project::target_dir()
-                .join("iso")
-                .join(format!("answers-{file}.iso")),
-        ))?;
-        o.answers = Some(data_dir.join(file));
-        answer_isos.insert(file.to_string(), assemble::build(&o)?.0);
+    // The installs of the reference appliance download it from the test
+    // repository's channel `reference`.
+    if variants
+        .iter()
+        .any(|v| matches!(v, IsoVariant::Reference(_)))
+    {
+        let dir = reference_dir
+            .as_deref()
+            .context("the reference appliance was not built")?;
+        testrepo::publish_reference_for_tests(&vendor, dir)?;
     }
-    let offline_iso = if chosen.iter().any(|s| s.iso == IsoVariant::Offline) {
-        let mut o = iso_options(Some(project::target_dir().join("iso").join("offline.iso")))?;
-        o.offline = Some(vendor.repo.clone());
-        Some(assemble::build(&o)?.0)
-    } else {
-        None
-    };
+    let mut isos = std::collections::BTreeMap::new();
+    for variant in variants {
+        let name = match variant {
+            IsoVariant::Default => continue,
+            IsoVariant::Answers(file) => format!("answers-{file}.iso"),
+            IsoVariant::Offline => "offline.iso".into(),
+            IsoVariant::Reference(None) => "reference.iso".into(),
+            IsoVariant::Reference(Some(file)) => format!("reference-answers-{file}.iso"),
+        };
+        // The vendor settings are read again: publishing moved the floors.
+        let mut o = IsoOptions::from_env(
+            Some(project::target_dir().join("iso").join(name)),
+            vendor.iso_vendor(),
+        )?;
+        match variant {
+            IsoVariant::Default => {}
+            IsoVariant::Answers(file) => o.answers = Some(data_dir.join(file)),
+            IsoVariant::Offline => o.offline = Some(vendor.repo.clone()),
+            IsoVariant::Reference(answers) => {
+                o.vendor.channel = reference::CHANNEL.into();
+                o.answers = answers.map(|f| data_dir.join(f));
+            }
+        }
+        isos.insert(variant, assemble::build(&o)?.0);
+    }
     let run = RunOptions {
         iso,
-        offline_iso,
-        answer_isos,
+        isos,
         data_dir,
         out_dir: scenario::default_out_dir(&project::target_dir()),
         kvm: opts.kvm,

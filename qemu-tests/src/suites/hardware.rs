@@ -145,6 +145,7 @@ fn controllers(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         menu: Duration::ZERO,
         first_screen: session.first_screen_at.unwrap_or_default(),
         total: session.vm.elapsed(),
+        logins: None,
     })
 }
 
@@ -207,6 +208,7 @@ fn install_uefi_nvme(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timi
         menu: Duration::ZERO,
         first_screen,
         total: installed_at + ready,
+        logins: None,
     })
 }
 
@@ -263,5 +265,6 @@ fn low_memory(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         menu: Duration::ZERO,
         first_screen: session.first_screen_at.unwrap_or_default(),
         total: session.vm.elapsed(),
+        logins: None,
     })
 }

@@ -208,6 +208,7 @@ fn vm_config(opts: &RunOptions, dir: &Path, disk: &Path) -> Result<VmConfig> {
             Some(0),
         )],
         dmi: None,
+        monitor: None,
     })
 }
 
@@ -275,6 +276,7 @@ fn run(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         menu: Duration::ZERO,
         first_screen: login_at,
         total: first_total + vm.elapsed(),
+        logins: None,
     })
 }
 
