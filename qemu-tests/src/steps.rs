@@ -17,7 +17,7 @@ use crate::harness::qemu::{
     Contents, Controller, DirectKernel, Drive, Firmware, Forward, Medium, Network, Nic, VmConfig,
 };
 use crate::harness::session::{check, Session, STEP_TIMEOUT};
-use crate::harness::tls::{free_port, https_get};
+use crate::harness::tls::{free_port, https_fetch, Fetched};
 use crate::scenario::RunOptions;
 use crate::servers::vendor;
 
@@ -542,8 +542,9 @@ pub fn boot_installed(
         .as_str()
         .context("no fingerprint")?
         .to_string();
-    let page =
-        fetch_pinned(port, &fp, Duration::from_secs(20)).context("fetching the setup page")?;
+    let page = fetch_pinned(port, &fp, Duration::from_secs(20))
+        .context("fetching the setup page")?
+        .response;
     fs::write(dir.join("page.html"), &page)?;
     ensure!(
         page.starts_with("HTTP/1.1 200"),
@@ -559,11 +560,11 @@ pub fn boot_installed(
 
 /// `GET /` on `127.0.0.1:port` (a forward to the guest's 8443) with TLS
 /// pinned to `fingerprint`; retried until it answers or `timeout`.
-pub fn fetch_pinned(port: u16, fingerprint: &str, timeout: Duration) -> Result<String> {
+pub fn fetch_pinned(port: u16, fingerprint: &str, timeout: Duration) -> Result<Fetched> {
     let deadline = Instant::now() + timeout;
     loop {
-        match https_get(port, fingerprint) {
-            Ok(p) if !p.is_empty() => return Ok(p),
+        match https_fetch(port, fingerprint) {
+            Ok(p) if !p.response.is_empty() => return Ok(p),
             _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(500)),
             Ok(_) => bail!("port {GUEST_PORT} answered with nothing"),
             Err(e) => return Err(e),
