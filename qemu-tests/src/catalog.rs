@@ -82,7 +82,7 @@ install-fault-kill
 hyperv-gen1-dmi-no-disk
 install-offline
 install-secrets  (representative)
-reference-bios  (representative)
+reference-bios
 hw-dhcp-rtl8139  (representative)
 hw-dhcp-ne2k_pci
 hw-dhcp-pcnet
