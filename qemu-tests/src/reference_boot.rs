@@ -29,8 +29,7 @@ use crate::harness::child::{tool, Vm};
 use crate::harness::monitor;
 use crate::harness::qemu::{Forward, VmConfig};
 use crate::harness::tls::{colon_fingerprint, free_port, spki_sha256_b64};
-use crate::scenario::RunOptions;
-use crate::steps::{check_disk_booted, fetch_pinned, installed_vm, start, Machine, GUEST_PORT};
+use crate::steps::{check_disk_booted, fetch_pinned, installed_vm, start, Installed, GUEST_PORT};
 
 /// QEMU start → login prompt, generous for TCG on shared cores.
 pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
@@ -227,17 +226,9 @@ pub struct Rig {
     pub cd_first: bool,
 }
 
-/// The VM for [`boot_and_check`]: the installed `target` on `m`'s bus and
-/// `iso` as a CD; the disk first in the boot order unless `cd_first`.
-pub fn rig(
-    m: &Machine,
-    opts: &RunOptions,
-    iso: &Path,
-    dir: &Path,
-    target: &Path,
-    vars: Option<PathBuf>,
-    cd_first: bool,
-) -> Result<Rig> {
+/// The VM for [`boot_and_check`]: `d` with forwards to 8443 and 22 and a
+/// monitor socket; the disk first in the boot order unless `cd_first`.
+pub fn rig(d: &Installed, cd_first: bool) -> Result<Rig> {
     let https_port = free_port()?;
     let ssh_port = loop {
         let p = free_port()?;
@@ -245,7 +236,7 @@ pub fn rig(
             break p;
         }
     };
-    let monitor = dir.join("monitor.sock");
+    let monitor = d.dir.join("monitor.sock");
     let forwards = vec![
         Forward {
             host: https_port,
@@ -256,7 +247,7 @@ pub fn rig(
             guest: 22,
         },
     ];
-    let mut cfg = installed_vm(m, opts, iso, dir, target, vars, cd_first, forwards);
+    let mut cfg = installed_vm(d, cd_first, forwards);
     cfg.monitor = Some(monitor.clone());
     Ok(Rig {
         cfg,
@@ -416,27 +407,17 @@ fn reboot(vm: &mut Vm, monitor_sock: &Path) -> Result<()> {
 /// (`cd_first`: only the installer's `BootNext` reaches the disk), the
 /// disk first the second time (`BootNext` is used up). Returns the two
 /// login-prompt times.
-#[allow(clippy::too_many_arguments)]
-pub fn first_and_second_boot(
-    m: &Machine,
-    opts: &RunOptions,
-    iso: &Path,
-    dir: &Path,
-    target: &Path,
-    vars: Option<PathBuf>,
-    cd_first: bool,
-    want: Expect,
-) -> Result<[Duration; 2]> {
-    let first = rig(m, opts, iso, dir, target, vars.clone(), cd_first)?;
-    let (shown, login1) = boot_and_check(&first, dir, "boot1", &want)?;
+pub fn first_and_second_boot(d: &Installed, cd_first: bool, want: Expect) -> Result<[Duration; 2]> {
+    let first = rig(d, cd_first)?;
+    let (shown, login1) = boot_and_check(&first, d.dir, "boot1", &want)?;
     let (_, id) = want.marker;
-    let second = rig(m, opts, iso, dir, target, vars, false)?;
+    let second = rig(d, false)?;
     let again = Expect {
         data: "kept",
         marker: ("present", id),
         ..want
     };
-    let (shown2, login2) = boot_and_check(&second, dir, "boot2", &again)?;
+    let (shown2, login2) = boot_and_check(&second, d.dir, "boot2", &again)?;
     ensure!(
         shown2.tls_colon == shown.tls_colon && shown2.spki == shown.spki,
         "the TLS fingerprints changed across the reboot: {} → {}",

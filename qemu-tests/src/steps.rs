@@ -451,38 +451,44 @@ pub fn ready_event(vm: &mut Vm, timeout: Duration) -> Result<(serde_json::Value,
     Ok((event, at))
 }
 
-/// The VM that boots the installed `target` on `m`'s bus with `iso` still
-/// attached as a CD, and `forwards` on user networking. The disk comes
-/// first in the boot order — except with `cd_first` (UEFI), where the CD
-/// comes first and only the installer's `BootNext` can make the disk boot.
-#[allow(clippy::too_many_arguments)]
-pub fn installed_vm(
-    m: &Machine,
-    opts: &RunOptions,
-    iso: &Path,
-    dir: &Path,
-    target: &Path,
-    vars: Option<PathBuf>,
-    cd_first: bool,
-    forwards: Vec<Forward>,
-) -> VmConfig {
+/// An installed disk and the machine that boots it, with `iso` still
+/// attached as a CD.
+#[derive(Debug, Clone, Copy)]
+pub struct Installed<'a> {
+    pub machine: &'a Machine,
+    pub opts: &'a RunOptions,
+    pub iso: &'a Path,
+    /// The scenario's log directory.
+    pub dir: &'a Path,
+    /// The disk image.
+    pub target: &'a Path,
+    /// The UEFI variable store the install wrote, if any.
+    pub vars: Option<&'a Path>,
+}
+
+/// The VM that boots `d`, with `forwards` on user networking. The disk
+/// comes first in the boot order — except with `cd_first` (UEFI), where
+/// the CD comes first and only the installer's `BootNext` can make the
+/// disk boot.
+pub fn installed_vm(d: &Installed, cd_first: bool, forwards: Vec<Forward>) -> VmConfig {
     let (cd, disk) = if cd_first { (0, 1) } else { (1, 0) };
+    let m = d.machine;
     VmConfig {
         firmware: m.firmware,
         medium: Medium::Cd,
-        image: iso.to_path_buf(),
-        memory_mib: opts.memory_mib,
-        kvm: opts.kvm,
-        vars,
-        events: dir.join("events-appliance.log"),
-        paths: opts.firmware.clone(),
+        image: d.iso.to_path_buf(),
+        memory_mib: d.opts.memory_mib,
+        kvm: d.opts.kvm,
+        vars: d.vars.map(Path::to_path_buf),
+        events: d.dir.join("events-appliance.log"),
+        paths: d.opts.firmware.clone(),
         nic: Some(Nic {
             model: m.nic.into(),
             network: Network::UserForward(forwards),
         }),
         kernel: None,
         medium_bootindex: cd,
-        drives: vec![target_drive(m.bus, target, Some(disk))],
+        drives: vec![target_drive(m.bus, d.target, Some(disk))],
         ..VmConfig::default()
     }
 }
@@ -518,16 +524,15 @@ pub fn boot_installed(
         host: port,
         guest: GUEST_PORT,
     };
-    let cfg = installed_vm(
-        m,
+    let d = Installed {
+        machine: m,
         opts,
-        &opts.iso,
+        iso: &opts.iso,
         dir,
         target,
-        vars,
-        cd_first,
-        vec![forward],
-    );
+        vars: vars.as_deref(),
+    };
+    let cfg = installed_vm(&d, cd_first, vec![forward]);
     let mut vm = start(&cfg, dir, "appliance")?.vm;
     let (event, ready) = ready_event(&mut vm, READY_TIMEOUT)
         .context("the installed appliance (did the disk boot?)")?;

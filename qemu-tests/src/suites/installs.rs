@@ -22,7 +22,7 @@ use crate::reference_boot::{first_and_second_boot, Expect};
 use crate::scenario::{choose_serial_entry, IsoVariant, RunOptions, Scenario, Script, Timings};
 use crate::steps::{
     boot_installed, disks_event, expect_installed, inspect_disk, serial_verified, start,
-    target_drive, type_manual, Machine, TARGET_SERIAL,
+    target_drive, type_manual, Installed, Machine, TARGET_SERIAL,
 };
 
 /// The target disk on IDE (`pc`) or AHCI (`q35`), next to the CD.
@@ -333,16 +333,16 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
             };
             let iso = opts.iso_for(s.iso)?;
             let started = std::time::Instant::now();
-            let logins = first_and_second_boot(
-                &c.machine(),
+            let machine = c.machine();
+            let installed = Installed {
+                machine: &machine,
                 opts,
-                &iso,
+                iso: &iso,
                 dir,
-                &target,
-                vars,
-                cd_first,
-                want,
-            )?;
+                target: &target,
+                vars: vars.as_deref(),
+            };
+            let logins = first_and_second_boot(&installed, cd_first, want)?;
             (started.elapsed(), Some(logins))
         }
     };
