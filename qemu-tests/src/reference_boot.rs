@@ -3,8 +3,8 @@
 //!
 //! - stage 1's data line (`formatted` on the first boot, `kept` after) and
 //!   the test marker (written, then read back with the install id);
-//! - a login prompt on the serial console, and above it (Enter at the
-//!   prompt makes agetty show it again) the issue text: URL, TLS
+//! - a login prompt on the serial console, and directly above it the
+//!   issue text: URL, TLS
 //!   certificate SHA-256 (colon hex), public key SHA-256 (base64), SSH host
 //!   key fingerprints and the setup code; the `APPLIANCE-READY` line agrees
 //!   with it and reports the keymap the kernel holds for tty1;
@@ -128,6 +128,42 @@ pub fn parse_console(screen: &str) -> Result<ConsoleText> {
             setup_code: code.context("no `Setup code:` line")?,
         },
     })
+}
+
+/// Waits until the serial text ends its latest `Open in a browser:` block
+/// with a login prompt right below it (only blank lines between), and
+/// returns the text from that block to the prompt.
+fn issue_above_prompt(vm: &mut Vm, timeout: Duration) -> Result<String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let text = vm.text();
+        if let Some(open) = text.rfind("Open in a browser:") {
+            let rest = &text[open..];
+            if let Some(at) = rest.find("login:") {
+                let screen = &rest[..at + "login:".len()];
+                // The block ends at its first blank line; then only blank
+                // lines and the prompt's own line.
+                let tail: Vec<&str> = screen
+                    .lines()
+                    .skip_while(|l| !l.trim().is_empty())
+                    .filter(|l| !l.trim().is_empty())
+                    .collect();
+                ensure!(
+                    tail.len() == 1 && tail[0].trim_end().ends_with("login:"),
+                    "something stands between the console text and the login prompt: {tail:?}"
+                );
+                return Ok(screen.to_string());
+            }
+        }
+        vm.check_running()?;
+        if Instant::now() >= deadline {
+            bail!(
+                "no login prompt below the console text within {timeout:?}; last output:\n{}",
+                crate::harness::child::last_lines(&text, 25)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// `ssh-keygen -l` lines (`256 SHA256:… host (ED25519)`) → algorithm → fingerprint.
@@ -306,12 +342,10 @@ pub fn boot_and_check(
         "{tag}: the ready line has no {url}: {ready}"
     );
 
-    // Enter at the prompt: agetty shows the issue text again above it.
-    vm.skip_to_end();
-    vm.send(b"\r")?;
-    let screen = vm
-        .expect("login:", Duration::from_secs(60))
-        .with_context(|| format!("{tag}: the login prompt after Enter"))?;
+    // The issue text directly above the latest login prompt (agetty shows
+    // it again when the console text changes).
+    let screen = issue_above_prompt(&mut vm, Duration::from_secs(60))
+        .with_context(|| format!("{tag}: the login prompt with the console text above it"))?;
     let console = parse_console(&screen).with_context(|| format!("{tag}: the issue text"))?;
     fs::write(dir.join(format!("issue-{tag}.txt")), &screen)?;
     ensure!(

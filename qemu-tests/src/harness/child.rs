@@ -122,12 +122,6 @@ impl Vm {
         }
     }
 
-    /// Marks everything printed so far as consumed: the next `expect`
-    /// only sees what comes after this call.
-    pub fn skip_to_end(&mut self) {
-        self.cursor = self.text().len();
-    }
-
     /// Fails when QEMU has already exited.
     pub fn check_running(&mut self) -> Result<()> {
         if let Some(status) = self.child.try_wait()? {
