@@ -71,6 +71,9 @@ install-sb-unattended  (representative)
 install-hyperv-gen1-unattended
 install-vmware-pvscsi
 install-kvm-virtio-uefi
+reference-bios-dhcp  (representative)
+reference-uefi-manual
+reference-sb-unattended
 install-fault-tampered  (representative)
 install-fault-drops
 install-fault-small-disk  (representative)
@@ -79,7 +82,7 @@ install-fault-kill
 hyperv-gen1-dmi-no-disk
 install-offline
 install-secrets  (representative)
-reference-bios  (representative)
+reference-bios
 hw-dhcp-rtl8139  (representative)
 hw-dhcp-ne2k_pci
 hw-dhcp-pcnet
@@ -104,7 +107,7 @@ hw-144m-install";
             .collect();
         let want: Vec<&str> = LIST.lines().collect();
         assert_eq!(got, want);
-        assert_eq!(got.len(), 58);
+        assert_eq!(got.len(), 61);
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! 2. [`servers`]: what guests talk to (HTTP, nginx, the flaky server, the
 //!    test vendor's serials);
 //! 3. [`scenario`]: scenarios as data (what each needs) and the runner;
-//! 4. [`steps`]: steps the suites share;
+//! 4. [`steps`]: steps the suites share; [`reference_boot`]: the
+//!    installed reference appliance's boots and checks, on top of them;
 //! 5. [`suites`]: one file per family, never importing each other;
 //! 6. [`catalog`]: every scenario.
 //!
@@ -18,6 +19,7 @@
 
 pub mod catalog;
 pub mod harness;
+pub mod reference_boot;
 pub mod scenario;
 pub mod servers;
 pub mod steps;

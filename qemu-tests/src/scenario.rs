@@ -88,17 +88,10 @@ pub enum IsoVariant {
     /// `cargo xtask iso --channel <channel> --answers qemu-tests/data/<file>`:
     /// (channel, file); the run publishes the test release of that channel.
     ChannelAnswers(&'static str, &'static str),
-}
-
-impl IsoVariant {
-    /// The key of an answers ISO in [`RunOptions::answer_isos`].
-    pub fn answers_key(self) -> Option<String> {
-        match self {
-            IsoVariant::Answers(file) => Some(file.to_string()),
-            IsoVariant::ChannelAnswers(channel, file) => Some(format!("{channel}/{file}")),
-            IsoVariant::Default | IsoVariant::Offline => None,
-        }
-    }
+    /// `cargo xtask iso --channel reference`, with `--answers
+    /// qemu-tests/data/<file>` if given: installs the reference appliance
+    /// (the test repository publishes it on that channel).
+    Reference(Option<&'static str>),
 }
 
 /// The scenario's script.
@@ -161,11 +154,8 @@ pub struct Backend {
 pub struct RunOptions {
     /// The ISO of `cargo xtask iso`.
     pub iso: PathBuf,
-    /// The ISO of `cargo xtask iso --offline`, when a chosen scenario needs it.
-    pub offline_iso: Option<PathBuf>,
-    /// ISOs built with an embedded answer file, by file name under `data_dir`
-    /// (`<channel>/<file>` for [`IsoVariant::ChannelAnswers`]).
-    pub answer_isos: BTreeMap<String, PathBuf>,
+    /// The ISOs of the other variants the chosen scenarios boot.
+    pub isos: BTreeMap<IsoVariant, PathBuf>,
     /// `qemu-tests/data/`: answer files and other fixtures.
     pub data_dir: PathBuf,
     /// Logs go to `<out_dir>/<scenario>/`.
@@ -186,17 +176,30 @@ pub struct RunOptions {
 impl RunOptions {
     /// The ISO file of `variant`.
     pub fn iso_for(&self, variant: IsoVariant) -> Result<PathBuf> {
-        match variant {
-            IsoVariant::Default => Ok(self.iso.clone()),
-            IsoVariant::Answers(_) | IsoVariant::ChannelAnswers(..) => {
-                let key = variant.answers_key().unwrap_or_default();
-                self.answer_isos
-                    .get(&key)
-                    .cloned()
-                    .with_context(|| format!("no ISO was built with the answer file {key}"))
-            }
-            IsoVariant::Offline => self.offline_iso.clone().context("no offline ISO was built"),
+        if variant == IsoVariant::Default {
+            return Ok(self.iso.clone());
         }
+        self.isos
+            .get(&variant)
+            .cloned()
+            .with_context(|| match variant {
+                IsoVariant::Answers(file) => {
+                    format!("no ISO was built with the answer file {file}")
+                }
+                IsoVariant::Offline => "no offline ISO was built".into(),
+                IsoVariant::Reference(None) => "no ISO was built for the channel reference".into(),
+                IsoVariant::Reference(Some(file)) => {
+                    format!(
+                        "no ISO was built for the channel reference with the answer file {file}"
+                    )
+                }
+                IsoVariant::ChannelAnswers(channel, file) => {
+                    format!(
+                        "no ISO was built for the channel {channel} with the answer file {file}"
+                    )
+                }
+                IsoVariant::Default => String::new(),
+            })
     }
 
     /// A writable copy of the UEFI variable store for `fw` in `dir`, if it has one.
@@ -258,7 +261,7 @@ impl RunOptions {
 }
 
 /// Measured times of a passing scenario.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Timings {
     /// From QEMU start to the boot menu on the serial console.
     pub menu: Duration,
@@ -266,15 +269,17 @@ pub struct Timings {
     pub first_screen: Duration,
     /// The whole scenario, including power-off.
     pub total: Duration,
+    /// The installed system's first and second boot: from QEMU start to
+    /// the login prompt on the serial console.
+    pub logins: Option<[Duration; 2]>,
 }
 
 impl Timings {
     /// Only the total, measured from `started`.
     pub fn since(started: Instant) -> Timings {
         Timings {
-            menu: Duration::ZERO,
-            first_screen: Duration::ZERO,
             total: started.elapsed(),
+            ..Timings::default()
         }
     }
 }
@@ -385,6 +390,7 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<Timings> {
         menu,
         first_screen: session.first_screen_at.unwrap_or_default(),
         total: session.vm.elapsed(),
+        logins: None,
     })
 }
 
@@ -421,11 +427,18 @@ pub fn run_all(scenarios: &[Scenario], opts: &RunOptions, jobs: usize) -> Vec<Ou
                 let r = run(&s, opts).map_err(|e| format!("{e:#}"));
                 match &r {
                     Ok(t) => eprintln!(
-                        "ok   {:<22} menu {:>6.1}s  first screen {:>6.1}s  total {:>6.1}s",
+                        "ok   {:<22} menu {:>6.1}s  first screen {:>6.1}s  total {:>6.1}s{}",
                         s.name,
                         t.menu.as_secs_f64(),
                         t.first_screen.as_secs_f64(),
-                        t.total.as_secs_f64()
+                        t.total.as_secs_f64(),
+                        t.logins
+                            .map(|[a, b]| format!(
+                                "  login {:.1}s, after reboot {:.1}s",
+                                a.as_secs_f64(),
+                                b.as_secs_f64()
+                            ))
+                            .unwrap_or_default()
                     ),
                     Err(e) => eprintln!("FAIL {:<22} {}", s.name, e),
                 }
@@ -458,8 +471,7 @@ mod tests {
     fn opts() -> RunOptions {
         RunOptions {
             iso: PathBuf::new(),
-            offline_iso: None,
-            answer_isos: BTreeMap::new(),
+            isos: BTreeMap::new(),
             data_dir: PathBuf::new(),
             out_dir: PathBuf::new(),
             kvm: false,
@@ -482,6 +494,14 @@ mod tests {
         s.iso = IsoVariant::Answers("a.json");
         let err = o.check_needs(&s).unwrap_err().to_string();
         assert!(err.contains("answer file a.json"), "{err}");
+        s.iso = IsoVariant::Reference(Some("a.json"));
+        let err = o.check_needs(&s).unwrap_err().to_string();
+        assert!(
+            err.contains("channel reference") && err.contains("a.json"),
+            "{err}"
+        );
+        o.isos.insert(s.iso, "/t/r.iso".into());
+        assert_eq!(o.iso_for(s.iso).unwrap(), PathBuf::from("/t/r.iso"));
         s.iso = IsoVariant::Default;
         s.needs.appliance = true;
         assert!(format!("{:#}", o.check_needs(&s).unwrap_err()).contains("appliance"));

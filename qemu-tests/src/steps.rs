@@ -14,10 +14,10 @@ use protocol::{ids, Event, PowerAction};
 use crate::expect_event;
 use crate::harness::child::Vm;
 use crate::harness::qemu::{
-    Contents, Controller, DirectKernel, Drive, Firmware, Medium, Network, Nic, VmConfig,
+    Contents, Controller, DirectKernel, Drive, Firmware, Forward, Medium, Network, Nic, VmConfig,
 };
 use crate::harness::session::{check, Session, STEP_TIMEOUT};
-use crate::harness::tls::{free_port, https_get};
+use crate::harness::tls::{free_port, https_fetch, Fetched};
 use crate::scenario::RunOptions;
 use crate::servers::vendor;
 
@@ -451,11 +451,65 @@ pub fn ready_event(vm: &mut Vm, timeout: Duration) -> Result<(serde_json::Value,
     Ok((event, at))
 }
 
+/// An installed disk and the machine that boots it, with `iso` still
+/// attached as a CD.
+#[derive(Debug, Clone, Copy)]
+pub struct Installed<'a> {
+    pub machine: &'a Machine,
+    pub opts: &'a RunOptions,
+    pub iso: &'a Path,
+    /// The scenario's log directory.
+    pub dir: &'a Path,
+    /// The disk image.
+    pub target: &'a Path,
+    /// The UEFI variable store the install wrote, if any.
+    pub vars: Option<&'a Path>,
+}
+
+/// The VM that boots `d`, with `forwards` on user networking. The disk
+/// comes first in the boot order — except with `cd_first` (UEFI), where
+/// the CD comes first and only the installer's `BootNext` can make the
+/// disk boot.
+pub fn installed_vm(d: &Installed, cd_first: bool, forwards: Vec<Forward>) -> VmConfig {
+    let (cd, disk) = if cd_first { (0, 1) } else { (1, 0) };
+    let m = d.machine;
+    VmConfig {
+        firmware: m.firmware,
+        medium: Medium::Cd,
+        image: d.iso.to_path_buf(),
+        memory_mib: d.opts.memory_mib,
+        kvm: d.opts.kvm,
+        vars: d.vars.map(Path::to_path_buf),
+        events: d.dir.join("events-appliance.log"),
+        paths: d.opts.firmware.clone(),
+        nic: Some(Nic {
+            model: m.nic.into(),
+            network: Network::UserForward(forwards),
+        }),
+        kernel: None,
+        medium_bootindex: cd,
+        drives: vec![target_drive(m.bus, d.target, Some(disk))],
+        ..VmConfig::default()
+    }
+}
+
+/// Fails when the serial `text` shows that the installer (not the disk)
+/// booted, or with `cd_first` that the ISO's boot menu ran.
+pub fn check_disk_booted(text: &str, cd_first: bool) -> Result<()> {
+    ensure!(
+        !text.contains("Appliance installer"),
+        "the installer booted again instead of the disk"
+    );
+    ensure!(
+        !(cd_first && text.contains("GRUB: root=")),
+        "the ISO's boot menu ran: BootNext did not send the firmware to the disk"
+    );
+    Ok(())
+}
+
 /// Boots the installed disk with the ISO still attached as a CD and checks
-/// the appliance: ready line, console, page. The disk comes first in the
-/// boot order — except with `cd_first` (UEFI), where the CD comes first and
-/// only the installer's `BootNext` can make the disk boot: the ISO's GRUB
-/// must not run.
+/// the appliance: ready line, console, page ([`installed_vm`] says which
+/// boots first).
 pub fn boot_installed(
     m: &Machine,
     opts: &RunOptions,
@@ -466,28 +520,19 @@ pub fn boot_installed(
     cd_first: bool,
 ) -> Result<Duration> {
     let port = free_port()?;
-    let (cd, disk) = if cd_first { (0, 1) } else { (1, 0) };
-    let cfg = VmConfig {
-        firmware: m.firmware,
-        medium: Medium::Cd,
-        image: opts.iso.clone(),
-        memory_mib: opts.memory_mib,
-        kvm: opts.kvm,
-        vars,
-        events: dir.join("events-appliance.log"),
-        paths: opts.firmware.clone(),
-        nic: Some(Nic {
-            model: m.nic.into(),
-            network: Network::UserForward {
-                host: port,
-                guest: GUEST_PORT,
-            },
-        }),
-        kernel: None,
-        medium_bootindex: cd,
-        drives: vec![target_drive(m.bus, target, Some(disk))],
-        dmi: None,
+    let forward = Forward {
+        host: port,
+        guest: GUEST_PORT,
     };
+    let d = Installed {
+        machine: m,
+        opts,
+        iso: &opts.iso,
+        dir,
+        target,
+        vars: vars.as_deref(),
+    };
+    let cfg = installed_vm(&d, cd_first, vec![forward]);
     let mut vm = start(&cfg, dir, "appliance")?.vm;
     let (event, ready) = ready_event(&mut vm, READY_TIMEOUT)
         .context("the installed appliance (did the disk boot?)")?;
@@ -497,30 +542,14 @@ pub fn boot_installed(
         "url: {event}"
     );
     ensure!(event["hostname"] == hostname, "hostname: {event}");
-    let text = vm.text();
-    ensure!(
-        !text.contains("Appliance installer"),
-        "the installer booted again instead of the disk"
-    );
-    if cd_first {
-        ensure!(
-            !text.contains("GRUB: root="),
-            "the ISO's boot menu ran: BootNext did not send the firmware to the disk"
-        );
-    }
+    check_disk_booted(&vm.text(), cd_first)?;
     let fp = event["fingerprint"]
         .as_str()
         .context("no fingerprint")?
         .to_string();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let page = loop {
-        match https_get(port, &fp) {
-            Ok(p) if !p.is_empty() => break p,
-            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(500)),
-            Ok(_) => bail!("the setup page answered with nothing"),
-            Err(e) => return Err(e.context("fetching the setup page")),
-        }
-    };
+    let page = fetch_pinned(port, &fp, Duration::from_secs(20))
+        .context("fetching the setup page")?
+        .response;
     fs::write(dir.join("page.html"), &page)?;
     ensure!(
         page.starts_with("HTTP/1.1 200"),
@@ -532,4 +561,18 @@ pub fn boot_installed(
         "the page does not show the hostname"
     );
     Ok(ready)
+}
+
+/// `GET /` on `127.0.0.1:port` (a forward to the guest's 8443) with TLS
+/// pinned to `fingerprint`; retried until it answers or `timeout`.
+pub fn fetch_pinned(port: u16, fingerprint: &str, timeout: Duration) -> Result<Fetched> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match https_fetch(port, fingerprint) {
+            Ok(p) if !p.response.is_empty() => return Ok(p),
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(500)),
+            Ok(_) => bail!("port {GUEST_PORT} answered with nothing"),
+            Err(e) => return Err(e),
+        }
+    }
 }

@@ -72,14 +72,24 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
         None => None,
     };
     let data_dir = project::root().join("qemu-tests").join("data");
-    let mut answer_isos = std::collections::BTreeMap::new();
     let mut variants: Vec<IsoVariant> = chosen
         .iter()
         .map(|s| s.iso)
-        .filter(|v| v.answers_key().is_some())
+        .filter(|v| *v != IsoVariant::Default)
         .collect();
     variants.sort_unstable();
     variants.dedup();
+    // The installs of the reference appliance download it from the test
+    // repository's channel `reference`.
+    if variants
+        .iter()
+        .any(|v| matches!(v, IsoVariant::Reference(_)))
+    {
+        let dir = reference_dir
+            .as_deref()
+            .context("the reference appliance was not built")?;
+        testrepo::publish_reference_for_tests(&vendor, dir)?;
+    }
     // The test releases of other channels, published before the ISOs take
     // their floors from the repository.
     let mut channels: Vec<&str> = variants
@@ -98,39 +108,39 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
             other => bail!("the test vendor has no release on the channel `{other}`"),
         }
     }
+    let mut isos = std::collections::BTreeMap::new();
     for variant in variants {
-        let (channel, file) = match variant {
-            IsoVariant::Answers(file) => (None, file),
-            IsoVariant::ChannelAnswers(channel, file) => (Some(channel), file),
-            IsoVariant::Default | IsoVariant::Offline => continue,
+        let name = match variant {
+            IsoVariant::Default => continue,
+            IsoVariant::Answers(file) => format!("answers-{file}.iso"),
+            IsoVariant::Offline => "offline.iso".into(),
+            IsoVariant::Reference(None) => "reference.iso".into(),
+            IsoVariant::Reference(Some(file)) => format!("reference-answers-{file}.iso"),
+            IsoVariant::ChannelAnswers(channel, file) => format!("answers-{channel}-{file}.iso"),
         };
-        let mut vendor_settings = vendor.iso_vendor();
-        let name = match channel {
-            Some(c) => {
-                vendor_settings.channel = c.to_string();
-                format!("answers-{c}-{file}.iso")
-            }
-            None => format!("answers-{file}.iso"),
-        };
+        // The vendor settings are read again: publishing moved the floors.
         let mut o = IsoOptions::from_env(
             Some(project::target_dir().join("iso").join(name)),
-            vendor_settings,
+            vendor.iso_vendor(),
         )?;
-        o.answers = Some(data_dir.join(file));
-        let key = variant.answers_key().unwrap_or_default();
-        answer_isos.insert(key, assemble::build(&o)?.0);
+        match variant {
+            IsoVariant::Default => {}
+            IsoVariant::Answers(file) => o.answers = Some(data_dir.join(file)),
+            IsoVariant::Offline => o.offline = Some(vendor.repo.clone()),
+            IsoVariant::Reference(answers) => {
+                o.vendor.channel = reference::CHANNEL.into();
+                o.answers = answers.map(|f| data_dir.join(f));
+            }
+            IsoVariant::ChannelAnswers(channel, file) => {
+                o.vendor.channel = channel.into();
+                o.answers = Some(data_dir.join(file));
+            }
+        }
+        isos.insert(variant, assemble::build(&o)?.0);
     }
-    let offline_iso = if chosen.iter().any(|s| s.iso == IsoVariant::Offline) {
-        let mut o = iso_options(Some(project::target_dir().join("iso").join("offline.iso")))?;
-        o.offline = Some(vendor.repo.clone());
-        Some(assemble::build(&o)?.0)
-    } else {
-        None
-    };
     let run = RunOptions {
         iso,
-        offline_iso,
-        answer_isos,
+        isos,
         data_dir,
         out_dir: scenario::default_out_dir(&project::target_dir()),
         kvm: opts.kvm,

@@ -176,6 +176,55 @@ pub fn publish_reference(v: &TestVendor) -> Result<()> {
     )
 }
 
+/// The test-only kernel parameter stage 1 answers with the data
+/// partition's marker (docs/appliance.md).
+pub const TEST_MARKER: &str = "appliance.test_marker";
+
+/// Publishes the reference appliance built in `dir` into `v.repo` on
+/// [`reference::CHANNEL`] for the QEMU installs, with [`TEST_MARKER`] added
+/// to its kernel command line so the scenarios can see the data partition
+/// kept across reboots. The release description goes to the test vendor's
+/// directory (`reference-release.json`, naming the files in `dir`); `dir`
+/// is not changed.
+pub fn publish_reference_for_tests(v: &TestVendor, dir: &Path) -> Result<()> {
+    let path = dir.join("release.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let release = test_release(&text, dir)?;
+    let out = self::dir().join("reference-release.json");
+    std::fs::write(&out, serde_json::to_string_pretty(&release)? + "\n")
+        .with_context(|| format!("writing {}", out.display()))?;
+    repo::publish(
+        &v.repo,
+        &v.key,
+        &out,
+        DEFAULT_VALID_DAYS,
+        SNAPSHOT_VALID_DAYS,
+    )
+}
+
+/// `release.json` of `dir` with absolute file names and [`TEST_MARKER`]
+/// on the command line.
+fn test_release(text: &str, dir: &Path) -> Result<serde_json::Value> {
+    let mut d: serde_json::Value =
+        serde_json::from_str(text).context("the reference release.json is not JSON")?;
+    let dir = std::path::absolute(dir)?;
+    for c in d["components"]
+        .as_array_mut()
+        .context("release.json: no components")?
+    {
+        let file = c["file"]
+            .as_str()
+            .context("release.json: a component without a file")?;
+        c["file"] = dir.join(file).display().to_string().into();
+    }
+    let cmdline = d["boot"]["cmdline"]
+        .as_str()
+        .context("release.json: no boot.cmdline")?;
+    d["boot"]["cmdline"] = format!("{cmdline} {TEST_MARKER}").trim().into();
+    Ok(d)
+}
+
 /// Publishes the sample appliance and the test serials into `v.repo`.
 pub fn publish_into(v: &TestVendor, appliance_release: &Path) -> Result<()> {
     repo::publish(
@@ -290,6 +339,29 @@ mod tests {
 
     /// A plain `cargo xtask iso` talks to the test backend about the model
     /// the test repository serves: the product defaults are the test vendor's.
+    #[test]
+    fn the_test_release_names_the_files_and_sets_the_marker() {
+        let text = serde_json::to_string(&reference::release_description()).unwrap();
+        let d = test_release(&text, Path::new("/srv/ref")).unwrap();
+        assert_eq!(
+            d["boot"]["cmdline"],
+            format!("appliance.root=2 appliance.data=3 {TEST_MARKER}")
+        );
+        let files: Vec<&str> = d["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["file"].as_str().unwrap())
+            .collect();
+        assert!(!files.is_empty());
+        assert!(
+            files.iter().all(|f| f.starts_with("/srv/ref/")),
+            "{files:?}"
+        );
+        let err = format!("{:#}", test_release("{}", Path::new("/x")).unwrap_err());
+        assert!(err.contains("components"), "{err}");
+    }
+
     #[test]
     fn the_product_defaults_are_the_test_vendors() {
         assert_eq!(product::DEFAULT_BACKEND_URL, BACKEND_URL);

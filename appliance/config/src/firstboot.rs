@@ -13,6 +13,7 @@ use crate::console;
 use crate::fsutil::{self, under};
 use crate::generation::Store;
 use crate::issue::{self, ConsoleFacts};
+use crate::keymap;
 use crate::keys::{self, KeyReport};
 use crate::paths;
 use crate::render;
@@ -220,7 +221,11 @@ pub fn refresh(
     if changed || force {
         let mut out = format!("\n{text}");
         if ready && !addresses.is_empty() {
-            out.push_str(&issue::ready_line(&facts));
+            let tty1 = under(root, keymap::TTY1);
+            let keys = keymap::top_row(&tty1)
+                .map_err(|e| eprintln!("cannot read the keymap of {}: {e}", tty1.display()))
+                .ok();
+            out.push_str(&issue::ready_line(&facts, keys.as_deref()));
             out.push('\n');
         }
         for (c, e) in console::print(consoles, &out) {

@@ -89,12 +89,14 @@ struct Ready<'a> {
     spki_sha256: Option<&'a str>,
     ssh: std::collections::BTreeMap<String, &'a str>,
     setup_pending: bool,
+    tty1_keys: Option<&'a str>,
 }
 
 /// The machine-readable line (no trailing newline). It carries the
 /// fingerprints but never the setup code; `setup_pending` says whether one
-/// is shown.
-pub fn ready_line(f: &ConsoleFacts<'_>) -> String {
+/// is shown. `tty1_keys` is the kernel's keymap of the VGA console's top
+/// letter row ([`crate::keymap::top_row`]), `None` when it could not be read.
+pub fn ready_line(f: &ConsoleFacts<'_>, tty1_keys: Option<&str>) -> String {
     let fp = f.fingerprints;
     let ready = Ready {
         hostname: &f.state.hostname,
@@ -108,6 +110,7 @@ pub fn ready_line(f: &ConsoleFacts<'_>) -> String {
             .map(|(a, s)| (a.to_lowercase(), s.as_str()))
             .collect(),
         setup_pending: f.setup_code.is_some(),
+        tty1_keys,
     };
     let json = serde_json::to_string(&ready).unwrap_or_else(|_| "{}".into());
     format!("{READY_PREFIX}{json}")

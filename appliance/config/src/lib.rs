@@ -3,9 +3,10 @@
 //! the files the system reads (`render`, pure) and written by one applier
 //! (`apply`); the appliance's keys, made only if missing (`keys`,
 //! `setup_code`); and the console text with URL, fingerprints and setup
-//! code (`issue`, `console`). The binary `appliance-firstboot` runs it at
-//! boot (`firstboot`) and refreshes the console text when an address
-//! changes (`watch`). docs/appliance.md lists the files and their modes.
+//! code (`issue`, `console`), whose machine-readable line also carries the
+//! VGA console's keymap as the kernel holds it (`keymap`). The binary
+//! `appliance-firstboot` runs it at boot (`firstboot`) and refreshes the
+//! console text when an address changes (`watch`). docs/appliance.md lists the files and their modes.
 
 pub mod apply;
 pub mod console;
@@ -14,6 +15,7 @@ pub mod firstboot;
 pub mod fsutil;
 pub mod generation;
 pub mod issue;
+pub mod keymap;
 pub mod keys;
 pub mod paths;
 pub mod render;

@@ -29,8 +29,12 @@ pub const SETUP_DONE: &str = "/etc/appliance/setup-done";
 pub const SSH_ED25519: &str = "/etc/ssh/ssh_host_ed25519_key";
 /// See [`SSH_ED25519`].
 pub const SSH_ECDSA: &str = "/etc/ssh/ssh_host_ecdsa_key";
-/// The console text agetty shows above the login prompt.
+/// The console text agetty shows above the login prompt (in `/run`: it
+/// holds the setup code, which never goes to the disk).
 pub const ISSUE: &str = "/run/issue.d/50-appliance.issue";
+/// Where agetty finds [`ISSUE`]: it reads `/run/issue.d` only when there
+/// is no `/etc/issue`, and the image has one; a symbolic link to it.
+pub const ISSUE_LINK: &str = "/etc/issue.d/50-appliance.issue";
 /// Touching this file makes running agettys show the issue text again.
 pub const AGETTY_RELOAD: &str = "/run/agetty.reload";
 /// Name servers for DHCP interfaces (without systemd-resolved); the

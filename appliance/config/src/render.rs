@@ -93,6 +93,10 @@ pub fn render(state: &DesiredState) -> Result<Rendered, StateError> {
     );
     out.insert("/etc/hosts".into(), file(hosts(state), vec![]));
     out.insert("/etc/resolv.conf".into(), link(paths::RUN_RESOLV, vec![]));
+    // agetty reads /run/issue.d only when there is no /etc/issue (Debian
+    // ships one), so the console text in /run is linked from /etc/issue.d;
+    // the text (with the setup code) stays in /run, off the disk.
+    out.insert(paths::ISSUE_LINK.into(), link(paths::ISSUE, vec![]));
     out.insert(
         "/etc/default/keyboard".into(),
         file(

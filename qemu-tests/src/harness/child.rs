@@ -221,6 +221,27 @@ impl Drop for Daemon {
     }
 }
 
+/// Runs a host tool to its end and returns its standard output; fails with
+/// its standard error when it fails, and names `package` when it is
+/// missing (a missing tool is an error, never a skip).
+pub fn tool(program: &str, args: &[&str], package: &str) -> Result<Vec<u8>> {
+    #[allow(clippy::disallowed_methods)] // the one allowed place in this crate
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args).stdin(Stdio::null());
+    let out = cmd
+        .output()
+        .with_context(|| format!("could not run {program} (install {package})"))?;
+    if !out.status.success() {
+        bail!(
+            "{program} {} failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(out.stdout)
+}
+
 /// The last `n` lines of `text`.
 pub fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
@@ -259,5 +280,20 @@ mod tests {
             "the log keeps raw bytes"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn tools_give_their_output_and_their_failures() {
+        assert_eq!(tool("sh", &["-c", "echo hi"], "dash").unwrap(), b"hi\n");
+        let err = format!(
+            "{:#}",
+            tool("sh", &["-c", "echo bad >&2; exit 3"], "dash").unwrap_err()
+        );
+        assert!(err.contains("bad") && err.contains('3'), "{err}");
+        let err = format!(
+            "{:#}",
+            tool("no-such-tool-here", &[], "a-package").unwrap_err()
+        );
+        assert!(err.contains("install a-package"), "{err}");
     }
 }

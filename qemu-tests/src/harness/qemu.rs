@@ -77,15 +77,22 @@ impl FirmwarePaths {
 }
 
 /// What the network adapter is plugged into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Network {
     /// QEMU user networking: DHCP server, gateway 10.0.2.2 (the host), DNS 10.0.2.3.
     User,
     /// A hub with nothing else on it: no DHCP server, nobody answers.
     Isolated,
-    /// User networking plus a TCP port forward from the host's
-    /// `127.0.0.1:host` to the guest's `10.0.2.15:guest`.
-    UserForward { host: u16, guest: u16 },
+    /// User networking plus TCP port forwards.
+    UserForward(Vec<Forward>),
+}
+
+/// A TCP port forward from the host's `127.0.0.1:host` to the guest's
+/// `10.0.2.15:guest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forward {
+    pub host: u16,
+    pub guest: u16,
 }
 
 /// A network adapter.
@@ -126,6 +133,8 @@ pub struct VmConfig {
     pub drives: Vec<Drive>,
     /// SMBIOS system (type 1) strings the guest sees in DMI.
     pub dmi: Option<Dmi>,
+    /// A Unix socket for QEMU's human monitor (`sendkey`, …), if any.
+    pub monitor: Option<PathBuf>,
 }
 
 impl Default for VmConfig {
@@ -146,6 +155,7 @@ impl Default for VmConfig {
             medium_bootindex: 0,
             drives: Vec::new(),
             dmi: None,
+            monitor: None,
         }
     }
 }
@@ -306,6 +316,10 @@ impl VmConfig {
         for s in ["-display", "none", "-no-reboot", "-serial", "stdio"] {
             a.push(s.into());
         }
+        if let Some(m) = &self.monitor {
+            a.push("-monitor".into());
+            a.push(format!("unix:{},server=on,wait=off", m.display()));
+        }
         match &self.nic {
             None => {
                 a.push("-nic".into());
@@ -313,11 +327,15 @@ impl VmConfig {
             }
             Some(nic) => {
                 a.push("-netdev".into());
-                a.push(match nic.network {
+                a.push(match &nic.network {
                     Network::User => "user,id=n0".to_string(),
                     Network::Isolated => "hubport,id=n0,hubid=7".to_string(),
-                    Network::UserForward { host, guest } => {
-                        format!("user,id=n0,hostfwd=tcp:127.0.0.1:{host}-:{guest}")
+                    Network::UserForward(forwards) => {
+                        let mut s = "user,id=n0".to_string();
+                        for Forward { host, guest } in forwards {
+                            s.push_str(&format!(",hostfwd=tcp:127.0.0.1:{host}-:{guest}"));
+                        }
+                        s
                     }
                 });
                 a.push("-device".into());
@@ -439,14 +457,25 @@ mod tests {
             .contains("-netdev hubport,id=n0,hubid=7 -device e1000,netdev=n0"));
         c.nic = Some(Nic {
             model: "e1000".into(),
-            network: Network::UserForward {
-                host: 18443,
-                guest: 8443,
-            },
+            network: Network::UserForward(vec![
+                Forward {
+                    host: 18443,
+                    guest: 8443,
+                },
+                Forward {
+                    host: 18022,
+                    guest: 22,
+                },
+            ]),
         });
         assert!(c.render().contains(
-            "-netdev user,id=n0,hostfwd=tcp:127.0.0.1:18443-:8443 -device e1000,netdev=n0"
+            "-netdev user,id=n0,hostfwd=tcp:127.0.0.1:18443-:8443,hostfwd=tcp:127.0.0.1:18022-:22 -device e1000,netdev=n0"
         ));
+        assert!(!c.render().contains("-monitor"));
+        c.monitor = Some("/t/mon.sock".into());
+        assert!(c
+            .render()
+            .contains("-monitor unix:/t/mon.sock,server=on,wait=off"));
     }
 
     #[test]

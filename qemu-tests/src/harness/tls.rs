@@ -99,6 +99,30 @@ impl ServerCertVerifier for PinnedCert {
 /// `GET /` over HTTPS from `127.0.0.1:port`, accepting only the pinned
 /// certificate. Returns the whole response (status line, headers, body).
 pub fn https_get(port: u16, fingerprint: &str) -> Result<String> {
+    Ok(https_fetch(port, fingerprint)?.response)
+}
+
+/// What [`https_fetch`] got.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The whole response (status line, headers, body).
+    pub response: String,
+    /// The server's certificate (DER), the pinned one.
+    pub certificate: Vec<u8>,
+}
+
+/// The SHA-256 of a certificate's SubjectPublicKeyInfo in standard base64
+/// (the value Chromium's `--ignore-certificate-errors-spki-list` takes).
+pub fn spki_sha256_b64(cert_der: &[u8]) -> Result<String> {
+    use base64::Engine;
+    let (_, cert) = x509_parser::parse_x509_certificate(cert_der)
+        .map_err(|e| anyhow::anyhow!("the server's certificate does not parse: {e}"))?;
+    let spki = cert.tbs_certificate.subject_pki.raw;
+    Ok(base64::engine::general_purpose::STANDARD.encode(Sha256::digest(spki)))
+}
+
+/// [`https_get`], also returning the certificate the server presented.
+pub fn https_fetch(port: u16, fingerprint: &str) -> Result<Fetched> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -119,7 +143,16 @@ pub fn https_get(port: u16, fingerprint: &str) -> Result<String> {
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !out.is_empty() => {}
         Err(e) => return Err(e.into()),
     }
-    Ok(String::from_utf8_lossy(&out).into_owned())
+    let certificate = tls
+        .conn
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| c.as_ref().to_vec())
+        .context("the server presented no certificate")?;
+    Ok(Fetched {
+        response: String::from_utf8_lossy(&out).into_owned(),
+        certificate,
+    })
 }
 
 /// A SHA-256 fingerprint in hex as the appliance's console shows it:
@@ -144,9 +177,13 @@ mod tests {
     use super::*;
 
     /// A one-thread TLS server with a fresh self-signed certificate; answers
-    /// `n` connections with a fixed page. Returns (port, fingerprint hex).
-    fn tls_server(n: usize) -> (u16, String) {
+    /// `n` connections with a fixed page. Returns (port, fingerprint hex,
+    /// base64 SHA-256 of the key's SubjectPublicKeyInfo as rcgen writes it).
+    fn tls_server(n: usize) -> (u16, String, String) {
+        use base64::Engine;
         let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let spki = rcgen::PublicKeyData::subject_public_key_info(&ck.signing_key);
+        let spki = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(spki));
         let der = ck.cert.der().to_vec();
         let fp: String = Sha256::digest(&der)
             .iter()
@@ -182,12 +219,12 @@ mod tests {
                 }
             }
         });
-        (port, fp)
+        (port, fp, spki)
     }
 
     #[test]
     fn pinned_client_accepts_only_the_printed_certificate() {
-        let (port, fp) = tls_server(3);
+        let (port, fp, spki) = tls_server(4);
         let page = https_get(port, &fp).unwrap();
         assert!(
             page.starts_with("HTTP/1.1 200 OK") && page.ends_with("hi"),
@@ -200,6 +237,11 @@ mod tests {
             if fp.starts_with('0') { "1" } else { "0" },
             &fp[1..]
         );
+        // The certificate comes back, and its public key hash is the SPKI's.
+        let got = https_fetch(port, &fp).unwrap();
+        assert_eq!(hex::encode(Sha256::digest(&got.certificate)), fp);
+        assert_eq!(spki_sha256_b64(&got.certificate).unwrap(), spki);
+        assert!(spki_sha256_b64(b"not DER").is_err());
         let err = format!("{:#}", https_get(port, &wrong).unwrap_err());
         assert!(err.contains("not the pinned one"), "{err}");
         assert!(PinnedCert::new("abcd").is_err());

@@ -14,7 +14,7 @@ use anyhow::{bail, ensure, Context, Result};
 
 use crate::harness::child::Vm;
 use crate::harness::disk::{fat32, handover_json, write_parts};
-use crate::harness::qemu::{DirectKernel, Firmware, Medium, Network, Nic, VmConfig};
+use crate::harness::qemu::{DirectKernel, Firmware, Forward, Medium, Network, Nic, VmConfig};
 use crate::harness::tls::{colon_fingerprint, free_port, https_get};
 use crate::scenario::{Needs, RunOptions, Scenario, Script, Timings};
 use crate::steps::{ready_event, GUEST_PORT};
@@ -138,10 +138,10 @@ fn firstboot(
         paths: opts.firmware.clone(),
         nic: Some(Nic {
             model: "e1000".into(),
-            network: Network::UserForward {
+            network: Network::UserForward(vec![Forward {
                 host: port,
                 guest: GUEST_PORT,
-            },
+            }]),
         }),
         kernel: Some(DirectKernel {
             kernel: appl.join("vmlinuz"),
@@ -264,6 +264,7 @@ fn firstboot(
         menu: Duration::ZERO,
         first_screen: ready_at,
         total: vm.elapsed(),
+        logins: None,
     })
 }
 

@@ -400,12 +400,9 @@ fn hyperv_dmi(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
 
 /// The offline ISO: components come from the medium, so the backend (the
 /// flaky server, which logs every request) sees no object request.
-fn offline(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+fn offline(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     let started = Instant::now();
-    let iso = opts
-        .offline_iso
-        .clone()
-        .context("no offline ISO was built")?;
+    let iso = opts.iso_for(s.iso)?;
     let rig = Rig::new(opts, dir)?;
     let target = rig.disk("target.img", DISK_MIB)?;
     let cfg = rig.vm(&iso, "install", std::slice::from_ref(&target))?;

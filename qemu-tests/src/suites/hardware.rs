@@ -175,6 +175,7 @@ fn controllers(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         menu: Duration::ZERO,
         first_screen: session.first_screen_at.unwrap_or_default(),
         total: session.vm.elapsed(),
+        logins: None,
     })
 }
 
@@ -237,6 +238,7 @@ fn install_uefi_nvme(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timi
         menu: Duration::ZERO,
         first_screen,
         total: installed_at + ready,
+        logins: None,
     })
 }
 
@@ -293,6 +295,7 @@ fn low_memory(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         menu: Duration::ZERO,
         first_screen: session.first_screen_at.unwrap_or_default(),
         total: session.vm.elapsed(),
+        logins: None,
     })
 }
 
@@ -361,6 +364,7 @@ fn low_memory_install(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Tim
         menu: Duration::ZERO,
         first_screen: Duration::ZERO,
         total: installed_at + ready,
+        logins: None,
     })
 }
 

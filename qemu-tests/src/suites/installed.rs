@@ -324,6 +324,7 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         menu: grub_at,
         first_screen: ready_at,
         total: vm.elapsed(),
+        logins: None,
     })
 }
 

@@ -3,8 +3,11 @@
 //! installs from the test backend, QEMU stops at the reboot; the harness
 //! reads the disk with our own readers (partition table, boot partition,
 //! handover record), then boots the disk — with the ISO still attached as a
-//! CD — and checks the appliance's console and setup page (fetched through a
-//! port forward with the printed certificate fingerprint pinned).
+//! CD. For the sample appliance it checks the appliance's console and setup
+//! page (fetched through a port forward with the printed certificate
+//! fingerprint pinned); for the reference appliance (`reference-*`, an ISO
+//! built with `--channel reference`) it boots twice with every check of
+//! [`crate::reference_boot`] and records both login-prompt times.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,10 +18,11 @@ use protocol::{ids, Event};
 use crate::harness::disk::empty_disk;
 use crate::harness::qemu::{Controller, Firmware, Medium, Network, Nic, VmConfig};
 use crate::harness::session::{check, Session, STEP_TIMEOUT};
+use crate::reference_boot::{first_and_second_boot, Expect};
 use crate::scenario::{choose_serial_entry, IsoVariant, RunOptions, Scenario, Script, Timings};
 use crate::steps::{
     boot_installed, disks_event, expect_installed, inspect_disk, serial_verified, start,
-    target_drive, type_manual, Machine, TARGET_SERIAL,
+    target_drive, type_manual, Installed, Machine, TARGET_SERIAL,
 };
 
 /// The target disk on IDE (`pc`) or AHCI (`q35`), next to the CD.
@@ -33,6 +37,18 @@ pub enum Drive {
     InteractiveManual,
     /// From the ISO's embedded answer file (`installer.unattended`).
     Unattended,
+}
+
+/// What the test repository serves the ISO's channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload {
+    /// `cargo xtask appliance` on `stable`: the appliance's ready line and
+    /// page are checked after one boot.
+    Sample,
+    /// The reference appliance on `reference` (an ISO built with
+    /// `--channel reference`): two boots with every check of
+    /// [`crate::reference_boot`].
+    Reference,
 }
 
 /// One full-install scenario.
@@ -50,6 +66,10 @@ pub struct Case {
     pub disk_mib: u64,
     /// How the installer is driven.
     pub drive: Drive,
+    /// The keyboard chosen in the installer (typed, or in the answer file).
+    pub keyboard: &'static str,
+    /// What is installed.
+    pub payload: Payload,
     /// Part of the CI set.
     pub representative: bool,
 }
@@ -63,6 +83,8 @@ pub const CASES: &[Case] = &[
         bus: IDE,
         disk_mib: 2048,
         drive: Drive::InteractiveDhcp,
+        keyboard: "de",
+        payload: Payload::Sample,
         representative: true,
     },
     Case {
@@ -72,6 +94,8 @@ pub const CASES: &[Case] = &[
         bus: IDE,
         disk_mib: 2048,
         drive: Drive::InteractiveManual,
+        keyboard: "de",
+        payload: Payload::Sample,
         representative: false,
     },
     Case {
@@ -81,6 +105,8 @@ pub const CASES: &[Case] = &[
         bus: IDE,
         disk_mib: 2048,
         drive: Drive::Unattended,
+        keyboard: "de",
+        payload: Payload::Sample,
         representative: true,
     },
     Case {
@@ -90,6 +116,8 @@ pub const CASES: &[Case] = &[
         bus: IDE,
         disk_mib: 2048,
         drive: Drive::Unattended,
+        keyboard: "de",
+        payload: Payload::Sample,
         representative: false,
     },
     Case {
@@ -99,6 +127,8 @@ pub const CASES: &[Case] = &[
         bus: Controller::Pvscsi,
         disk_mib: 2048,
         drive: Drive::InteractiveDhcp,
+        keyboard: "de",
+        payload: Payload::Sample,
         representative: false,
     },
     // VMware's "LSI Logic SAS" (QEMU mptsas1068) is left out: with QEMU's
@@ -113,12 +143,54 @@ pub const CASES: &[Case] = &[
         bus: Controller::Virtio,
         disk_mib: 2048,
         drive: Drive::InteractiveDhcp,
+        keyboard: "de",
+        payload: Payload::Sample,
+        representative: false,
+    },
+    // The reference appliance, on the three firmware paths: BIOS
+    // interactive with DHCP (the CI set's), UEFI with a manual network,
+    // Secure Boot from the answer file (French keyboard).
+    Case {
+        name: "reference-bios-dhcp",
+        firmware: Firmware::Bios,
+        nic: "e1000",
+        bus: IDE,
+        disk_mib: 2048,
+        drive: Drive::InteractiveDhcp,
+        keyboard: "de",
+        payload: Payload::Reference,
+        representative: true,
+    },
+    Case {
+        name: "reference-uefi-manual",
+        firmware: Firmware::Uefi,
+        nic: "tulip",
+        bus: IDE,
+        disk_mib: 2048,
+        drive: Drive::InteractiveManual,
+        keyboard: "de",
+        payload: Payload::Reference,
+        representative: false,
+    },
+    Case {
+        name: "reference-sb-unattended",
+        firmware: Firmware::SecureBoot,
+        nic: "e1000",
+        bus: IDE,
+        disk_mib: 2048,
+        drive: Drive::Unattended,
+        keyboard: "fr",
+        payload: Payload::Reference,
         representative: false,
     },
 ];
 
 /// The answer file of the unattended cases (qemu-tests/data).
 pub const UNATTENDED_ANSWERS: &str = "install-unattended.json";
+/// The answer file of the unattended reference install (French keyboard).
+pub const REFERENCE_ANSWERS: &str = "reference-unattended.json";
+/// The host name every case's install ends with.
+const HOSTNAME: &str = "appliance";
 
 /// The scenarios.
 pub fn scenarios() -> Vec<Scenario> {
@@ -128,15 +200,32 @@ pub fn scenarios() -> Vec<Scenario> {
             let mut s = Scenario::boot(c.name.to_string(), c.firmware, Medium::Cd);
             s.script = Script::Custom(run);
             s.representative = c.representative;
-            if c.drive == Drive::Unattended {
-                s.iso = IsoVariant::Answers(UNATTENDED_ANSWERS);
-            }
+            s.iso = c.iso();
+            s.needs.reference = c.payload == Payload::Reference;
             s
         })
         .collect()
 }
 
 impl Case {
+    /// The answer file, for an unattended case.
+    fn answers(&self) -> Option<&'static str> {
+        match (self.drive, self.payload) {
+            (Drive::Unattended, Payload::Sample) => Some(UNATTENDED_ANSWERS),
+            (Drive::Unattended, Payload::Reference) => Some(REFERENCE_ANSWERS),
+            _ => None,
+        }
+    }
+
+    /// The ISO the case boots.
+    fn iso(&self) -> IsoVariant {
+        match (self.payload, self.answers()) {
+            (Payload::Sample, None) => IsoVariant::Default,
+            (Payload::Sample, Some(file)) => IsoVariant::Answers(file),
+            (Payload::Reference, answers) => IsoVariant::Reference(answers),
+        }
+    }
+
     fn machine(&self) -> Machine {
         Machine {
             firmware: self.firmware,
@@ -186,7 +275,7 @@ fn start_installer(
 }
 
 /// Types the interactive part up to the start of the install.
-fn interactive(s: &mut Session, manual: bool) -> Result<()> {
+fn interactive(s: &mut Session, manual: bool, keyboard: &str) -> Result<()> {
     if manual {
         s.answer(ids::MENU, "m")?;
         type_manual(s)?;
@@ -194,7 +283,7 @@ fn interactive(s: &mut Session, manual: bool) -> Result<()> {
         s.answer(ids::MENU, "d")?;
     }
     serial_verified(s)?;
-    s.answer(ids::KEYBOARD_LAYOUT, "de")?;
+    s.answer(ids::KEYBOARD_LAYOUT, keyboard)?;
     let disks = disks_event(s, STEP_TIMEOUT)?;
     let found = disks
         .iter()
@@ -216,8 +305,8 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     let vars = opts.vars_for(c.firmware, dir)?;
     let mut session = start_installer(s, &c, opts, dir, &target, vars.clone())?;
     match c.drive {
-        Drive::InteractiveDhcp => interactive(&mut session, false)?,
-        Drive::InteractiveManual => interactive(&mut session, true)?,
+        Drive::InteractiveDhcp => interactive(&mut session, false, c.keyboard)?,
+        Drive::InteractiveManual => interactive(&mut session, true, c.keyboard)?,
         Drive::Unattended => {}
     }
     let (id, install_seconds) = expect_installed(&mut session, "the install failed")?;
@@ -230,25 +319,89 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     let installed_at = session.vm.elapsed();
     // UEFI with GPT: the installer set BootNext, so the CD may come first.
     let cd_first = c.firmware == Firmware::Uefi;
-    let ready = boot_installed(
-        &c.machine(),
-        opts,
-        dir,
-        &target,
-        vars,
-        "appliance",
-        cd_first,
-    )?;
+    let (booted, logins) = match c.payload {
+        Payload::Sample => {
+            let ready = boot_installed(&c.machine(), opts, dir, &target, vars, HOSTNAME, cd_first)?;
+            (ready, None)
+        }
+        Payload::Reference => {
+            let want = Expect {
+                hostname: HOSTNAME,
+                keyboard: c.keyboard,
+                data: "formatted",
+                marker: ("written", &id),
+            };
+            let iso = opts.iso_for(s.iso)?;
+            let started = std::time::Instant::now();
+            let machine = c.machine();
+            let installed = Installed {
+                machine: &machine,
+                opts,
+                iso: &iso,
+                dir,
+                target: &target,
+                vars: vars.as_deref(),
+            };
+            let logins = first_and_second_boot(&installed, cd_first, want)?;
+            (started.elapsed(), Some(logins))
+        }
+    };
     eprintln!(
-        "{}: installed after {:.1} s (install {:.1} s), appliance ready {:.1} s after its boot",
+        "{}: installed after {:.1} s (install {:.1} s), then {:.1} s of appliance boots{}",
         s.name,
         installed_at.as_secs_f64(),
         install_seconds,
-        ready.as_secs_f64()
+        booted.as_secs_f64(),
+        logins
+            .map(|[a, b]| format!(
+                " (login prompt {:.1} s, after the reboot {:.1} s)",
+                a.as_secs_f64(),
+                b.as_secs_f64()
+            ))
+            .unwrap_or_default()
     );
     Ok(Timings {
         menu: Duration::ZERO,
         first_screen,
-        total: installed_at + ready,
+        total: installed_at + booted,
+        logins,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An unattended case's keyboard is the one its answer file chooses.
+    #[test]
+    fn unattended_keyboards_match_their_answer_files() {
+        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+        for c in CASES.iter().filter(|c| c.drive == Drive::Unattended) {
+            let file = c.answers().unwrap();
+            let text = std::fs::read_to_string(data.join(file)).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v["keyboard"], c.keyboard, "{} ({file})", c.name);
+        }
+    }
+
+    #[test]
+    fn reference_cases_boot_the_reference_channel() {
+        let all = scenarios();
+        for c in CASES {
+            let s = all.iter().find(|s| s.name == c.name).unwrap();
+            let reference = c.payload == Payload::Reference;
+            assert_eq!(s.needs.reference, reference, "{}", c.name);
+            assert_eq!(
+                matches!(s.iso, IsoVariant::Reference(_)),
+                reference,
+                "{}",
+                c.name
+            );
+        }
+        let sb = all
+            .iter()
+            .find(|s| s.name == "reference-sb-unattended")
+            .unwrap();
+        assert_eq!(sb.iso, IsoVariant::Reference(Some(REFERENCE_ANSWERS)));
+    }
 }

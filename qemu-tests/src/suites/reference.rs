@@ -51,7 +51,10 @@ pub fn scenarios() -> Vec<Scenario> {
     let mut s = Scenario::boot("reference-bios".into(), Firmware::Bios, Medium::Cd);
     s.script = Script::Custom(run);
     // Both boots take about 2.5 to 3.5 min under TCG on 2 shared cores.
-    s.representative = true;
+    // Not in the CI set: `reference-bios-dhcp` (installs) makes the same
+    // checks after a real install. This one stays as the quick harness for
+    // stage 1 and the boot time (no installer run).
+    s.representative = false;
     s.needs = Needs {
         iso: true,
         appliance: false,
@@ -208,6 +211,7 @@ fn vm_config(opts: &RunOptions, dir: &Path, disk: &Path) -> Result<VmConfig> {
             Some(0),
         )],
         dmi: None,
+        monitor: None,
     })
 }
 
@@ -275,6 +279,7 @@ fn run(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         menu: Duration::ZERO,
         first_screen: login_at,
         total: first_total + vm.elapsed(),
+        logins: None,
     })
 }
 
@@ -287,6 +292,6 @@ mod tests {
         let s = scenarios();
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].name, "reference-bios");
-        assert!(s[0].needs.reference && s[0].needs.iso && s[0].representative);
+        assert!(s[0].needs.reference && s[0].needs.iso && !s[0].representative);
     }
 }
