@@ -90,7 +90,7 @@ hw-dhcp-i82559er
 hw-controllers
 hw-install-uefi-nvme
 hw-128m-until-ram-check
-hw-144m-install";
+hw-128m-install";
 
     #[test]
     fn the_list_is_unchanged() {

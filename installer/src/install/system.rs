@@ -32,6 +32,7 @@ impl Components for HttpsComponents {
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<u64, ComponentError> {
         let url = format!("{}{}", self.base_url, c.object_path());
+        crate::sys::lowmem::log_mem_available(&format!("before downloading {}", c.name));
         let stats = download::download(&self.client, &url, c, sink, &self.policy, &mut |p| {
             progress(&Progress {
                 stage: Stage::Download,

@@ -190,3 +190,10 @@ fn quiet_printk() {
         log::warn(&format!("cannot set /proc/sys/kernel/printk: {e}"));
     }
 }
+
+/// Bounds socket and dirty page memory (`sys::lowmem::SYSCTLS`).
+fn low_memory_limits() {
+    for failed in crate::sys::lowmem::apply_sysctls(std::path::Path::new("/proc/sys")) {
+        log::warn(&format!("cannot set /proc/sys/{failed}"));
+    }
+}

@@ -103,6 +103,7 @@ impl Supervisor {
 
     fn start_ui(&mut self) {
         if !self.printk_quiet {
+            super::low_memory_limits();
             // `installer.debug` keeps kernel messages on the console.
             let cmdline = crate::facts::read_cmdline(std::path::Path::new("/"));
             if !cmdline.has("installer.debug") {

@@ -2,4 +2,5 @@
 //! ([`cmd`], the only module allowed to) and mounting file systems ([`mount`]).
 
 pub mod cmd;
+pub mod lowmem;
 pub mod mount;

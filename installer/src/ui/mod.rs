@@ -218,6 +218,14 @@ fn load_pack(device: &str, module_dir: &Path, drivers: &mut Drivers<'_>, out: &m
             let _ = writeln!(out, "Loaded {n} more drivers from the installation medium.");
         }
     }
+    // The initramfs is never freed: drop the files of loaded modules.
+    let (files, bytes) =
+        crate::sys::lowmem::free_loaded_modules(module_dir, Path::new("/sys/module"));
+    log::info(&format!(
+        "freed {files} loaded modules' files from the initramfs ({} KiB)",
+        bytes / 1024
+    ));
+    crate::sys::lowmem::log_mem_available("after the module pack");
 }
 
 /// `installer.mode=shell` (the boot menu's "Rescue shell"): a shell first,
