@@ -22,6 +22,7 @@ pub mod harness;
 pub mod reference_boot;
 pub mod scenario;
 pub mod servers;
+pub mod setup_claim;
 pub mod steps;
 pub mod suites;
 

@@ -16,7 +16,9 @@
 //! - `root` gets no shell (locked, no password works);
 //! - Ctrl-Alt-Del on the machine's keyboard (QEMU monitor) reboots it
 //!   cleanly (QEMU runs with `-no-reboot`, so it exits); the second boot
-//!   must print the same fingerprints and the same setup code.
+//!   must print the same fingerprints and the same setup code, and that
+//!   code, typed into the set-up wizard over the pinned 8443, claims it
+//!   (a wrong code first is refused): see [`crate::setup_claim`].
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -296,12 +298,14 @@ pub fn rig(d: &Installed, cd_first: bool) -> Result<Rig> {
 
 /// One boot of the installed appliance with every check of the module
 /// docs, ending with a clean reboot (QEMU exits). Returns what it showed
-/// and when the first login prompt appeared.
+/// and when the first login prompt appeared. With `claim`, the printed
+/// setup code must claim the set-up wizard over 8443.
 pub fn boot_and_check(
     rig: &Rig,
     dir: &Path,
     tag: &str,
     want: &Expect,
+    claim: bool,
 ) -> Result<(Shown, Duration)> {
     let _ = fs::remove_file(&rig.monitor);
     let mut vm = start(&rig.cfg, dir, tag)?.vm;
@@ -390,6 +394,16 @@ pub fn boot_and_check(
         shown.spki
     );
 
+    // The printed setup code claims the set-up wizard (a wrong one does not).
+    if claim {
+        crate::setup_claim::claim_with_printed_code(
+            rig.https_port,
+            &shown.tls_colon,
+            &shown.setup_code,
+        )
+        .with_context(|| format!("{tag}: claiming the set-up wizard with the printed code"))?;
+    }
+
     // SSH host keys, as a client sees them.
     let scanned = scan_host_keys(rig.ssh_port, dir, tag, SERVICE_TIMEOUT)?;
     ensure!(
@@ -443,7 +457,7 @@ fn reboot(vm: &mut Vm, monitor_sock: &Path) -> Result<()> {
 /// login-prompt times.
 pub fn first_and_second_boot(d: &Installed, cd_first: bool, want: Expect) -> Result<[Duration; 2]> {
     let first = rig(d, cd_first)?;
-    let (shown, login1) = boot_and_check(&first, d.dir, "boot1", &want)?;
+    let (shown, login1) = boot_and_check(&first, d.dir, "boot1", &want, false)?;
     let (_, id) = want.marker;
     let second = rig(d, false)?;
     let again = Expect {
@@ -451,7 +465,7 @@ pub fn first_and_second_boot(d: &Installed, cd_first: bool, want: Expect) -> Res
         marker: ("present", id),
         ..want
     };
-    let (shown2, login2) = boot_and_check(&second, d.dir, "boot2", &again)?;
+    let (shown2, login2) = boot_and_check(&second, d.dir, "boot2", &again, true)?;
     ensure!(
         shown2.tls_colon == shown.tls_colon && shown2.spki == shown.spki,
         "the TLS fingerprints changed across the reboot: {} → {}",

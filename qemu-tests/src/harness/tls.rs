@@ -123,6 +123,17 @@ pub fn spki_sha256_b64(cert_der: &[u8]) -> Result<String> {
 
 /// [`https_get`], also returning the certificate the server presented.
 pub fn https_fetch(port: u16, fingerprint: &str) -> Result<Fetched> {
+    https_request(
+        port,
+        fingerprint,
+        b"GET / HTTP/1.1\r\nHost: appliance\r\nConnection: close\r\n\r\n",
+    )
+}
+
+/// Sends `request` (a whole HTTP/1.1 request, `Connection: close`) over
+/// HTTPS to `127.0.0.1:port`, accepting only the pinned certificate, and
+/// reads the response to the end.
+pub fn https_request(port: u16, fingerprint: &str, request: &[u8]) -> Result<Fetched> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -135,7 +146,7 @@ pub fn https_fetch(port: u16, fingerprint: &str) -> Result<Fetched> {
     tcp.set_read_timeout(Some(Duration::from_secs(20)))?;
     tcp.set_write_timeout(Some(Duration::from_secs(20)))?;
     let mut tls = rustls::StreamOwned::new(conn, tcp);
-    tls.write_all(b"GET / HTTP/1.1\r\nHost: appliance\r\nConnection: close\r\n\r\n")?;
+    tls.write_all(request)?;
     let mut out = Vec::new();
     match tls.read_to_end(&mut out) {
         Ok(_) => {}
