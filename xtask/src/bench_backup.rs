@@ -7,12 +7,13 @@
 //! nothing passes or fails on speed.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
 use crate::cmd::Cmd;
+use crate::mariadb::Mariadb;
 use crate::project;
 
 const TOKENS: u64 = 100_000;
@@ -42,70 +43,6 @@ const FILL: &str = "INSERT INTO token SELECT CONCAT('OATH', LPAD(seq, 8, '0')), 
      'sha1', 6, RANDOM_BYTES(24), RANDOM_BYTES(36), seq MOD 1000, 10, 1000, 0, 10, 1, \
      CONCAT('$argon2id$v=19$m=19456,t=2,p=1$', TO_BASE64(RANDOM_BYTES(16)), '$', \
      TO_BASE64(RANDOM_BYTES(32))), 'staff', CONCAT('user', seq) FROM seq_1_to_";
-
-struct Server {
-    /// Killed and reaped on drop.
-    _child: crate::cmd::Background,
-    socket: PathBuf,
-}
-
-fn client(s: &Server, program: &str) -> Cmd {
-    Cmd::new(program)
-        .arg("--no-defaults")
-        .arg(format!("--socket={}", s.socket.display()))
-        .arg("--user=root")
-}
-
-fn sql(s: &Server, statement: &str) -> Result<String> {
-    Ok(client(s, "mariadb")
-        .args(["--batch", "--skip-column-names", "-e", statement])
-        .read()?
-        .stdout)
-}
-
-fn start(dir: &Path) -> Result<Server> {
-    let data = dir.join("data");
-    let tmp = dir.join("tmp");
-    fs::create_dir_all(&tmp)?;
-    Cmd::new("mariadb-install-db")
-        .arg("--no-defaults")
-        .arg(format!("--datadir={}", data.display()))
-        .args([
-            "--auth-root-authentication-method=normal",
-            "--skip-test-db",
-            "--user=root",
-        ])
-        .env("TMPDIR", &tmp)
-        .read()?;
-    let socket = dir.join("mysqld.sock");
-    let child = Cmd::new("mariadbd")
-        .arg("--no-defaults")
-        .arg(format!("--datadir={}", data.display()))
-        .arg(format!("--socket={}", socket.display()))
-        .arg(format!("--pid-file={}", dir.join("mysqld.pid").display()))
-        .args([
-            "--skip-networking",
-            "--user=root",
-            "--innodb-buffer-pool-size=256M",
-        ])
-        .arg(format!("--tmpdir={}", tmp.display()))
-        .spawn(&dir.join("mariadbd.log"))?;
-    let s = Server {
-        _child: child,
-        socket,
-    };
-    let t = Instant::now();
-    while sql(&s, "SELECT 1").is_err() {
-        if t.elapsed() > Duration::from_secs(120) {
-            bail!(
-                "mariadbd did not start; see {}",
-                dir.join("mariadbd.log").display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    Ok(s)
-}
 
 /// One measured run: wall time and the largest resident set of any
 /// process of it (KiB).
@@ -168,13 +105,12 @@ pub fn run() -> Result<()> {
         .run()?;
     let tool = project::target_dir().join("release/appliance-backup");
 
-    let server = start(&dir.join("db"))?;
+    let server = Mariadb::start(&dir.join("db"))?;
     let t = Instant::now();
-    sql(
-        &server,
-        &format!("CREATE DATABASE otp; USE otp; {SCHEMA}; {FILL}{TOKENS}"),
-    )?;
-    sql(&server, "CREATE DATABASE otp_base")?;
+    server.sql(&format!(
+        "CREATE DATABASE otp; USE otp; {SCHEMA}; {FILL}{TOKENS}"
+    ))?;
+    server.sql("CREATE DATABASE otp_base")?;
     eprintln!("{TOKENS} tokens made in {:.1} s", t.elapsed().as_secs_f64());
 
     // The appliance: its handover record and a TEST database key.
@@ -230,7 +166,7 @@ pub fn run() -> Result<()> {
         )),
         Some(format!("{PASS}\n").as_bytes()),
     )?;
-    let count = |db: &str| sql(&server, &format!("SELECT COUNT(*) FROM {db}.token"));
+    let count = |db: &str| server.sql(&format!("SELECT COUNT(*) FROM {db}.token"));
     let (a, b) = (count("otp")?, count("otp_base")?);
     if a.trim() != TOKENS.to_string() || b.trim() != TOKENS.to_string() {
         bail!("restored token counts: ours {a:?}, baseline {b:?}; expected {TOKENS}");

@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,7 @@ use appliance_otp::hotp::{self, Algorithm};
 use sha2::{Digest, Sha256};
 
 use crate::cmd::{Background, Cmd};
+use crate::mariadb::Mariadb;
 use crate::project;
 
 const TOKENS: usize = 10_000;
@@ -178,66 +179,6 @@ fn wait_for_port(addr: SocketAddr, server: &mut Background, what: &str) -> Resul
         std::thread::sleep(Duration::from_millis(200));
     }
     Ok(())
-}
-
-fn tool(name: &str) -> Result<PathBuf> {
-    for dir in ["/usr/sbin", "/usr/bin", "/usr/local/bin"] {
-        let p = Path::new(dir).join(name);
-        if p.exists() {
-            return Ok(p);
-        }
-    }
-    bail!("{name} not found: install mariadb-server (bash .ci/install-deps)")
-}
-
-/// A private mariadbd on a socket in `dir`.
-fn start_mariadb(dir: &Path) -> Result<(Background, PathBuf)> {
-    let data = dir.join("mariadb");
-    let tmp = dir.join("mariadb-tmp");
-    fs::create_dir_all(&tmp)?;
-    Cmd::new(tool("mariadb-install-db")?)
-        .arg("--no-defaults")
-        .arg(format!("--datadir={}", data.display()))
-        .args([
-            "--auth-root-authentication-method=normal",
-            "--skip-test-db",
-            "--user=root",
-        ])
-        .env("TMPDIR", &tmp)
-        .read()?;
-    let socket = dir.join("mysqld.sock");
-    let server = Cmd::new(tool("mariadbd")?)
-        .arg("--no-defaults")
-        .arg(format!("--datadir={}", data.display()))
-        .arg(format!("--socket={}", socket.display()))
-        .arg(format!("--pid-file={}", dir.join("mysqld.pid").display()))
-        .args([
-            "--skip-networking",
-            "--user=root",
-            "--innodb-buffer-pool-size=256M",
-        ])
-        .arg(format!("--tmpdir={}", tmp.display()))
-        .spawn(&dir.join("mariadbd.log"))?;
-    let start = Instant::now();
-    while sql(&socket, "SELECT 1").is_err() {
-        if start.elapsed() > Duration::from_secs(120) {
-            bail!(
-                "mariadbd did not answer within 120 s (log: {})",
-                dir.join("mariadbd.log").display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    Ok((server, socket))
-}
-
-fn sql(socket: &Path, statements: &str) -> Result<()> {
-    Cmd::new(tool("mariadb")?)
-        .arg("--no-defaults")
-        .arg(format!("--socket={}", socket.display()))
-        .args(["-uroot", "-e", statements])
-        .read()
-        .map(|_| ())
 }
 
 fn write_private(path: &Path, data: &[u8]) -> Result<()> {
@@ -590,9 +531,9 @@ pub fn otp() -> Result<()> {
         );
     }
     fs::write(&users_file, passwd)?;
-    let (_db, socket) = start_mariadb(&dir)?;
-    sql(
-        &socket,
+    let db = Mariadb::start(&dir.join("mariadb"))?;
+    let socket = db.socket.clone();
+    db.sql(
         "CREATE DATABASE otp; CREATE USER 'otp'@'localhost' IDENTIFIED BY 'TEST-otp-db'; GRANT ALL ON otp.* TO 'otp'@'localhost'; \
          CREATE DATABASE pi CHARACTER SET utf8mb4; CREATE USER 'pi'@'localhost' IDENTIFIED BY 'TEST-pi-db'; GRANT ALL ON pi.* TO 'pi'@'localhost';",
     )?;

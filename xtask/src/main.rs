@@ -21,6 +21,7 @@ mod inputs;
 mod keymaps;
 mod kmodset;
 mod lockfile;
+mod mariadb;
 mod modpack;
 mod product;
 mod project;
