@@ -31,7 +31,9 @@ use crate::harness::child::{tool, Vm};
 use crate::harness::monitor;
 use crate::harness::qemu::{Forward, VmConfig};
 use crate::harness::tls::{colon_fingerprint, free_port, spki_sha256_b64};
-use crate::steps::{check_disk_booted, fetch_pinned, installed_vm, start, Installed, GUEST_PORT};
+use crate::steps::{
+    check_disk_booted, fetch_pinned, installed_vm, start, Installed, GUEST_ADDRESS, GUEST_PORT,
+};
 
 /// QEMU start → login prompt, generous for TCG on shared cores.
 pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
@@ -39,8 +41,6 @@ pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
 const SERVICE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Ctrl-Alt-Del → QEMU exits.
 const REBOOT_TIMEOUT: Duration = Duration::from_secs(180);
-/// The address QEMU's user network gives the guest.
-pub const GUEST_ADDRESS: &str = "10.0.2.15";
 
 /// What one boot must show.
 #[derive(Debug, Clone, Copy)]

@@ -8,8 +8,7 @@
 use anyhow::{bail, ensure, Context, Result};
 
 use crate::harness::tls::https_request;
-use crate::reference_boot::GUEST_ADDRESS;
-use crate::steps::GUEST_PORT;
+use crate::steps::{GUEST_ADDRESS, GUEST_PORT};
 
 /// One HTTP response, split.
 #[derive(Debug, Clone)]

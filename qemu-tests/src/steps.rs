@@ -29,6 +29,8 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(120);
 pub const TARGET_SERIAL: &str = "TARGET0001";
 /// The appliance's HTTPS port.
 pub const GUEST_PORT: u16 = 8443;
+/// The address QEMU's user network gives the guest.
+pub const GUEST_ADDRESS: &str = "10.0.2.15";
 
 /// E at the main menu, confirm, power off; QEMU must exit.
 pub fn exit_via_menu(s: &mut Session) -> Result<()> {

@@ -1,5 +1,5 @@
-//! Keeping the installer inside small RAM (issue 12: a whole install with
-//! `-m 128`, where about 14 MiB are free when the install starts).
+//! Keeping the installer inside small RAM (a whole install with `-m 128`,
+//! where about 14 MiB are free when the install starts).
 //!
 //! Two levers, each a pure plan and one applier:
 //! - [`SYSCTLS`]: kernel limits written to `/proc/sys` by PID 1 at start.
