@@ -9,7 +9,9 @@
 //! - enrolment parameters, `otpauth://` URIs and QR codes — [`enrol`];
 //! - FreeRADIUS's configuration (rlm_rest against `validate/check`) —
 //!   [`radius`];
-//! - the `appliance-otp` program's configuration file — [`config`].
+//! - the `appliance-otp` program's configuration file — [`config`];
+//! - what the program needs on the appliance before it starts (database,
+//!   its user and password, configuration) — [`provision`].
 //!
 //! Socket-free: handlers are tested with `tower::ServiceExt::oneshot`; the
 //! program (`src/main.rs`) serves the router on a loopback port, the
@@ -19,6 +21,7 @@ pub mod api;
 pub mod config;
 pub mod enrol;
 pub mod pages;
+pub mod provision;
 pub mod radius;
 pub mod session;
 

@@ -31,6 +31,17 @@ mod flags {
                 /// The configuration file (JSON).
                 required --config path: PathBuf
             }
+            /// Makes what `serve` needs on the appliance (as root, MariaDB
+            /// running): the database, its user and password file, the schema,
+            /// the configuration and the users file; repairs a half-done run.
+            cmd provision {
+                /// Give the database user a new password (file and database).
+                optional --rotate-password
+                /// The appliance's root directory (default /).
+                optional --root dir: PathBuf
+                /// MariaDB's socket (default /run/mysqld/mysqld.sock).
+                optional --socket path: PathBuf
+            }
             /// Reads a password (first line of stdin or of a file) and prints
             /// the administrator's credentials file (Argon2id hash) for LOGIN.
             cmd hash-password {
@@ -67,7 +78,14 @@ async fn serve(config_path: &Path) -> anyhow::Result<()> {
     let key = DbKey::from_bytes(&key_bytes)
         .with_context(|| format!("database key {}", config.key_file.display()))?;
     let admin_path = config.admin_file.display().to_string();
-    let admin = AdminCredentials::parse(&admin_path, &read(&config.admin_file)?)?;
+    let admin = if config.admin_file.exists() {
+        AdminCredentials::parse(&admin_path, &read(&config.admin_file)?)?
+    } else {
+        // Before the appliance is set up there is no LinOTP Administrator:
+        // validate/check works, every admin login is refused.
+        eprintln!("appliance-otp: no {admin_path}: administrator logins are refused until it exists (restart after writing it)");
+        AdminCredentials::unset(Login::new("admin").context("the placeholder login")?)
+    };
     let password = read(&config.database.password_file)?;
     let connection = Connection {
         socket: config.database.socket.clone(),
@@ -118,6 +136,31 @@ fn hash_password(login: &str, file: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn provision(p: &flags::Provision) -> anyhow::Result<()> {
+    use appliance_otp_web::provision::{self, Target};
+    let root = p.root.clone().unwrap_or_else(|| "/".into());
+    let passwd = root.join("etc/passwd");
+    let owner = provision::user_ids(&read(&passwd)?, provision::SERVICE_USER).with_context(|| {
+        format!(
+            "{}: no system user {} (systemd-sysusers makes it from /usr/lib/sysusers.d/appliance-otp.conf)",
+            passwd.display(),
+            provision::SERVICE_USER
+        )
+    })?;
+    let target = Target {
+        root,
+        socket: p.socket.clone().unwrap_or_else(|| provision::SOCKET.into()),
+        owner,
+    };
+    let report = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?
+        .block_on(provision::run(&target, p.rotate_password))?;
+    eprintln!("appliance-otp provision: {report:?}");
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let flags = flags::ApplianceOtp::from_env_or_exit();
     match flags.subcommand {
@@ -126,6 +169,7 @@ fn main() -> anyhow::Result<()> {
             .build()
             .context("tokio runtime")?
             .block_on(serve(&serve_flags.config)),
+        flags::ApplianceOtpCmd::Provision(p) => provision(&p),
         flags::ApplianceOtpCmd::HashPassword(h) => {
             hash_password(&h.login, h.password_file.as_deref())
         }

@@ -151,6 +151,49 @@ pub fn render_all(
     ])
 }
 
+/// The files the appliance's image carries (in the repository under
+/// `appliance/otp-web/radius/`, installed below `/etc/freeradius/3.0/`):
+/// the module and the site for the loopback service, and a `clients.conf`
+/// without clients (activation writes the wizard's), as (path relative to
+/// FreeRADIUS's directory, file name in the repository).
+pub const IMAGE_FILES: &[(&str, &str)] = &[
+    (CLIENTS, "clients.conf"),
+    (REST_MODULE, "otp_rest"),
+    (SITE, "otp"),
+];
+
+#[cfg(test)]
+mod image_files {
+    use super::*;
+
+    /// The image's files are the renderers' output for the default setup
+    /// and no clients; `UPDATE_GOLDEN=1` rewrites them.
+    #[test]
+    fn the_image_files_are_rendered() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("radius");
+        let none = RadiusClients {
+            clients: vec![],
+            warnings: vec![],
+        };
+        let rendered = render_all(&RadiusSetup::default(), &none).unwrap();
+        for ((path, text), (image_path, file)) in rendered.iter().zip(IMAGE_FILES) {
+            assert_eq!(path, image_path);
+            let at = dir.join(file);
+            if std::env::var_os("UPDATE_GOLDEN").is_some() {
+                std::fs::write(&at, text).unwrap();
+            }
+            let shipped = std::fs::read_to_string(&at).unwrap();
+            assert_eq!(
+                &shipped,
+                text,
+                "{} differs from the renderer (UPDATE_GOLDEN=1)",
+                at.display()
+            );
+        }
+        assert!(rendered[0].1.contains("No clients"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

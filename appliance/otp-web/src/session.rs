@@ -83,6 +83,15 @@ impl AdminCredentials {
         })
     }
 
+    /// No administrator yet (the credentials file is written when the
+    /// appliance is set up): every login is refused.
+    pub fn unset(login: Login) -> AdminCredentials {
+        AdminCredentials {
+            login,
+            phc: String::new(),
+        }
+    }
+
     /// The file's text for a login and a password hash.
     pub fn render(login: &Login, phc: &str) -> String {
         let value = serde_json::json!({"login": login.as_str(), "password_hash": phc});

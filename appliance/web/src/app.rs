@@ -93,4 +93,5 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
             limits.request,
         ))
         .layer(axum::middleware::map_response(security_headers))
+        .merge(crate::otp_proxy::routes(crate::otp_proxy::UPSTREAM, limits))
 }

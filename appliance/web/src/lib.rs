@@ -11,11 +11,13 @@
 //! - `page` — the HTML of the page shown until the wizard exists.
 //! - `server` — the accept loop and one task per connection.
 //! - `setup` — the first-boot set-up wizard on `/setup`.
+//! - `otp_proxy` — the OTP service's paths, forwarded to its loopback port.
 
 pub mod app;
 pub mod certs;
 pub mod conns;
 pub mod limits;
+pub mod otp_proxy;
 pub mod page;
 pub mod server;
 pub mod setup;

@@ -53,6 +53,45 @@ pub const PROGRAMS: &[Program] = &[
             "/usr/lib/sysusers.d/appliance-web.conf",
         )],
     },
+    Program {
+        package: "appliance-otp-web",
+        binary: "appliance-otp",
+        units: &[
+            "appliance/otp-web/units/appliance-otp-provision.service",
+            "appliance/otp-web/units/appliance-otp.service",
+        ],
+        files: &[
+            (
+                "appliance/otp-web/units/appliance-otp.sysusers",
+                "/usr/lib/sysusers.d/appliance-otp.conf",
+            ),
+            // MariaDB's data directory is made at its first start.
+            (
+                "appliance/otp-web/units/mariadb-appliance.conf",
+                "/usr/lib/systemd/system/mariadb.service.d/appliance.conf",
+            ),
+            // FreeRADIUS checks User-Password against the loopback service;
+            // no clients until activation writes the wizard's.
+            (
+                "appliance/otp-web/radius/clients.conf",
+                "/etc/freeradius/3.0/clients.conf",
+            ),
+            (
+                "appliance/otp-web/radius/otp_rest",
+                "/etc/freeradius/3.0/mods-enabled/otp_rest",
+            ),
+            (
+                "appliance/otp-web/radius/otp",
+                "/etc/freeradius/3.0/sites-enabled/otp",
+            ),
+        ],
+    },
+    Program {
+        package: "appliance-backup-cli",
+        binary: "appliance-backup",
+        units: &["appliance/backup-cli/units/appliance-backup-recover.service"],
+        files: &[],
+    },
 ];
 
 /// The installer's keyboard list (`index.json` of the compiled keymaps),
@@ -283,7 +322,10 @@ mod tests {
     fn the_web_services_user_is_made_at_build_time() {
         assert_eq!(
             sysusers_files(PROGRAMS),
-            ["/usr/lib/sysusers.d/appliance-web.conf"]
+            [
+                "/usr/lib/sysusers.d/appliance-web.conf",
+                "/usr/lib/sysusers.d/appliance-otp.conf"
+            ]
         );
     }
 
@@ -309,11 +351,16 @@ mod program_tests {
     fn the_programs_are_the_workspaces() {
         let root = project::root();
         for p in PROGRAMS {
-            let manifest = ["appliance/config", "appliance/web"]
-                .iter()
-                .map(|d| fs::read_to_string(root.join(d).join("Cargo.toml")).unwrap_or_default())
-                .find(|t| t.contains(&format!("name = \"{}\"", p.package)))
-                .unwrap_or_else(|| panic!("no crate named {}", p.package));
+            let manifest = [
+                "appliance/config",
+                "appliance/web",
+                "appliance/otp-web",
+                "appliance/backup-cli",
+            ]
+            .iter()
+            .map(|d| fs::read_to_string(root.join(d).join("Cargo.toml")).unwrap_or_default())
+            .find(|t| t.contains(&format!("name = \"{}\"", p.package)))
+            .unwrap_or_else(|| panic!("no crate named {}", p.package));
             assert!(
                 manifest.contains(&format!("name = \"{}\"", p.binary)),
                 "{} builds no binary {}",

@@ -23,6 +23,12 @@ pub const PACKAGES: &[&str] = &[
     "openssh-server",
     "chrony",
     "freeradius",
+    // FreeRADIUS's rlm_rest (User-Password checked by the OTP service) and
+    // radclient/radtest for checks on the appliance.
+    "freeradius-rest",
+    "freeradius-utils",
+    // The token database (and mariadb-dump/mariadb for the backup command).
+    "mariadb-server",
     "tzdata",
     "ca-certificates",
     "kbd",

@@ -119,6 +119,31 @@ pub const RULES: &[Rule] = &[
         Action::Remove,
         "FreeRADIUS CA serial",
     ),
+    // MariaDB: the data directory the package's postinst made holds time
+    // stamps and ids; the first start makes it on the data partition.
+    rule(
+        "var/lib/mysql/*",
+        Action::Remove,
+        "MariaDB's data directory of the build (made at the first start)",
+    ),
+    // FreeRADIUS: Debian's example servers listen on 1812 as the
+    // appliance's `otp` server does, and EAP needs the certificates removed
+    // above.
+    rule(
+        "etc/freeradius/3.0/sites-enabled/default",
+        Action::Remove,
+        "FreeRADIUS's example server (the appliance's is sites-enabled/otp)",
+    ),
+    rule(
+        "etc/freeradius/3.0/sites-enabled/inner-tunnel",
+        Action::Remove,
+        "FreeRADIUS's example EAP inner server",
+    ),
+    rule(
+        "etc/freeradius/3.0/mods-enabled/eap",
+        Action::Remove,
+        "FreeRADIUS's EAP module (its certificates are not in the image)",
+    ),
     // The build machine's files, copied in by mmdebstrap.
     rule(
         "etc/hostname",
