@@ -83,6 +83,7 @@ hyperv-gen1-dmi-no-disk
 install-offline
 install-secrets  (representative)
 reference-bios
+reference-otp
 hw-dhcp-rtl8139  (representative)
 hw-dhcp-ne2k_pci
 hw-dhcp-pcnet

@@ -11,6 +11,7 @@
 //! 3. [`scenario`]: scenarios as data (what each needs) and the runner;
 //! 4. [`steps`]: steps the suites share; [`reference_boot`]: the
 //!    installed reference appliance's boots and checks, on top of them;
+//!    [`otp_checks`]: its OTP service, MariaDB and FreeRADIUS from outside;
 //! 5. [`suites`]: one file per family, never importing each other;
 //! 6. [`catalog`]: every scenario.
 //!
@@ -19,6 +20,7 @@
 
 pub mod catalog;
 pub mod harness;
+pub mod otp_checks;
 pub mod reference_boot;
 pub mod scenario;
 pub mod servers;

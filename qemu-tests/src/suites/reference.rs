@@ -11,6 +11,15 @@
 //!   in; second boot of the same disk — the data partition is kept, the
 //!   marker is read back, the login prompt appears again.
 //!
+//! - `reference-otp`: the same disk with port 8443 forwarded; after the
+//!   first login prompt, `validate/check` through 8443 (pinned to the
+//!   printed certificate) answers LinOTP's envelope once MariaDB, the
+//!   provisioning and the OTP service are up (GET and POST, simplecheck,
+//!   the management login page); then a clean reboot (QEMU exits) and
+//!   the data partition read with `debugfs`: MariaDB's data, the token
+//!   tables and the password file are there, FreeRADIUS logged it was
+//!   ready; the second boot keeps it all and answers again.
+//!
 //! The time from QEMU start to the first `login:` is the scenario's
 //! "first screen" figure.
 
@@ -46,8 +55,17 @@ const VOLUME_ID: u32 = 0x7EF0_0001;
 /// The test-only kernel parameter stage 1 handles.
 const TEST_MARKER: &str = "appliance.test_marker";
 
-/// `reference-bios`.
+/// `reference-bios`, `reference-otp`.
 pub fn scenarios() -> Vec<Scenario> {
+    let mut otp = Scenario::boot("reference-otp".into(), Firmware::Bios, Medium::Cd);
+    otp.script = Script::Custom(run_otp);
+    otp.representative = false;
+    otp.needs = Needs {
+        iso: true,
+        appliance: false,
+        backend: false,
+        reference: true,
+    };
     let mut s = Scenario::boot("reference-bios".into(), Firmware::Bios, Medium::Cd);
     s.script = Script::Custom(run);
     // Both boots take about 2.5 to 3.5 min under TCG on 2 shared cores.
@@ -61,7 +79,7 @@ pub fn scenarios() -> Vec<Scenario> {
         backend: false,
         reference: true,
     };
-    vec![s]
+    vec![s, otp]
 }
 
 /// The published release's components, read from `dir` and checked like a
@@ -283,6 +301,91 @@ fn run(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     })
 }
 
+/// QEMU start → the OTP service answering through 8443 (MariaDB's first
+/// start makes its data directory; TCG on shared cores).
+const OTP_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// The certificate fingerprint the console prints above the login prompt.
+fn printed_fingerprint(vm: &mut Vm) -> Result<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Ok(c) = crate::reference_boot::parse_console(&vm.text()) {
+            return Ok(c.shown.tls_colon);
+        }
+        vm.check_running()?;
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "no console text with the TLS fingerprint above the login prompt"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn run_otp(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+    use crate::harness::monitor;
+    use crate::harness::qemu::Forward;
+    use crate::harness::tls::free_port;
+    use crate::otp_checks;
+
+    let reference = opts.reference()?;
+    let boot_files = BootFiles::from_iso(&opts.iso)?;
+    let disk = dir.join("disk.img");
+    install_disk(reference, &boot_files, &disk)?;
+    let port = free_port()?;
+    let mut cfg = vm_config(opts, dir, &disk)?;
+    cfg.nic = Some(Nic {
+        model: "e1000".into(),
+        network: Network::UserForward(vec![Forward {
+            host: port,
+            guest: 8443,
+        }]),
+    });
+    let monitor_sock = dir.join("monitor.sock");
+    cfg.monitor = Some(monitor_sock.clone());
+    fs::write(dir.join("command.txt"), cfg.render() + "\n")?;
+
+    let mut logins = [Duration::ZERO; 2];
+    let mut total = Duration::ZERO;
+    let mut report = Vec::new();
+    for (i, (name, data, marker)) in [
+        ("boot1", "formatted", "written"),
+        ("boot2", "kept", "present"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let _ = fs::remove_file(&monitor_sock);
+        let started = std::time::Instant::now();
+        let (mut vm, login_at) = boot(&cfg, dir, name, data, marker)?;
+        logins[i] = login_at;
+        let fingerprint = printed_fingerprint(&mut vm).with_context(|| name.to_string())?;
+        let ready = otp_checks::check_validate(port, &fingerprint, started, OTP_TIMEOUT)
+            .with_context(|| format!("{name}: the OTP service through 8443"))?;
+        report.push(format!(
+            "{name}: login prompt {:.1} s, validate/check through 8443 {:.1} s after QEMU start",
+            login_at.as_secs_f64(),
+            ready.as_secs_f64()
+        ));
+        monitor::command(&monitor_sock, "sendkey ctrl-alt-delete")?;
+        let status = vm
+            .wait_exit(Duration::from_secs(300))
+            .with_context(|| format!("{name}: the appliance did not reboot after Ctrl-Alt-Del"))?;
+        ensure!(status.success(), "{name}: QEMU exited with {status}");
+        total += vm.elapsed();
+        for line in otp_checks::check_data_partition(&disk).with_context(|| name.to_string())? {
+            report.push(format!("{name}: {line}"));
+        }
+    }
+    fs::write(dir.join("otp-report.txt"), report.join("\n") + "\n")?;
+    eprintln!("{}", report.join("\n"));
+    Ok(Timings {
+        menu: Duration::ZERO,
+        first_screen: logins[0],
+        total,
+        logins: Some(logins),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,8 +393,11 @@ mod tests {
     #[test]
     fn scenario_names_and_needs() {
         let s = scenarios();
-        assert_eq!(s.len(), 1);
+        assert_eq!(s.len(), 2);
         assert_eq!(s[0].name, "reference-bios");
-        assert!(s[0].needs.reference && s[0].needs.iso && !s[0].representative);
+        assert_eq!(s[1].name, "reference-otp");
+        for s in &s {
+            assert!(s.needs.reference && s.needs.iso && !s.representative);
+        }
     }
 }
