@@ -82,31 +82,27 @@ pub fn credentials_json(login: &str, phc: &str) -> String {
 }
 
 /// `shadow` (the text of `/etc/shadow`) with `user`'s password field set to
-/// `hash` and the last-change day set to `day` (days since 1970); every
-/// other line and field unchanged. Also returns the old password field,
-/// which undoes the change.
+/// `hash` and, when given, its last-change field (days since 1970) to
+/// `day`; every other line and field unchanged. Also returns the old
+/// password and last-change fields, which undo the change.
 pub fn set_shadow_password(
     shadow: &str,
     user: &str,
     hash: &str,
-    day: Option<u64>,
-) -> Result<(String, String), SecretError> {
+    day: Option<&str>,
+) -> Result<(String, String, String), SecretError> {
     let mut old = None;
     let mut out = String::with_capacity(shadow.len() + hash.len());
     for line in shadow.split_inclusive('\n') {
         let body = line.strip_suffix('\n').unwrap_or(line);
         let mut fields: Vec<&str> = body.split(':').collect();
         if fields.first() == Some(&user) && fields.len() >= 3 && old.is_none() {
-            old = Some(fields[1].to_string());
+            old = Some((fields[1].to_string(), fields[2].to_string()));
             fields[1] = hash;
-            let day_text;
             if let Some(d) = day {
-                day_text = d.to_string();
-                fields[2] = &day_text;
-                out.push_str(&fields.join(":"));
-            } else {
-                out.push_str(&fields.join(":"));
+                fields[2] = d;
             }
+            out.push_str(&fields.join(":"));
             if line.ends_with('\n') {
                 out.push('\n');
             }
@@ -115,7 +111,7 @@ pub fn set_shadow_password(
         }
     }
     match old {
-        Some(o) => Ok((out, o)),
+        Some((pw, d)) => Ok((out, pw, d)),
         None => Err(SecretError::NoShadowLine(user.to_string())),
     }
 }
@@ -151,17 +147,19 @@ mod tests {
     #[test]
     fn shadow_changes_only_roots_password_and_day() {
         let shadow = "root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n";
-        let (new, old) = set_shadow_password(shadow, "root", "$6$x$y", Some(20000)).unwrap();
+        let (new, old, day) = set_shadow_password(shadow, "root", "$6$x$y", Some("20000")).unwrap();
         assert_eq!(
             new,
             "root:$6$x$y:20000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n"
         );
-        assert_eq!(old, "*");
-        let (back, _) = set_shadow_password(&new, "root", &old, None).unwrap();
+        assert_eq!((old.as_str(), day.as_str()), ("*", "19000"));
+        let (back, ..) = set_shadow_password(&new, "root", &old, None).unwrap();
         assert_eq!(
             back,
             "root:*:20000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n"
         );
+        let (back, ..) = set_shadow_password(&new, "root", &old, Some(&day)).unwrap();
+        assert_eq!(back, shadow);
         let e = set_shadow_password("daemon:*:1::::::\n", "root", "h", None).unwrap_err();
         assert!(e.to_string().contains("no line for \"root\""), "{e}");
     }

@@ -69,8 +69,8 @@ pub struct UndoEntry {
 pub struct Undo {
     /// Every touched path.
     pub entries: Vec<UndoEntry>,
-    /// root's password field before (`None`: not changed).
-    pub root_password_field: Option<String>,
+    /// root's password and last-change fields before (`None`: not changed).
+    pub root_password_field: Option<(String, String)>,
 }
 
 /// The `files/` tree of a generation directory.
@@ -157,9 +157,9 @@ pub fn snapshot(
     }
     if root_password {
         let shadow = fs::read_to_string(under(root, SHADOW))?;
-        let (_, old) = secrets::set_shadow_password(&shadow, "root", "x", None)
+        let (_, old, day) = secrets::set_shadow_password(&shadow, "root", "x", None)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-        undo.root_password_field = Some(old);
+        undo.root_password_field = Some((old, day));
     }
     write_json(&gen_dir.join("undo.json"), &undo, 0o600)
 }
@@ -221,7 +221,7 @@ pub fn install(root: &Path, gen_dir: &Path, day: u64) -> io::Result<Vec<String>>
     }
     if inst.root_password {
         let hash = fs::read_to_string(gen_dir.join("root.crypt"))?;
-        if set_root_field(root, hash.trim(), Some(day))? {
+        if set_root_field(root, hash.trim(), Some(&day.to_string()))? {
             written.push(SHADOW.into());
         }
     }
@@ -230,12 +230,12 @@ pub fn install(root: &Path, gen_dir: &Path, day: u64) -> io::Result<Vec<String>>
 
 /// Sets root's password field in `/etc/shadow` (keeping the file's mode
 /// and owner); false when it already is `field`.
-fn set_root_field(root: &Path, field: &str, day: Option<u64>) -> io::Result<bool> {
+fn set_root_field(root: &Path, field: &str, day: Option<&str>) -> io::Result<bool> {
     let path = under(root, SHADOW);
     let text = fs::read_to_string(&path)?;
-    let (new, old) = secrets::set_shadow_password(&text, "root", field, day)
+    let (new, old, old_day) = secrets::set_shadow_password(&text, "root", field, day)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-    if old == field {
+    if old == field && day.is_none_or(|d| d == old_day) {
         return Ok(false);
     }
     let m = fs::metadata(&path)?;
@@ -269,8 +269,8 @@ pub fn restore(root: &Path, gen_dir: &Path) -> io::Result<()> {
             }
         }
     }
-    if let Some(field) = &undo.root_password_field {
-        set_root_field(root, field, None)?;
+    if let Some((field, day)) = &undo.root_password_field {
+        set_root_field(root, field, Some(day))?;
     }
     Ok(())
 }

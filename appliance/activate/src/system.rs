@@ -50,6 +50,9 @@ impl System for Live {
         let raddb = under(root, "/etc/freeradius/3.0");
         let check = under(root, "/run/appliance/radius-check");
         let _ = std::fs::remove_dir_all(&check);
+        if let Some(dir) = check.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
         Cmd::new("cp")
             .arg("-a")
             .arg(&raddb)

@@ -14,6 +14,18 @@ fn completed() -> Completed {
     support::wizard().completed().expect("completed")
 }
 
+/// (case, current state's address, address the system has, wizard's
+/// addressing, change?, kept old address, new URL)
+type Case = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Addressing,
+    bool,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
 #[test]
 fn address_change_or_not() {
     // (case, current state's address, address the system has, wizard's
@@ -23,15 +35,7 @@ fn address_change_or_not() {
         prefix: 24,
         gateway: None,
     };
-    let cases: Vec<(
-        &str,
-        &str,
-        Option<&str>,
-        Addressing,
-        bool,
-        Option<&str>,
-        Option<&str>,
-    )> = vec![
+    let cases: Vec<Case> = vec![
         (
             "same static address",
             "192.0.2.10/24",
