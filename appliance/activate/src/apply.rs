@@ -328,7 +328,7 @@ pub fn activate(cx: &Ctx, facts: &Facts) -> Result<Status, ActivationError> {
     cx.running("switching", "switching to the new configuration");
     store.switch(n).map_err(io_fail("switching"))?;
     test_crash("switched")?;
-    forward(
+    let done = forward(
         cx,
         &record,
         &p.state,
@@ -336,7 +336,28 @@ pub fn activate(cx: &Ctx, facts: &Facts) -> Result<Status, ActivationError> {
         p.set_clock.as_deref(),
         &p.restart,
         &p.reload,
-    )
+    );
+    match done {
+        Ok(s) => Ok(s),
+        // After the switch a failure returns to the previous configuration
+        // as a whole rather than leaving half of the new one.
+        Err(e) => {
+            let why = format!("The activation failed ({e}).");
+            match rollback(cx, &record, &why) {
+                Ok(_) => Err(ActivationError {
+                    step: e.step,
+                    message: format!("{}; the previous configuration is back", e.message),
+                }),
+                Err(r) => Err(ActivationError {
+                    step: e.step,
+                    message: format!(
+                        "{}; going back failed too ({r}); restart the appliance to finish going back",
+                        e.message
+                    ),
+                }),
+            }
+        }
+    }
 }
 
 /// Test hook: `APPLIANCE_ACTIVATE_TEST_CRASH_AT=staged|switched` stops the

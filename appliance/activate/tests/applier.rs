@@ -296,3 +296,66 @@ fn refusals_name_the_problem_and_change_nothing() {
     fs::write(path(root, paths::WIZARD_STATE), "{").expect("write");
     refused(&Fake::default(), "go through the wizard again");
 }
+
+/// A failure after the switch (a service that does not restart) returns to
+/// the previous configuration as a whole.
+#[test]
+fn a_failure_after_the_switch_goes_back() {
+    /// The first restart fails.
+    struct FailingRestart(Fake, std::cell::Cell<bool>);
+    impl appliance_activate::system::System for FailingRestart {
+        fn check_clients_conf(
+            &self,
+            r: &std::path::Path,
+            c: &std::path::Path,
+        ) -> Result<(), String> {
+            self.0.check_clients_conf(r, c)
+        }
+        fn restart(&self, units: &[&str]) -> Result<(), String> {
+            if !self.1.replace(true) {
+                return Err("Job for freeradius.service failed".into());
+            }
+            self.0.restart(units)
+        }
+        fn reload(&self, units: &[&str]) -> Result<(), String> {
+            self.0.reload(units)
+        }
+        fn set_hostname(&self, name: &str) -> Result<(), String> {
+            self.0.set_hostname(name)
+        }
+        fn set_clock(&self, local: &str, zone: &str) -> Result<(), String> {
+            self.0.set_clock(local, zone)
+        }
+        fn rotate_db_passwords(&self) -> Result<(), String> {
+            self.0.rotate_db_passwords()
+        }
+        fn start_rollback_service(&self) -> Result<(), String> {
+            self.0.start_rollback_service()
+        }
+        fn poweroff(&self) -> Result<(), String> {
+            self.0.poweroff()
+        }
+    }
+    let dir = appliance("192.0.2.10/24");
+    let root = dir.path();
+    let before = snapshot(root);
+    let sys = FailingRestart(Fake::default(), std::cell::Cell::new(false));
+    let cx = appliance_activate::apply::Ctx {
+        root,
+        consoles: &[],
+        sys: &sys,
+        now: support::now(),
+        running: true,
+    };
+    let e = apply::activate(&cx, &facts(Some("192.0.2.10/24"))).expect_err("fails");
+    assert!(
+        e.to_string().contains("Job for freeradius.service failed")
+            && e.to_string().contains("the previous configuration is back"),
+        "{e}"
+    );
+    assert_eq!(gen_current(root), 1);
+    assert_eq!(snapshot(root), before);
+    assert!(status::read_record(root).expect("record").is_none());
+    assert!(!path(root, paths::SETUP_DONE).exists());
+    assert_eq!(status::read(root).expect("status").state, Phase::RolledBack);
+}
