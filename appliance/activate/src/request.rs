@@ -122,10 +122,14 @@ pub fn handle_all(cx: &Ctx, facts: &Facts) -> std::io::Result<Handled> {
     Ok(out)
 }
 
+/// Reports a failure in the status file, unless an activation is still
+/// waiting for its confirmation (its status stays what the page shows).
 fn failed(cx: &Ctx, e: &ActivationError) -> String {
-    let s = Status::new(Phase::Failed, e.step, e.message.clone());
-    if let Err(w) = status::write(cx.root, &s) {
-        eprintln!("cannot write the status: {w}");
+    if !matches!(status::read_record(cx.root), Ok(Some(_))) {
+        let s = Status::new(Phase::Failed, e.step, e.message.clone());
+        if let Err(w) = status::write(cx.root, &s) {
+            eprintln!("cannot write the status: {w}");
+        }
     }
     format!("failed: {e}")
 }
