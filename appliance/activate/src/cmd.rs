@@ -1,6 +1,6 @@
 //! The one place in this crate that spawns subprocesses (clippy.toml
 //! forbids `std::process::Command::new` elsewhere): `systemctl`,
-//! `networkctl`, the image's `freeradius -XC`, `date` and `appliance-otp`.
+//! `cp`, the image's `freeradius -XC`, `hostname`, `date` and `appliance-otp`.
 //! Commands are data; a failure carries the command line (no secret is
 //! ever passed on it) and the tail of its output.
 

@@ -95,7 +95,12 @@ impl System for Live {
     }
 
     fn set_hostname(&self, name: &str) -> Result<(), String> {
-        nix::unistd::sethostname(name).map_err(|e| format!("cannot set the host name: {e}"))
+        // Debian's `hostname` (essential), as the first-boot unit uses it.
+        Cmd::new("hostname")
+            .arg(name)
+            .run()
+            .map(drop)
+            .map_err(sentence)
     }
 
     fn set_clock(&self, local: &str, zone: &str) -> Result<(), String> {
