@@ -236,7 +236,16 @@ fn stage_generation(cx: &Ctx, p: &ActivationPlan) -> Result<u64, ActivationError
             keys::ensure(&files, &key_state, &ips, cx.now).map_err(std::io::Error::other)?;
             for k in &p.regenerate {
                 for path in plan::key_paths(*k) {
-                    install.files.push(InstallEntry { path, group: None });
+                    // The TLS key as appliance-web's unit keeps it
+                    // (root:appliance-web 0640), so boots rewrite nothing.
+                    let group = (path == paths::TLS_KEY).then(|| {
+                        let _ = std::fs::set_permissions(
+                            under(&files, &path),
+                            std::os::unix::fs::PermissionsExt::from_mode(0o640),
+                        );
+                        plan::WEB_GROUP.to_string()
+                    });
+                    install.files.push(InstallEntry { path, group });
                 }
             }
             stage::write_install(dir, &install, root_hash.as_deref())?;

@@ -41,7 +41,11 @@ fn activation_without_address_change_is_final_at_once() {
     }
     assert_eq!(mode(&path(root, paths::APPLIANCE_ADMIN)), 0o640);
     assert_eq!(mode(&path(root, paths::RADIUS_CLIENTS)), 0o640);
-    assert_eq!(mode(&path(root, paths::TLS_KEY)), 0o600);
+    assert_eq!(
+        mode(&path(root, paths::TLS_KEY)),
+        0o640,
+        "as appliance-web's unit keeps it"
+    );
     assert_eq!(mode(&path(root, paths::DB_KEY)), 0o400);
     let creds: serde_json::Value =
         serde_json::from_slice(&fs::read(path(root, paths::APPLIANCE_ADMIN)).expect("credentials"))
