@@ -29,8 +29,8 @@ use appliance_config::keys;
 use appliance_config::paths;
 use appliance_config::render;
 use appliance_config::state::DesiredState;
-use appliance_wizard::state::{Completed, Step, WizardState};
-use appliance_wizard::{roles, Context, Secret};
+use appliance_wizard::state::WizardState;
+use appliance_wizard::Secret;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -98,78 +98,6 @@ impl Ctx<'_> {
             eprintln!("cannot print on {}: {e}", c.display());
         }
     }
-}
-
-/// Reads the wizard's state file and checks it again: every step done, the
-/// passwords still follow the rules, the licence's signature, the time zone.
-pub fn read_wizard(
-    root: &Path,
-    now: OffsetDateTime,
-) -> Result<(WizardState, Completed), ActivationError> {
-    let path = under(root, paths::WIZARD_STATE);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| fail("reading the wizard")(format!("{}: {e}", path.display())))?;
-    let w: WizardState = serde_json::from_str(&text).map_err(|e| {
-        fail("reading the wizard")(format!(
-            "{}: {e}; go through the wizard again",
-            path.display()
-        ))
-    })?;
-    let Some(c) = w.completed() else {
-        let missing = Step::ORDER
-            .iter()
-            .find(|s| !w.is_done(**s))
-            .map_or("a step", |s| s.title());
-        return Err(fail("checking the wizard")(format!(
-            "the step \"{missing}\" is not done; complete it and press Activate again"
-        )));
-    };
-    let code = keys::current_setup_code(root)
-        .map_err(io_fail("checking the wizard"))?
-        .map(|c| c.canonical().to_string());
-    let ctx = Context {
-        product: String::new(),
-        today: appliance_wizard::date::Date {
-            year: u16::try_from(now.year()).unwrap_or(0),
-            month: u8::from(now.month()),
-            day: now.day(),
-        },
-        time_zones: Vec::new(),
-        hostname: Some(c.network.hostname.clone()),
-        setup_code: code,
-    };
-    let r = &c.roles;
-    let form = roles::RolesForm {
-        linotp_admin_user: r.linotp_admin.user.clone(),
-        linotp_admin_password: r.linotp_admin.password.clone(),
-        linotp_admin_repeat: r.linotp_admin.password.clone(),
-        root_password: r.root.password.clone(),
-        root_repeat: r.root.password.clone(),
-        appliance_admin_user: r.appliance_admin.user.clone(),
-        appliance_admin_password: r.appliance_admin.password.clone(),
-        appliance_admin_repeat: r.appliance_admin.password.clone(),
-    };
-    if let Err(errors) = roles::validate(&form, &ctx) {
-        let list: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
-        return Err(fail("checking the wizard")(format!(
-            "\"{}\": {}; enter the passwords again",
-            Step::Roles.title(),
-            list.join("; ")
-        )));
-    }
-    let licence_keys = crate::system::licence_keys(root).map_err(fail("checking the licence"))?;
-    appliance_wizard::licence::verify_signature(&c.licence.licence, &licence_keys)
-        .map_err(|e| fail("checking the licence")(e.message))?;
-    let zone = under(root, &format!("/usr/share/zoneinfo/{}", c.time.time_zone));
-    if !zone.exists() {
-        return Err(fail("checking the wizard")(format!(
-            "time zone {:?}: not in this appliance's tzdata ({}); choose another in \"{}\"",
-            c.time.time_zone,
-            zone.display(),
-            Step::Time.title()
-        )));
-    }
-    Ok((w, c))
 }
 
 /// Stages the plan as a new generation (not current yet). Returns its number.
@@ -275,7 +203,7 @@ pub fn activate(cx: &Ctx, facts: &Facts) -> Result<Status, ActivationError> {
         "checking the wizard",
         "checking the wizard's settings again",
     );
-    let (_, c) = read_wizard(cx.root, cx.now)?;
+    let (_, c) = crate::check::read_wizard(cx.root, cx.now)?;
     let store = Store::new(cx.root);
     let (previous, current) = store
         .current()
