@@ -36,11 +36,14 @@ pub struct Program {
 /// initramfs only).
 pub const PROGRAMS: &[Program] = &[
     Program {
-        package: "appliance-config",
+        package: "appliance-activate",
         binary: "appliance-firstboot",
         units: &[
             "appliance/config/units/appliance-firstboot.service",
             "appliance/config/units/appliance-console.service",
+            "appliance/activate/units/appliance-request.path",
+            "appliance/activate/units/appliance-request.service",
+            "appliance/activate/units/appliance-rollback.service",
         ],
         files: &[],
     },
@@ -309,7 +312,7 @@ mod program_tests {
     fn the_programs_are_the_workspaces() {
         let root = project::root();
         for p in PROGRAMS {
-            let manifest = ["appliance/config", "appliance/web"]
+            let manifest = ["appliance/activate", "appliance/config", "appliance/web"]
                 .iter()
                 .map(|d| fs::read_to_string(root.join(d).join("Cargo.toml")).unwrap_or_default())
                 .find(|t| t.contains(&format!("name = \"{}\"", p.package)))
@@ -322,12 +325,26 @@ mod program_tests {
             );
             for u in p.units {
                 let text = fs::read_to_string(root.join(u)).unwrap();
-                assert!(!wanted_by(&text).is_empty(), "{u} is never started");
+                let name = u.rsplit('/').next().unwrap_or(u);
+                // Started by a target, or by another of the program's
+                // units (a path unit's `Unit=`).
+                let started_by_unit = p.units.iter().any(|o| {
+                    fs::read_to_string(root.join(o))
+                        .unwrap()
+                        .lines()
+                        .any(|l| l.trim() == format!("Unit={name}"))
+                });
                 assert!(
-                    text.contains(&format!("/usr/bin/{}", p.binary)),
-                    "{u} does not run /usr/bin/{}",
-                    p.binary
+                    !wanted_by(&text).is_empty() || started_by_unit,
+                    "{u} is never started"
                 );
+                if u.ends_with(".service") {
+                    assert!(
+                        text.contains(&format!("/usr/bin/{}", p.binary)),
+                        "{u} does not run /usr/bin/{}",
+                        p.binary
+                    );
+                }
             }
             for (src, dest) in p.files {
                 assert!(root.join(src).is_file(), "{src}");
