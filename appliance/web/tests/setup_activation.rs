@@ -100,12 +100,21 @@ async fn activate_writes_the_request_only_for_a_complete_valid_state() {
     let page = b.get("/activation").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("Activation requested"), "{}", page.body);
+    // A timed refresh only when asked for (and a way to stop it).
+    assert!(!page.body.contains("http-equiv"), "{}", page.body);
+    assert!(
+        page.body.contains("href=\"/activation?follow=on\""),
+        "{}",
+        page.body
+    );
+    let page = b.get("/activation?follow=on").await;
     assert!(
         page.body
             .contains("<meta http-equiv=\"refresh\" content=\"3\">"),
         "{}",
         page.body
     );
+    assert!(page.body.contains(">Stop refreshing</a>"), "{}", page.body);
     assert!(!page.body.contains("<script"), "no script needed");
 
     // While the root side works, a second Activate is refused.
@@ -181,18 +190,17 @@ async fn the_progress_page_follows_each_state() {
             false,
         ),
     ];
-    for (json, wants, refreshes) in cases {
+    for (json, wants, moves) in cases {
         w.set_status(json);
         let r = b.get("/activation").await;
         assert_eq!(r.status, StatusCode::OK);
         for want in wants {
             assert!(r.body.contains(*want), "{json}: {want}\n{}", r.body);
         }
-        assert_eq!(
-            r.body.contains("http-equiv=\"refresh\""),
-            refreshes,
-            "{json}"
-        );
+        assert!(!r.body.contains("http-equiv"), "{json}: not unasked");
+        assert_eq!(r.body.contains("?follow=on"), moves, "{json}");
+        let r = b.get("/activation?follow=on").await;
+        assert_eq!(r.body.contains("http-equiv=\"refresh\""), moves, "{json}");
     }
     w.set_status(r#"{"state": "done", "shutdown": true}"#);
     let r = b.get("/activation").await;

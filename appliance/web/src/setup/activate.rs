@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use appliance_wizard::state::WizardState;
 use appliance_wizard::{Context, FieldError};
-use axum::extract::{Request, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -24,7 +24,8 @@ use crate::site::{self, layout, message, page};
 
 /// The confirmation form's double-submit cookie.
 pub const CONFIRM_COOKIE: &str = "__Host-confirm";
-/// Seconds between two looks of the progress page at the status.
+/// Seconds between two looks of the progress page at the status, when
+/// the user asked it to follow.
 pub const REFRESH: u32 = 3;
 
 fn status(setup: &Setup) -> Option<Status> {
@@ -114,7 +115,10 @@ fn progress_view(s: Option<&Status>, requested: bool) -> (&'static str, Markup, 
         return if requested {
             (
                 "Activation requested",
-                html! { p { "The appliance is about to start the activation. This page follows it." } },
+                html! {
+                    p role="status" { "Every step is recorded and checked. The appliance is about to \
+                        start the activation; this page shows how it goes." }
+                },
                 Some(REFRESH),
             )
         } else {
@@ -140,7 +144,6 @@ fn progress_view(s: Option<&Status>, requested: bool) -> (&'static str, Markup, 
                 p role="status" { "Step: " strong { (s.step) } }
                 @if !s.message.is_empty() { p { (s.message) } }
                 (shutdown)
-                p { "This page refreshes itself." }
             },
             Some(REFRESH),
         ),
@@ -206,11 +209,37 @@ fn progress_view(s: Option<&Status>, requested: bool) -> (&'static str, Markup, 
     }
 }
 
-/// `GET /activation`: the activation's progress as the root side reports it.
-pub async fn progress(State(setup): State<Arc<Setup>>) -> Response {
+/// The links under a page that moves: refresh by hand, or follow (a timed
+/// refresh the user turns on, and off again).
+fn follow_links(following: bool, every: u32) -> Markup {
+    html! {
+        div.buttons.secondary {
+            @if following {
+                p { "This page refreshes itself every " (every) " seconds. "
+                    a href="/activation" { "Stop refreshing" } }
+            } @else {
+                p { a href="/activation" { "Refresh now" } " · "
+                    a href="/activation?follow=on" { "Refresh automatically every " (every) " seconds" } }
+            }
+        }
+    }
+}
+
+/// `GET /activation[?follow=on]`: the activation's progress as the root
+/// side reports it. While it moves, `follow=on` adds a timed refresh
+/// (`<meta http-equiv=refresh>`, no script); it is the user's choice, not
+/// the default, because a refresh the user did not ask for moves the focus
+/// and interrupts screen readers (WCAG 2.2.1, axe's `meta-refresh`).
+pub async fn progress(State(setup): State<Arc<Setup>>, RawQuery(query): RawQuery) -> Response {
     let requested = activation::pending(&setup.cfg.requests_dir, &activation::Request::Activate);
     let s = status(&setup);
-    let (title, body, refresh) = progress_view(s.as_ref(), requested);
+    let (title, body, every) = progress_view(s.as_ref(), requested);
+    let following = query.as_deref() == Some("follow=on");
+    let refresh = every.filter(|_| following);
+    let body = html! {
+        (body)
+        @if let Some(every) = every { (follow_links(following, every)) }
+    };
     page(StatusCode::OK, layout(title, None, refresh, body))
 }
 
