@@ -98,7 +98,12 @@ fn main() -> ExitCode {
             "{product} console on {}. Type \"help\" for the commands, \"exit\" or Ctrl-D to leave.",
             facts.hostname
         );
-        Some(format!("{}> ", facts.hostname))
+        let host = if facts.hostname.starts_with('(') {
+            "appliance"
+        } else {
+            &facts.hostname
+        };
+        Some(format!("{host}> "))
     } else {
         None
     };
