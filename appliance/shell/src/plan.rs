@@ -86,7 +86,7 @@ impl Plan {
     }
 }
 
-/// The unsupported mode's warning (seed: "full administrational access").
+/// The unsupported mode's warning, shown before the question.
 pub const UNSUPPORTED_WARNING: &str = "\
 WARNING: unsupported mode.
 You are about to get a full root shell (bash). Changes made there are NOT
