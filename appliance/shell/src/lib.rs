@@ -9,6 +9,7 @@
 //! helpers, the same the console text above the login prompt uses.
 
 pub mod exec;
+pub mod input;
 pub mod parse;
 pub mod plan;
 pub mod status;

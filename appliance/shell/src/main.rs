@@ -3,12 +3,15 @@
 //! runs `appliance-shell -c status`), or one command per line of a
 //! non-terminal standard input. See `--help` and docs/appliance.md.
 
+use std::fs::File;
 use std::io::{self, IsTerminal};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use appliance_shell::exec::Console;
+use appliance_shell::input::Unbuffered;
 use appliance_shell::parse;
 use appliance_shell::{status, sys};
 
@@ -67,9 +70,18 @@ fn main() -> ExitCode {
             return ExitCode::from(NOT_A_COMMAND);
         }
     };
+    // Standard input's descriptor, unbuffered (see `input`): what the
+    // console does not read stays for bash and the programs it runs.
+    let stdin = match io::stdin().as_fd().try_clone_to_owned() {
+        Ok(fd) => Unbuffered::new(File::from(fd)),
+        Err(e) => {
+            eprintln!("appliance-shell: standard input: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut console = Console {
         root: args.root,
-        input: io::stdin().lock(),
+        input: stdin,
         out: io::stdout(),
         sys: sys::System,
     };

@@ -84,6 +84,21 @@ fn lines_from_a_pipe_until_exit() {
     assert_eq!(out.status.code(), Some(0));
 }
 
+/// From a pipe: the lines after the answer are bash's, not lost in a
+/// buffer of the console.
+#[test]
+fn unsupported_hands_the_rest_of_a_pipe_to_bash() {
+    let root = tempfile::tempdir().unwrap();
+    let root = root.path().to_str().unwrap();
+    let out = run(
+        &["--root", root],
+        "unsupported\ny\necho \"BASH-$((6*7)) $SHELL\"\n",
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.ends_with("[y/N] BASH-42 /bin/bash\n"), "{stdout}");
+}
+
 /// `script` (util-linux) runs the console on a pseudo-terminal: the banner
 /// and prompt appear, `unsupported` warns and asks, and after `y` the
 /// lines are bash's (arithmetic only bash does, `$SHELL` set to bash).
