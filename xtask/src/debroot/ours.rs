@@ -56,7 +56,100 @@ pub const PROGRAMS: &[Program] = &[
             "/usr/lib/sysusers.d/appliance-web.conf",
         )],
     },
+    // Root's login shell ([`ROOT_SHELL`]); started by login and sshd, no unit.
+    Program {
+        package: "appliance-shell",
+        binary: "appliance-shell",
+        units: &[],
+        files: &[],
+    },
 ];
+
+/// Root's login shell in the image: the appliance's console, whose
+/// `unsupported` command execs [`UNSUPPORTED_SHELL`]. Root stays locked
+/// (no password in `/etc/shadow`) until the set-up wizard sets one.
+pub const ROOT_SHELL: &str = "/usr/bin/appliance-shell";
+/// The full shell behind the console's `unsupported` (must be in the image).
+pub const UNSUPPORTED_SHELL: &str = "/bin/bash";
+/// Programs the console runs, which the image must have.
+pub const CONSOLE_NEEDS: &[&str] = &[
+    UNSUPPORTED_SHELL,
+    "/usr/bin/ping",
+    "/usr/bin/ip",
+    "/usr/bin/systemctl",
+    "/usr/bin/journalctl",
+    "/usr/bin/logger",
+    "/usr/bin/date",
+];
+
+/// `/etc/passwd` with root's shell (the seventh field of the `root` line)
+/// set to `shell`; the other lines stay byte for byte.
+pub fn with_root_shell(passwd: &str, shell: &str) -> Result<String> {
+    let mut found = false;
+    let mut out = String::with_capacity(passwd.len() + shell.len());
+    for line in passwd.split_inclusive('\n') {
+        let body = line.trim_end_matches('\n');
+        let fields: Vec<&str> = body.split(':').collect();
+        if fields.first() == Some(&"root") {
+            if fields.len() != 7 {
+                bail!(
+                    "/etc/passwd: root's line has {} fields, not 7: {body:?}",
+                    fields.len()
+                );
+            }
+            found = true;
+            out.push_str(&fields[..6].join(":"));
+            out.push(':');
+            out.push_str(shell);
+            out.push_str(&line[body.len()..]);
+        } else {
+            out.push_str(line);
+        }
+    }
+    if !found {
+        bail!("/etc/passwd has no root line");
+    }
+    Ok(out)
+}
+
+/// `/etc/shells` with `shell` listed (once, at the end).
+pub fn with_shell_listed(shells: &str, shell: &str) -> String {
+    if shells.lines().any(|l| l.trim() == shell) {
+        return shells.to_string();
+    }
+    let mut out = shells.to_string();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(shell);
+    out.push('\n');
+    out
+}
+
+/// Makes [`ROOT_SHELL`] root's shell in `rootfs` (and a listed login
+/// shell), after checking that the programs it runs are there.
+fn set_root_shell(rootfs: &Path) -> Result<()> {
+    for prog in CONSOLE_NEEDS.iter().chain([&ROOT_SHELL]) {
+        // `/bin` is the relative link `usr/bin` (merged /usr), which
+        // resolves inside `rootfs`.
+        if !rootfs.join(prog.trim_start_matches('/')).is_file() {
+            bail!(
+                "the root image has no {prog}, which root's console ({ROOT_SHELL}) runs; \
+                 add its package to debroot::plan::PACKAGES and re-pin"
+            );
+        }
+    }
+    let passwd = rootfs.join("etc/passwd");
+    let text =
+        fs::read_to_string(&passwd).with_context(|| format!("reading {}", passwd.display()))?;
+    fs::write(&passwd, with_root_shell(&text, ROOT_SHELL)?)?;
+    let shells = rootfs.join("etc/shells");
+    let text = fs::read_to_string(&shells).unwrap_or_default();
+    fs::write(&shells, with_shell_listed(&text, ROOT_SHELL))?;
+    set_mode(&shells, 0o644)?;
+    eprintln!("root image: root's shell is {ROOT_SHELL}");
+    Ok(())
+}
 
 /// The installer's keyboard list (`index.json` of the compiled keymaps),
 /// which first boot maps the handover record's keyboard code with.
@@ -194,6 +287,12 @@ pub fn add(rootfs: &Path, programs: &[Program], epoch: u64) -> Result<()> {
             set_mode(&to, 0o644)?;
         }
     }
+    if programs
+        .iter()
+        .any(|p| ROOT_SHELL.ends_with(&format!("/{}", p.binary)))
+    {
+        set_root_shell(rootfs)?;
+    }
     let sysusers = sysusers_files(programs);
     if !sysusers.is_empty() {
         Cmd::new("chroot")
@@ -291,6 +390,34 @@ mod tests {
     }
 
     #[test]
+    fn root_gets_the_console_as_its_shell() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nrootless:x:9:9::/:/bin/sh\n";
+        assert_eq!(
+            with_root_shell(passwd, ROOT_SHELL).unwrap(),
+            "root:x:0:0:root:/root:/usr/bin/appliance-shell\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nrootless:x:9:9::/:/bin/sh\n"
+        );
+        // Without a final newline, and idempotent.
+        let once = with_root_shell("root:x:0:0:root:/root:/bin/bash", ROOT_SHELL).unwrap();
+        assert_eq!(once, "root:x:0:0:root:/root:/usr/bin/appliance-shell");
+        assert_eq!(with_root_shell(&once, ROOT_SHELL).unwrap(), once);
+        let e = with_root_shell("daemon:x:1:1::/:/bin/sh\n", ROOT_SHELL).unwrap_err();
+        assert_eq!(e.to_string(), "/etc/passwd has no root line");
+        let e = with_root_shell("root:x:0:0\n", ROOT_SHELL).unwrap_err();
+        assert!(e.to_string().contains("root's line has 4 fields"), "{e}");
+
+        assert_eq!(
+            with_shell_listed("# /etc/shells\n/bin/sh\n/bin/bash", ROOT_SHELL),
+            "# /etc/shells\n/bin/sh\n/bin/bash\n/usr/bin/appliance-shell\n"
+        );
+        let listed = with_shell_listed("", ROOT_SHELL);
+        assert_eq!(with_shell_listed(&listed, ROOT_SHELL), listed);
+        assert!(PROGRAMS
+            .iter()
+            .any(|p| ROOT_SHELL == format!("/usr/bin/{}", p.binary)));
+        assert!(CONSOLE_NEEDS.contains(&UNSUPPORTED_SHELL));
+    }
+
+    #[test]
     fn only_enable_links_are_disabled() {
         for (link, why) in DISABLED {
             assert!(
@@ -312,11 +439,16 @@ mod program_tests {
     fn the_programs_are_the_workspaces() {
         let root = project::root();
         for p in PROGRAMS {
-            let manifest = ["appliance/activate", "appliance/config", "appliance/web"]
-                .iter()
-                .map(|d| fs::read_to_string(root.join(d).join("Cargo.toml")).unwrap_or_default())
-                .find(|t| t.contains(&format!("name = \"{}\"", p.package)))
-                .unwrap_or_else(|| panic!("no crate named {}", p.package));
+            let manifest = [
+                "appliance/activate",
+                "appliance/config",
+                "appliance/web",
+                "appliance/shell",
+            ]
+            .iter()
+            .map(|d| fs::read_to_string(root.join(d).join("Cargo.toml")).unwrap_or_default())
+            .find(|t| t.contains(&format!("name = \"{}\"", p.package)))
+            .unwrap_or_else(|| panic!("no crate named {}", p.package));
             assert!(
                 manifest.contains(&format!("name = \"{}\"", p.binary)),
                 "{} builds no binary {}",
