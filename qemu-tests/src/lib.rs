@@ -9,8 +9,11 @@
 //! 2. [`servers`]: what guests talk to (HTTP, nginx, the flaky server, the
 //!    test vendor's serials);
 //! 3. [`scenario`]: scenarios as data (what each needs) and the runner;
-//! 4. [`steps`]: steps the suites share; [`reference_boot`]: the
-//!    installed reference appliance's boots and checks, on top of them;
+//! 4. [`steps`]: steps the suites share; [`install_run`]: one whole
+//!    install; [`reference_boot`]: the installed reference appliance's
+//!    boots and checks, on top of them; [`wizard_flow`] and
+//!    [`wizard_after`]: the set-up wizard in a browser and the checks
+//!    after its activation;
 //! 5. [`suites`]: one file per family, never importing each other;
 //! 6. [`catalog`]: every scenario.
 //!
@@ -19,12 +22,15 @@
 
 pub mod catalog;
 pub mod harness;
+pub mod install_run;
 pub mod reference_boot;
 pub mod scenario;
 pub mod servers;
 pub mod setup_claim;
 pub mod steps;
 pub mod suites;
+pub mod wizard_after;
+pub mod wizard_flow;
 
 pub use harness::{child, events, media, qemu, session, text};
 pub use servers::{flaky, http, nginx, vendor};
