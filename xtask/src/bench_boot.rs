@@ -1,0 +1,546 @@
+//! `cargo xtask bench boot`: QEMU start → the installer's first prompt, in
+//! one run, interleaved round by round: a baseline ISO (built from an older
+//! revision, or given), the ISO of this checkout, and Debian's installer.
+//! Not a test: nothing here passes or fails on speed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context, Result};
+use protocol::Event;
+use qemu_tests::child::Vm;
+use qemu_tests::qemu::{DirectKernel, Firmware, FirmwarePaths, Medium, Network, Nic, VmConfig};
+
+use crate::assemble::{self, IsoOptions};
+use crate::cmd::Cmd;
+use crate::vendorcfg::Vendor;
+use crate::{inputs, project, testrepo};
+
+/// Rounds when `--rounds` is not given.
+pub const DEFAULT_ROUNDS: usize = 5;
+
+/// The default baseline is the parent of the commit whose subject starts
+/// with this: the last revision before the module pack on the medium (and
+/// its second coldplug pass) joined the boot path.
+pub const PACK_SUBJECT: &str = "Module pack on the medium:";
+
+/// How long one boot may take to its first prompt (TCG on a loaded host).
+const BOOT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How often the event file and the serial text are looked at.
+const POLL: Duration = Duration::from_millis(20);
+
+/// What to compare the current ISO with.
+#[derive(Debug, Clone)]
+pub enum Baseline {
+    /// The parent of the commit named by [`PACK_SUBJECT`].
+    BeforeModulePack,
+    /// The ISO built by `cargo xtask iso` at this revision.
+    Rev(String),
+    /// An ISO built elsewhere.
+    Iso(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct BootOptions {
+    pub baseline: Baseline,
+    pub rounds: usize,
+    /// Boot our ISOs as a CD through the boot menu (BIOS, "Install on serial
+    /// console") instead of loading their kernel and initramfs directly.
+    pub cd: bool,
+}
+
+/// One of the three things measured each round.
+struct Contender {
+    name: &'static str,
+    what: String,
+    kind: Kind,
+    runs: Vec<Marks>,
+}
+
+enum Kind {
+    /// One of our ISOs: the kernel and initramfs taken out of it for direct
+    /// kernel boot; the ISO itself is attached as a CD either way.
+    Ours {
+        iso: PathBuf,
+        kernel: PathBuf,
+        initrd: PathBuf,
+    },
+    /// debian-installer's netboot kernel and initrd; `cd` is attached as in
+    /// our boots (it does not look at it before its first prompt).
+    DebianInstaller {
+        kernel: PathBuf,
+        initrd: PathBuf,
+        cd: PathBuf,
+    },
+}
+
+/// Times from QEMU start of one boot, and what our installer said on the way.
+#[derive(Debug, Clone, Default)]
+struct Marks {
+    menu: Option<Duration>,
+    kernel: Duration,
+    init: Duration,
+    prompt: Duration,
+    /// Our installer: the device it found itself on (the module pack is read
+    /// from it before the first prompt).
+    medium: Option<String>,
+    /// Our installer: "Loaded N more drivers from the installation medium."
+    pack_modules: Option<usize>,
+}
+
+pub fn boot(opts: &BootOptions) -> Result<()> {
+    ensure!(
+        opts.rounds >= 1,
+        "--rounds must be at least 1 (default {DEFAULT_ROUNDS})"
+    );
+    let dir = project::target_dir().join("bench-boot");
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir)?;
+
+    // Debian's installer: the netboot package's text-mode kernel and initrd.
+    let di_root = inputs::fetch_unpinned("debian-installer-12-netboot-amd64")?;
+    let di_dir =
+        di_root.join("usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64");
+
+    // Both ISOs with the test vendor's settings, so only the revision differs.
+    let vendor = testrepo::iso_vendor()?;
+    let (baseline_iso, baseline_what) = match &opts.baseline {
+        Baseline::Iso(p) => {
+            ensure!(
+                p.is_file(),
+                "--baseline-iso {}: no such file; give the path of an installer ISO",
+                p.display()
+            );
+            (p.clone(), format!("ISO {}", p.display()))
+        }
+        Baseline::Rev(rev) => build_baseline(rev, &vendor)?,
+        Baseline::BeforeModulePack => build_baseline(&before_module_pack()?, &vendor)?,
+    };
+    let current_iso = assemble::build(&IsoOptions::from_env(None, vendor)?)?.0;
+
+    let mut all = vec![
+        ours("baseline", baseline_what, &baseline_iso, &dir)?,
+        ours("current", "this checkout".into(), &current_iso, &dir)?,
+        Contender {
+            name: "debian-installer",
+            what: "debian-installer-12-netboot-amd64, direct kernel boot".into(),
+            kind: Kind::DebianInstaller {
+                kernel: di_dir.join("linux"),
+                initrd: di_dir.join("initrd.gz"),
+                cd: current_iso.clone(),
+            },
+            runs: Vec::new(),
+        },
+    ];
+
+    let load_before = loadavg();
+    for round in 0..opts.rounds {
+        for c in &mut all {
+            let m = boot_once(c, round, opts.cd, &dir)
+                .with_context(|| format!("{} boot {} of {}", c.name, round + 1, opts.rounds))?;
+            eprintln!(
+                "round {}: {:<16} first prompt {:>6.2} s",
+                round + 1,
+                c.name,
+                m.prompt.as_secs_f64()
+            );
+            c.runs.push(m);
+        }
+    }
+    let load_after = loadavg();
+    report(&all, opts, &load_before, &load_after);
+    Ok(())
+}
+
+fn ours(name: &'static str, what: String, iso: &Path, dir: &Path) -> Result<Contender> {
+    let kernel = dir.join(format!("{name}-vmlinuz"));
+    let initrd = dir.join(format!("{name}-initrd.img"));
+    qemu_tests::media::extract_file(iso, "boot/vmlinuz", &kernel)
+        .with_context(|| format!("{name} ISO {}", iso.display()))?;
+    qemu_tests::media::extract_file(iso, "boot/initrd.img", &initrd)
+        .with_context(|| format!("{name} ISO {}", iso.display()))?;
+    Ok(Contender {
+        name,
+        what,
+        kind: Kind::Ours {
+            iso: iso.to_path_buf(),
+            kernel,
+            initrd,
+        },
+        runs: Vec::new(),
+    })
+}
+
+/// One boot to the first prompt (TCG, 1 GiB, e1000 on user networking).
+fn boot_once(c: &Contender, round: usize, cd: bool, dir: &Path) -> Result<Marks> {
+    let events = dir.join(format!("{}-{round}-events.log", c.name));
+    let serial = dir.join(format!("{}-{round}.log", c.name));
+    let (image, kernel) = match &c.kind {
+        Kind::Ours { iso, .. } if cd => (iso.clone(), None),
+        Kind::Ours {
+            iso,
+            kernel,
+            initrd,
+        } => (
+            iso.clone(),
+            Some(DirectKernel {
+                kernel: kernel.clone(),
+                initrd: initrd.clone(),
+                cmdline: "console=tty0 console=ttyS0,115200n8".into(),
+            }),
+        ),
+        Kind::DebianInstaller { kernel, initrd, cd } => (
+            cd.clone(),
+            Some(DirectKernel {
+                kernel: kernel.clone(),
+                initrd: initrd.clone(),
+                cmdline: "console=ttyS0,115200 DEBIAN_FRONTEND=text".into(),
+            }),
+        ),
+    };
+    let direct = kernel.is_some();
+    let cfg = VmConfig {
+        firmware: Firmware::Bios,
+        medium: Medium::Cd,
+        image,
+        memory_mib: 1024,
+        kvm: false,
+        vars: None,
+        events: events.clone(),
+        paths: FirmwarePaths::default(),
+        nic: Some(Nic {
+            model: "e1000".into(),
+            network: Network::User,
+        }),
+        kernel,
+        ..VmConfig::default()
+    };
+    let mut vm = Vm::spawn("qemu-system-x86_64", &cfg.args(), &serial)?;
+    let menu = if direct {
+        None
+    } else {
+        qemu_tests::scenario::choose_serial_entry(&mut vm)?;
+        Some(vm.elapsed())
+    };
+    let (kernel, init) = kernel_marks(&mut vm)?;
+    let deadline = Instant::now() + BOOT_TIMEOUT;
+    let mut marks = Marks {
+        menu,
+        kernel,
+        init,
+        ..Marks::default()
+    };
+    loop {
+        let done = match c.kind {
+            Kind::Ours { .. } => {
+                let seen = read_events(&events);
+                marks.medium = seen.iter().find_map(|e| match e {
+                    Event::Medium { device, .. } => Some(device.clone()),
+                    _ => None,
+                });
+                seen.contains(&Event::FirstScreen)
+            }
+            Kind::DebianInstaller { .. } => {
+                let text = vm.text();
+                ["Select a language", "Choose language", "Low memory"]
+                    .iter()
+                    .any(|n| text.contains(n))
+            }
+        };
+        if done {
+            marks.prompt = vm.elapsed();
+            break;
+        }
+        vm.check_running()?;
+        ensure!(
+            Instant::now() < deadline,
+            "no first prompt within {BOOT_TIMEOUT:?}; serial log {}",
+            serial.display()
+        );
+        std::thread::sleep(POLL);
+    }
+    marks.pack_modules = pack_line(&vm.text());
+    Ok(marks)
+}
+
+/// The events so far. Lines that do not parse are skipped: an older
+/// installer may emit events this checkout's protocol no longer knows, and
+/// only `medium` and `first-screen` matter here.
+fn read_events(path: &Path) -> Vec<Event> {
+    let bytes = fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
+    let complete = text.rfind('\n').map_or("", |i| &text[..=i]);
+    complete
+        .lines()
+        .filter_map(|l| Event::from_serial_line(l)?.ok())
+        .collect()
+}
+
+/// "Loaded N more drivers from the installation medium." on the console.
+fn pack_line(text: &str) -> Option<usize> {
+    text.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix("Loaded ")?
+            .strip_suffix(" more drivers from the installation medium.")?
+            .parse()
+            .ok()
+    })
+}
+
+/// Waits for the kernel's first line and for it starting /init (both kernels
+/// are Debian's and print these on ttyS0 without `quiet`).
+fn kernel_marks(vm: &mut Vm) -> Result<(Duration, Duration)> {
+    vm.expect("Linux version", BOOT_TIMEOUT)?;
+    let kernel = vm.elapsed();
+    vm.expect("Run /init as init process", BOOT_TIMEOUT)?;
+    Ok((kernel, vm.elapsed()))
+}
+
+/// The parent of the commit that put the module pack on the medium, found
+/// by its subject in this checkout's history.
+fn before_module_pack() -> Result<String> {
+    let out = git(&project::root(), &["log", "--no-merges", "--format=%H %s"])?;
+    let hash = out
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .find(|(_, subject)| subject.starts_with(PACK_SUBJECT))
+        .map(|(hash, _)| hash.to_string())
+        .with_context(|| {
+            format!(
+                "no commit whose subject starts with `{PACK_SUBJECT}` in this checkout's history \
+                 (a shallow clone?); give --baseline-rev REV or --baseline-iso PATH"
+            )
+        })?;
+    Ok(format!("{hash}^"))
+}
+
+/// Builds the ISO of `rev` with that revision's own `cargo xtask iso`, in a
+/// git worktree under `target/bench-boot-baseline/` with its own target
+/// directory, and the same vendor settings as the current ISO.
+fn build_baseline(rev: &str, vendor: &Vendor) -> Result<(PathBuf, String)> {
+    let root = project::root();
+    let spec = format!("{rev}^{{commit}}");
+    let hash = git(&root, &["rev-parse", "--verify", "--quiet", &spec])
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .with_context(|| {
+            format!("--baseline-rev `{rev}` names no commit of this repository (see `git log`)")
+        })?;
+    let subject = git(&root, &["log", "-1", "--format=%s", &hash])?;
+    let base = project::target_dir().join("bench-boot-baseline");
+    fs::create_dir_all(&base)?;
+    let src = base.join("src");
+    if src.join(".git").exists() {
+        git(&src, &["checkout", "--quiet", "--force", "--detach", &hash])?;
+    } else {
+        // A worktree directory deleted by hand leaves a stale registration.
+        git(&root, &["worktree", "prune"])?;
+        let src_arg = src.to_string_lossy().into_owned();
+        git(
+            &root,
+            &["worktree", "add", "--quiet", "--detach", &src_arg, &hash],
+        )?;
+    }
+    let target = base.join("target");
+    if !target.exists() {
+        seed_target(&target)?;
+    }
+    let iso = base.join(format!("{}.iso", &hash[..12.min(hash.len())]));
+    eprintln!(
+        "bench boot: building the baseline ISO of {} ({}) in {}",
+        &hash[..12.min(hash.len())],
+        subject.trim(),
+        src.display()
+    );
+    let mut cmd = Cmd::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["xtask", "iso", "--out"])
+        .arg(&iso)
+        .args(["--backend", &vendor.backend_url])
+        .args(["--model", &vendor.model])
+        .args(["--channel", &vendor.channel])
+        .arg("--vendor-ca")
+        .arg(&vendor.ca);
+    for key in &vendor.trusted_keys {
+        cmd = cmd.arg("--trusted-key").arg(key);
+    }
+    cmd.cwd(&src)
+        .env("CARGO_TARGET_DIR", &target)
+        // The pinned packages are shared: entries are verified and renamed
+        // into place whole, so two revisions can read one cache.
+        .env("BOOT_INPUTS_CACHE", project::cache_dir())
+        .run()
+        .with_context(|| format!("building the baseline ISO of {rev} ({hash})"))?;
+    ensure!(
+        iso.is_file(),
+        "the baseline's `cargo xtask iso` wrote no {}",
+        iso.display()
+    );
+    Ok((
+        iso,
+        format!("{} `{}`", &hash[..12.min(hash.len())], subject.trim()),
+    ))
+}
+
+/// Starts the baseline's target directory with hard links to this
+/// checkout's compiled dependencies, so only what differs is compiled: an
+/// artifact's file name carries the hash of its inputs (version, features,
+/// flags; a workspace crate's path too), so a file both directories share
+/// is the same build in both.
+fn seed_target(target: &Path) -> Result<()> {
+    let ours = project::target_dir();
+    for profile in ["debug", "x86_64-unknown-linux-gnu/release"] {
+        for part in ["deps", "build", ".fingerprint"] {
+            let from = ours.join(profile).join(part);
+            if !from.is_dir() {
+                continue;
+            }
+            let to = target.join(profile);
+            fs::create_dir_all(&to)?;
+            Cmd::new("cp").arg("-al").arg(&from).arg(&to).run()?;
+        }
+    }
+    Ok(())
+}
+
+fn git(dir: &Path, args: &[&str]) -> Result<String> {
+    Ok(Cmd::new("git").args(args).cwd(dir).read()?.stdout)
+}
+
+/// The host's load averages (1, 5, 15 minutes), as /proc/loadavg has them.
+fn loadavg() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn median(v: &[Duration]) -> Duration {
+    let mut v = v.to_vec();
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+fn report(all: &[Contender], opts: &BootOptions, load_before: &str, load_after: &str) {
+    let mode = if opts.cd {
+        "our ISOs booted as a CD through the boot menu (BIOS)"
+    } else {
+        "direct kernel boot, our ISOs attached as a CD"
+    };
+    println!(
+        "\n== bench boot: QEMU start → first prompt ({mode}; TCG, 1 GiB, e1000; \
+         {} round(s), one VM at a time, interleaved) ==",
+        opts.rounds
+    );
+    println!("load average before {load_before}, after {load_after}");
+    for c in all {
+        println!("{:<17} {}", c.name, c.what);
+    }
+    println!("\nround  {}", header(all));
+    for round in 0..opts.rounds {
+        let cells: Vec<String> = all
+            .iter()
+            .map(|c| format!("{:>16.2} s", c.runs[round].prompt.as_secs_f64()))
+            .collect();
+        println!("{:>5}  {}", round + 1, cells.join(""));
+    }
+    let med = |c: &Contender, f: fn(&Marks) -> Duration| {
+        median(&c.runs.iter().map(f).collect::<Vec<_>>())
+    };
+    println!("\nmedians                 menu   kernel's 1st line   runs /init   first prompt");
+    for c in all {
+        let menu = if c.runs.iter().any(|m| m.menu.is_some()) {
+            format!(
+                "{:>6.2} s",
+                med(c, |m| m.menu.unwrap_or_default()).as_secs_f64()
+            )
+        } else {
+            "      -".into()
+        };
+        println!(
+            "{:<17} {menu} {:>17.2} s {:>10.2} s {:>12.2} s",
+            c.name,
+            med(c, |m| m.kernel).as_secs_f64(),
+            med(c, |m| m.init).as_secs_f64(),
+            med(c, |m| m.prompt).as_secs_f64()
+        );
+    }
+    for c in all.iter().filter(|c| matches!(c.kind, Kind::Ours { .. })) {
+        let media: Vec<&str> = c
+            .runs
+            .iter()
+            .map(|m| m.medium.as_deref().unwrap_or("none"))
+            .collect();
+        let packs: Vec<String> = c
+            .runs
+            .iter()
+            .map(|m| m.pack_modules.map_or("-".into(), |n| n.to_string()))
+            .collect();
+        println!(
+            "{:<17} medium found before the prompt: {}; modules loaded from the pack: {}",
+            c.name,
+            media.join(" "),
+            packs.join(" ")
+        );
+    }
+    let [old, new, di] = all else { return };
+    let (o, n, d) = (
+        med(old, |m| m.prompt).as_secs_f64(),
+        med(new, |m| m.prompt).as_secs_f64(),
+        med(di, |m| m.prompt).as_secs_f64(),
+    );
+    let mut paired: Vec<f64> = new
+        .runs
+        .iter()
+        .zip(&old.runs)
+        .map(|(n, o)| n.prompt.as_secs_f64() - o.prompt.as_secs_f64())
+        .collect();
+    paired.sort_by(f64::total_cmp);
+    let paired_median = paired[paired.len() / 2];
+    println!(
+        "\nnew − old (median current − median baseline)        {:>+7.2} s   (bound +0.30 s: {})",
+        n - o,
+        if n - o <= 0.3 { "holds" } else { "exceeded" }
+    );
+    println!(
+        "new − old, median of the per-round differences      {:>+7.2} s   rounds: {}",
+        paired_median,
+        paired
+            .iter()
+            .map(|x| format!("{x:+.2}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "ratio current / debian-installer                   {:>7.2}",
+        n / d
+    );
+    println!(
+        "ratio baseline / debian-installer                  {:>7.2}",
+        o / d
+    );
+}
+
+fn header(all: &[Contender]) -> String {
+    all.iter().map(|c| format!("{:>18}", c.name)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_line_reads_the_count() {
+        let text = "Loading drivers...\n  Loaded 3 more drivers from the installation medium.\n";
+        assert_eq!(pack_line(text), Some(3));
+        assert_eq!(pack_line("Loading drivers...\n"), None);
+    }
+
+    #[test]
+    fn median_takes_the_middle_run() {
+        let s = Duration::from_secs;
+        assert_eq!(median(&[s(9), s(7), s(8)]), s(8));
+        assert_eq!(median(&[]), Duration::ZERO);
+    }
+}
