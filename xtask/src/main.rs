@@ -6,6 +6,7 @@ mod appliance;
 mod assemble;
 mod bench;
 mod bench_backup;
+mod bench_baseline;
 mod bench_boot;
 mod bench_install;
 mod bench_otp;
