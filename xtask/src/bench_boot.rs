@@ -467,7 +467,12 @@ impl Differences {
     fn verdict(&self) -> String {
         let max = self.0.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let min = self.0.iter().copied().fold(f64::INFINITY, f64::min);
-        if max <= BOUND {
+        if self.0.len() < 3 {
+            format!(
+                "not resolved ({} round(s); give --rounds 3 or more)",
+                self.0.len()
+            )
+        } else if max <= BOUND {
             "holds in every round".into()
         } else if min > BOUND {
             "exceeded in every round".into()
@@ -509,9 +514,12 @@ mod tests {
             "holds in every round"
         );
         assert_eq!(
-            Differences(vec![0.4, 0.5]).verdict(),
+            Differences(vec![0.4, 0.5, 0.9]).verdict(),
             "exceeded in every round"
         );
+        assert!(Differences(vec![0.1])
+            .verdict()
+            .starts_with("not resolved (1 round"));
         assert!(Differences(vec![-3.0, 0.1, 11.9])
             .verdict()
             .starts_with("not resolved (rounds from -3.00 to +11.90 s"));
