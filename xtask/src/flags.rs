@@ -114,6 +114,16 @@ xflags::xflags! {
             /// of it, and the smallest `-m` the install completes with.
             /// `otp`: validate/check with 10,000 tokens, ours vs privacyIDEA 3.14.
             required benchmark: Benchmark
+            /// `boot`: the revision whose ISO is the baseline (default: the
+            /// parent of the commit "Module pack on the medium: …").
+            optional --baseline-rev rev: String
+            /// `boot`: boot this ISO as the baseline instead of building one.
+            optional --baseline-iso path: PathBuf
+            /// `boot`: rounds of baseline, current, debian-installer (default 5).
+            optional --rounds n: usize
+            /// `boot`: boot our ISOs as a CD through the boot menu (BIOS)
+            /// instead of loading their kernel and initramfs directly.
+            optional --cd
         }
 
         /// Run a vendor repository (docs/repository.md).
@@ -404,7 +414,11 @@ mod tests {
         assert!(matches!(
             x.subcommand,
             XtaskCmd::Bench(Bench {
-                benchmark: Benchmark::Boot
+                benchmark: Benchmark::Boot,
+                baseline_rev: None,
+                baseline_iso: None,
+                rounds: None,
+                cd: false,
             })
         ));
         let x = parse_words("appliance-root --check-reproducible");

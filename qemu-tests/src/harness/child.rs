@@ -80,6 +80,11 @@ impl Vm {
         })
     }
 
+    /// QEMU's process id (for reading its CPU time in `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Time since the VM was started.
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
