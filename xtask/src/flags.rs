@@ -114,6 +114,8 @@ xflags::xflags! {
             /// of it, and the smallest `-m` the install completes with.
             /// `otp`: validate/check with 10,000 tokens, ours vs privacyIDEA 3.14.
             required benchmark: Benchmark
+            /// `install` only: skip the `-m` bisection.
+            optional --no-floor
         }
 
         /// Run a vendor repository (docs/repository.md).
@@ -404,7 +406,16 @@ mod tests {
         assert!(matches!(
             x.subcommand,
             XtaskCmd::Bench(Bench {
-                benchmark: Benchmark::Boot
+                benchmark: Benchmark::Boot,
+                no_floor: false
+            })
+        ));
+        let x = parse_words("bench install --no-floor");
+        assert!(matches!(
+            x.subcommand,
+            XtaskCmd::Bench(Bench {
+                benchmark: Benchmark::Install,
+                no_floor: true
             })
         ));
         let x = parse_words("appliance-root --check-reproducible");

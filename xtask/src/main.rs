@@ -148,7 +148,7 @@ fn run() -> Result<()> {
             Benchmark::Iso => bench::iso(),
             Benchmark::Boot => bench::boot(),
             Benchmark::Backup => bench_backup::run(),
-            Benchmark::Install => bench_install::install(),
+            Benchmark::Install => bench_install::install(!f.no_floor),
             Benchmark::Otp => bench_otp::otp(),
         },
         XtaskCmd::Repo(f) => repo_command(f.subcommand),
