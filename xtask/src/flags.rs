@@ -124,6 +124,8 @@ xflags::xflags! {
             /// `boot`: boot our ISOs as a CD through the boot menu (BIOS)
             /// instead of loading their kernel and initramfs directly.
             optional --cd
+            /// `install` only: skip the `-m` bisection.
+            optional --no-floor
         }
 
         /// Run a vendor repository (docs/repository.md).
@@ -419,6 +421,15 @@ mod tests {
                 baseline_iso: None,
                 rounds: None,
                 cd: false,
+                no_floor: false
+            })
+        ));
+        let x = parse_words("bench install --no-floor");
+        assert!(matches!(
+            x.subcommand,
+            XtaskCmd::Bench(Bench {
+                benchmark: Benchmark::Install,
+                no_floor: true
             })
         ));
         let x = parse_words("appliance-root --check-reproducible");
