@@ -18,7 +18,9 @@ use browser_test::{Key, Page};
 use serde_json::json;
 
 /// The TEST licence key's seed: the licence the scenario uploads is signed
-/// with it, so the appliance under test must trust its public half.
+/// with it. Its public half is `appliance/licence-key.test.pub`, which the
+/// image carries unless built with `--licence-key` (xtask's
+/// `debroot::licence::TEST_SEED` is the same seed, checked by its test).
 pub const LICENCE_TEST_SEED: [u8; 32] = [9; 32];
 /// A TEST update key (32 bytes of base64).
 pub const UPDATE_KEY: &str = "VEVTVCB1cGRhdGUga2V5IC0gbm90IGEgcmVhbCBrZXk=";

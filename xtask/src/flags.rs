@@ -65,6 +65,9 @@ xflags::xflags! {
             optional --update
             /// Build twice and compare the images byte for byte.
             optional --check-reproducible
+            /// The vendor's licence key (`repo keygen`'s FILE.pub) the set-up
+            /// wizard checks licences against (default: the TEST licence key).
+            optional --licence-key file: PathBuf
         }
 
         /// Build the reference appliance's components (kernel, stage 1
@@ -76,6 +79,8 @@ xflags::xflags! {
             /// Keep the root image of an earlier build in the output
             /// directory (while working on stage 1; the image is not rebuilt).
             optional --keep-root
+            /// The vendor's licence key (as for appliance-root).
+            optional --licence-key file: PathBuf
         }
 
         /// Inspect a built ISO with the reference tools.
@@ -429,6 +434,10 @@ mod tests {
             x.subcommand,
             XtaskCmd::Bench(Bench {
                 benchmark: Benchmark::Install,
+                baseline_rev: None,
+                baseline_iso: None,
+                rounds: None,
+                cd: false,
                 no_floor: true
             })
         ));

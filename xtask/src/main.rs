@@ -111,16 +111,16 @@ fn run() -> Result<()> {
             (true, false) => debroot::update(f.out),
             (false, check) => {
                 let image = if check {
-                    debroot::check_reproducible(f.out)?
+                    debroot::check_reproducible(f.out, f.licence_key)?
                 } else {
-                    debroot::build(f.out)?
+                    debroot::build(f.out, f.licence_key)?
                 };
                 println!("{}", image.path.display());
                 Ok(())
             }
         },
         XtaskCmd::ApplianceReference(f) => {
-            let built = reference::build(f.out, f.keep_root)?;
+            let built = reference::build(f.out, f.keep_root, f.licence_key)?;
             println!("{}", built.dir.display());
             Ok(())
         }

@@ -180,7 +180,7 @@ pub struct Built {
 /// Builds everything into `out` (default [`default_dir`]). Needs root (the
 /// root image). `keep_root`: reuse the root image an earlier build left in
 /// `out` (for work on stage 1).
-pub fn build(out: Option<PathBuf>, keep_root: bool) -> Result<Built> {
+pub fn build(out: Option<PathBuf>, keep_root: bool, licence_key: Option<PathBuf>) -> Result<Built> {
     let dir = out.unwrap_or_else(default_dir);
     let epoch = epoch::build_epoch()?;
     let inputs = inputs::ensure()?;
@@ -195,7 +195,7 @@ pub fn build(out: Option<PathBuf>, keep_root: bool) -> Result<Built> {
     let root_bytes = if keep_root && root.is_file() {
         fs::metadata(&root)?.len()
     } else {
-        let image = debroot::build(Some(dir.join("root")))?;
+        let image = debroot::build(Some(dir.join("root")), licence_key)?;
         let _ = fs::remove_file(&root);
         if fs::hard_link(&image.path, &root).is_err() {
             fs::copy(&image.path, &root)?;

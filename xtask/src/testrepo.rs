@@ -166,7 +166,7 @@ pub fn release_description(c: &appliance::Components) -> serde_json::Value {
 /// entitle it and an ISO built with `--channel reference` installs it. The
 /// sample appliance stays on `stable` for the fast fault matrix.
 pub fn publish_reference(v: &TestVendor) -> Result<()> {
-    let built = reference::build(None, false).context("building the reference appliance")?;
+    let built = reference::build(None, false, None).context("building the reference appliance")?;
     repo::publish(
         &v.repo,
         &v.key,
