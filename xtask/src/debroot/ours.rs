@@ -53,10 +53,6 @@ pub const PROGRAMS: &[Program] = &[
                 "/usr/lib/systemd/system/console-setup.service.d/appliance.conf",
             ),
             (
-                "appliance/config/units/dropins/var-mount.conf",
-                "/usr/lib/systemd/system/var.mount.d/appliance.conf",
-            ),
-            (
                 "appliance/config/units/dropins/getty-now.conf",
                 "/usr/lib/systemd/system/getty@.service.d/appliance.conf",
             ),
