@@ -116,7 +116,12 @@ pub fn partitions() -> [Part; 3] {
 }
 
 /// The kernel parameters of the release (the installer adds the console and
-/// `appliance.boot_volume=`): where stage 1 finds root and data.
+/// `appliance.boot_volume=`): where stage 1 finds root and data, and
+/// `quiet`: the kernel prints only warnings and errors and systemd only
+/// failures and slow units, which shortens the boot under emulation (every
+/// character on the serial console is an emulated I/O exit). Stage 1's
+/// lines and the console text are written to the console directly and
+/// still show.
 pub fn cmdline(parts: &[Part]) -> String {
     let number = |name: &str| {
         parts
@@ -125,7 +130,7 @@ pub fn cmdline(parts: &[Part]) -> String {
             .map_or(0, |i| i + 1)
     };
     format!(
-        "appliance.root={} appliance.data={}",
+        "appliance.root={} appliance.data={} quiet",
         number("root"),
         number("data")
     )
@@ -263,7 +268,7 @@ mod tests {
             ]
         );
         assert!(m.layout.partitions[2].grow);
-        assert_eq!(m.boot.cmdline, "appliance.root=2 appliance.data=3");
+        assert_eq!(m.boot.cmdline, "appliance.root=2 appliance.data=3 quiet");
         assert_eq!(m.channel, CHANNEL);
     }
 
@@ -271,7 +276,7 @@ mod tests {
     fn the_command_line_follows_the_layout_order() {
         let mut parts = partitions().to_vec();
         parts.swap(1, 2);
-        assert_eq!(cmdline(&parts), "appliance.root=3 appliance.data=2");
+        assert_eq!(cmdline(&parts), "appliance.root=3 appliance.data=2 quiet");
     }
 
     #[test]

@@ -345,7 +345,7 @@ mod tests {
         let d = test_release(&text, Path::new("/srv/ref")).unwrap();
         assert_eq!(
             d["boot"]["cmdline"],
-            format!("appliance.root=2 appliance.data=3 {TEST_MARKER}")
+            format!("appliance.root=2 appliance.data=3 quiet {TEST_MARKER}")
         );
         let files: Vec<&str> = d["components"]
             .as_array()

@@ -19,6 +19,9 @@ USAGE:
                                            console text (appliance-firstboot.service)
   appliance-firstboot watch [OPTIONS]      keep the console text and DHCP name servers
                                            current (appliance-console.service)
+  appliance-firstboot setup-verifier [--root DIR]
+                                           make the setup code's verifier (Argon2id) when
+                                           it is missing (appliance-setup-verifier.service)
   appliance-firstboot rotate-setup-code [--root DIR]
                                            replace the setup code (the console shows the
                                            new one)
@@ -56,6 +59,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Args>> {
             "--handover" => handover = Some(PathBuf::from(value("--handover")?)),
             "--console" => consoles.push(PathBuf::from(value("--console")?)),
             "run" | "watch" | "rotate-setup-code" | "request" | "await-confirmation"
+            | "setup-verifier"
                 if command.is_none() =>
             {
                 command = Some(a)
@@ -128,6 +132,14 @@ fn main() -> Result<()> {
                 "keys made: {:?}; kept: {:?}",
                 out.keys.generated, out.keys.kept
             );
+            println!("console keymap: {}", out.console_keymap);
+        }
+        "setup-verifier" => {
+            if keys::ensure_setup_verifier(&opts.root)? {
+                println!("the setup code's verifier was made");
+            } else {
+                println!("the setup code's verifier is there (or the setup is done)");
+            }
         }
         "watch" => watch::run(&opts.root, &opts.consoles)?,
         "rotate-setup-code" => {

@@ -338,7 +338,9 @@ fn steps<D: DiskIo + ?Sized>(
                 BootConsole::Vga
             },
             fat_volume_id: extras.volume_id,
-            timeout_secs: 1,
+            // One entry: a visible menu and its countdown only cost boot
+            // time (drawn over the serial console, too).
+            timeout_secs: 0,
         });
         for path in bootloader::grub_cfg_paths(job.firmware) {
             write_file(&root, path, cfg.as_bytes()).map_err(io_stage(Stage::Bootloader))?;

@@ -44,8 +44,26 @@ pub const PROGRAMS: &[Program] = &[
             "appliance/activate/units/appliance-request.path",
             "appliance/activate/units/appliance-request.service",
             "appliance/activate/units/appliance-rollback.service",
+            "appliance/config/units/appliance-setup-verifier.service",
         ],
-        files: &[],
+        files: &[
+            (
+                "appliance/config/units/dropins/keyboard-setup.conf",
+                "/usr/lib/systemd/system/keyboard-setup.service.d/appliance.conf",
+            ),
+            (
+                "appliance/config/units/dropins/console-setup.conf",
+                "/usr/lib/systemd/system/console-setup.service.d/appliance.conf",
+            ),
+            (
+                "appliance/config/units/dropins/getty-now.conf",
+                "/usr/lib/systemd/system/getty@.service.d/appliance.conf",
+            ),
+            (
+                "appliance/config/units/dropins/getty-now.conf",
+                "/usr/lib/systemd/system/serial-getty@.service.d/appliance.conf",
+            ),
+        ],
     },
     Program {
         package: "appliance-web",
@@ -154,6 +172,9 @@ fn set_root_shell(rootfs: &Path) -> Result<()> {
 /// The installer's keyboard list (`index.json` of the compiled keymaps),
 /// which first boot maps the handover record's keyboard code with.
 pub const KEYMAPS_JSON: &str = "usr/share/appliance/keymaps.json";
+/// The installer's compiled console keymaps (`<code>.bkeymap`), which
+/// first boot loads into the kernel for the chosen layout.
+pub const KEYMAPS_DIR: &str = "usr/share/appliance/keymaps";
 
 /// Kernel modules the running appliance loads (network adapters of common
 /// hypervisors and servers, and the file systems it mounts), with their
@@ -304,14 +325,27 @@ pub fn add(rootfs: &Path, programs: &[Program], epoch: u64) -> Result<()> {
             .context("making our system users with the image's systemd-sysusers")?;
     }
     let inputs = inputs::ensure()?;
-    let index = keymaps::ensure(&inputs)?
-        .into_iter()
+    let compiled = keymaps::ensure(&inputs)?;
+    let index = compiled
+        .iter()
         .find(|(path, _)| path.ends_with(keymaps::INDEX))
         .context("the compiled keymaps have no index.json")?;
     let to = rootfs.join(KEYMAPS_JSON);
     fs::create_dir_all(to.parent().unwrap_or(rootfs))?;
-    fs::write(&to, index.1)?;
+    fs::write(&to, &index.1)?;
     set_mode(&to, 0o644)?;
+    let dir = rootfs.join(KEYMAPS_DIR);
+    fs::create_dir_all(&dir)?;
+    for (path, bytes) in &compiled {
+        let Some(name) = Path::new(path).file_name() else {
+            continue;
+        };
+        if path.ends_with(".bkeymap") {
+            let to = dir.join(name);
+            fs::write(&to, bytes)?;
+            set_mode(&to, 0o644)?;
+        }
+    }
     let (modules_dir, release) = inputs.kernel_modules()?;
     let n = kmodset::write_modules(rootfs, &modules_dir, &release, RUNTIME_MODULES)?.len();
     // What depmod and libkmod read about the built-in modules and the order.

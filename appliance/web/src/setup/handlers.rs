@@ -104,6 +104,19 @@ pub async fn claim(
     };
     let verifier = match store::read_verifier(&setup.cfg.verifier) {
         Ok(v) => v,
+        // First boot makes the verifier after the login prompt is up.
+        Err(store::StoreError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            let mut resp = refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Still starting",
+                "The appliance is still starting and cannot check setup codes yet: wait a few seconds, then send the code again.",
+            );
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            return resp;
+        }
         Err(e) => return internal("cannot read the setup code verifier", e),
     };
     let canonical = code.canonical().to_string();
