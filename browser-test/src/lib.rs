@@ -13,12 +13,15 @@
 //!   SHA-256 (the repository carries no copy);
 //! - [`session`] — chromedriver plus a Chromium session with the pin;
 //! - [`page`] — the keyboard (Tab, Space, arrows, Enter, text) and the
-//!   per-page checks.
+//!   per-page checks;
+//! - [`wizard`] — the wizard's steps with their bad inputs and expected
+//!   messages, parametrised by [`wizard::Inputs`], walked by both tests.
 
 pub mod axe;
 pub mod cmd;
 pub mod page;
 pub mod session;
+pub mod wizard;
 
 use std::path::{Path, PathBuf};
 

@@ -12,8 +12,8 @@
 //! 4. [`steps`]: steps the suites share; [`install_run`]: one whole
 //!    install; [`reference_boot`]: the installed reference appliance's
 //!    boots and checks, on top of them; [`wizard_flow`] and
-//!    [`wizard_after`]: the set-up wizard in a browser and the checks
-//!    after its activation;
+//!    [`wizard_after`]: the set-up wizard's values (its steps are
+//!    `browser_test::wizard`) and the checks after its activation;
 //! 5. [`suites`]: one file per family, never importing each other;
 //! 6. [`catalog`]: every scenario.
 //!

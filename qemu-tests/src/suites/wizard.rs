@@ -32,7 +32,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use browser_test::{Browser, Page};
+use browser_test::{wizard, Browser, Page};
 
 use crate::harness::qemu::{Controller, Firmware, Forward, Medium, Network};
 use crate::harness::tls::free_port;
@@ -148,13 +148,13 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
             browser_test::target_dir().join("wizard-bios-screenshots"),
         )?;
         let i = &INPUTS;
-        wizard_flow::claim(&mut r, &before.setup_code, &wrong).await?;
-        wizard_flow::licence(&mut r, &licence).await?;
-        wizard_flow::network(&mut r, i).await?;
-        wizard_flow::time(&mut r, i).await?;
-        wizard_flow::roles(&mut r, i, &before.setup_code).await?;
-        wizard_flow::radius(&mut r, i).await?;
-        wizard_flow::keys_and_activate(&mut r, i).await?;
+        wizard::claim(&mut r, &before.setup_code, &wrong).await?;
+        wizard::licence(&mut r, &licence, i).await?;
+        wizard::network(&mut r, i).await?;
+        wizard::time(&mut r, i).await?;
+        wizard::roles(&mut r, i, &before.setup_code).await?;
+        wizard::radius(&mut r, i).await?;
+        wizard::keys_and_activate(&mut r, i).await?;
         eprintln!(
             "{NAME}: the wizard went through in {:.1} s after the login prompt",
             (vm.elapsed() - login_at).as_secs_f64()
