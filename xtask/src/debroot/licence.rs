@@ -26,7 +26,9 @@ pub const IMAGE_PATH: &str = "usr/share/appliance/licence-key.pub";
 pub const TEST_KEY_FILE: &str = "appliance/licence-key.test.pub";
 
 /// The seed of the TEST licence key (also `qemu_tests::wizard_flow::LICENCE_TEST_SEED`
-/// and appliance-web's browser test).
+/// and appliance-web's browser test); the test below checks [`TEST_KEY_FILE`]
+/// against it.
+#[cfg(test)]
 pub const TEST_SEED: [u8; 32] = [9; 32];
 
 /// Reads and checks `given` (or the TEST key) and writes it into the root
