@@ -197,6 +197,8 @@ fn appliance_root() -> tempfile::TempDir {
     let st = state::fallback();
     Store::new(root).commit(&st).unwrap();
     keys::ensure(root, &st, &[], time::OffsetDateTime::now_utc()).unwrap();
+    // The verifier, made after the login prompt on the appliance.
+    keys::ensure_setup_verifier(root).unwrap();
     std::fs::create_dir_all(root.join("etc/default")).unwrap();
     std::fs::write(root.join("etc/default/keyboard"), "XKBLAYOUT=\"de\"\n").unwrap();
     std::fs::write(

@@ -70,6 +70,8 @@ pub fn appliance(address: &str) -> tempfile::TempDir {
     let st = before(address);
     Store::new(root).commit(&st).unwrap();
     keys::ensure(root, &st, &[], now()).unwrap();
+    // The verifier (first boot makes it after the login prompt).
+    keys::ensure_setup_verifier(root).unwrap();
     // What first boot renders.
     appliance_config::apply::apply(root, &appliance_config::render::render(&st).unwrap()).unwrap();
     let gid = std::os::unix::fs::MetadataExt::gid(&fs::metadata(root).unwrap());
