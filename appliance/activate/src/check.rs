@@ -56,17 +56,7 @@ pub fn read_wizard(
         hostname: Some(c.network.hostname.clone()),
         setup_code: code,
     };
-    let r = &c.roles;
-    let form = roles::RolesForm {
-        linotp_admin_user: r.linotp_admin.user.clone(),
-        linotp_admin_password: r.linotp_admin.password.clone(),
-        linotp_admin_repeat: r.linotp_admin.password.clone(),
-        root_password: r.root.password.clone(),
-        root_repeat: r.root.password.clone(),
-        appliance_admin_user: r.appliance_admin.user.clone(),
-        appliance_admin_password: r.appliance_admin.password.clone(),
-        appliance_admin_repeat: r.appliance_admin.password.clone(),
-    };
+    let form = c.roles.to_form();
     if let Err(errors) = roles::validate(&form, &ctx) {
         let list: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
         return Err(fail("checking the wizard")(format!(

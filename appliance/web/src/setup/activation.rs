@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 
 use appliance_wizard::keys::KeysChoice;
 use appliance_wizard::licence::{self, LicenceKey};
-use appliance_wizard::roles::RolesForm;
 use appliance_wizard::state::{Completed, Step, WizardState};
 use appliance_wizard::{keys, network, radius, roles, time, Context, FieldError};
 use serde::Deserialize;
@@ -215,17 +214,7 @@ pub fn recheck(
     licence::validate_signed(&form, ctx, licence_keys).map_err(|e| fails(Step::Licence, e))?;
     network::validate(&forms::network_of(&c.network)).map_err(|e| fails(Step::Network, e))?;
     time::validate(&forms::time_of(&c.time), ctx).map_err(|e| fails(Step::Time, e))?;
-    let r = &c.roles;
-    let roles_form = RolesForm {
-        linotp_admin_user: r.linotp_admin.user.clone(),
-        linotp_admin_password: r.linotp_admin.password.clone(),
-        linotp_admin_repeat: r.linotp_admin.password.clone(),
-        root_password: r.root.password.clone(),
-        root_repeat: r.root.password.clone(),
-        appliance_admin_user: r.appliance_admin.user.clone(),
-        appliance_admin_password: r.appliance_admin.password.clone(),
-        appliance_admin_repeat: r.appliance_admin.password.clone(),
-    };
+    let roles_form = c.roles.to_form();
     let ctx = Context {
         hostname: Some(c.network.hostname.clone()),
         ..ctx.clone()
