@@ -10,12 +10,11 @@ use anyhow::{ensure, Result};
 use protocol::{ids, Event};
 
 use crate::harness::disk::empty_disk;
-use crate::harness::qemu::{Medium, Network, Nic, VmConfig};
 use crate::harness::session::{check, Session, STEP_TIMEOUT};
 use crate::scenario::{choose_serial_entry, RunOptions};
 use crate::steps::{
-    disks_event, expect_installed, inspect_disk, serial_verified, start, target_drive, type_manual,
-    Machine, TARGET_SERIAL,
+    disks_event, expect_installed, inspect_disk, serial_verified, start, type_manual, Machine,
+    TARGET_SERIAL,
 };
 
 /// How the installer is driven.
@@ -88,22 +87,14 @@ pub fn install(i: &Install, opts: &RunOptions, dir: &Path) -> Result<Done> {
     let target = dir.join("target.img");
     empty_disk(&target, i.disk_mib)?;
     let vars = opts.vars_for(m.firmware, dir)?;
-    let cfg = VmConfig {
-        firmware: m.firmware,
-        medium: Medium::Cd,
-        image: i.iso.clone(),
-        memory_mib: opts.memory_mib,
-        kvm: opts.kvm,
-        vars: vars.clone(),
-        events: dir.join("events.log"),
-        paths: opts.firmware.clone(),
-        nic: Some(Nic {
-            model: m.nic.into(),
-            network: Network::User,
-        }),
-        drives: vec![target_drive(m.bus, &target, None)],
-        ..VmConfig::default()
-    };
+    let cfg = m.install_vm(
+        opts,
+        i.iso.clone(),
+        opts.memory_mib,
+        vars.clone(),
+        &target,
+        dir,
+    );
     let mut session = start(&cfg, dir, "install")?;
     choose_serial_entry(&mut session.vm)?;
     match i.drive {
