@@ -130,23 +130,29 @@ impl<D: DiskIo + ?Sized> Write for Region<'_, D> {
     }
 }
 
+/// A seek inside a partition of `len` bytes: moves `pos` and returns it,
+/// or refuses a position outside (the FAT views' shared rule).
+fn seek_within(pos: &mut u64, len: u64, to: SeekFrom) -> io::Result<u64> {
+    let new = match to {
+        SeekFrom::Start(p) => Some(p),
+        SeekFrom::End(d) => len.checked_add_signed(d),
+        SeekFrom::Current(d) => pos.checked_add_signed(d),
+    };
+    match new {
+        Some(p) if p <= len => {
+            *pos = p;
+            Ok(p)
+        }
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "seek outside the partition",
+        )),
+    }
+}
+
 impl<D: DiskIo + ?Sized> Seek for Region<'_, D> {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let new = match to {
-            SeekFrom::Start(p) => Some(p),
-            SeekFrom::End(d) => self.len.checked_add_signed(d),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-        };
-        match new {
-            Some(p) if p <= self.len => {
-                self.pos = p;
-                Ok(p)
-            }
-            _ => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "seek outside the partition",
-            )),
-        }
+        seek_within(&mut self.pos, self.len, to)
     }
 }
 

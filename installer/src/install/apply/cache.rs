@@ -218,21 +218,7 @@ impl<S: Read + Write + Seek> Write for PageCache<S> {
 
 impl<S: Read + Write + Seek> Seek for PageCache<S> {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let new = match to {
-            SeekFrom::Start(p) => Some(p),
-            SeekFrom::End(d) => self.len.checked_add_signed(d),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-        };
-        match new {
-            Some(p) if p <= self.len => {
-                self.pos = p;
-                Ok(p)
-            }
-            _ => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "seek outside the partition",
-            )),
-        }
+        super::seek_within(&mut self.pos, self.len, to)
     }
 }
 
