@@ -4,12 +4,13 @@
 use crate::scenario::Scenario;
 use crate::suites::{
     appliance, boot, faults, flows, hardware, installed, installs, reference, secrets, serials,
+    wizard,
 };
 
 /// All scenarios: the boot matrix, the installer flows, the serial-number
 /// checks, the appliance's first boot, the installed disk's boot loaders,
 /// the full installs, the install faults, the secrets scan, the reference
-/// appliance and the hardware reach.
+/// appliance, the hardware reach and the set-up wizard in a browser.
 pub fn all() -> Vec<Scenario> {
     let mut v = boot::scenarios();
     v.extend(flows::scenarios());
@@ -21,6 +22,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(secrets::scenarios());
     v.extend(reference::scenarios());
     v.extend(hardware::scenarios());
+    v.extend(wizard::scenarios());
     v
 }
 
@@ -91,7 +93,8 @@ hw-dhcp-i82559er
 hw-controllers
 hw-install-uefi-nvme
 hw-128m-until-ram-check
-hw-128m-install";
+hw-128m-install
+wizard-bios";
 
     #[test]
     fn the_list_is_unchanged() {
@@ -108,7 +111,7 @@ hw-128m-install";
             .collect();
         let want: Vec<&str> = LIST.lines().collect();
         assert_eq!(got, want);
-        assert_eq!(got.len(), 61);
+        assert_eq!(got.len(), 62);
     }
 
     #[test]

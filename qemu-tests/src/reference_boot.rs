@@ -135,7 +135,7 @@ pub fn parse_console(screen: &str) -> Result<ConsoleText> {
 /// Waits until the serial text ends its latest `Open in a browser:` block
 /// with a login prompt right below it (only blank lines between), and
 /// returns the text from that block to the prompt.
-fn issue_above_prompt(vm: &mut Vm, timeout: Duration) -> Result<String> {
+pub fn issue_above_prompt(vm: &mut Vm, timeout: Duration) -> Result<String> {
     let deadline = Instant::now() + timeout;
     loop {
         let text = vm.text();
@@ -184,7 +184,7 @@ pub fn parse_keygen(text: &str) -> Result<BTreeMap<String, String>> {
 
 /// The host keys the guest's SSH server offers on `127.0.0.1:port`, as
 /// fingerprints; retried until the server answers or `timeout`.
-fn scan_host_keys(
+pub fn scan_host_keys(
     port: u16,
     dir: &Path,
     tag: &str,
@@ -226,7 +226,7 @@ fn scan_host_keys(
 
 /// Waits until a whole `APPLIANCE-READY {json}` line is in the serial
 /// text (wherever the cursor is) and returns its JSON; the last one wins.
-fn ready_line(vm: &mut Vm, timeout: Duration) -> Result<serde_json::Value> {
+pub fn ready_line(vm: &mut Vm, timeout: Duration) -> Result<serde_json::Value> {
     let deadline = Instant::now() + timeout;
     loop {
         let text = vm.text();

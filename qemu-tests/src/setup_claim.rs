@@ -117,16 +117,26 @@ pub fn claim(port: u16, fingerprint: &str, code: &str) -> Result<Reply> {
     .context("POST /setup/claim")
 }
 
+/// `n` different well-formed setup codes (check character right), none
+/// of them `shown`.
+pub fn wrong_codes(shown: &str, n: usize) -> Result<Vec<String>> {
+    let codes: Vec<String> = (0..n as u64 + 1)
+        .map(|counter| {
+            let code = appliance_config::setup_code::SetupCode::derive(&[0x5a; 32], counter);
+            code.canonical().to_string()
+        })
+        .filter(|c| c != shown)
+        .take(n)
+        .collect();
+    if codes.len() < n {
+        bail!("no {n} well-formed wrong codes differ from {shown}")
+    }
+    Ok(codes)
+}
+
 /// A well-formed setup code (check character right) that is not `shown`.
 fn wrong_code(shown: &str) -> Result<String> {
-    for counter in 0..4 {
-        let code = appliance_config::setup_code::SetupCode::derive(&[0x5a; 32], counter);
-        let text = code.canonical().to_string();
-        if text != shown {
-            return Ok(text);
-        }
-    }
-    bail!("no well-formed wrong code differs from {shown}")
+    Ok(wrong_codes(shown, 1)?.remove(0))
 }
 
 /// One wrong code (refused, 403), then the printed one (a session and a
@@ -195,5 +205,8 @@ mod tests {
         let a = wrong_code("KKRE-M1HB-2NC7-E").unwrap();
         assert!(appliance_config::setup_code::SetupCode::parse(&a).is_ok());
         assert_ne!(wrong_code(&a).unwrap(), a);
+        let two = wrong_codes(&a, 2).unwrap();
+        assert_eq!(two.len(), 2);
+        assert!(two[0] != two[1] && !two.contains(&a));
     }
 }

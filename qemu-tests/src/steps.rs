@@ -190,6 +190,38 @@ pub struct Machine {
     pub bus: Controller,
 }
 
+impl Machine {
+    /// The install VM: the ISO `image` as a CD, the NIC on QEMU's user
+    /// network, the empty `target` disk on the machine's bus, events in
+    /// `dir`.
+    pub fn install_vm(
+        &self,
+        opts: &RunOptions,
+        image: PathBuf,
+        memory_mib: u32,
+        vars: Option<PathBuf>,
+        target: &Path,
+        dir: &Path,
+    ) -> VmConfig {
+        VmConfig {
+            firmware: self.firmware,
+            medium: Medium::Cd,
+            image,
+            memory_mib,
+            kvm: opts.kvm,
+            vars,
+            events: dir.join("events.log"),
+            paths: opts.firmware.clone(),
+            nic: Some(Nic {
+                model: self.nic.into(),
+                network: Network::User,
+            }),
+            drives: vec![target_drive(self.bus, target, None)],
+            ..VmConfig::default()
+        }
+    }
+}
+
 /// The target disk: written through, with [`TARGET_SERIAL`].
 pub fn target_drive(bus: Controller, image: &Path, bootindex: Option<u32>) -> Drive {
     Drive {

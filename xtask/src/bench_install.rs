@@ -39,6 +39,8 @@ use qemu_tests::suites::hardware::{self, BENCH_CHANNEL, BENCH_IMAGE_MIB, UNATTEN
 use crate::assemble::{self, IsoOptions};
 use crate::{project, testrepo};
 
+mod phases;
+
 /// The RAM of the timed runs (a) and (b), as in the QEMU tests.
 const TIMED_MIB: u32 = 1024;
 /// The bisection's candidates: 48 MiB to 256 MiB in 16 MiB steps.
@@ -55,7 +57,8 @@ struct Probe {
     result: std::result::Result<f64, String>,
 }
 
-pub fn install() -> Result<()> {
+/// Runs (a) and (b), and (c) when `floor`.
+pub fn install(floor: bool) -> Result<()> {
     let dir = project::target_dir().join("bench-install");
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir)?;
@@ -94,6 +97,7 @@ pub fn install() -> Result<()> {
     fs::create_dir_all(&run_dir)?;
     let cfg = timed_config(&iso, &run_dir, "console=tty0 console=ttyS0,115200n8")?;
     let mut s = start(&cfg, &run_dir, "install")?;
+    let marks = watch_phases(&mut s, &cfg.events)?;
     let (_, install_seconds, downloaded) =
         hardware::install_outcome(&mut s, hardware::BENCH_INSTALL_TIMEOUT)?
             .map_err(|e| anyhow::anyhow!("the bench install failed: {e}"))?;
@@ -114,8 +118,12 @@ pub fn install() -> Result<()> {
 
     // (c) the smallest -m.
     let deadline = install_total * 2 + Duration::from_secs(240);
-    let probes = bisect(&iso, &dir, deadline)?;
-    let floor = probes
+    let probes = if floor {
+        bisect(&iso, &dir, deadline)?
+    } else {
+        Vec::new()
+    };
+    let lowest_ok = probes
         .iter()
         .filter(|p| p.result.is_ok())
         .map(|p| p.memory_mib)
@@ -134,10 +142,19 @@ pub fn install() -> Result<()> {
         copy.as_secs_f64()
     );
     println!("    same VM, no verification");
+    println!("(a)'s phases (host clock between the installer's events, ±0.1 s):");
+    for line in phases::render(&marks) {
+        println!("    {line}");
+    }
     println!(
         "ratio (a) / (b)                               {:>8.2}   (target ≤ 1.25)",
         install_seconds / copy.as_secs_f64()
     );
+    if !floor {
+        println!("(c) skipped (--no-floor)");
+        println!("load average before: {load_before}; after: {load_after}");
+        return Ok(());
+    }
     println!(
         "(c) smallest -m with which the whole install completes (16 MiB steps, ISO boot menu):"
     );
@@ -148,7 +165,7 @@ pub fn install() -> Result<()> {
         }
     }
     let lowest = CANDIDATES.start() * STEP_MIB;
-    match floor {
+    match lowest_ok {
         Some(m) if m == lowest => {
             println!("    floor: ≤ {m} MiB, the lowest candidate (target ≤ 128 MiB)")
         }
@@ -160,6 +177,27 @@ pub fn install() -> Result<()> {
     }
     println!("load average before: {load_before}; after: {load_after}");
     Ok(())
+}
+
+/// Stamps (a)'s phases until the install ends (or the console shows that it
+/// cannot: [`hardware::install_outcome`] then says why).
+fn watch_phases(s: &mut Session, events: &Path) -> Result<Vec<phases::Mark>> {
+    let mut watch = phases::Watch::new(events, Instant::now() - s.vm.elapsed());
+    let deadline = Instant::now() + hardware::BENCH_INSTALL_TIMEOUT;
+    while !watch.poll()? {
+        s.vm.check_running()?;
+        let text = s.vm.text();
+        if text.contains("Kernel panic") || text.contains("The installer stopped:") {
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "no end of the bench install within {:?}",
+            hardware::BENCH_INSTALL_TIMEOUT
+        );
+        std::thread::sleep(phases::POLL);
+    }
+    Ok(watch.marks)
 }
 
 /// The VM of (a) and (b): the bench ISO's kernel and initramfs booted

@@ -65,6 +65,9 @@ xflags::xflags! {
             optional --update
             /// Build twice and compare the images byte for byte.
             optional --check-reproducible
+            /// The vendor's licence key (`repo keygen`'s FILE.pub) the set-up
+            /// wizard checks licences against (default: the TEST licence key).
+            optional --licence-key file: PathBuf
         }
 
         /// Build the reference appliance's components (kernel, stage 1
@@ -76,6 +79,8 @@ xflags::xflags! {
             /// Keep the root image of an earlier build in the output
             /// directory (while working on stage 1; the image is not rebuilt).
             optional --keep-root
+            /// The vendor's licence key (as for appliance-root).
+            optional --licence-key file: PathBuf
         }
 
         /// Inspect a built ISO with the reference tools.
@@ -114,6 +119,18 @@ xflags::xflags! {
             /// of it, and the smallest `-m` the install completes with.
             /// `otp`: validate/check with 10,000 tokens, ours vs privacyIDEA 3.14.
             required benchmark: Benchmark
+            /// `boot`: the revision whose ISO is the baseline (default: the
+            /// parent of the commit "Module pack on the medium: …").
+            optional --baseline-rev rev: String
+            /// `boot`: boot this ISO as the baseline instead of building one.
+            optional --baseline-iso path: PathBuf
+            /// `boot`: rounds of baseline, current, debian-installer (default 5).
+            optional --rounds n: usize
+            /// `boot`: boot our ISOs as a CD through the boot menu (BIOS)
+            /// instead of loading their kernel and initramfs directly.
+            optional --cd
+            /// `install` only: skip the `-m` bisection.
+            optional --no-floor
         }
 
         /// Run a vendor repository (docs/repository.md).
@@ -404,7 +421,24 @@ mod tests {
         assert!(matches!(
             x.subcommand,
             XtaskCmd::Bench(Bench {
-                benchmark: Benchmark::Boot
+                benchmark: Benchmark::Boot,
+                baseline_rev: None,
+                baseline_iso: None,
+                rounds: None,
+                cd: false,
+                no_floor: false
+            })
+        ));
+        let x = parse_words("bench install --no-floor");
+        assert!(matches!(
+            x.subcommand,
+            XtaskCmd::Bench(Bench {
+                benchmark: Benchmark::Install,
+                baseline_rev: None,
+                baseline_iso: None,
+                rounds: None,
+                cd: false,
+                no_floor: true
             })
         ));
         let x = parse_words("appliance-root --check-reproducible");

@@ -6,6 +6,8 @@ mod appliance;
 mod assemble;
 mod bench;
 mod bench_backup;
+mod bench_baseline;
+mod bench_boot;
 mod bench_install;
 mod bench_otp;
 mod bootfiles;
@@ -109,16 +111,16 @@ fn run() -> Result<()> {
             (true, false) => debroot::update(f.out),
             (false, check) => {
                 let image = if check {
-                    debroot::check_reproducible(f.out)?
+                    debroot::check_reproducible(f.out, f.licence_key)?
                 } else {
-                    debroot::build(f.out)?
+                    debroot::build(f.out, f.licence_key)?
                 };
                 println!("{}", image.path.display());
                 Ok(())
             }
         },
         XtaskCmd::ApplianceReference(f) => {
-            let built = reference::build(f.out, f.keep_root)?;
+            let built = reference::build(f.out, f.keep_root, f.licence_key)?;
             println!("{}", built.dir.display());
             Ok(())
         }
@@ -145,10 +147,28 @@ fn run() -> Result<()> {
             qemu::qemu_test(&opts).map(|_| ())
         }
         XtaskCmd::Bench(f) => match f.benchmark {
+            Benchmark::Boot => bench_boot::boot(&bench_boot::BootOptions {
+                baseline: match (f.baseline_rev, f.baseline_iso) {
+                    (Some(_), Some(_)) => bail!("give --baseline-rev or --baseline-iso, not both"),
+                    (Some(rev), None) => bench_boot::Baseline::Rev(rev),
+                    (None, Some(iso)) => bench_boot::Baseline::Iso(iso),
+                    (None, None) => bench_boot::Baseline::BeforeModulePack,
+                },
+                rounds: f.rounds.unwrap_or(bench_boot::DEFAULT_ROUNDS),
+                cd: f.cd,
+            }),
+            _ if f.baseline_rev.is_some()
+                || f.baseline_iso.is_some()
+                || f.rounds.is_some()
+                || f.cd =>
+            {
+                bail!(
+                    "--baseline-rev, --baseline-iso, --rounds and --cd belong to `bench boot` only"
+                )
+            }
             Benchmark::Iso => bench::iso(),
-            Benchmark::Boot => bench::boot(),
             Benchmark::Backup => bench_backup::run(),
-            Benchmark::Install => bench_install::install(),
+            Benchmark::Install => bench_install::install(!f.no_floor),
             Benchmark::Otp => bench_otp::otp(),
         },
         XtaskCmd::Repo(f) => repo_command(f.subcommand),

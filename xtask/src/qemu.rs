@@ -67,7 +67,7 @@ pub fn qemu_test(opts: &QemuTestOptions) -> Result<Vec<Outcome>> {
     let reference_dir = match &opts.reference {
         Some(dir) => Some(dir.clone()),
         None if chosen.iter().any(|s| s.needs.reference) => {
-            Some(reference::build(None, false)?.dir)
+            Some(reference::build(None, false, None)?.dir)
         }
         None => None,
     };

@@ -116,7 +116,12 @@ pub fn partitions() -> [Part; 3] {
 }
 
 /// The kernel parameters of the release (the installer adds the console and
-/// `appliance.boot_volume=`): where stage 1 finds root and data.
+/// `appliance.boot_volume=`): where stage 1 finds root and data, and
+/// `quiet`: the kernel prints only warnings and errors and systemd only
+/// failures and slow units, which shortens the boot under emulation (every
+/// character on the serial console is an emulated I/O exit). Stage 1's
+/// lines and the console text are written to the console directly and
+/// still show.
 pub fn cmdline(parts: &[Part]) -> String {
     let number = |name: &str| {
         parts
@@ -125,7 +130,7 @@ pub fn cmdline(parts: &[Part]) -> String {
             .map_or(0, |i| i + 1)
     };
     format!(
-        "appliance.root={} appliance.data={}",
+        "appliance.root={} appliance.data={} quiet",
         number("root"),
         number("data")
     )
@@ -180,7 +185,7 @@ pub struct Built {
 /// Builds everything into `out` (default [`default_dir`]). Needs root (the
 /// root image). `keep_root`: reuse the root image an earlier build left in
 /// `out` (for work on stage 1).
-pub fn build(out: Option<PathBuf>, keep_root: bool) -> Result<Built> {
+pub fn build(out: Option<PathBuf>, keep_root: bool, licence_key: Option<PathBuf>) -> Result<Built> {
     let dir = out.unwrap_or_else(default_dir);
     let epoch = epoch::build_epoch()?;
     let inputs = inputs::ensure()?;
@@ -195,7 +200,7 @@ pub fn build(out: Option<PathBuf>, keep_root: bool) -> Result<Built> {
     let root_bytes = if keep_root && root.is_file() {
         fs::metadata(&root)?.len()
     } else {
-        let image = debroot::build(Some(dir.join("root")))?;
+        let image = debroot::build(Some(dir.join("root")), licence_key)?;
         let _ = fs::remove_file(&root);
         if fs::hard_link(&image.path, &root).is_err() {
             fs::copy(&image.path, &root)?;
@@ -263,7 +268,7 @@ mod tests {
             ]
         );
         assert!(m.layout.partitions[2].grow);
-        assert_eq!(m.boot.cmdline, "appliance.root=2 appliance.data=3");
+        assert_eq!(m.boot.cmdline, "appliance.root=2 appliance.data=3 quiet");
         assert_eq!(m.channel, CHANNEL);
     }
 
@@ -271,7 +276,7 @@ mod tests {
     fn the_command_line_follows_the_layout_order() {
         let mut parts = partitions().to_vec();
         parts.swap(1, 2);
-        assert_eq!(cmdline(&parts), "appliance.root=3 appliance.data=2");
+        assert_eq!(cmdline(&parts), "appliance.root=3 appliance.data=2 quiet");
     }
 
     #[test]

@@ -166,7 +166,7 @@ pub fn release_description(c: &appliance::Components) -> serde_json::Value {
 /// entitle it and an ISO built with `--channel reference` installs it. The
 /// sample appliance stays on `stable` for the fast fault matrix.
 pub fn publish_reference(v: &TestVendor) -> Result<()> {
-    let built = reference::build(None, false).context("building the reference appliance")?;
+    let built = reference::build(None, false, None).context("building the reference appliance")?;
     repo::publish(
         &v.repo,
         &v.key,
@@ -345,7 +345,7 @@ mod tests {
         let d = test_release(&text, Path::new("/srv/ref")).unwrap();
         assert_eq!(
             d["boot"]["cmdline"],
-            format!("appliance.root=2 appliance.data=3 {TEST_MARKER}")
+            format!("appliance.root=2 appliance.data=3 quiet {TEST_MARKER}")
         );
         let files: Vec<&str> = d["components"]
             .as_array()

@@ -74,8 +74,10 @@ fn any_token(text: &str, words: &[&str]) -> Option<String> {
 
 /// Only the command modules start processes: `installer/src/sys/cmd.rs`,
 /// `xtask/src/cmd.rs`, the QEMU harness' `child.rs` (anywhere under
-/// `qemu-tests/src/`) and `appliance/backup-cli/src/sys.rs` (MariaDB's
-/// client tools). A process is started by `std::process::Command` (named
+/// `qemu-tests/src/`), `appliance/backup-cli/src/sys.rs` (MariaDB's
+/// client tools), `appliance/activate/src/cmd.rs` (systemctl,
+/// freeradius -XC), `appliance/shell/src/sys.rs` (the console's programs)
+/// and `browser-test/src/cmd.rs` (chromedriver, npm). A process is started by `std::process::Command` (named
 /// or imported) or by `fork`/`vfork`/`exec*`/`posix_spawn`. Clippy's
 /// `disallowed-methods` (clippy.toml) catches `Command::new` too; this test
 /// also catches imports and the libc/nix calls.
@@ -84,6 +86,9 @@ fn spawns(files: &[Source]) -> Vec<Violation> {
         rel == "installer/src/sys/cmd.rs"
             || rel == "xtask/src/cmd.rs"
             || rel == "appliance/backup-cli/src/sys.rs"
+            || rel == "appliance/activate/src/cmd.rs"
+            || rel == "appliance/shell/src/sys.rs"
+            || rel == "browser-test/src/cmd.rs"
             || (rel.starts_with("qemu-tests/src/") && rel.ends_with("/child.rs"))
     };
     scan(files, allowed, |line| {
@@ -118,8 +123,9 @@ fn spawns(files: &[Source]) -> Vec<Violation> {
 #[test]
 fn only_the_command_modules_spawn_processes() {
     report(
-        "only installer::sys::cmd, xtask::cmd, qemu-tests' child module and \
-         appliance_backup_cli::sys start processes",
+        "only installer::sys::cmd, xtask::cmd, qemu-tests' child module, \
+         appliance_backup_cli::sys, appliance_activate::cmd, appliance_shell::sys \
+         and browser_test::cmd start processes",
         &spawns(source::all_src()),
     );
 }

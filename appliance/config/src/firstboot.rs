@@ -54,6 +54,8 @@ pub struct Outcome {
     pub keys: KeyReport,
     /// Problems that did not stop the boot (unknown keyboard, no record).
     pub warnings: Vec<String>,
+    /// What happened to the VGA console's keymap (see [`load_keymap`]).
+    pub console_keymap: String,
 }
 
 /// Errors that stop first boot.
@@ -235,6 +237,31 @@ pub fn refresh(
     Ok(changed || force)
 }
 
+/// Loads the desired keyboard layout into the kernel from the image's
+/// compiled keymaps and writes [`keymap::LOADED_MARK`], so Debian's slower
+/// `keyboard-setup`/`console-setup` units are skipped; when there is no
+/// compiled keymap for the layout (or no virtual terminal), nothing is
+/// marked and those units load it as before. Returns what happened.
+pub fn load_keymap(root: &Path, st: &DesiredState) -> String {
+    let code = &st.keyboard.code;
+    let file = keymap::bkeymap_path(root, code);
+    match keymap::load(&file, &under(root, keymap::TTY0)) {
+        Ok(skipped) => {
+            let mark = under(root, keymap::LOADED_MARK);
+            match fsutil::write_atomic(&mark, format!("{code}\n").as_bytes(), 0o644) {
+                Ok(()) => {
+                    format!("{code} loaded ({skipped} entries unknown to this kernel skipped)")
+                }
+                Err(e) => format!(
+                    "{code} loaded, but {} cannot be written ({e}): console-setup loads it again",
+                    mark.display()
+                ),
+            }
+        }
+        Err(e) => format!("{code} not loaded here ({e}): keyboard-setup loads it"),
+    }
+}
+
 /// Runs first boot. `now` dates a new TLS certificate.
 pub fn run(opts: &Options, now: time::OffsetDateTime) -> Result<Outcome, FirstBootError> {
     let mut out = Outcome::default();
@@ -243,6 +270,7 @@ pub fn run(opts: &Options, now: time::OffsetDateTime) -> Result<Outcome, FirstBo
     out.new_generation = new;
     let rendered = render::render(&st)?;
     out.applied = apply::apply(&opts.root, &rendered)?;
+    out.console_keymap = load_keymap(&opts.root, &st);
     write_resolv(&opts.root, &st)?;
     let mut ips: Vec<IpAddr> = st.static_addresses().into_iter().map(IpAddr::V4).collect();
     ips.extend(lease.map(IpAddr::V4));

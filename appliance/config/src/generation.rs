@@ -145,6 +145,27 @@ impl Store {
                 return Ok(n);
             }
         }
+        let n = self.create(state, |_| Ok(()))?;
+        self.switch(n)?;
+        Ok(n)
+    }
+
+    /// The directory of generation `n` (which may not exist).
+    pub fn dir(&self, n: u64) -> PathBuf {
+        self.dir.join(n.to_string())
+    }
+
+    /// Stores `state` as a new generation **without** making it current:
+    /// `fill` adds its other files to the directory while it has no number
+    /// yet (a temporary name), and only the complete directory is renamed
+    /// to the next number. A crash before the rename leaves a temporary
+    /// directory that the next `create` removes; `current` is untouched.
+    pub fn create(
+        &self,
+        state: &DesiredState,
+        fill: impl FnOnce(&Path) -> io::Result<()>,
+    ) -> Result<u64, GenerationError> {
+        state.validate()?;
         let n = self.numbers()?.last().map_or(1, |last| last + 1);
         let mut json = serde_json::to_string_pretty(state).map_err(|e| GenerationError::Parse {
             path: self.dir.clone(),
@@ -158,9 +179,12 @@ impl Store {
         fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
         let file = tmp.join("state.json");
         fsutil::write_atomic(&file, json.as_bytes(), 0o600).map_err(io_err(&file))?;
-        let final_dir = self.dir.join(n.to_string());
+        fill(&tmp).map_err(io_err(&tmp))?;
+        let final_dir = self.dir(n);
         fs::rename(&tmp, &final_dir).map_err(io_err(&final_dir))?;
-        self.switch(n)?;
+        fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(&self.dir))?;
         Ok(n)
     }
 

@@ -8,8 +8,9 @@
 //!   one day back, 825 days of validity, serverAuth;
 //! - the database encryption key: 96 random bytes, 0400 (three 32-byte
 //!   slots as LinOTP lays them out: token seeds, configuration, values);
-//! - the setup code's secret (32 bytes, 0400), counter and verifier
-//!   ([`crate::setup_code`]), until the setup is done.
+//! - the setup code's secret (32 bytes, 0400) and counter, until the setup
+//!   is done; its verifier ([`crate::setup_code`]) is made apart, by
+//!   [`ensure_setup_verifier`], off the way to the login prompt.
 //!
 //! A key that exists is never replaced, so fingerprints survive reboots.
 //! A missing public half is rebuilt from the private key; a certificate
@@ -314,22 +315,41 @@ fn write_code_files(
 }
 
 fn ensure_setup_code(root: &Path) -> Result<bool, KeyError> {
-    if setup_done(root) {
+    if setup_done(root) || read_secret(root)?.is_some() {
         return Ok(false);
     }
-    let (secret, made) = match read_secret(root)? {
-        Some(s) => (s, false),
-        None => {
-            let s: [u8; SECRET_BYTES] = random()?;
-            let path = under(root, paths::SETUP_SECRET);
-            fsutil::write_atomic(&path, &s, 0o400).map_err(io(&path))?;
-            (s, true)
-        }
-    };
-    if made || !exists(&under(root, paths::SETUP_HASH))? {
-        write_code_files(root, &secret, read_counter(root)?)?;
+    let s: [u8; SECRET_BYTES] = random()?;
+    let path = under(root, paths::SETUP_SECRET);
+    fsutil::write_atomic(&path, &s, 0o400).map_err(io(&path))?;
+    let counter = read_counter(root)?;
+    let cpath = under(root, paths::SETUP_COUNTER);
+    fsutil::write_atomic(&cpath, format!("{counter}\n").as_bytes(), 0o600).map_err(io(&cpath))?;
+    // A verifier of an earlier secret must not accept the old code.
+    let hpath = under(root, paths::SETUP_HASH);
+    match std::fs::remove_file(&hpath) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&hpath)(e)),
+        _ => {}
     }
-    Ok(made)
+    Ok(true)
+}
+
+/// Makes the setup code's verifier when it is missing (and the setup not
+/// done); returns whether it made one. Separate from [`ensure`] because
+/// Argon2id takes seconds under emulation: the console needs only the code
+/// (derived from the secret), so the verifier is made after the login
+/// prompt is up (`appliance-setup-verifier.service`), and the set-up
+/// wizard starts after it.
+pub fn ensure_setup_verifier(root: &Path) -> Result<bool, KeyError> {
+    if setup_done(root) || exists(&under(root, paths::SETUP_HASH))? {
+        return Ok(false);
+    }
+    let path = under(root, paths::SETUP_SECRET);
+    let secret = read_secret(root)?.ok_or_else(|| KeyError::Invalid {
+        path,
+        message: "missing: first boot has not made the setup code yet".into(),
+    })?;
+    write_code_files(root, &secret, read_counter(root)?)?;
+    Ok(true)
 }
 
 /// The current setup code, or `None` once the setup is done or before

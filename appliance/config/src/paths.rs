@@ -42,3 +42,32 @@ pub const AGETTY_RELOAD: &str = "/run/agetty.reload";
 pub const RUN_RESOLV: &str = "/run/appliance/resolv.conf";
 /// systemd-networkd's per-link state (DNS servers learnt by DHCP).
 pub const NETIF_LINKS: &str = "/run/systemd/netif/links";
+/// chrony's configuration, rendered when the desired state names NTP servers.
+pub const CHRONY_CONF: &str = "/etc/chrony/chrony.conf";
+/// The web roles' credentials (`{"login", "password_hash"}`, Argon2id PHC;
+/// 0640 root:appliance-web), written by activation.
+pub const CREDENTIALS_DIR: &str = "/etc/appliance/credentials";
+/// The Appliance Administrator's credentials.
+pub const APPLIANCE_ADMIN: &str = "/etc/appliance/credentials/appliance-admin.json";
+/// The LinOTP Administrator's credentials.
+pub const OTP_ADMIN: &str = "/etc/appliance/credentials/otp-admin.json";
+/// FreeRADIUS's clients (0640 root:freerad), written by activation.
+pub const RADIUS_CLIENTS: &str = "/etc/freeradius/3.0/clients.conf";
+/// The support and subscription licence file as uploaded (0644).
+pub const LICENCE: &str = "/etc/appliance/licence/licence.lic";
+/// The update key from the licence step (base64, 0644).
+pub const UPDATE_KEY: &str = "/etc/appliance/licence/update.key";
+/// The setup wizard's state (0600, owned by appliance-web; holds the typed
+/// passwords until activation).
+pub const WIZARD_STATE: &str = "/var/lib/appliance-web/wizard.json";
+/// Where the web service drops its requests for the root side.
+pub const REQUESTS_DIR: &str = "/var/lib/appliance-web/requests";
+/// Activation's progress for the web (world-readable, no secrets).
+pub const ACTIVATION_STATUS: &str = "/run/appliance/activation.json";
+/// An activation that is not final yet (its generation, the one before,
+/// the confirmation deadline); read at every boot.
+pub const ACTIVATION_RECORD: &str = "/etc/appliance/activation-pending.json";
+/// Serializes requests, confirmation and rollback.
+pub const ACTIVATION_LOCK: &str = "/run/appliance/activation.lock";
+/// The image's licence verification keys.
+pub const LICENCE_KEYS: &str = "/usr/share/appliance/licence-key.pub";

@@ -46,6 +46,7 @@ pub const HEADER: &str =
 
 const NETWORKD: &str = "systemd-networkd.service";
 const UDEVD: &str = "systemd-udevd.service";
+const CHRONY: &str = "chrony.service";
 
 fn file(text: String, units: Vec<&'static str>) -> Entry {
     Entry {
@@ -116,6 +117,12 @@ pub fn render(state: &DesiredState) -> Result<Rendered, StateError> {
         "/etc/timezone".into(),
         file(format!("{}\n", state.time_zone), vec![]),
     );
+    if let Some(servers) = &state.ntp_servers {
+        out.insert(
+            paths::CHRONY_CONF.into(),
+            file(chrony_conf(servers), vec![CHRONY]),
+        );
+    }
     for console in &state.consoles {
         match console {
             ConsoleKind::Vga => {
@@ -212,6 +219,30 @@ fn hosts(state: &DesiredState) -> String {
         let _ = writeln!(s, "{a}\t{names}");
     }
     s.push_str("::1\tlocalhost ip6-localhost ip6-loopback\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n");
+    s
+}
+
+/// chrony's configuration with only the chosen servers (Debian's file
+/// without its pool line and DHCP sources); no server at all when the
+/// clock is set by hand.
+fn chrony_conf(servers: &[String]) -> String {
+    let mut s = String::from(HEADER);
+    if servers.is_empty() {
+        s.push_str("# No time source: the clock was set by hand in the setup wizard.\n");
+    }
+    for server in servers {
+        let _ = writeln!(s, "server {server} iburst");
+    }
+    s.push_str(
+        "keyfile /etc/chrony/chrony.keys\n\
+         driftfile /var/lib/chrony/chrony.drift\n\
+         ntsdumpdir /var/lib/chrony\n\
+         logdir /var/log/chrony\n\
+         maxupdateskew 100.0\n\
+         rtcsync\n\
+         makestep 1 3\n\
+         leapsectz right/UTC\n",
+    );
     s
 }
 

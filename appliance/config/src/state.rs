@@ -39,6 +39,11 @@ pub struct DesiredState {
     pub time_zone: String,
     /// The keys first boot makes if missing (sorted, each once).
     pub keys: Vec<KeyKind>,
+    /// The NTP servers chrony uses (host names or addresses), set by the
+    /// setup wizard: `None` keeps the image's chrony configuration, an
+    /// empty list means no time source (the clock was set by hand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ntp_servers: Option<Vec<String>>,
 }
 
 /// What the appliance is; informative.
@@ -278,6 +283,7 @@ pub fn from_handover(h: &Handover, layouts: &[LayoutEntry]) -> (DesiredState, Ve
         consoles,
         time_zone: DEFAULT_TIME_ZONE.to_string(),
         keys: KeyKind::ALL.to_vec(),
+        ntp_servers: None,
     };
     (state, warnings)
 }
@@ -312,6 +318,7 @@ pub fn fallback() -> DesiredState {
         consoles: vec![ConsoleKind::Vga, ConsoleKind::Serial],
         time_zone: DEFAULT_TIME_ZONE.to_string(),
         keys: KeyKind::ALL.to_vec(),
+        ntp_servers: None,
     }
 }
 
@@ -446,6 +453,14 @@ impl DesiredState {
         }
         if self.consoles.is_empty() {
             return Err(err("consoles", "at least one console is needed"));
+        }
+        for (i, s) in self.ntp_servers.iter().flatten().enumerate() {
+            if s.parse::<std::net::IpAddr>().is_err() && !is_domain(s) {
+                return Err(err(
+                    format!("ntp_servers[{i}]"),
+                    format!("{s:?} is not a host name or an IP address"),
+                ));
+            }
         }
         Ok(())
     }

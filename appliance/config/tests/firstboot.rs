@@ -73,6 +73,23 @@ fn first_boot_makes_state_files_and_keys_with_their_modes() {
     assert!(out.warnings.is_empty(), "{:?}", out.warnings);
     assert_eq!((out.generation, out.new_generation), (1, true));
     assert_eq!(out.keys.generated, KeyKind::ALL.to_vec());
+    // The console text has the code already; its verifier (Argon2id, slow
+    // under emulation) is made apart, after the login prompt.
+    assert!(!at(&r.root, paths::SETUP_HASH).exists());
+    assert!(keys::current_setup_code(&r.root).unwrap().is_some());
+    assert!(keys::ensure_setup_verifier(&r.root).unwrap());
+    assert!(
+        !keys::ensure_setup_verifier(&r.root).unwrap(),
+        "only when missing"
+    );
+    // No compiled keymap in this root: Debian's keyboard-setup must load it.
+    assert!(
+        out.console_keymap.starts_with("de not loaded here")
+            && out.console_keymap.contains("de.bkeymap"),
+        "{}",
+        out.console_keymap
+    );
+    assert!(!at(&r.root, appliance_config::keymap::LOADED_MARK).exists());
     assert!(out.applied.restart.contains("systemd-networkd.service"));
     assert_eq!(
         fs::read_to_string(at(&r.root, "/etc/default/keyboard"))
@@ -147,6 +164,7 @@ fn assert_no_file_contains(dir: &Path, needle: &str) {
 fn a_second_boot_changes_nothing_and_keeps_every_key() {
     let r = rig();
     firstboot::run(&r.opts, now()).unwrap();
+    keys::ensure_setup_verifier(&r.root).unwrap();
     let before = keys::fingerprints(&r.root);
     let code = keys::current_setup_code(&r.root).unwrap().unwrap();
     let secrets: Vec<Vec<u8>> = [
@@ -203,6 +221,7 @@ fn a_lost_public_key_is_rebuilt_from_the_private_one() {
 fn rotation_changes_the_code_and_the_verifier_and_setup_done_hides_it() {
     let r = rig();
     firstboot::run(&r.opts, now()).unwrap();
+    keys::ensure_setup_verifier(&r.root).unwrap();
     let old = keys::current_setup_code(&r.root).unwrap().unwrap();
     let new = keys::rotate_setup_code(&r.root).unwrap();
     assert_ne!(old, new);
@@ -222,6 +241,7 @@ fn rotation_changes_the_code_and_the_verifier_and_setup_done_hides_it() {
 
     fs::write(at(&r.root, paths::SETUP_DONE), "").unwrap();
     assert_eq!(keys::current_setup_code(&r.root).unwrap(), None);
+    assert!(!keys::ensure_setup_verifier(&r.root).unwrap());
     firstboot::run(&r.opts, now()).unwrap();
     let issue = fs::read_to_string(at(&r.root, paths::ISSUE)).unwrap();
     assert!(!issue.contains("Setup code"), "{issue}");

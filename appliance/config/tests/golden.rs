@@ -69,8 +69,13 @@ fn files_under(dir: &Path, out: &mut BTreeSet<PathBuf>) {
 }
 
 fn check(case: &str, h: &Handover) {
-    let (st, warnings) = state::from_handover(h, &layouts());
+    check_edited(case, h, |_| {});
+}
+
+fn check_edited(case: &str, h: &Handover, edit: impl Fn(&mut state::DesiredState)) {
+    let (mut st, warnings) = state::from_handover(h, &layouts());
     assert!(warnings.is_empty(), "{warnings:?}");
+    edit(&mut st);
     let mut expected: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     let mut json = serde_json::to_string_pretty(&st).unwrap();
     json.push('\n');
@@ -119,4 +124,14 @@ fn manual_network_on_the_serial_console() {
 #[test]
 fn dhcp_on_the_vga_console() {
     check("dhcp-vga", &dhcp_vga());
+}
+
+/// After the set-up wizard's activation: NTP servers chosen, so chrony's
+/// configuration is rendered (only those servers).
+#[test]
+fn ntp_servers_after_activation() {
+    check_edited("activated-ntp", &manual_serial(), |st| {
+        st.ntp_servers = Some(vec!["ntp1.example.test".into(), "192.0.2.123".into()]);
+        st.time_zone = "Europe/Berlin".into();
+    });
 }

@@ -89,6 +89,17 @@ fn pid1() -> ! {
     if catch_unwind(|| early::early_setup("appliance-init", stage::RUN_DIR)).is_err() {
         installer::log::error("the early setup panicked; carrying on");
     }
+    // The installer's early setup makes its state directory 0700. Here the
+    // directory stays for the running system and holds files other users
+    // read by name: resolv.conf (every process), the activation status
+    // (the web service). Its secrets carry their own modes
+    // (handover.json 0600), so the directory itself is 0755.
+    if let Err(e) = std::fs::set_permissions(
+        stage::RUN_DIR,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    ) {
+        installer::log::error(&format!("{}: mode 0755: {e}", stage::RUN_DIR));
+    }
     let cmdline = installer::facts::read_cmdline(Path::new("/"));
     let mut consoles = Consoles::open(&cmdline);
     consoles.say(&format!(

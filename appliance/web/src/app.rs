@@ -2,20 +2,22 @@
 //! response carries. Socket-free, so handlers are tested with
 //! `tower::ServiceExt::oneshot`; `server` runs it on TLS connections.
 //!
-//! The set-up wizard's routes (`setup::routes`) are merged in while the
-//! appliance is not set up. Handlers that need the client's address read
+//! The set-up wizard's routes (`setup::routes`, which answer 404 once the
+//! appliance is set up) and the dashboard's (`admin::routes`, 404 until
+//! then) are merged in. Handlers that need the client's address read
 //! `ConnectInfo<SocketAddr>`, which `server` inserts into every request.
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::admin::{Site, SiteConfig};
 use crate::certs::CertStore;
 use crate::limits::Limits;
 
@@ -52,13 +54,19 @@ async fn security_headers(mut response: Response) -> Response {
     response
 }
 
-async fn ready_page(State(state): State<AppState>) -> Html<String> {
+/// `/`: before set-up the ready page (fingerprints, the way to the
+/// wizard), after it the Appliance Administrator's sign-in or dashboard.
+async fn home(state: AppState, site: Arc<Site>, headers: HeaderMap) -> Response {
+    if site.set_up() {
+        return crate::admin::home(&site, &headers).await;
+    }
     let id = state.certs.current();
     Html(crate::page::ready(
         &id.cert_sha256,
         &id.spki_sha256,
         state.setup.is_some(),
     ))
+    .into_response()
 }
 
 async fn healthz() -> &'static str {
@@ -74,15 +82,28 @@ async fn not_found() -> Response {
         .into_response()
 }
 
-/// The application with its body limit, request deadline and headers.
+/// The application with its body limit, request deadline and headers,
+/// and the dashboard on the appliance's own paths.
 pub fn router(state: AppState, limits: &Limits) -> Router {
+    let site = Site::new(SiteConfig::system(), state.certs.clone());
+    router_with(state, site, limits)
+}
+
+/// The application with the dashboard `site`.
+pub fn router_with(state: AppState, site: Arc<Site>, limits: &Limits) -> Router {
     let wizard = match &state.setup {
         Some(setup) => crate::setup::routes(setup.clone()),
         None => Router::new(),
     };
+    let root = {
+        let (state, site) = (state.clone(), site.clone());
+        move |headers: HeaderMap| home(state, site, headers)
+    };
     Router::new()
-        .route("/", get(ready_page))
+        .route("/", get(root))
         .merge(wizard)
+        .merge(crate::admin::routes(site))
+        .route("/assets/site.css", get(crate::site::css))
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .with_state(state)

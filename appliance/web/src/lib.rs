@@ -10,17 +10,25 @@
 //! - `app` — routes, state, security headers (socket-free).
 //! - `page` — the HTML of the page shown until the wizard exists.
 //! - `server` — the accept loop and one task per connection.
-//! - `setup` — the first-boot set-up wizard on `/setup`.
+//! - `setup` — the first-boot set-up wizard on `/setup`, Activate and the
+//!   activation's progress.
+//! - `admin` — after set-up: the Appliance Administrator's sign-in and the
+//!   dashboard.
+//! - `credentials` — a web role's credentials file (Argon2id).
+//! - `site` — the layout and style sheet of the pages outside the steps.
 //! - `otp_proxy` — the OTP service's paths, forwarded to its loopback port.
 
+pub mod admin;
 pub mod app;
 pub mod certs;
 pub mod conns;
+pub mod credentials;
 pub mod limits;
 pub mod otp_proxy;
 pub mod page;
 pub mod server;
 pub mod setup;
+pub mod site;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]

@@ -69,7 +69,19 @@ fn main() -> anyhow::Result<()> {
     };
     let cert = flags.cert.clone().unwrap_or_else(|| PathBuf::from(CERT));
     let key = flags.key.clone().unwrap_or_else(|| PathBuf::from(KEY));
-    let setup = setup_config(&flags)?;
+    // The wizard's routes are there after set-up too (they answer 404
+    // then, except the confirmation of a pending address change, which
+    // must survive a restart); a wizard that cannot start after set-up is
+    // no reason to stop serving the dashboard.
+    let done = std::path::Path::new(appliance_config::paths::SETUP_DONE).exists();
+    let setup = match setup_config(&flags).and_then(|c| Ok(Setup::new(c)?)) {
+        Ok(s) => Some(s),
+        Err(e) if done => {
+            eprintln!("appliance-web: set up; the wizard's routes stay off: {e:#}");
+            None
+        }
+        Err(e) => return Err(e),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -77,18 +89,16 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(serve(listen, cert, key, limits, setup))
 }
 
-/// The wizard's configuration, or `None` once the appliance is set up
-/// (`/etc/appliance/setup-done` exists).
-fn setup_config(flags: &flags::ApplianceWeb) -> anyhow::Result<Option<SetupConfig>> {
-    if std::path::Path::new(appliance_config::paths::SETUP_DONE).exists() {
-        return Ok(None);
-    }
+/// The wizard's configuration.
+fn setup_config(flags: &flags::ApplianceWeb) -> anyhow::Result<SetupConfig> {
     let path =
         |p: &Option<PathBuf>, default: &str| p.clone().unwrap_or_else(|| PathBuf::from(default));
     let zoneinfo = path(&flags.zoneinfo, store::ZONEINFO);
-    Ok(Some(SetupConfig {
-        state_file: path(&flags.wizard_state, store::STATE_FILE),
-        verifier: path(&flags.setup_code_hash, appliance_config::paths::SETUP_HASH),
+    let system = SetupConfig::system_paths(
+        path(&flags.wizard_state, store::STATE_FILE),
+        path(&flags.setup_code_hash, appliance_config::paths::SETUP_HASH),
+    );
+    Ok(SetupConfig {
         licence_keys: store::load_licence_keys(&path(&flags.licence_key, store::LICENCE_KEY))?,
         product: flags
             .product
@@ -100,10 +110,9 @@ fn setup_config(flags: &flags::ApplianceWeb) -> anyhow::Result<Option<SetupConfi
             eprintln!("appliance-web: the time step offers UTC only: {e} (--zoneinfo)");
             vec!["UTC".to_string()]
         }),
-        limits: Default::default(),
-        today: None,
         running: running_state(),
-    }))
+        ..system
+    })
 }
 
 /// The configuration generation the appliance runs, to pre-fill the
@@ -124,10 +133,9 @@ async fn serve(
     cert: PathBuf,
     key: PathBuf,
     limits: Limits,
-    setup: Option<SetupConfig>,
+    setup: Option<Arc<Setup>>,
 ) -> anyhow::Result<()> {
     let certs = Arc::new(CertStore::load(cert, key)?);
-    let setup = setup.map(Setup::new).transpose()?;
     let app = app::router(
         AppState {
             certs: certs.clone(),

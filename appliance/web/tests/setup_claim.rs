@@ -106,6 +106,24 @@ async fn wrong_and_malformed_codes_are_told_apart_and_the_right_one_opens_one_se
     assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/setup"));
 }
 
+/// Before first boot has made the verifier (it comes after the login
+/// prompt), a claim is told to wait, not refused as a wrong code; once it
+/// is there the same code claims.
+#[tokio::test]
+async fn a_claim_before_the_verifier_exists_is_asked_to_wait() {
+    let w = Wizard::new(GateLimits::default());
+    let hash = std::fs::read(&w.verifier).unwrap();
+    std::fs::remove_file(&w.verifier).unwrap();
+    let mut b = Browser::new(&w.app, "192.0.2.1");
+    let r = b.claim(&w.code).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert!(r.body.contains("still starting"), "{}", r.body);
+    assert_eq!(r.headers[header::RETRY_AFTER], "5");
+    std::fs::write(&w.verifier, hash).unwrap();
+    let r = b.claim(&w.code).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+}
+
 #[tokio::test]
 async fn five_tries_a_minute_per_client_then_retry_after() {
     let w = Wizard::new(GateLimits::default());

@@ -68,6 +68,23 @@ pub struct Roles {
     pub appliance_admin: Account,
 }
 
+impl Roles {
+    /// The form that gives these roles (each password typed twice): how a
+    /// recorded step is checked again before activation.
+    pub fn to_form(&self) -> RolesForm {
+        RolesForm {
+            linotp_admin_user: self.linotp_admin.user.clone(),
+            linotp_admin_password: self.linotp_admin.password.clone(),
+            linotp_admin_repeat: self.linotp_admin.password.clone(),
+            root_password: self.root.password.clone(),
+            root_repeat: self.root.password.clone(),
+            appliance_admin_user: self.appliance_admin.user.clone(),
+            appliance_admin_password: self.appliance_admin.password.clone(),
+            appliance_admin_repeat: self.appliance_admin.password.clone(),
+        }
+    }
+}
+
 fn user_problem(user: &str) -> Option<&'static str> {
     let mut bytes = user.bytes();
     let first_ok = bytes

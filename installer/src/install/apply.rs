@@ -15,6 +15,8 @@
 //! partition table. Works on any `Read + Write + Seek` (a block device, or
 //! an image file in tests).
 
+mod cache;
+
 use super::bootloader::{self, BootConsole, GrubParams};
 pub use super::error::ComponentError;
 use super::error::{InstallError, ManifestError};
@@ -128,23 +130,29 @@ impl<D: DiskIo + ?Sized> Write for Region<'_, D> {
     }
 }
 
+/// A seek inside a partition of `len` bytes: moves `pos` and returns it,
+/// or refuses a position outside (the FAT views' shared rule).
+fn seek_within(pos: &mut u64, len: u64, to: SeekFrom) -> io::Result<u64> {
+    let new = match to {
+        SeekFrom::Start(p) => Some(p),
+        SeekFrom::End(d) => len.checked_add_signed(d),
+        SeekFrom::Current(d) => pos.checked_add_signed(d),
+    };
+    match new {
+        Some(p) if p <= len => {
+            *pos = p;
+            Ok(p)
+        }
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "seek outside the partition",
+        )),
+    }
+}
+
 impl<D: DiskIo + ?Sized> Seek for Region<'_, D> {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let new = match to {
-            SeekFrom::Start(p) => Some(p),
-            SeekFrom::End(d) => self.len.checked_add_signed(d),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-        };
-        match new {
-            Some(p) if p <= self.len => {
-                self.pos = p;
-                Ok(p)
-            }
-            _ => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "seek outside the partition",
-            )),
-        }
+        seek_within(&mut self.pos, self.len, to)
     }
 }
 
@@ -155,6 +163,11 @@ impl<D: DiskIo + ?Sized> Seek for Region<'_, D> {
 /// kernel (8 MiB) in memory on top of everything else is what ran a 128 MiB
 /// machine out of memory.
 pub const WHOLE_BOOT_FILE: u64 = vendor_repo::manifest::CHUNK_SIZE;
+
+/// Pages of the boot partition's cache (4 KiB each, 512 KiB in all): the
+/// FAT pages and clusters a file being written touches; a scan of the FAT
+/// reads each page once whatever the size.
+const BOOT_CACHE_PAGES: usize = 128;
 
 fn io_stage(stage: Stage) -> impl Fn(io::Error) -> InstallError {
     InstallError::at(stage)
@@ -278,8 +291,11 @@ fn steps<D: DiskIo + ?Sized>(
             .volume_label(label)
             .volume_id(extras.volume_id)
             .fat_type(fatfs::FatType::Fat32);
-        fatfs::format_volume(&mut region, opts).map_err(io_stage(Stage::FormatBoot))?;
-        let fs = fatfs::FileSystem::new(&mut region, fatfs::FsOptions::new())
+        // fatfs goes through a page cache (see `cache`), flushed below.
+        let mut cached = cache::PageCache::new(&mut region, BOOT_CACHE_PAGES)
+            .map_err(io_stage(Stage::FormatBoot))?;
+        fatfs::format_volume(&mut cached, opts).map_err(io_stage(Stage::FormatBoot))?;
+        let fs = fatfs::FileSystem::new(&mut cached, fatfs::FsOptions::new())
             .map_err(io_stage(Stage::OpenBoot))?;
         // A fresh FAT32 has no free-cluster count in its FSInfo sector;
         // counting once makes fatfs keep it up to date (fsck.vfat checks it).
@@ -328,7 +344,9 @@ fn steps<D: DiskIo + ?Sized>(
                 BootConsole::Vga
             },
             fat_volume_id: extras.volume_id,
-            timeout_secs: 1,
+            // One entry: a visible menu and its countdown only cost boot
+            // time (drawn over the serial console, too).
+            timeout_secs: 0,
         });
         for path in bootloader::grub_cfg_paths(job.firmware) {
             write_file(&root, path, cfg.as_bytes()).map_err(io_stage(Stage::Bootloader))?;
@@ -347,6 +365,8 @@ fn steps<D: DiskIo + ?Sized>(
         .map_err(io_stage(Stage::Handover))?;
         drop(root);
         fs.unmount().map_err(io_stage(Stage::CloseBoot))?;
+        cached.flush().map_err(io_stage(Stage::CloseBoot))?;
+        drop(cached);
         // fatfs writes long-name entries in front of `.`/`..`; fsck.vfat and
         // some firmware reject them (image-builder's fat::dirfix).
         image_builder::fat::dirfix::drop_dot_entry_lfns_on(&mut region, boot.bytes())

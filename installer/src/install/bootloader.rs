@@ -210,7 +210,8 @@ pub struct GrubParams {
     /// The boot partition's FAT volume id (serial number), which GRUB
     /// searches for as `XXXX-XXXX`.
     pub fat_volume_id: u32,
-    /// Seconds the menu waits.
+    /// Seconds the menu waits; 0: the menu is hidden and the entry boots at
+    /// once (Esc, pressed while GRUB starts, shows the menu).
     pub timeout_secs: u32,
 }
 
@@ -243,6 +244,10 @@ pub fn grub_cfg(params: &GrubParams) -> String {
         BootConsole::Vga => "console=tty0",
     };
     let _ = writeln!(s, "set timeout={}", params.timeout_secs);
+    if params.timeout_secs == 0 {
+        // No menu and no wait; Esc pressed while GRUB starts still shows it.
+        s.push_str("set timeout_style=hidden\n");
+    }
     s.push_str("set default=0\n");
     let _ = writeln!(
         s,

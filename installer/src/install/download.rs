@@ -1,13 +1,13 @@
 //! Downloads one component from the vendor repository, streaming: the stored
 //! bytes go through the verifying stack of [`super::verify_io`] (size limit,
-//! SHA-256, flate2's streaming gzip decoder, content limit) into a sink,
-//! [`BUF_SIZE`] bytes at a time. Memory use does not depend on the
-//! component's size: one buffer, the hasher, the decoder's window, and
-//! reqwest's per-connection buffers.
+//! the chunk list's SHA-256, flate2's streaming gzip decoder, content limit)
+//! into a sink, [`BUF_SIZE`] bytes at a time. Memory use does not depend on
+//! the component's size: one buffer, the held-back chunk, the hasher, the
+//! decoder's window, and reqwest's per-connection buffers.
 //!
 //! A transfer that breaks or stalls mid-body is resumed with
 //! `Range: bytes=<received>-` (the answer must be a 206 whose `Content-Range`
-//! starts there) and continues into the same hasher and decoder; nothing is
+//! starts there) and continues into the same chunk and decoder; nothing is
 //! fed twice. Failures are retried with exponential backoff ([`backoff`]);
 //! the count of consecutive failures resets whenever bytes arrive, and
 //! [`RetryPolicy::max_consecutive_failures`] of them in a row, or the overall
@@ -31,8 +31,8 @@ mod progress;
 use progress::Meter;
 pub use progress::{render_progress, window_rate, Progress, PROGRESS_INTERVAL, RATE_WINDOW};
 
-/// Bytes read from the network per step; with the decoder's 32 KiB window
-/// and the hasher, this bounds the memory a download uses.
+/// Bytes read from the network per step; with the held-back chunk, the
+/// decoder's 32 KiB window and the hasher, this bounds the memory a download uses.
 pub const BUF_SIZE: usize = super::verify_io::BUF_SIZE;
 
 /// When to retry and when to give up.
@@ -472,8 +472,9 @@ fn retryable(e: &FetchError) -> bool {
 
 /// Downloads `component` from `url` (its object), writing the content to
 /// `sink` and reporting to `progress` (at most every [`PROGRESS_INTERVAL`],
-/// and once at the end). Returns only when the stored size and SHA-256 and
-/// the content size are the manifest's; see the module documentation.
+/// and once at the end). Returns only when the stored size, every chunk's
+/// SHA-256 and the content size are the manifest's; see the module
+/// documentation.
 /// `client` is expected to be made with [`RetryPolicy::timeouts`], so that
 /// its idle limit is the policy's stall timeout.
 pub fn download(

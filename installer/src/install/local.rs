@@ -1,7 +1,8 @@
 //! Components carried on the install medium (`cargo xtask iso --offline`):
 //! `repo/objects/sha256/<hex>` on the ISO. They go through the same
 //! verifying stack as a download ([`super::verify_io`]: stored size and
-//! SHA-256 over the stored bytes, content size after decompression), and
+//! the chunk list's SHA-256 over the stored bytes, content size after
+//! decompression), and
 //! nothing is trusted before the end. A copy that does not verify is
 //! reported and the component is downloaded instead.
 
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 use vendor_repo::manifest::Component;
 
 /// Streams `stored` (the object's bytes) into `sink` (its content),
-/// verifying size, SHA-256 and content size; returns the stored size.
+/// verifying size, chunks and content size; returns the stored size.
 pub fn copy_verified(
     stored: &mut dyn Read,
     c: &Component,
@@ -185,7 +186,7 @@ mod tests {
         let e = copy_verified(&mut &bad[..], &c, &mut Vec::new(), &mut |_| {})
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("SHA-256 mismatch: expected "), "{e}");
+        assert!(e.starts_with("SHA-256 mismatch in chunk 0 "), "{e}");
         let e = copy_verified(&mut &data[..999], &c, &mut Vec::new(), &mut |_| {})
             .unwrap_err()
             .to_string();

@@ -4,13 +4,13 @@
 //! ([`super::local`]). The bytes are pushed through layers, each with one job:
 //!
 //! ```text
-//! stored bytes ─▶ size limit ─▶ SHA-256 ─▶ [gzip decoder] ─▶ content limit ─▶ sink
-//!  (feed)          (`size`)                (`compression`)   (`content_size`)
+//! stored bytes ─▶ size limit ─▶ chunk SHA-256 ─▶ [gzip decoder] ─▶ content limit ─▶ sink
+//!  (feed)          (`size`)     (`chunks`)        (`compression`)   (`content_size`)
 //! ```
 //!
 //! A push stack rather than a chain of readers because a download's bytes
 //! come from more than one response: the resume continues into the same
-//! hasher and decoder, and nothing is fed twice. [`copy`] drives it from a
+//! chunk and decoder, and nothing is fed twice. [`copy`] drives it from a
 //! reader and reports progress.
 //!
 //! Verify before write: the stored bytes are held back one chunk at a time
@@ -18,10 +18,15 @@
 //! decoder and the sink only after its SHA-256 matched the signed list, so
 //! no byte the vendor did not sign is ever written; a bad chunk stops the
 //! stack at once. The last chunk is released by [`Verifier::finish`] after
-//! the size and the whole object's SHA-256 matched. A content problem (bad
-//! gzip, more content than announced) stops feeding the sink but not the
-//! hash, so a changed object is reported as a hash mismatch, which explains
-//! the content problem.
+//! the stored size matched. Every byte is hashed once: the signed chunk
+//! list covers the whole object (one entry per chunk, checked when the
+//! manifest is read), so chunks that all match and the right size are the
+//! object the vendor signed, and its whole-object SHA-256 (the name of its
+//! file on the server) would be a second pass over the same bytes with the
+//! same function; it is not computed. A content problem (bad gzip, more
+//! content than announced) stops feeding the sink but not the chunk checks,
+//! so a changed object is reported as a chunk mismatch, which explains the
+//! content problem.
 
 use flate2::write::MultiGzDecoder;
 use sha2::{Digest, Sha256};
@@ -45,7 +50,8 @@ pub enum VerifyError {
         /// `actual` is a lower bound (feeding stopped there).
         at_least: bool,
     },
-    /// The SHA-256 of the stored bytes is not the manifest's.
+    /// The SHA-256 of the whole stored object is not the manifest's (a
+    /// source that checks whole objects; this stack checks chunks).
     #[error("SHA-256 mismatch: expected {expected}, got {actual}")]
     HashMismatch {
         /// The manifest's `sha256`.
@@ -192,7 +198,6 @@ impl<'a> Output<'a> {
 /// The stack for one component; feed it the stored bytes in any pieces.
 pub struct Verifier<'a> {
     component: &'a Component,
-    hasher: Sha256,
     stored: u64,
     /// Stored bytes of the current chunk, not yet checked.
     pending: Vec<u8>,
@@ -220,7 +225,6 @@ impl<'a> Verifier<'a> {
         };
         Verifier {
             component,
-            hasher: Sha256::new(),
             stored: 0,
             pending: Vec::new(),
             chunk: 0,
@@ -278,11 +282,10 @@ impl<'a> Verifier<'a> {
         self.chunk as u64 * self.chunk_size() as u64
     }
 
-    /// Checks the stored size and SHA-256 only; nothing is written.
+    /// Checks the stored size and chunks only; nothing is written.
     pub fn stored_only(component: &'a Component) -> Self {
         Verifier {
             component,
-            hasher: Sha256::new(),
             stored: 0,
             pending: Vec::new(),
             chunk: 0,
@@ -313,7 +316,6 @@ impl<'a> Verifier<'a> {
         while !bytes.is_empty() {
             let room = size - self.pending.len();
             let (now, rest) = bytes.split_at(room.min(bytes.len()));
-            self.hasher.update(now);
             self.stored += now.len() as u64;
             self.pending.extend_from_slice(now);
             bytes = rest;
@@ -335,8 +337,8 @@ impl<'a> Verifier<'a> {
         Ok(())
     }
 
-    /// After the last stored byte: `Ok` only if the stored size, the
-    /// SHA-256 and the content size are the manifest's and the content
+    /// After the last stored byte: `Ok` only if the stored size, every
+    /// chunk and the content size are the manifest's and the content
     /// decoded cleanly.
     pub fn finish(mut self) -> Result<Verified, VerifyError> {
         let c = self.component;
@@ -347,14 +349,17 @@ impl<'a> Verifier<'a> {
                 at_least: false,
             });
         }
-        let actual = hex::encode(std::mem::take(&mut self.hasher).finalize());
-        if actual != c.sha256 {
-            return Err(VerifyError::HashMismatch {
-                expected: c.sha256.clone(),
-                actual,
+        self.release_chunk()?;
+        if let Some(expected) = c.chunks.sha256.get(self.chunk) {
+            // More entries than chunks: a manifest that was not checked.
+            return Err(VerifyError::ChunkMismatch {
+                index: self.chunk,
+                start: self.stored,
+                end: self.stored,
+                expected: expected.clone(),
+                actual: "(no bytes)".into(),
             });
         }
-        self.release_chunk()?;
         if self.content_error.is_none() {
             if let Some(Err(e)) = self.out.as_mut().map(Output::finish) {
                 self.content_failed(e)?;

@@ -1,6 +1,8 @@
 //! The one place in qemu-tests that starts processes: a running QEMU whose
 //! first serial port is our stdin/stdout pipe. Every byte it prints is kept in
-//! memory and appended to the scenario's `serial.log`; the VM is killed when
+//! memory and appended to the scenario's `serial.log` (and, line by line with
+//! the seconds since QEMU started, escape sequences removed, to the same name
+//! with `.times` added: where a boot spends its time); the VM is killed when
 //! the handle is dropped, so a failing test never leaves QEMU behind.
 //! [`Daemon`] starts background services the tests need (nginx), with the same
 //! kill-on-drop guarantee.
@@ -16,6 +18,37 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use super::text::strip_ansi;
+
+/// Writes each complete line it is fed as `seconds text` (seconds since
+/// `start`, when the line ended; escape sequences removed).
+struct TimedLines<W: Write> {
+    out: W,
+    start: Instant,
+    line: Vec<u8>,
+}
+
+impl<W: Write> TimedLines<W> {
+    fn new(out: W, start: Instant) -> Self {
+        TimedLines {
+            out,
+            start,
+            line: Vec::new(),
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        let at = self.start.elapsed().as_secs_f64();
+        for &b in bytes {
+            if b == b'\n' {
+                let text = strip_ansi(&self.line);
+                let _ = writeln!(self.out, "{at:8.3} {}", text.trim_end_matches('\r'));
+                self.line.clear();
+            } else {
+                self.line.push(b);
+            }
+        }
+    }
+}
 
 /// A running VM.
 pub struct Vm {
@@ -39,10 +72,19 @@ impl Vm {
         let mut child = cmd.spawn().with_context(|| {
             format!("could not start {program} (install qemu-system-x86 and qemu-utils)")
         })?;
+        let started = Instant::now();
         let stdin = child.stdin.take();
         let output = Arc::new(Mutex::new(Vec::new()));
         let mut log_file =
             File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let mut times_path = log.as_os_str().to_owned();
+        times_path.push(".times");
+        let times_path = std::path::PathBuf::from(times_path);
+        let mut times = TimedLines::new(
+            File::create(&times_path)
+                .with_context(|| format!("creating {}", times_path.display()))?,
+            started,
+        );
         if let Some(mut out) = child.stdout.take() {
             let sink = Arc::clone(&output);
             thread::spawn(move || {
@@ -52,6 +94,7 @@ impl Vm {
                         break;
                     }
                     let _ = log_file.write_all(&buf[..n]);
+                    times.feed(&buf[..n]);
                     if let Ok(mut o) = sink.lock() {
                         o.extend_from_slice(&buf[..n]);
                     }
@@ -75,9 +118,14 @@ impl Vm {
             child,
             stdin,
             output,
-            started: Instant::now(),
+            started,
             cursor: 0,
         })
+    }
+
+    /// QEMU's process id (for reading its CPU time in `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Time since the VM was started.
@@ -279,7 +327,42 @@ mod tests {
             log.starts_with(b"one\r\n\x1b[1mtwo"),
             "the log keeps raw bytes"
         );
+        let times = std::fs::read_to_string(dir.join("serial.log.times")).unwrap();
+        let lines: Vec<(f64, &str)> = times
+            .lines()
+            .map(|l| {
+                let (t, text) = l.trim_start().split_once(' ').unwrap();
+                (t.parse().unwrap(), text)
+            })
+            .collect();
+        let texts: Vec<&str> = lines.iter().map(|l| l.1).collect();
+        assert_eq!(texts, ["one", "two", "got-key"], "{times}");
+        assert!(lines.windows(2).all(|w| w[0].0 <= w[1].0), "{times}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn timed_lines_split_across_reads_get_the_time_of_their_end() {
+        let start = Instant::now() - Duration::from_secs(2);
+        let mut t = TimedLines::new(Vec::new(), start);
+        t.feed(b"ab");
+        t.feed(b"c\r\n\x1b[1mde");
+        t.feed(b"f\n tail");
+        let out = String::from_utf8(t.out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert!(
+            lines[0].ends_with(" abc") && lines[1].ends_with(" def"),
+            "{out}"
+        );
+        let secs: f64 = lines[0]
+            .trim_start()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((2.0..60.0).contains(&secs), "{out}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! QEMU command lines as data. Nothing here starts a process.
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 /// Which firmware boots the VM.
@@ -85,6 +86,10 @@ pub enum Network {
     Isolated,
     /// User networking plus TCP port forwards.
     UserForward(Vec<Forward>),
+    /// User networking plus TCP port forwards to given guest addresses
+    /// (a guest that moves to a static address of its own in 10.0.2.0/24:
+    /// QEMU finds it there by ARP).
+    UserForwardTo(Vec<(Forward, Ipv4Addr)>),
 }
 
 /// A TCP port forward from the host's `127.0.0.1:host` to the guest's
@@ -337,6 +342,13 @@ impl VmConfig {
                         }
                         s
                     }
+                    Network::UserForwardTo(forwards) => {
+                        let mut s = "user,id=n0".to_string();
+                        for (Forward { host, guest }, addr) in forwards {
+                            s.push_str(&format!(",hostfwd=tcp:127.0.0.1:{host}-{addr}:{guest}"));
+                        }
+                        s
+                    }
                 });
                 a.push("-device".into());
                 a.push(format!("{},netdev=n0", nic.model));
@@ -470,6 +482,19 @@ mod tests {
         });
         assert!(c.render().contains(
             "-netdev user,id=n0,hostfwd=tcp:127.0.0.1:18443-:8443,hostfwd=tcp:127.0.0.1:18022-:22 -device e1000,netdev=n0"
+        ));
+        c.nic = Some(Nic {
+            model: "e1000".into(),
+            network: Network::UserForwardTo(vec![(
+                Forward {
+                    host: 18443,
+                    guest: 8443,
+                },
+                Ipv4Addr::new(10, 0, 2, 20),
+            )]),
+        });
+        assert!(c.render().contains(
+            "-netdev user,id=n0,hostfwd=tcp:127.0.0.1:18443-10.0.2.20:8443 -device e1000,netdev=n0"
         ));
         assert!(!c.render().contains("-monitor"));
         c.monitor = Some("/t/mon.sock".into());

@@ -189,22 +189,14 @@ fn install_uefi_nvme(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timi
     let target = dir.join("target.img");
     empty_disk(&target, 2048)?;
     let vars = opts.vars_for(m.firmware, dir)?;
-    let cfg = VmConfig {
-        firmware: m.firmware,
-        medium: Medium::Cd,
-        image: opts.iso_for(s.iso)?,
-        memory_mib: opts.memory_mib,
-        kvm: opts.kvm,
-        vars: vars.clone(),
-        events: dir.join("events.log"),
-        paths: opts.firmware.clone(),
-        nic: Some(Nic {
-            model: m.nic.into(),
-            network: Network::User,
-        }),
-        drives: vec![target_drive(m.bus, &target, None)],
-        ..VmConfig::default()
-    };
+    let cfg = m.install_vm(
+        opts,
+        opts.iso_for(s.iso)?,
+        opts.memory_mib,
+        vars.clone(),
+        &target,
+        dir,
+    );
     let mut session = start(&cfg, dir, "install")?;
     choose_serial_entry(&mut session.vm)?;
     session.answer(ids::MENU, "d")?;
@@ -311,22 +303,14 @@ fn low_memory_install(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Tim
     };
     let target = dir.join("target.img");
     empty_disk(&target, 2048)?;
-    let cfg = VmConfig {
-        firmware: m.firmware,
-        medium: Medium::Cd,
-        image: opts.iso_for(s.iso)?,
-        memory_mib: INSTALL_FLOOR_MIB,
-        kvm: opts.kvm,
-        vars: None,
-        events: dir.join("events.log"),
-        paths: opts.firmware.clone(),
-        nic: Some(Nic {
-            model: m.nic.into(),
-            network: Network::User,
-        }),
-        drives: vec![target_drive(m.bus, &target, None)],
-        ..VmConfig::default()
-    };
+    let cfg = m.install_vm(
+        opts,
+        opts.iso_for(s.iso)?,
+        INSTALL_FLOOR_MIB,
+        None,
+        &target,
+        dir,
+    );
     let mut session = start(&cfg, dir, "install")?;
     choose_serial_entry(&mut session.vm)?;
     let (id, seconds) = match install_outcome(&mut session, BENCH_INSTALL_TIMEOUT)

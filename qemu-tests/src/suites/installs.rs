@@ -9,35 +9,20 @@
 //! built with `--channel reference`) it boots twice with every check of
 //! [`crate::reference_boot`] and records both login-prompt times.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{ensure, Context, Result};
-use protocol::{ids, Event};
+use anyhow::{Context, Result};
 
-use crate::harness::disk::empty_disk;
-use crate::harness::qemu::{Controller, Firmware, Medium, Network, Nic, VmConfig};
-use crate::harness::session::{check, Session, STEP_TIMEOUT};
+use crate::harness::qemu::{Controller, Firmware, Medium};
+pub use crate::install_run::Drive;
+use crate::install_run::{install, Install};
 use crate::reference_boot::{first_and_second_boot, Expect};
-use crate::scenario::{choose_serial_entry, IsoVariant, RunOptions, Scenario, Script, Timings};
-use crate::steps::{
-    boot_installed, disks_event, expect_installed, inspect_disk, serial_verified, start,
-    target_drive, type_manual, Installed, Machine, TARGET_SERIAL,
-};
+use crate::scenario::{IsoVariant, RunOptions, Scenario, Script, Timings};
+use crate::steps::{boot_installed, Installed, Machine};
 
 /// The target disk on IDE (`pc`) or AHCI (`q35`), next to the CD.
 const IDE: Controller = Controller::Ide { bus: 1, unit: None };
-
-/// How the installer is driven.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Drive {
-    /// Over the serial console: DHCP.
-    InteractiveDhcp,
-    /// Over the serial console: manual network for QEMU's user network.
-    InteractiveManual,
-    /// From the ISO's embedded answer file (`installer.unattended`).
-    Unattended,
-}
 
 /// What the test repository serves the ISO's channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,85 +228,32 @@ fn case(name: &str) -> Result<Case> {
         .with_context(|| format!("no install case {name}"))
 }
 
-/// The ISO (or answers ISO) boots with the empty target disk; menu →
-/// "Install on serial console".
-fn start_installer(
-    s: &Scenario,
-    c: &Case,
-    opts: &RunOptions,
-    dir: &Path,
-    target: &Path,
-    vars: Option<PathBuf>,
-) -> Result<Session> {
-    let cfg = VmConfig {
-        firmware: c.firmware,
-        medium: Medium::Cd,
-        image: opts.iso_for(s.iso)?,
-        memory_mib: opts.memory_mib,
-        kvm: opts.kvm,
-        vars,
-        events: dir.join("events.log"),
-        paths: opts.firmware.clone(),
-        nic: Some(Nic {
-            model: c.nic.into(),
-            network: Network::User,
-        }),
-        drives: vec![target_drive(c.bus, target, None)],
-        ..VmConfig::default()
-    };
-    let mut session = start(&cfg, dir, "install")?;
-    choose_serial_entry(&mut session.vm)?;
-    Ok(session)
-}
-
-/// Types the interactive part up to the start of the install.
-fn interactive(s: &mut Session, manual: bool, keyboard: &str) -> Result<()> {
-    if manual {
-        s.answer(ids::MENU, "m")?;
-        type_manual(s)?;
-    } else {
-        s.answer(ids::MENU, "d")?;
-    }
-    serial_verified(s)?;
-    s.answer(ids::KEYBOARD_LAYOUT, keyboard)?;
-    let disks = disks_event(s, STEP_TIMEOUT)?;
-    let found = disks
-        .iter()
-        .any(|d| d.serial == TARGET_SERIAL && d.refusal.is_none());
-    check(
-        s,
-        found,
-        &format!("the target disk is not offered: {disks:?}"),
-    )?;
-    s.answer(ids::INSTALL_AGREE, "y")?;
-    s.answer(ids::INSTALL_START, "")
-}
-
 /// One full install (see the module docs).
 fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     let c = case(&s.name)?;
-    let target = dir.join("target.img");
-    empty_disk(&target, c.disk_mib)?;
-    let vars = opts.vars_for(c.firmware, dir)?;
-    let mut session = start_installer(s, &c, opts, dir, &target, vars.clone())?;
-    match c.drive {
-        Drive::InteractiveDhcp => interactive(&mut session, false, c.keyboard)?,
-        Drive::InteractiveManual => interactive(&mut session, true, c.keyboard)?,
-        Drive::Unattended => {}
-    }
-    let (id, install_seconds) = expect_installed(&mut session, "the install failed")?;
-    let first_screen = session.first_screen_at.unwrap_or_default();
-    if c.drive == Drive::Unattended {
-        let prompted = session.saw(|e| matches!(e, Event::Prompt { .. }))?;
-        ensure!(!prompted, "an unattended install asked for input");
-    }
-    inspect_disk(&target, c.firmware, &id)?;
-    let installed_at = session.vm.elapsed();
+    let done = install(
+        &Install {
+            machine: c.machine(),
+            iso: opts.iso_for(s.iso)?,
+            drive: c.drive,
+            keyboard: c.keyboard,
+            disk_mib: c.disk_mib,
+        },
+        opts,
+        dir,
+    )?;
+    let (id, install_seconds, first_screen) = (
+        done.install_id.as_str(),
+        done.install_seconds,
+        done.first_screen,
+    );
+    let (target, vars) = (done.target.as_path(), done.vars.clone());
+    let installed_at = done.installed_at;
     // UEFI with GPT: the installer set BootNext, so the CD may come first.
     let cd_first = c.firmware == Firmware::Uefi;
     let (booted, logins) = match c.payload {
         Payload::Sample => {
-            let ready = boot_installed(&c.machine(), opts, dir, &target, vars, HOSTNAME, cd_first)?;
+            let ready = boot_installed(&c.machine(), opts, dir, target, vars, HOSTNAME, cd_first)?;
             (ready, None)
         }
         Payload::Reference => {
@@ -329,7 +261,7 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
                 hostname: HOSTNAME,
                 keyboard: c.keyboard,
                 data: "formatted",
-                marker: ("written", &id),
+                marker: ("written", id),
             };
             let iso = opts.iso_for(s.iso)?;
             let started = std::time::Instant::now();
@@ -339,7 +271,7 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
                 opts,
                 iso: &iso,
                 dir,
-                target: &target,
+                target,
                 vars: vars.as_deref(),
             };
             let logins = first_and_second_boot(&installed, cd_first, want)?;

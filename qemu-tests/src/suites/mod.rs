@@ -12,3 +12,4 @@ pub mod installs;
 pub mod reference;
 pub mod secrets;
 pub mod serials;
+pub mod wizard;

@@ -12,6 +12,7 @@
 
 mod compare;
 mod dpkg;
+pub mod licence;
 mod lock;
 pub mod ours;
 mod plan;
@@ -48,6 +49,8 @@ struct Layout {
     repo: PathBuf,
     /// `rootfs/`, `root.squashfs`, `root.json`.
     out: PathBuf,
+    /// `--licence-key`: the vendor's licence key (default: the TEST key).
+    licence_key: Option<PathBuf>,
 }
 
 /// The default output directory, `target/appliance-root`.
@@ -86,13 +89,14 @@ fn cache_pin(p: &Pkg) -> Pin {
 }
 
 /// Builds the image into `out` (default `target/appliance-root`).
-pub fn build(out: Option<PathBuf>) -> Result<Image> {
+pub fn build(out: Option<PathBuf>, licence_key: Option<PathBuf>) -> Result<Image> {
     let out = out.unwrap_or_else(default_out);
     let started = Instant::now();
     let image = build_into(
         &Layout {
             repo: out.join("repo"),
             out: out.clone(),
+            licence_key,
         },
         epoch::build_epoch()?,
     )?;
@@ -109,7 +113,7 @@ pub fn build(out: Option<PathBuf>) -> Result<Image> {
 
 /// Builds twice from the same checkout and epoch into separate directories
 /// and compares the images byte for byte; on a difference, names the files.
-pub fn check_reproducible(out: Option<PathBuf>) -> Result<Image> {
+pub fn check_reproducible(out: Option<PathBuf>, licence_key: Option<PathBuf>) -> Result<Image> {
     let out = out.unwrap_or_else(default_out).join("check");
     let epoch = epoch::build_epoch()?;
     let mut images = Vec::new();
@@ -118,6 +122,7 @@ pub fn check_reproducible(out: Option<PathBuf>) -> Result<Image> {
         let layout = Layout {
             repo: out.join("repo"),
             out: out.join(name),
+            licence_key: licence_key.clone(),
         };
         let image = build_into(&layout, epoch)?;
         eprintln!(
@@ -180,6 +185,7 @@ fn build_into(layout: &Layout, epoch: u64) -> Result<Image> {
     }
     // Ours first: the users it makes leave backups the strip removes.
     ours::add(&rootfs, ours::PROGRAMS, epoch).context("adding our programs, units and modules")?;
+    licence::install(&rootfs, layout.licence_key.as_deref())?;
     let stripped = strip::apply(&rootfs, strip::RULES)?;
     for (path, why) in &stripped {
         eprintln!("stripped /{path}: {why}");
@@ -397,7 +403,7 @@ mod tests {
     #[test]
     #[ignore = "needs root, mmdebstrap, apt-ftparchive, mksquashfs and the pinned packages (apt-get download)"]
     fn two_builds_are_identical_and_within_the_size_limit() {
-        let image = check_reproducible(None).unwrap();
+        let image = check_reproducible(None, None).unwrap();
         assert!(
             image.size <= MAX_IMAGE_BYTES,
             "{} is {} bytes, over {MAX_IMAGE_BYTES}",

@@ -36,13 +36,34 @@ pub struct Program {
 /// initramfs only).
 pub const PROGRAMS: &[Program] = &[
     Program {
-        package: "appliance-config",
+        package: "appliance-activate",
         binary: "appliance-firstboot",
         units: &[
             "appliance/config/units/appliance-firstboot.service",
             "appliance/config/units/appliance-console.service",
+            "appliance/activate/units/appliance-request.path",
+            "appliance/activate/units/appliance-request.service",
+            "appliance/activate/units/appliance-rollback.service",
+            "appliance/config/units/appliance-setup-verifier.service",
         ],
-        files: &[],
+        files: &[
+            (
+                "appliance/config/units/dropins/keyboard-setup.conf",
+                "/usr/lib/systemd/system/keyboard-setup.service.d/appliance.conf",
+            ),
+            (
+                "appliance/config/units/dropins/console-setup.conf",
+                "/usr/lib/systemd/system/console-setup.service.d/appliance.conf",
+            ),
+            (
+                "appliance/config/units/dropins/getty-now.conf",
+                "/usr/lib/systemd/system/getty@.service.d/appliance.conf",
+            ),
+            (
+                "appliance/config/units/dropins/getty-now.conf",
+                "/usr/lib/systemd/system/serial-getty@.service.d/appliance.conf",
+            ),
+        ],
     },
     Program {
         package: "appliance-web",
@@ -92,11 +113,107 @@ pub const PROGRAMS: &[Program] = &[
         units: &["appliance/backup-cli/units/appliance-backup-recover.service"],
         files: &[],
     },
+    // Root's login shell ([`ROOT_SHELL`]); started by login and sshd, no unit.
+    Program {
+        package: "appliance-shell",
+        binary: "appliance-shell",
+        units: &[],
+        files: &[],
+    },
 ];
+
+/// Root's login shell in the image: the appliance's console, whose
+/// `unsupported` command execs [`UNSUPPORTED_SHELL`]. Root stays locked
+/// (no password in `/etc/shadow`) until the set-up wizard sets one.
+pub const ROOT_SHELL: &str = "/usr/bin/appliance-shell";
+/// The full shell behind the console's `unsupported` (must be in the image).
+pub const UNSUPPORTED_SHELL: &str = "/bin/bash";
+/// Programs the console runs, which the image must have.
+pub const CONSOLE_NEEDS: &[&str] = &[
+    UNSUPPORTED_SHELL,
+    "/usr/bin/ping",
+    "/usr/bin/ip",
+    "/usr/bin/systemctl",
+    "/usr/bin/journalctl",
+    "/usr/bin/logger",
+    "/usr/bin/date",
+];
+
+/// `/etc/passwd` with root's shell (the seventh field of the `root` line)
+/// set to `shell`; the other lines stay byte for byte.
+pub fn with_root_shell(passwd: &str, shell: &str) -> Result<String> {
+    let mut found = false;
+    let mut out = String::with_capacity(passwd.len() + shell.len());
+    for line in passwd.split_inclusive('\n') {
+        let body = line.trim_end_matches('\n');
+        let fields: Vec<&str> = body.split(':').collect();
+        if fields.first() == Some(&"root") {
+            if fields.len() != 7 {
+                bail!(
+                    "/etc/passwd: root's line has {} fields, not 7: {body:?}",
+                    fields.len()
+                );
+            }
+            found = true;
+            out.push_str(&fields[..6].join(":"));
+            out.push(':');
+            out.push_str(shell);
+            out.push_str(&line[body.len()..]);
+        } else {
+            out.push_str(line);
+        }
+    }
+    if !found {
+        bail!("/etc/passwd has no root line");
+    }
+    Ok(out)
+}
+
+/// `/etc/shells` with `shell` listed (once, at the end).
+pub fn with_shell_listed(shells: &str, shell: &str) -> String {
+    if shells.lines().any(|l| l.trim() == shell) {
+        return shells.to_string();
+    }
+    let mut out = shells.to_string();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(shell);
+    out.push('\n');
+    out
+}
+
+/// Makes [`ROOT_SHELL`] root's shell in `rootfs` (and a listed login
+/// shell), after checking that the programs it runs are there.
+fn set_root_shell(rootfs: &Path) -> Result<()> {
+    for prog in CONSOLE_NEEDS.iter().chain([&ROOT_SHELL]) {
+        // `/bin` is the relative link `usr/bin` (merged /usr), which
+        // resolves inside `rootfs`.
+        if !rootfs.join(prog.trim_start_matches('/')).is_file() {
+            bail!(
+                "the root image has no {prog}, which root's console ({ROOT_SHELL}) runs; \
+                 add its package to debroot::plan::PACKAGES and re-pin"
+            );
+        }
+    }
+    let passwd = rootfs.join("etc/passwd");
+    let text =
+        fs::read_to_string(&passwd).with_context(|| format!("reading {}", passwd.display()))?;
+    fs::write(&passwd, with_root_shell(&text, ROOT_SHELL)?)?;
+    let shells = rootfs.join("etc/shells");
+    let text = fs::read_to_string(&shells).unwrap_or_default();
+    fs::write(&shells, with_shell_listed(&text, ROOT_SHELL))?;
+    set_mode(&shells, 0o644)?;
+    eprintln!("root image: root's shell is {ROOT_SHELL}");
+    Ok(())
+}
 
 /// The installer's keyboard list (`index.json` of the compiled keymaps),
 /// which first boot maps the handover record's keyboard code with.
 pub const KEYMAPS_JSON: &str = "usr/share/appliance/keymaps.json";
+/// The installer's compiled console keymaps (`<code>.bkeymap`), which
+/// first boot loads into the kernel for the chosen layout.
+pub const KEYMAPS_DIR: &str = "usr/share/appliance/keymaps";
 
 /// Kernel modules the running appliance loads (network adapters of common
 /// hypervisors and servers, and the file systems it mounts), with their
@@ -230,6 +347,12 @@ pub fn add(rootfs: &Path, programs: &[Program], epoch: u64) -> Result<()> {
             set_mode(&to, 0o644)?;
         }
     }
+    if programs
+        .iter()
+        .any(|p| ROOT_SHELL.ends_with(&format!("/{}", p.binary)))
+    {
+        set_root_shell(rootfs)?;
+    }
     let sysusers = sysusers_files(programs);
     if !sysusers.is_empty() {
         Cmd::new("chroot")
@@ -241,14 +364,27 @@ pub fn add(rootfs: &Path, programs: &[Program], epoch: u64) -> Result<()> {
             .context("making our system users with the image's systemd-sysusers")?;
     }
     let inputs = inputs::ensure()?;
-    let index = keymaps::ensure(&inputs)?
-        .into_iter()
+    let compiled = keymaps::ensure(&inputs)?;
+    let index = compiled
+        .iter()
         .find(|(path, _)| path.ends_with(keymaps::INDEX))
         .context("the compiled keymaps have no index.json")?;
     let to = rootfs.join(KEYMAPS_JSON);
     fs::create_dir_all(to.parent().unwrap_or(rootfs))?;
-    fs::write(&to, index.1)?;
+    fs::write(&to, &index.1)?;
     set_mode(&to, 0o644)?;
+    let dir = rootfs.join(KEYMAPS_DIR);
+    fs::create_dir_all(&dir)?;
+    for (path, bytes) in &compiled {
+        let Some(name) = Path::new(path).file_name() else {
+            continue;
+        };
+        if path.ends_with(".bkeymap") {
+            let to = dir.join(name);
+            fs::write(&to, bytes)?;
+            set_mode(&to, 0o644)?;
+        }
+    }
     let (modules_dir, release) = inputs.kernel_modules()?;
     let n = kmodset::write_modules(rootfs, &modules_dir, &release, RUNTIME_MODULES)?.len();
     // What depmod and libkmod read about the built-in modules and the order.
@@ -330,6 +466,34 @@ mod tests {
     }
 
     #[test]
+    fn root_gets_the_console_as_its_shell() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nrootless:x:9:9::/:/bin/sh\n";
+        assert_eq!(
+            with_root_shell(passwd, ROOT_SHELL).unwrap(),
+            "root:x:0:0:root:/root:/usr/bin/appliance-shell\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nrootless:x:9:9::/:/bin/sh\n"
+        );
+        // Without a final newline, and idempotent.
+        let once = with_root_shell("root:x:0:0:root:/root:/bin/bash", ROOT_SHELL).unwrap();
+        assert_eq!(once, "root:x:0:0:root:/root:/usr/bin/appliance-shell");
+        assert_eq!(with_root_shell(&once, ROOT_SHELL).unwrap(), once);
+        let e = with_root_shell("daemon:x:1:1::/:/bin/sh\n", ROOT_SHELL).unwrap_err();
+        assert_eq!(e.to_string(), "/etc/passwd has no root line");
+        let e = with_root_shell("root:x:0:0\n", ROOT_SHELL).unwrap_err();
+        assert!(e.to_string().contains("root's line has 4 fields"), "{e}");
+
+        assert_eq!(
+            with_shell_listed("# /etc/shells\n/bin/sh\n/bin/bash", ROOT_SHELL),
+            "# /etc/shells\n/bin/sh\n/bin/bash\n/usr/bin/appliance-shell\n"
+        );
+        let listed = with_shell_listed("", ROOT_SHELL);
+        assert_eq!(with_shell_listed(&listed, ROOT_SHELL), listed);
+        assert!(PROGRAMS
+            .iter()
+            .any(|p| ROOT_SHELL == format!("/usr/bin/{}", p.binary)));
+        assert!(CONSOLE_NEEDS.contains(&UNSUPPORTED_SHELL));
+    }
+
+    #[test]
     fn only_enable_links_are_disabled() {
         for (link, why) in DISABLED {
             assert!(
@@ -352,8 +516,10 @@ mod program_tests {
         let root = project::root();
         for p in PROGRAMS {
             let manifest = [
+                "appliance/activate",
                 "appliance/config",
                 "appliance/web",
+                "appliance/shell",
                 "appliance/otp-web",
                 "appliance/backup-cli",
             ]
@@ -369,12 +535,26 @@ mod program_tests {
             );
             for u in p.units {
                 let text = fs::read_to_string(root.join(u)).unwrap();
-                assert!(!wanted_by(&text).is_empty(), "{u} is never started");
+                let name = u.rsplit('/').next().unwrap_or(u);
+                // Started by a target, or by another of the program's
+                // units (a path unit's `Unit=`).
+                let started_by_unit = p.units.iter().any(|o| {
+                    fs::read_to_string(root.join(o))
+                        .unwrap()
+                        .lines()
+                        .any(|l| l.trim() == format!("Unit={name}"))
+                });
                 assert!(
-                    text.contains(&format!("/usr/bin/{}", p.binary)),
-                    "{u} does not run /usr/bin/{}",
-                    p.binary
+                    !wanted_by(&text).is_empty() || started_by_unit,
+                    "{u} is never started"
                 );
+                if u.ends_with(".service") {
+                    assert!(
+                        text.contains(&format!("/usr/bin/{}", p.binary)),
+                        "{u} does not run /usr/bin/{}",
+                        p.binary
+                    );
+                }
             }
             for (src, dest) in p.files {
                 assert!(root.join(src).is_file(), "{src}");

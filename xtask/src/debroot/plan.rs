@@ -38,6 +38,8 @@ pub const PACKAGES: &[&str] = &[
     "e2fsprogs",
     // depmod for the image's module indexes; modprobe for udev's rules.
     "kmod",
+    // `ping` of root's console (appliance-shell).
+    "iputils-ping",
 ];
 
 /// dpkg path filters: no manual pages, info pages, documentation or message
@@ -210,7 +212,13 @@ mod tests {
         ] {
             assert!(PACKAGES.contains(&p), "{p}");
         }
-        for p in ["ca-certificates", "kbd", "console-setup", "iproute2"] {
+        for p in [
+            "ca-certificates",
+            "kbd",
+            "console-setup",
+            "iproute2",
+            "iputils-ping",
+        ] {
             assert!(PACKAGES.contains(&p), "{p}");
         }
         assert!(!PACKAGES.iter().any(|p| p.starts_with("linux-image")));

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use appliance_backup::SecretString;
@@ -26,11 +26,7 @@ pub fn pass() -> SecretString {
     SecretString::from(PASS.to_owned())
 }
 
-/// Runs a program (reference tools and the crate's own binary).
-pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
-    #[allow(clippy::disallowed_methods)] // reference tools in an integration test
-    Command::new(program)
-}
+pub use mariadb_process::command;
 
 fn write(root: &Path, rel: &str, bytes: &[u8], mode: u32) {
     let p = root.join(rel);
@@ -155,77 +151,32 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-fn tool(name: &str) -> PathBuf {
-    for dir in ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"] {
-        let p = Path::new(dir).join(name);
-        if p.exists() {
-            return p;
-        }
-    }
-    panic!("{name} not found: install mariadb-server and mariadb-client (bash .ci/install-deps)");
-}
+#[path = "../../../otp/tests/support/mariadb_process.rs"]
+mod mariadb_process;
+use mariadb_process::{tool, Process};
 
-/// A private MariaDB server (its own data directory and socket), killed
-/// on drop. Root logs in over the socket without a password.
+/// A private MariaDB server (`mariadb_process.rs`), killed on drop. Root
+/// logs in over the socket without a password.
 pub struct Server {
-    child: Child,
-    pub dir: tempfile::TempDir,
+    process: Process,
 }
 
 impl Server {
     pub fn socket(&self) -> PathBuf {
-        self.dir.path().join("mysqld.sock")
+        self.process.socket()
     }
 
     pub fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let tmp = dir.path().join("tmp");
-        fs::create_dir(&tmp).unwrap();
-        let out = command(tool("mariadb-install-db"))
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .arg("--auth-root-authentication-method=normal")
-            .arg("--skip-test-db")
-            .arg("--user=root")
-            .env("TMPDIR", &tmp)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "mariadb-install-db: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let child = command(tool("mariadbd"))
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .arg(format!(
-                "--socket={}",
-                dir.path().join("mysqld.sock").display()
-            ))
-            .arg(format!(
-                "--pid-file={}",
-                dir.path().join("mysqld.pid").display()
-            ))
-            .arg(format!(
-                "--log-error={}",
-                dir.path().join("error.log").display()
-            ))
-            .arg("--skip-networking")
-            .arg("--user=root")
-            .arg("--innodb-buffer-pool-size=64M")
-            .arg(format!("--tmpdir={}", tmp.display()))
-            .env("TMPDIR", &tmp)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
-        let s = Server { child, dir };
+        let s = Server {
+            process: Process::start("64M"),
+        };
         let start = Instant::now();
         while s.try_sql("SELECT 1").is_err() {
             if start.elapsed() > Duration::from_secs(120) {
-                let log = fs::read_to_string(s.dir.path().join("error.log")).unwrap_or_default();
-                panic!("mariadbd did not start within 120 s:\n{log}");
+                panic!(
+                    "mariadbd did not answer within 120 s:\n{}",
+                    s.process.error_log()
+                );
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -316,12 +267,5 @@ impl Server {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -105,13 +105,66 @@ if that browser is lost, restart the web service on the appliance's console \
     }
 }
 
-/// The claim state: the session, if any, and the attempts of the window.
+/// The claim state: the session, if any, the attempts of the window, and
+/// the wrong codes since the code last changed.
 #[derive(Debug, Default)]
 pub struct Gate {
     limits: GateLimits,
     session: Option<Session>,
+    attempts: Attempts,
+    wrong_codes: usize,
+    rotated: Option<Instant>,
+}
+
+/// Wrong setup codes (from all clients together) after which the code is
+/// changed.
+pub const ROTATE_AFTER: usize = 5;
+/// How long the claim page says that the code has changed.
+pub const ROTATED_NOTICE: Duration = Duration::from_secs(10 * 60);
+
+/// Attempts of a password-like check (the claim, the confirmation of an
+/// address change, the administrator's login) per client and in all,
+/// over a sliding window.
+#[derive(Debug, Default)]
+pub struct Attempts {
+    limits: GateLimits,
     per_client: HashMap<IpAddr, VecDeque<Instant>>,
     all: VecDeque<Instant>,
+}
+
+impl Attempts {
+    /// No attempts yet; `limits`' `per_client`, `global` and `window` apply.
+    pub fn new(limits: GateLimits) -> Attempts {
+        Attempts {
+            limits,
+            ..Attempts::default()
+        }
+    }
+
+    /// Counts one attempt of `client`, or refuses it when a limit is
+    /// reached (nothing is counted then).
+    pub fn attempt(&mut self, client: IpAddr, now: Instant) -> Result<(), Refusal> {
+        let window = self.limits.window;
+        let q = self.per_client.entry(client_key(client)).or_default();
+        prune(q, now, window);
+        if q.len() >= self.limits.per_client {
+            let wait = window.saturating_sub(now.duration_since(q[0]));
+            return Err(Refusal::ClientLimit(wait));
+        }
+        prune(&mut self.all, now, window);
+        if self.all.len() >= self.limits.global {
+            let wait = window.saturating_sub(now.duration_since(self.all[0]));
+            return Err(Refusal::GlobalLimit(wait));
+        }
+        q.push_back(now);
+        self.all.push_back(now);
+        // Clients with no attempt left in the window are forgotten.
+        self.per_client.retain(|_, q| {
+            prune(q, now, window);
+            !q.is_empty()
+        });
+        Ok(())
+    }
 }
 
 /// The key a client's attempts count under: an IPv4 address, or an IPv6 /64.
@@ -138,6 +191,7 @@ impl Gate {
     /// An unclaimed gate.
     pub fn new(limits: GateLimits) -> Gate {
         Gate {
+            attempts: Attempts::new(limits.clone()),
             limits,
             ..Gate::default()
         }
@@ -167,26 +221,26 @@ impl Gate {
         if self.claimed(now) {
             return Err(Refusal::Claimed);
         }
-        let window = self.limits.window;
-        let q = self.per_client.entry(client_key(client)).or_default();
-        prune(q, now, window);
-        if q.len() >= self.limits.per_client {
-            let wait = window.saturating_sub(now.duration_since(q[0]));
-            return Err(Refusal::ClientLimit(wait));
+        self.attempts.attempt(client, now)
+    }
+
+    /// Counts a wrong setup code; `true` when it is the
+    /// [`ROTATE_AFTER`]th since the last change: the caller asks for a new
+    /// code, and the count starts again.
+    pub fn wrong_code(&mut self, now: Instant) -> bool {
+        self.wrong_codes += 1;
+        if self.wrong_codes < ROTATE_AFTER {
+            return false;
         }
-        prune(&mut self.all, now, window);
-        if self.all.len() >= self.limits.global {
-            let wait = window.saturating_sub(now.duration_since(self.all[0]));
-            return Err(Refusal::GlobalLimit(wait));
-        }
-        q.push_back(now);
-        self.all.push_back(now);
-        // Clients with no attempt left in the window are forgotten.
-        self.per_client.retain(|_, q| {
-            prune(q, now, window);
-            !q.is_empty()
-        });
-        Ok(())
+        self.wrong_codes = 0;
+        self.rotated = Some(now);
+        true
+    }
+
+    /// Whether the code was changed within [`ROTATED_NOTICE`].
+    pub fn recently_rotated(&self, now: Instant) -> bool {
+        self.rotated
+            .is_some_and(|t| now.duration_since(t) < ROTATED_NOTICE)
     }
 
     /// Opens the one session (the code was right). `None` when a session

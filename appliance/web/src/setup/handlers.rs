@@ -2,8 +2,7 @@
 //! token; every step page needs the session cookie; a step's form is only
 //! taken on the step the wizard is at (the order is the server's).
 
-use std::convert::Infallible;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,70 +13,15 @@ use appliance_wizard::state::{Completed, Step, StepResult, WizardState};
 use appliance_wizard::time::TimeForm;
 use appliance_wizard::{claim, keys, licence, network, radius, roles, summary, time};
 use appliance_wizard::{Context, FieldError, Secret};
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Multipart, Path, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::forms::{self, Fields};
 use super::gate::{self, Refusal, Session, CLAIM_COOKIE, SESSION_COOKIE};
-use super::pages::{self, slug, step_of};
-use super::{store, Setup};
-
-/// The client's address (from the connection; tests may leave it out).
-pub struct ClientIp(pub IpAddr);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip()),
-        ))
-    }
-}
-
-fn html(status: StatusCode, body: String) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        body,
-    )
-        .into_response()
-}
-
-fn see_other(to: &str) -> Response {
-    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
-}
-
-fn step_url(step: Step) -> String {
-    format!("/setup/step/{}", slug(step))
-}
-
-fn refused(status: StatusCode, title: &str, text: &str) -> Response {
-    html(
-        status,
-        pages::message(title, text, Some(("/setup", "Back to the set-up page"))),
-    )
-}
-
-fn internal(what: &str, e: impl std::fmt::Display) -> Response {
-    eprintln!("appliance-web: set-up: {what}: {e}");
-    refused(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Set-up error",
-        &format!("{what}: {e}. The appliance's log has the details; restart the web service from the console (systemctl restart appliance-web) after fixing it."),
-    )
-}
-
-fn with_cookie(mut r: Response, cookie: &str) -> Response {
-    if let Ok(v) = HeaderValue::from_str(cookie) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    r
-}
+use super::pages::{self, step_of};
+use super::respond::{html, internal, refused, see_other, step_url, with_cookie, ClientIp};
+use super::{activate, activation, store, Setup};
 
 /// `GET /setup`: the claim form, the session's current step, or "claimed".
 pub async fn start(State(setup): State<Arc<Setup>>, headers: HeaderMap) -> Response {
@@ -95,9 +39,14 @@ pub async fn start(State(setup): State<Arc<Setup>>, headers: HeaderMap) -> Respo
             &Refusal::Claimed.message(),
         );
     }
+    let notice = g.recently_rotated(now).then_some(ROTATED);
     drop(g);
-    claim_form(StatusCode::OK, None, &[])
+    claim_form(StatusCode::OK, notice, &[])
 }
+
+/// What the claim page says after the code was changed.
+const ROTATED: &str = "The setup code has changed after too many wrong entries: \
+read the new code on the appliance's console and type it here.";
 
 /// The claim page with a fresh double-submit token.
 fn claim_form(status: StatusCode, notice: Option<&str>, errors: &[FieldError]) -> Response {
@@ -155,6 +104,19 @@ pub async fn claim(
     };
     let verifier = match store::read_verifier(&setup.cfg.verifier) {
         Ok(v) => v,
+        // First boot makes the verifier after the login prompt is up.
+        Err(store::StoreError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            let mut resp = refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Still starting",
+                "The appliance is still starting and cannot check setup codes yet: wait a few seconds, then send the code again.",
+            );
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            return resp;
+        }
         Err(e) => return internal("cannot read the setup code verifier", e),
     };
     let canonical = code.canonical().to_string();
@@ -167,12 +129,32 @@ pub async fn claim(
         Ok(Ok(true)) => {}
         Ok(Ok(false)) => {
             eprintln!("appliance-web: set-up: wrong setup code from {ip}");
+            if !g.wrong_code(now) {
+                return claim_form(
+                    StatusCode::FORBIDDEN,
+                    None,
+                    &[FieldError::new(
+                        "setup_code",
+                        "Setup code is not the one the console shows now: compare it with the console and type it again",
+                    )],
+                );
+            }
+            let request = activation::Request::RotateCode {
+                failures: gate::ROTATE_AFTER,
+            };
+            if let Err(e) = activation::write_request(&setup.cfg.requests_dir, &request) {
+                return internal("cannot ask for a new setup code", e);
+            }
+            eprintln!(
+                "appliance-web: set-up: {} wrong setup codes, a new code was requested",
+                gate::ROTATE_AFTER
+            );
             return claim_form(
                 StatusCode::FORBIDDEN,
-                None,
+                Some(ROTATED),
                 &[FieldError::new(
                     "setup_code",
-                    "Setup code is not the one the console shows now: compare it with the console and type it again",
+                    "Setup code was wrong too many times and has been changed: read the new one on the console and type it",
                 )],
             );
         }
@@ -192,7 +174,11 @@ pub async fn claim(
     };
     drop(g);
     eprintln!("appliance-web: set-up claimed from {ip}");
-    let current = setup.wizard.lock().await.current;
+    // The state file is the authority (the root side may have changed it).
+    let current = match reread(&setup).await {
+        Ok(s) => s.current,
+        Err(e) => return internal("cannot read the wizard's progress", e),
+    };
     let r = with_cookie(
         see_other(&step_url(current)),
         &gate::set_cookie(SESSION_COOKIE, &session.id, None),
@@ -201,6 +187,25 @@ pub async fn claim(
         r,
         &gate::set_cookie(CLAIM_COOKIE, "", Some(std::time::Duration::ZERO)),
     )
+}
+
+/// Reads the state file again (after a claim, and after Activate: the
+/// root side removes the passwords from it).
+async fn reread(setup: &Setup) -> Result<WizardState, store::StoreError> {
+    let fresh = store::load_state(&setup.cfg.state_file)?;
+    *setup.wizard.lock().await = fresh.clone();
+    setup.reread.store(false, Ordering::SeqCst);
+    Ok(fresh)
+}
+
+/// The wizard's state, read again first when Activate was requested.
+async fn current_state(setup: &Setup) -> Result<(), Response> {
+    if setup.reread.load(Ordering::SeqCst) {
+        if let Err(e) = reread(setup).await {
+            return Err(internal("cannot read the wizard's progress", e));
+        }
+    }
+    Ok(())
 }
 
 async fn session_of(setup: &Setup, headers: &HeaderMap) -> Option<Session> {
@@ -337,6 +342,9 @@ pub async fn show(
             "There is no such set-up step.",
         );
     };
+    if let Err(r) = current_state(&setup).await {
+        return r;
+    }
     let state = setup.wizard.lock().await.clone();
     if step != state.current {
         return see_other(&step_url(state.current));
@@ -478,6 +486,9 @@ pub async fn submit(
             "The form's token does not belong to this set-up session: open the step again from the set-up page and send it from there.",
         );
     }
+    if let Err(r) = current_state(&setup).await {
+        return r;
+    }
     let mut state = setup.wizard.lock().await;
     if step != state.current {
         let e = appliance_wizard::state::NavError::WrongStep {
@@ -536,14 +547,7 @@ pub async fn submit(
         return internal("cannot save the wizard's progress", e);
     }
     if step == Step::Keys && action == "activate" {
-        return html(
-            StatusCode::NOT_IMPLEMENTED,
-            pages::message(
-                "Settings recorded",
-                "Every step is recorded and checked. Activating them is not part of this version of the appliance yet: the settings stay saved, and nothing on the system has been changed.",
-                Some((&step_url(state.current), "Back to the last step")),
-            ),
-        );
+        return activate::request(&setup, &mut state, &ctx).await;
     }
     see_other(&step_url(state.current))
 }

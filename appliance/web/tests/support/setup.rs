@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use appliance_config::setup_code::SetupCode;
-use appliance_web::app::{router, AppState};
+use appliance_web::admin::{Site, SiteConfig};
+use appliance_web::app::{router_with, AppState};
 use appliance_web::certs::CertStore;
 use appliance_web::limits::Limits;
 use appliance_web::setup::gate::GateLimits;
@@ -49,6 +50,7 @@ pub struct Wizard {
     pub dir: tempfile::TempDir,
     pub app: Router,
     pub setup: Arc<Setup>,
+    pub certs: Arc<CertStore>,
     pub code: String,
     pub wrong: String,
     pub state_file: PathBuf,
@@ -78,14 +80,30 @@ pub fn config(dir: &std::path::Path, limits: GateLimits) -> (SetupConfig, String
         limits,
         today: Some(Date::parse(TODAY).expect("date")),
         running: None,
+        requests_dir: dir.join("requests"),
+        status_file: dir.join("run/activation.json"),
+        setup_done: dir.join("etc/setup-done"),
+        admin_credentials: dir.join("etc/credentials/appliance-admin.json"),
     };
     (cfg, code.to_string(), wrong.to_string())
 }
 
+/// The Appliance Administrator the walk through the wizard chooses.
+pub const ADMIN: (&str, &str) = ("appadmin", "Appliance-Adm1n");
+
 impl Wizard {
     pub fn new(limits: GateLimits) -> Wizard {
+        Wizard::with_state(limits, None)
+    }
+
+    /// A wizard whose state file holds `state` (JSON) when it starts.
+    pub fn with_state(limits: GateLimits, state: Option<&str>) -> Wizard {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (cfg, code, wrong) = config(dir.path(), limits);
+        let (cfg, code, wrong) = config(dir.path(), limits.clone());
+        if let Some(state) = state {
+            std::fs::create_dir_all(cfg.state_file.parent().expect("parent")).expect("state dir");
+            std::fs::write(&cfg.state_file, state).expect("state file");
+        }
         let state_file = cfg.state_file.clone();
         let verifier = cfg.verifier.clone();
         let setup = Setup::new(cfg).expect("setup");
@@ -101,11 +119,22 @@ impl Wizard {
             "cert.pem".into(),
             "key.pem".into(),
         ));
-        let app = router(
+        let site_certs = certs.clone();
+        let site = Site::new(
+            SiteConfig {
+                setup_done: dir.path().join("etc/setup-done"),
+                credentials: dir.path().join("etc/credentials/appliance-admin.json"),
+                root: dir.path().join("root"),
+                limits,
+            },
+            certs.clone(),
+        );
+        let app = router_with(
             AppState {
                 certs,
                 setup: Some(setup.clone()),
             },
+            site,
             &Limits::default(),
         );
         let vendor = SecretKey::from_seed(LICENCE_SEED, true);
@@ -113,6 +142,7 @@ impl Wizard {
         Wizard {
             app,
             setup,
+            certs: site_certs,
             code,
             wrong,
             state_file,
@@ -135,4 +165,110 @@ impl Wizard {
             dir,
         }
     }
+}
+
+impl Wizard {
+    /// Writes the root side's status file.
+    pub fn set_status(&self, json: &str) {
+        let p = self.dir.path().join("run/activation.json");
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("run dir");
+        std::fs::write(p, json).expect("status file");
+    }
+
+    /// Marks the appliance set up (or not).
+    pub fn set_up(&self, done: bool) {
+        let p = self.dir.path().join("etc/setup-done");
+        if done {
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("etc dir");
+            std::fs::write(p, "").expect("setup-done");
+        } else {
+            std::fs::remove_file(p).expect("remove setup-done");
+        }
+    }
+
+    /// Writes the Appliance Administrator's credentials as activation does:
+    /// `ADMIN` with an Argon2id hash (TEST salt).
+    pub fn write_admin_credentials(&self) {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let salt = SaltString::encode_b64(b"TEST salt 16 byt").expect("salt");
+        let phc = argon2::Argon2::default()
+            .hash_password(ADMIN.1.as_bytes(), &salt)
+            .expect("TEST hash")
+            .to_string();
+        let p = self.dir.path().join("etc/credentials/appliance-admin.json");
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("credentials dir");
+        let json = serde_json::json!({"login": ADMIN.0, "password_hash": phc});
+        std::fs::write(p, json.to_string()).expect("credentials");
+    }
+
+    /// The request file `name` the web left for the root side, if any.
+    pub fn request(&self, name: &str) -> Option<serde_json::Value> {
+        let text = std::fs::read(self.dir.path().join("requests").join(name)).ok()?;
+        Some(serde_json::from_slice(&text).expect("request JSON"))
+    }
+}
+
+/// Claims the wizard with `w`'s code and fills in every step with valid
+/// values up to the keys page; returns the session's form token.
+pub async fn walk_to_keys(b: &mut super::oneshot::Browser, w: &Wizard) -> String {
+    use axum::http::StatusCode;
+    let r = b.claim(&w.code).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let csrf = b.get("/setup/step/licence").await.csrf();
+    let r = b
+        .post_multipart(
+            "/setup/step/licence",
+            &[
+                ("csrf", &csrf),
+                ("accept", "on"),
+                ("licence", &w.licence),
+                ("update_key", UPDATE_KEY),
+                ("action", "next"),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), "/setup/step/network", "{}", r.body);
+    let steps: [(&str, Vec<(&str, &str)>); 4] = [
+        (
+            "network",
+            vec![
+                ("mode", "static"),
+                ("address", "192.0.2.20"),
+                ("netmask", "24"),
+                ("gateway", "192.0.2.1"),
+                ("hostname", "otp1"),
+                ("dns", "192.0.2.53"),
+            ],
+        ),
+        (
+            "time",
+            vec![
+                ("time_zone", "Europe/Berlin"),
+                ("ntp", "on"),
+                ("ntp_servers", "ntp1.example.test"),
+            ],
+        ),
+        (
+            "roles",
+            vec![
+                ("linotp_admin_user", "admin"),
+                ("linotp_admin_password", "Lin0tp-Admin!"),
+                ("linotp_admin_repeat", "Lin0tp-Admin!"),
+                ("root_password", "R00t-Password#"),
+                ("root_repeat", "R00t-Password#"),
+                ("appliance_admin_user", ADMIN.0),
+                ("appliance_admin_password", ADMIN.1),
+                ("appliance_admin_repeat", ADMIN.1),
+            ],
+        ),
+        ("radius", vec![("no_configuration", "on")]),
+    ];
+    for (step, fields) in steps {
+        let mut all = vec![("csrf", csrf.as_str()), ("action", "next")];
+        all.extend(fields);
+        let r = b.post(&format!("/setup/step/{step}"), &all).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{step}: {}", r.body);
+    }
+    assert_eq!(b.get("/setup/step/keys").await.status, StatusCode::OK);
+    csrf
 }

@@ -173,6 +173,18 @@ fn grub_cfg_serial_golden() {
 }
 
 #[test]
+fn grub_cfg_without_a_timeout_hides_the_menu() {
+    let mut p = params(BootConsole::Serial);
+    p.timeout_secs = 0;
+    let cfg = grub_cfg(&p);
+    assert!(
+        cfg.contains("set timeout=0\nset timeout_style=hidden\nset default=0\n"),
+        "{cfg}"
+    );
+    assert!(!grub_cfg(&params(BootConsole::Serial)).contains("timeout_style"));
+}
+
+#[test]
 fn grub_cfg_vga_has_no_serial_terminal() {
     let cfg = grub_cfg(&params(BootConsole::Vga));
     assert!(!cfg.contains("serial"), "{cfg}");

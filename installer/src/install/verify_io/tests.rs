@@ -125,27 +125,37 @@ fn a_short_read_is_a_size_mismatch() {
 }
 
 #[test]
-fn a_changed_byte_is_a_hash_mismatch_even_when_it_breaks_the_gzip() {
+fn a_changed_byte_is_a_chunk_mismatch_even_when_it_breaks_the_gzip() {
     let data = content();
     let stored = gzip(&data);
     let c = component(&stored, Compression::Gzip, data.len() as u64);
     let mut bad = stored.clone();
     bad[stored.len() / 2] ^= 0xFF;
-    let e = copy(
-        &mut &bad[..],
-        Verifier::new(&c, &mut Vec::new()),
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let mut sink = Vec::new();
+    let e = copy(&mut &bad[..], Verifier::new(&c, &mut sink), &mut |_| {}).unwrap_err();
     match &e {
-        CopyError::Verify(VerifyError::HashMismatch { expected, actual }) => {
-            assert_eq!(expected, &c.sha256);
-            assert_ne!(actual, &c.sha256);
+        CopyError::Verify(VerifyError::ChunkMismatch {
+            index: 0,
+            start: 0,
+            end,
+            expected,
+            actual,
+        }) => {
+            assert_eq!(*end, stored.len() as u64);
+            assert_eq!(expected, &c.chunks.sha256[0]);
+            assert_ne!(actual, expected);
         }
         other => panic!("{other:?}"),
     }
-    assert!(e.to_string().starts_with("SHA-256 mismatch"), "{e}");
-    assert!(VerifyError::HashMismatch {
+    assert!(sink.is_empty(), "nothing of the bad chunk was decoded");
+    assert!(
+        e.to_string().starts_with("SHA-256 mismatch in chunk 0"),
+        "{e}"
+    );
+    assert!(VerifyError::ChunkMismatch {
+        index: 0,
+        start: 0,
+        end: 0,
         expected: String::new(),
         actual: String::new()
     }
@@ -251,7 +261,7 @@ fn a_failing_sink_or_source_is_reported_as_such() {
 }
 
 #[test]
-fn stored_only_checks_size_and_hash_without_writing() {
+fn stored_only_checks_size_and_chunks_without_writing() {
     let data = gzip(&content());
     let c = component(&data, Compression::Gzip, 1);
     let v = copy(&mut &data[..], Verifier::stored_only(&c), &mut |_| {}).unwrap();
@@ -260,7 +270,10 @@ fn stored_only_checks_size_and_hash_without_writing() {
     bad[10] ^= 1;
     let e = copy(&mut &bad[..], Verifier::stored_only(&c), &mut |_| {}).unwrap_err();
     assert!(
-        matches!(e, CopyError::Verify(VerifyError::HashMismatch { .. })),
+        matches!(
+            e,
+            CopyError::Verify(VerifyError::ChunkMismatch { index: 0, .. })
+        ),
         "{e:?}"
     );
 }
@@ -379,8 +392,42 @@ fn a_flipped_byte_in_the_last_chunk_is_refused_before_it_is_written() {
     let mut sink = Recording::default();
     let mut v = Verifier::new(&c, &mut sink);
     assert!(feed_until_refused(&mut v, &bad).is_none());
-    assert!(matches!(v.finish(), Err(VerifyError::HashMismatch { .. })));
+    let e = v.finish().unwrap_err();
+    assert!(
+        matches!(e, VerifyError::ChunkMismatch { index: 5, start, end: _, .. } if start == 5 * MIB as u64),
+        "{e:?}"
+    );
     assert_eq!(sink.bytes, good[..5 * MIB]);
+}
+
+#[test]
+fn a_chunk_list_with_more_entries_than_chunks_is_refused() {
+    // The manifest check refuses such a list; the stack does not rely on it.
+    let good = large();
+    let mut c = component(&good, Compression::None, good.len() as u64);
+    c.chunks.sha256.push("00".repeat(32));
+    let mut sink = Recording::default();
+    let mut v = Verifier::new(&c, &mut sink);
+    assert!(feed_until_refused(&mut v, &good).is_none());
+    let e = v.finish().unwrap_err();
+    assert!(
+        matches!(&e, VerifyError::ChunkMismatch { index: 6, actual, .. } if actual == "(no bytes)"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn the_chunk_list_alone_decides_not_the_whole_object_hash() {
+    // Every byte is hashed once, against the signed chunk list; the
+    // whole-object SHA-256 names the object's file and is not computed
+    // again (see the module documentation).
+    let good = large();
+    let mut c = component(&good, Compression::None, good.len() as u64);
+    c.sha256 = "00".repeat(32);
+    let mut sink = Recording::default();
+    let v = copy(&mut &good[..], Verifier::new(&c, &mut sink), &mut |_| {}).unwrap();
+    assert_eq!(v.stored, good.len() as u64);
+    assert_eq!(sink.bytes, good);
 }
 
 #[test]

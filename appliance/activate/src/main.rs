@@ -1,9 +1,13 @@
-//! `appliance-firstboot`: the reference appliance's first-boot unit and the
-//! console text's watcher. See `--help` and docs/appliance.md.
+//! `appliance-firstboot`: the reference appliance's first-boot unit, the
+//! console text's watcher, the web service's requests (activation,
+//! confirmation, setup code rotation) and the rollback wait. See `--help`
+//! and docs/appliance.md.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
+use appliance_activate::apply::{self, Ctx};
+use appliance_activate::{request, system};
 use appliance_config::{firstboot, keys, watch};
 
 const HELP: &str = "\
@@ -15,9 +19,18 @@ USAGE:
                                            console text (appliance-firstboot.service)
   appliance-firstboot watch [OPTIONS]      keep the console text and DHCP name servers
                                            current (appliance-console.service)
+  appliance-firstboot setup-verifier [--root DIR]
+                                           make the setup code's verifier (Argon2id) when
+                                           it is missing (appliance-setup-verifier.service)
   appliance-firstboot rotate-setup-code [--root DIR]
                                            replace the setup code (the console shows the
                                            new one)
+  appliance-firstboot request [--root DIR] handle the web service's requests in
+                                           /var/lib/appliance-web/requests/ (activate,
+                                           confirm, rotate-code; appliance-request.service)
+  appliance-firstboot await-confirmation [--root DIR]
+                                           wait for an address change's confirmation, roll
+                                           back at its deadline (appliance-rollback.service)
 
 OPTIONS:
   --root DIR         the appliance's root directory (default /)
@@ -45,7 +58,12 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Args>> {
             "--root" => root = Some(PathBuf::from(value("--root")?)),
             "--handover" => handover = Some(PathBuf::from(value("--handover")?)),
             "--console" => consoles.push(PathBuf::from(value("--console")?)),
-            "run" | "watch" | "rotate-setup-code" if command.is_none() => command = Some(a),
+            "run" | "watch" | "rotate-setup-code" | "request" | "await-confirmation"
+            | "setup-verifier"
+                if command.is_none() =>
+            {
+                command = Some(a)
+            }
             other => bail!("unknown argument {other:?}; see --help"),
         }
     }
@@ -71,8 +89,24 @@ fn main() -> Result<()> {
         return Ok(());
     };
     let opts = &args.opts;
+    let live = system::Live;
+    let cx = Ctx {
+        root: &opts.root,
+        consoles: &opts.consoles,
+        sys: &live,
+        now: time::OffsetDateTime::now_utc(),
+        running: args.command != "run",
+    };
     match args.command.as_str() {
         "run" => {
+            // An activation that is not final: finished, rolled back or
+            // re-installed before the desired state is applied.
+            {
+                let _lock = request::lock(&opts.root)?;
+                if let Some(s) = apply::at_boot(&cx)? {
+                    println!("activation at boot: {:?}: {}", s.state, s.message);
+                }
+            }
             let out = firstboot::run(opts, time::OffsetDateTime::now_utc())?;
             for w in &out.warnings {
                 println!("warning: {w}");
@@ -98,12 +132,33 @@ fn main() -> Result<()> {
                 "keys made: {:?}; kept: {:?}",
                 out.keys.generated, out.keys.kept
             );
+            println!("console keymap: {}", out.console_keymap);
+        }
+        "setup-verifier" => {
+            if keys::ensure_setup_verifier(&opts.root)? {
+                println!("the setup code's verifier was made");
+            } else {
+                println!("the setup code's verifier is there (or the setup is done)");
+            }
         }
         "watch" => watch::run(&opts.root, &opts.consoles)?,
         "rotate-setup-code" => {
             keys::rotate_setup_code(&opts.root)?;
             watch::once(&opts.root, &opts.consoles, firstboot::Print::Always)?;
             println!("the setup code was replaced; the console shows the new one");
+        }
+        "request" => {
+            let facts = request::live_facts(&opts.root);
+            let handled = request::handle_all(&cx, &facts)?;
+            if handled.done.is_empty() {
+                println!("no request");
+            }
+        }
+        "await-confirmation" => {
+            match request::await_confirmation(&opts.root, &opts.consoles, &live)? {
+                Some(s) => println!("{:?}: {}", s.state, s.message),
+                None => println!("nothing waits for a confirmation"),
+            }
         }
         other => bail!("unknown command {other:?}"),
     }
