@@ -21,6 +21,9 @@ pub enum Action {
     /// Remove the symbolic links in the directory whose target's name starts
     /// with the given text (hash links to a removed certificate).
     RemoveLinksTo(&'static str),
+    /// Remove the symbolic links in the directory whose target is gone (the
+    /// other names of a tool removed by an earlier rule).
+    RemoveDanglingLinks,
 }
 
 /// One rule: a path relative to the root whose last component may hold one
@@ -144,6 +147,101 @@ pub const RULES: &[Rule] = &[
         Action::Remove,
         "FreeRADIUS's EAP module (its certificates are not in the image)",
     ),
+    // MariaDB's tools the appliance never runs (each a 4-6 MB binary with
+    // the server's libraries linked in). Kept: mariadbd, mariadb (client,
+    // debian-start), mariadb-dump (backups), mariadb-admin, mariadb-check and
+    // mariadb-upgrade (debian-start), mariadb-install-db with
+    // my_print_defaults and resolveip (the first start).
+    rule(
+        "usr/bin/aria_*",
+        Action::Remove,
+        "MariaDB's Aria table tools",
+    ),
+    rule(
+        "usr/bin/myisam*",
+        Action::Remove,
+        "MariaDB's MyISAM table tools",
+    ),
+    rule(
+        "usr/bin/mariadb-binlog",
+        Action::Remove,
+        "MariaDB's binary log reader",
+    ),
+    rule(
+        "usr/bin/mariadb-slap",
+        Action::Remove,
+        "MariaDB's load generator",
+    ),
+    rule(
+        "usr/bin/mariadb-import",
+        Action::Remove,
+        "MariaDB's CSV importer",
+    ),
+    rule(
+        "usr/bin/mariadb-show",
+        Action::Remove,
+        "MariaDB's schema lister",
+    ),
+    rule(
+        "usr/bin/mariadb-conv",
+        Action::Remove,
+        "MariaDB's character set converter",
+    ),
+    rule(
+        "usr/bin/mariadb-plugin",
+        Action::Remove,
+        "MariaDB's plug-in installer",
+    ),
+    rule(
+        "usr/bin/mariadb-tzinfo-to-sql",
+        Action::Remove,
+        "MariaDB's time zone loader (the appliance keeps SQL times in UTC)",
+    ),
+    rule(
+        "usr/bin/mariadb-waitpid",
+        Action::Remove,
+        "MariaDB's wait helper",
+    ),
+    rule(
+        "usr/bin/perror",
+        Action::Remove,
+        "MariaDB's error code explainer",
+    ),
+    rule(
+        "usr/bin/innochecksum",
+        Action::Remove,
+        "MariaDB's offline page checker",
+    ),
+    rule(
+        "usr/bin/resolve_stack_dump",
+        Action::Remove,
+        "MariaDB's stack symboliser",
+    ),
+    rule(
+        "usr/bin/replace",
+        Action::Remove,
+        "MariaDB's string replacer",
+    ),
+    rule(
+        "usr/bin/mariadbd-safe-helper",
+        Action::Remove,
+        "mariadbd-safe's helper (systemd starts mariadbd itself)",
+    ),
+    rule(
+        "usr/bin/mariadbd-safe",
+        Action::Remove,
+        "mariadbd-safe (systemd starts mariadbd itself)",
+    ),
+    rule(
+        "usr/bin",
+        Action::RemoveDanglingLinks,
+        "another name of a tool removed above",
+    ),
+    rule(
+        "usr/lib/x86_64-linux-gnu/perl/5.36.0/CORE/*.h",
+        Action::Remove,
+        "perl's C headers (nothing is compiled on the appliance)",
+    ),
     // The build machine's files, copied in by mmdebstrap.
     rule(
         "etc/hostname",
@@ -222,6 +320,16 @@ pub fn apply(root: &Path, rules: &[Rule]) -> Result<Vec<(String, &'static str)>>
                     }
                 }
                 Action::RemoveFilesBelow => remove_files_below(&p, &rel, &mut done)?,
+                Action::RemoveDanglingLinks => {
+                    for e in read_dir_sorted(&p)? {
+                        let link = p.join(&e);
+                        let is_link = link.symlink_metadata().is_ok_and(|m| m.is_symlink());
+                        if is_link && !link.exists() {
+                            remove(&link)?;
+                            done.push(format!("{rel}/{e}"));
+                        }
+                    }
+                }
                 Action::RemoveLinksTo(prefix) => {
                     for e in read_dir_sorted(&p)? {
                         let link = p.join(&e);
@@ -390,6 +498,10 @@ mod tests {
         put(&root, "var/lib/dpkg/status-old", "old");
         put(&root, "var/lib/dpkg/status", "new");
         put(&root, "var/lib/apt/lists/x", "list");
+        put(&root, "usr/bin/mariadb-binlog", "tool");
+        put(&root, "usr/bin/mariadb", "client");
+        symlink("mariadb-binlog", root.join("usr/bin/mysqlbinlog")).unwrap();
+        symlink("mariadb", root.join("usr/bin/mysql")).unwrap();
 
         let done = apply(&root, RULES).unwrap();
         assert_eq!(done[0].1, "SSH host keys (per appliance)");
@@ -402,6 +514,8 @@ mod tests {
                 "etc/machine-id",
                 "etc/ssl/certs/ssl-cert-snakeoil.pem",
                 "etc/ssl/certs/62742064.0",
+                "usr/bin/mariadb-binlog",
+                "usr/bin/mysqlbinlog",
                 "var/lib/apt",
                 "var/lib/dpkg/status-old",
                 "var/log/dpkg.log",
@@ -414,6 +528,10 @@ mod tests {
         assert!(root.join("var/log/freeradius").is_dir());
         assert!(root.join("var/lib/dpkg/status").is_file());
         assert!(!root.join("var/lib/apt").exists());
+        assert!(
+            root.join("usr/bin/mysql").is_file(),
+            "a link to a kept tool stays"
+        );
         // A second pass finds nothing more to do but the empty machine id.
         let again = apply(&root, RULES).unwrap();
         assert_eq!(again, [("etc/machine-id".to_string(), RULES[1].why)]);
