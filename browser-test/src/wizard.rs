@@ -318,8 +318,9 @@ pub async fn radius(r: &mut Page, i: &Inputs) -> Result<()> {
 
 /// Step 6: checkboxes only, so the three bad inputs are a tampered form
 /// (values a browser never sends for a checkbox), refused by the server;
-/// then the summary and Activate with every key regenerated.
-pub async fn keys_and_activate(r: &mut Page, i: &Inputs) -> Result<()> {
+/// then the summary and Activate with every key regenerated, and "shut
+/// down after activation" ticked when `shutdown`.
+pub async fn keys_and_activate(r: &mut Page, i: &Inputs, shutdown: bool) -> Result<()> {
     r.check("keys-summary").await?;
     let ids = ["regenerate_ssh", "regenerate_tls", "regenerate_db_key"];
     r.js(
@@ -349,7 +350,7 @@ pub async fn keys_and_activate(r: &mut Page, i: &Inputs) -> Result<()> {
         r.tick(id, true).await?;
     }
     r.tick("regenerate_db_passwords", true).await?;
-    r.tick("shutdown", false).await?;
+    r.tick("shutdown", shutdown).await?;
     let text = r.text().await?;
     for want in [
         "Licensee: Example Corp",

@@ -94,7 +94,9 @@ hw-controllers
 hw-install-uefi-nvme
 hw-128m-until-ram-check
 hw-128m-install
-wizard-bios";
+wizard-bios
+wizard-bios-unconfirmed
+wizard-bios-shutdown";
 
     #[test]
     fn the_list_is_unchanged() {
@@ -111,7 +113,7 @@ wizard-bios";
             .collect();
         let want: Vec<&str> = LIST.lines().collect();
         assert_eq!(got, want);
-        assert_eq!(got.len(), 62);
+        assert_eq!(got.len(), 65);
     }
 
     #[test]

@@ -27,6 +27,10 @@ use crate::wizard_flow::{progress_names, Inputs};
 /// Activate → the console text shows the new address.
 pub const APPLY_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// Activate → the old configuration is back when nobody confirms: the
+/// appliance's grace period (10 minutes) and the time to switch back.
+pub const ROLLBACK_TIMEOUT: Duration = Duration::from_secs(900);
+
 /// Host ports forwarded to the new address.
 #[derive(Debug, Clone, Copy)]
 pub struct NewPorts {
@@ -125,6 +129,57 @@ fn shell(vm: &mut Vm, n: &mut u32, cmd: &str) -> Result<(String, i32)> {
         .to_string();
     let status = status.trim().parse().unwrap_or(-1);
     Ok((body, status))
+}
+
+/// Nobody confirms: at the deadline the console shows the old address
+/// with the old fingerprints again, and the progress page (still open on
+/// the old address, whose certificate is back) says so. Returns what the
+/// console shows.
+pub async fn rolled_back(page: &mut Page, vm: &mut Vm, before: &Shown) -> Result<Shown> {
+    let old_url = format!("https://{}:{GUEST_PORT}/", crate::steps::GUEST_ADDRESS);
+    // The console names the new address while the change is pending, the
+    // old one alone once it is rolled back.
+    let deadline = Instant::now() + ROLLBACK_TIMEOUT;
+    let back = loop {
+        let now = console_naming(
+            vm,
+            &old_url,
+            deadline.saturating_duration_since(Instant::now()),
+        )?;
+        if now.urls.len() == 1 && now.shown.spki == before.spki {
+            break now.shown;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the old configuration was not back within {ROLLBACK_TIMEOUT:?}: the console shows {:?}",
+            now.urls
+        );
+        std::thread::sleep(Duration::from_secs(5));
+    };
+    ensure!(
+        back.tls_colon == before.tls_colon && back.ssh == before.ssh,
+        "the rollback was to bring back the old certificate and host keys: {back:?}, before {before:?}"
+    );
+    page.goto("/activation").await?;
+    let text = page.text().await?;
+    ensure!(
+        text.contains("Old configuration restored"),
+        "the progress page after the deadline: {text}"
+    );
+    page.check("rolled-back").await?;
+    Ok(back)
+}
+
+/// After a rollback root is locked again: the wizard's password is refused.
+pub fn root_still_locked(vm: &mut Vm, i: &Inputs) -> Result<()> {
+    vm.send(b"\r")?;
+    vm.expect("login:", Duration::from_secs(60))?;
+    vm.send(b"root\r")?;
+    vm.expect("Password:", Duration::from_secs(60))?;
+    vm.send(format!("{}\r", i.root_password).as_bytes())?;
+    vm.expect("Login incorrect", Duration::from_secs(60))
+        .context("root logged in with the wizard's password after the rollback")?;
+    Ok(())
 }
 
 /// `root` logs in with the wizard's password, `unsupported` (answered

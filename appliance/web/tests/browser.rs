@@ -99,7 +99,7 @@ async fn the_whole_wizard_by_keyboard_in_chromium() -> Result<()> {
     wizard::time(&mut r, i).await?;
     wizard::roles(&mut r, i, &code).await?;
     wizard::radius(&mut r, i).await?;
-    wizard::keys_and_activate(&mut r, i).await?;
+    wizard::keys_and_activate(&mut r, i, false).await?;
     let text = r.text().await?;
     ensure!(
         text.contains("Every step is recorded and checked"),

@@ -20,7 +20,14 @@
 //! answer (the old one stays as a secondary address); after the
 //! confirmation only the new one does.
 //!
-//! Not in the CI set (it is the longest scenario). The reference image
+//! Two more endings after the same walk: `wizard-bios-unconfirmed` never
+//! confirms, so at the deadline the old address, certificate and host keys
+//! are back, the progress page says so and root is still locked;
+//! `wizard-bios-shutdown` ticks "shut down after activation", sees the
+//! machine power off, boots it again and finds it on the new address with
+//! new keys, without a confirmation.
+//!
+//! Not in the CI set (they are the longest scenarios). The reference image
 //! trusts the TEST licence key the scenario signs with
 //! ([`wizard_flow::LICENCE_TEST_SEED`]): an image built without
 //! `--licence-key` carries its public half at
@@ -52,14 +59,54 @@ pub const NAME: &str = "wizard-bios";
 /// Login prompt → the page answers.
 const SERVICE_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// `wizard-bios`.
+/// How the scenario ends after Activate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Confirm on the new address, then the checks after activation.
+    Confirm,
+    /// Never confirm: the deadline passes and the old configuration is back.
+    Unconfirmed,
+    /// "Shut down after activation": the machine powers off; its next
+    /// boot comes up on the new address without a confirmation.
+    ShutDown,
+}
+
+/// The scenarios and how each ends.
+pub const ENDINGS: [(&str, Ending); 3] = [
+    (NAME, Ending::Confirm),
+    ("wizard-bios-unconfirmed", Ending::Unconfirmed),
+    ("wizard-bios-shutdown", Ending::ShutDown),
+];
+
+/// `wizard-bios`, `wizard-bios-unconfirmed`, `wizard-bios-shutdown`.
 pub fn scenarios() -> Vec<Scenario> {
-    let mut s = Scenario::boot(NAME.into(), Firmware::Bios, Medium::Cd);
-    s.script = Script::Custom(run);
-    s.representative = false;
-    s.iso = IsoVariant::Reference(None);
-    s.needs.reference = true;
-    vec![s]
+    ENDINGS
+        .iter()
+        .map(|(name, ending)| {
+            let mut s = Scenario::boot((*name).into(), Firmware::Bios, Medium::Cd);
+            s.script = Script::Custom(match ending {
+                Ending::Confirm => run_confirm,
+                Ending::Unconfirmed => run_unconfirmed,
+                Ending::ShutDown => run_shutdown,
+            });
+            s.representative = false;
+            s.iso = IsoVariant::Reference(None);
+            s.needs.reference = true;
+            s
+        })
+        .collect()
+}
+
+fn run_confirm(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+    run(s, opts, dir, Ending::Confirm)
+}
+
+fn run_unconfirmed(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+    run(s, opts, dir, Ending::Unconfirmed)
+}
+
+fn run_shutdown(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+    run(s, opts, dir, Ending::ShutDown)
 }
 
 /// Distinct free host ports.
@@ -74,7 +121,7 @@ fn ports(n: usize) -> Result<Vec<u16>> {
     Ok(v)
 }
 
-fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+fn run(s: &Scenario, opts: &RunOptions, dir: &Path, ending: Ending) -> Result<Timings> {
     let started = Instant::now();
     let machine = Machine {
         firmware: Firmware::Bios,
@@ -138,6 +185,8 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let name = s.name.clone();
+    let shots = browser_test::target_dir().join(format!("{name}-screenshots"));
     let after = rt.block_on(async {
         let axe = browser_test::axe::source(&browser_test::target_dir())?;
         let browser = Browser::start(&before.spki, &dir.join("chromium-profile")).await?;
@@ -145,7 +194,7 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
             browser.client.clone(),
             &format!("https://127.0.0.1:{}", p[0]),
             axe,
-            browser_test::target_dir().join("wizard-bios-screenshots"),
+            shots,
         )?;
         let i = &INPUTS;
         wizard::claim(&mut r, &before.setup_code, &wrong).await?;
@@ -154,20 +203,72 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         wizard::time(&mut r, i).await?;
         wizard::roles(&mut r, i, &before.setup_code).await?;
         wizard::radius(&mut r, i).await?;
-        wizard::keys_and_activate(&mut r, i).await?;
+        wizard::keys_and_activate(&mut r, i, ending == Ending::ShutDown).await?;
         eprintln!(
-            "{NAME}: the wizard went through in {:.1} s after the login prompt",
+            "{name}: the wizard went through in {:.1} s after the login prompt",
             (vm.elapsed() - login_at).as_secs_f64()
         );
-        let after = wizard_after::activation_shown(&mut r, &mut vm, i, &before).await?;
-        browser.close().await?;
-        wizard_after::confirm(&after, new_ports, i, dir).await?;
+        let after = match ending {
+            Ending::Confirm => {
+                let after = wizard_after::activation_shown(&mut r, &mut vm, i, &before).await?;
+                browser.close().await?;
+                wizard_after::confirm(&after, new_ports, i, dir).await?;
+                after
+            }
+            Ending::Unconfirmed => {
+                wizard_after::activation_shown(&mut r, &mut vm, i, &before).await?;
+                let back = wizard_after::rolled_back(&mut r, &mut vm, &before).await?;
+                browser.close().await?;
+                back
+            }
+            Ending::ShutDown => {
+                // The browser may lose the page as the machine goes down.
+                let _ = browser.close().await;
+                before.clone()
+            }
+        };
         anyhow::Ok(after)
     })?;
-    wizard_after::console_checks(&mut vm, &INPUTS)?;
-    wizard_after::served_matches(&after, new_ports, dir)?;
+    match ending {
+        Ending::Confirm => {
+            wizard_after::console_checks(&mut vm, &INPUTS)?;
+            wizard_after::served_matches(&after, new_ports, dir)?;
+        }
+        Ending::Unconfirmed => {
+            wizard_after::root_still_locked(&mut vm, &INPUTS)?;
+            let old_ports = NewPorts {
+                https: p[0],
+                ssh: p[1],
+            };
+            wizard_after::served_matches(&after, old_ports, dir)
+                .context("the old address after the rollback")?;
+        }
+        Ending::ShutDown => {
+            let status = vm
+                .wait_exit(wizard_after::APPLY_TIMEOUT)
+                .context("the machine did not power off after the activation")?;
+            anyhow::ensure!(status.success(), "QEMU ended with {status}");
+            eprintln!(
+                "{name}: powered off {:.1} s after the login prompt",
+                (vm.elapsed() - login_at).as_secs_f64()
+            );
+            let mut again = start(&cfg, dir, "after-shutdown")?.vm;
+            again
+                .expect("login:", LOGIN_TIMEOUT)
+                .context("the boot after the shutdown")?;
+            let url = format!("https://{}:{GUEST_PORT}/", INPUTS.address);
+            let now = wizard_after::console_naming(&mut again, &url, SERVICE_TIMEOUT)?.shown;
+            anyhow::ensure!(
+                now.spki != before.spki && now.ssh != before.ssh,
+                "the keys were to be regenerated, the console still shows the old ones"
+            );
+            wizard_after::served_matches(&now, new_ports, dir)
+                .context("the new address after the shutdown, without a confirmation")?;
+        }
+    }
     eprintln!(
-        "{NAME}: installed after {:.1} s, login prompt {:.1} s after boot, {:.1} s in all",
+        "{}: installed after {:.1} s, login prompt {:.1} s after boot, {:.1} s in all",
+        s.name,
         done.installed_at.as_secs_f64(),
         login_at.as_secs_f64(),
         started.elapsed().as_secs_f64()
@@ -187,10 +288,12 @@ mod tests {
     #[test]
     fn the_scenario_installs_the_reference_appliance_and_stays_out_of_ci() {
         let s = scenarios();
-        assert_eq!(s.len(), 1);
+        assert_eq!(s.len(), 3);
         assert_eq!(s[0].name, NAME);
-        assert!(s[0].needs.reference && s[0].needs.iso && !s[0].representative);
-        assert_eq!(s[0].iso, IsoVariant::Reference(None));
+        for s in &s {
+            assert!(s.needs.reference && s.needs.iso && !s.representative);
+            assert_eq!(s.iso, IsoVariant::Reference(None));
+        }
     }
 
     #[test]
