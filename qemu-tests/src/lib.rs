@@ -25,6 +25,7 @@ pub mod catalog;
 pub mod harness;
 pub mod install_run;
 pub mod otp_checks;
+pub mod otp_flow;
 pub mod reference_boot;
 pub mod scenario;
 pub mod servers;

@@ -19,7 +19,7 @@ use crate::harness::tls::https_request;
 pub const UNKNOWN_USER: &str = "nobody-otp-check";
 
 /// The body and status of a pinned HTTPS request to `path` on 8443.
-fn request(
+pub fn request(
     port: u16,
     fingerprint: &str,
     method: &str,

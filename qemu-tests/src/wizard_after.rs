@@ -115,7 +115,7 @@ pub async fn confirm(shown: &Shown, ports: NewPorts, i: &Inputs, dir: &Path) -> 
 
 /// Runs `cmd` in the shell on the serial console; its output (between
 /// markers the typed line itself does not contain) and exit status.
-fn shell(vm: &mut Vm, n: &mut u32, cmd: &str) -> Result<(String, i32)> {
+pub fn shell(vm: &mut Vm, n: &mut u32, cmd: &str) -> Result<(String, i32)> {
     *n += 1;
     let k = *n;
     vm.send(format!("echo BEG''IN-{k}; {cmd}; echo EN''D-{k}-$?\r").as_bytes())?;

@@ -273,12 +273,7 @@ impl Drop for Daemon {
 /// its standard error when it fails, and names `package` when it is
 /// missing (a missing tool is an error, never a skip).
 pub fn tool(program: &str, args: &[&str], package: &str) -> Result<Vec<u8>> {
-    #[allow(clippy::disallowed_methods)] // the one allowed place in this crate
-    let mut cmd = std::process::Command::new(program);
-    cmd.args(args).stdin(Stdio::null());
-    let out = cmd
-        .output()
-        .with_context(|| format!("could not run {program} (install {package})"))?;
+    let out = tool_output(program, args, package)?;
     if !out.status.success() {
         bail!(
             "{program} {} failed ({}): {}",
@@ -288,6 +283,17 @@ pub fn tool(program: &str, args: &[&str], package: &str) -> Result<Vec<u8>> {
         );
     }
     Ok(out.stdout)
+}
+
+/// Runs a host tool and returns its exit status and output, whatever the
+/// status (for tools whose failure is an answer, such as `radtest`'s
+/// reject); a missing tool is still an error naming `package`.
+pub fn tool_output(program: &str, args: &[&str], package: &str) -> Result<std::process::Output> {
+    #[allow(clippy::disallowed_methods)] // the one allowed place in this crate
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args).stdin(Stdio::null());
+    cmd.output()
+        .with_context(|| format!("could not run {program} (install {package})"))
 }
 
 /// The last `n` lines of `text`.

@@ -86,10 +86,18 @@ pub enum Network {
     Isolated,
     /// User networking plus TCP port forwards.
     UserForward(Vec<Forward>),
-    /// User networking plus TCP port forwards to given guest addresses
-    /// (a guest that moves to a static address of its own in 10.0.2.0/24:
-    /// QEMU finds it there by ARP).
-    UserForwardTo(Vec<(Forward, Ipv4Addr)>),
+    /// User networking plus TCP or UDP port forwards to given guest
+    /// addresses (a guest that moves to a static address of its own in
+    /// 10.0.2.0/24: QEMU finds it there by ARP).
+    UserForwardTo(Vec<(Proto, Forward, Ipv4Addr)>),
+}
+
+/// A forward's transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    Tcp,
+    /// RADIUS.
+    Udp,
 }
 
 /// A TCP port forward from the host's `127.0.0.1:host` to the guest's
@@ -344,8 +352,14 @@ impl VmConfig {
                     }
                     Network::UserForwardTo(forwards) => {
                         let mut s = "user,id=n0".to_string();
-                        for (Forward { host, guest }, addr) in forwards {
-                            s.push_str(&format!(",hostfwd=tcp:127.0.0.1:{host}-{addr}:{guest}"));
+                        for (proto, Forward { host, guest }, addr) in forwards {
+                            let proto = match proto {
+                                Proto::Tcp => "tcp",
+                                Proto::Udp => "udp",
+                            };
+                            s.push_str(&format!(
+                                ",hostfwd={proto}:127.0.0.1:{host}-{addr}:{guest}"
+                            ));
                         }
                         s
                     }
@@ -485,16 +499,27 @@ mod tests {
         ));
         c.nic = Some(Nic {
             model: "e1000".into(),
-            network: Network::UserForwardTo(vec![(
-                Forward {
-                    host: 18443,
-                    guest: 8443,
-                },
-                Ipv4Addr::new(10, 0, 2, 20),
-            )]),
+            network: Network::UserForwardTo(vec![
+                (
+                    Proto::Tcp,
+                    Forward {
+                        host: 18443,
+                        guest: 8443,
+                    },
+                    Ipv4Addr::new(10, 0, 2, 20),
+                ),
+                (
+                    Proto::Udp,
+                    Forward {
+                        host: 11812,
+                        guest: 1812,
+                    },
+                    Ipv4Addr::new(10, 0, 2, 20),
+                ),
+            ]),
         });
         assert!(c.render().contains(
-            "-netdev user,id=n0,hostfwd=tcp:127.0.0.1:18443-10.0.2.20:8443 -device e1000,netdev=n0"
+            "-netdev user,id=n0,hostfwd=tcp:127.0.0.1:18443-10.0.2.20:8443,hostfwd=udp:127.0.0.1:11812-10.0.2.20:1812 -device e1000,netdev=n0"
         ));
         assert!(!c.render().contains("-monitor"));
         c.monitor = Some("/t/mon.sock".into());

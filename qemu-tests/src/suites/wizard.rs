@@ -41,9 +41,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use browser_test::{wizard, Browser, Page};
 
-use crate::harness::qemu::{Controller, Firmware, Forward, Medium, Network};
+use crate::harness::qemu::{Controller, Firmware, Forward, Medium, Network, Proto};
 use crate::harness::tls::free_port;
 use crate::install_run::{install, Drive, Install};
+use crate::otp_flow::{self, OtpPorts};
 use crate::reference_boot::{issue_above_prompt, parse_console, ready_line, LOGIN_TIMEOUT};
 use crate::scenario::{IsoVariant, RunOptions, Scenario, Script, Timings};
 use crate::setup_claim::wrong_codes;
@@ -142,10 +143,10 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path, ending: Ending) -> Result<Ti
     )?;
 
     // The installed disk, with forwards to the old and the new address.
-    let p = ports(4)?;
+    let p = ports(5)?;
     let old: Ipv4Addr = GUEST_ADDRESS.parse()?;
     let new: Ipv4Addr = INPUTS.address.parse()?;
-    let fwd = |host, guest, addr| (Forward { host, guest }, addr);
+    let fwd = |host, guest, addr| (Proto::Tcp, Forward { host, guest }, addr);
     let installed = Installed {
         machine: &machine,
         opts,
@@ -161,6 +162,14 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path, ending: Ending) -> Result<Ti
             fwd(p[1], 22, old),
             fwd(p[2], GUEST_PORT, new),
             fwd(p[3], 22, new),
+            (
+                Proto::Udp,
+                Forward {
+                    host: p[4],
+                    guest: 1812,
+                },
+                new,
+            ),
         ]);
     }
     let new_ports = NewPorts {
@@ -233,6 +242,17 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path, ending: Ending) -> Result<Ti
         Ending::Confirm => {
             wizard_after::console_checks(&mut vm, &INPUTS)?;
             wizard_after::served_matches(&after, new_ports, dir)?;
+            otp_flow::add_user(&mut vm)?;
+            let token = rt.block_on(otp_flow::enrol(&after, p[2], &INPUTS, dir))?;
+            let otp_ports = OtpPorts {
+                https: p[2],
+                radius: p[4],
+            };
+            otp_flow::authenticate(otp_ports, &after, &token, INPUTS.radius.2)?;
+            eprintln!(
+                "{}: token {} enrolled in Chromium; validate/check and radtest accepted its OTPs and refused their replays",
+                s.name, token.serial
+            );
         }
         Ending::Unconfirmed => {
             wizard_after::root_still_locked(&mut vm, &INPUTS)?;
