@@ -87,3 +87,23 @@ pub async fn set_policies(r: &mut Page, json: &str) -> Result<()> {
     r.check("otp-policies").await?;
     Ok(())
 }
+
+/// A user resynchronises their token on `/selfservice` with two
+/// consecutive OTPs; returns the page's message.
+pub async fn selfservice_resync(
+    r: &mut Page,
+    user: (&str, &str),
+    serial: &str,
+    otps: (&str, &str),
+) -> Result<String> {
+    r.goto("/selfservice").await?;
+    r.check("selfservice").await?;
+    r.type_in("user", user.0).await?;
+    r.type_in("password", user.1).await?;
+    r.type_in("serial", serial).await?;
+    r.type_in("otp1", otps.0).await?;
+    r.type_in("otp2", otps.1).await?;
+    r.submit().await?;
+    r.check("selfservice-result").await?;
+    r.text().await
+}

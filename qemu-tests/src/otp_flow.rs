@@ -20,7 +20,7 @@ use browser_test::{Browser, Page};
 use hmac::{Hmac, Mac};
 
 use crate::harness::child::{tool_output, Vm};
-use crate::otp_checks::request;
+use crate::otp_checks::{check_validate, request};
 use crate::reference_boot::Shown;
 use crate::wizard_after::shell;
 use crate::wizard_flow::Inputs;
@@ -56,8 +56,10 @@ pub fn user_line() -> Result<String> {
 }
 
 /// In root's shell: adds [`USER`] to the resolver and restarts the OTP
-/// service (it reads the file at start).
-pub fn add_user(vm: &mut Vm) -> Result<()> {
+/// service (it reads the file at start), then waits until `validate/check`
+/// answers through 8443 on `port`. When it does not, the service's status
+/// and journal are in the error.
+pub fn add_user(vm: &mut Vm, port: u16, fingerprint: &str) -> Result<()> {
     let mut n = 100;
     let line = user_line()?;
     let (out, code) = shell(
@@ -68,6 +70,15 @@ pub fn add_user(vm: &mut Vm) -> Result<()> {
         ),
     )?;
     ensure!(code == 0, "adding {USER} to {USERS_FILE}: {out}");
+    let started = Instant::now();
+    if let Err(e) = check_validate(port, fingerprint, started, Duration::from_secs(120)) {
+        let (journal, _) = shell(
+            vm,
+            &mut n,
+            "systemctl status --no-pager -l appliance-otp.service; journalctl --no-pager -n 40 -u appliance-otp.service",
+        )?;
+        return Err(e.context(format!("the OTP service after adding {USER}:\n{journal}")));
+    }
     Ok(())
 }
 

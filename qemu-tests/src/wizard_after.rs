@@ -110,6 +110,14 @@ pub async fn confirm(shown: &Shown, ports: NewPorts, i: &Inputs, dir: &Path) -> 
         "the confirmation on the new address: {text}"
     );
     r.check("confirmed").await?;
+    let want = browser_test::dashboard::Expect {
+        hostname: i.hostname,
+        tls_colon: &shown.tls_colon,
+        ssh: shown.ssh.values().map(String::as_str).collect(),
+    };
+    browser_test::dashboard::walk(&mut r, i.appliance_admin.0, i.appliance_admin.1, &want)
+        .await
+        .context("the dashboard on the new address")?;
     browser.close().await
 }
 

@@ -14,7 +14,7 @@ use crate::policy::{Match, Policies, Policy, Scope};
 use crate::service::{ResyncReply, ResyncRequest, Service};
 use crate::store::memory::MemoryStore;
 use crate::store::{StoreError, TokenStore};
-use crate::token::TokenKind;
+use crate::token::{TokenKind, TokenRecord};
 
 /// TEST seed and key; nothing here is used outside tests.
 const SEED: &[u8] = b"TEST-seed-0123456789";
@@ -195,8 +195,43 @@ async fn internal_errors_answer_value_false() {
 async fn a_key_that_does_not_belong_to_the_store_is_refused() {
     let store = MemoryStore::default();
     crate::store::bind_key(&store, &test_key()).await.unwrap();
+    let token = TokenRecord::new(
+        &test_key(),
+        serial("T1"),
+        TokenKind::Hotp,
+        Algorithm::Sha1,
+        6,
+        SEED,
+    )
+    .unwrap();
+    store.insert(token).await.unwrap();
     let other = DbKey::from_bytes(&[0xa5; 96]).unwrap();
     let err = Service::open(store, other, directory(), MemoryAudit::default())
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, StoreError::KeyMismatch), "{err}");
+}
+
+#[tokio::test]
+async fn a_store_without_tokens_takes_a_regenerated_key() {
+    let store = MemoryStore::default();
+    crate::store::bind_key(&store, &test_key()).await.unwrap();
+    let other = DbKey::from_bytes(&[0xa5; 96]).unwrap();
+    crate::store::bind_key(&store, &other).await.unwrap();
+    assert_eq!(store.key_check().await.unwrap(), Some(other.key_check()));
+    // With a token sealed under the new key, the old key is refused.
+    let token = TokenRecord::new(
+        &other,
+        serial("T9"),
+        TokenKind::Hotp,
+        Algorithm::Sha1,
+        6,
+        SEED,
+    )
+    .unwrap();
+    store.insert(token).await.unwrap();
+    let err = crate::store::bind_key(&store, &test_key())
         .await
         .err()
         .unwrap();

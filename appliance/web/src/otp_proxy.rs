@@ -100,14 +100,32 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// A plain-text answer of the proxy itself, with this service's headers.
-fn refuse(status: StatusCode, text: &'static str) -> Response {
-    let mut response = (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        text,
-    )
-        .into_response();
+/// Whether `path` is one of the OTP service's pages (a browser reads the
+/// answer) rather than its API (a program reads the status).
+fn is_page(path: &str) -> bool {
+    ["/manage", "/selfservice"]
+        .iter()
+        .any(|p| path == *p || path.starts_with(&format!("{p}/")))
+}
+
+/// An answer of the proxy itself, with this service's headers: an HTML
+/// page for the OTP service's pages, plain text for its API.
+fn refuse(status: StatusCode, text: &'static str, page: bool) -> Response {
+    let mut response = if page {
+        crate::site::message(
+            status,
+            "OTP service unavailable",
+            text.trim_end(),
+            Some(("/", "Start page")),
+        )
+    } else {
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            text,
+        )
+            .into_response()
+    };
     let headers = response.headers_mut();
     for (name, value) in crate::app::SECURITY_HEADERS {
         headers.insert(name.clone(), HeaderValue::from_static(value));
@@ -117,12 +135,17 @@ fn refuse(status: StatusCode, text: &'static str) -> Response {
 
 async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    let page = is_page(parts.uri.path());
     let Ok(bytes) = axum::body::to_bytes(body, proxy.body_limit).await else {
-        return refuse(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large\n");
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request body too large\n",
+            page,
+        );
     };
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let Ok(uri) = format!("http://{}{path}", proxy.upstream).parse::<Uri>() else {
-        return refuse(StatusCode::BAD_REQUEST, "Bad request target\n");
+        return refuse(StatusCode::BAD_REQUEST, "Bad request target\n", page);
     };
     let mut upstream = Request::new(Body::from(bytes));
     *upstream.method_mut() = parts.method;
@@ -147,11 +170,13 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
             refuse(
                 StatusCode::BAD_GATEWAY,
                 "The OTP service is not running (appliance-otp.service); try again in a moment\n",
+                page,
             )
         }
         Err(_) => refuse(
             StatusCode::GATEWAY_TIMEOUT,
             "The OTP service did not answer in time\n",
+            page,
         ),
     }
 }

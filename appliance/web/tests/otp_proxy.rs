@@ -153,6 +153,29 @@ async fn a_stopped_service_is_a_502_and_a_large_body_a_413() {
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert!(body.contains("appliance-otp.service"), "{body}");
     assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert!(headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    // A page of the service gets a page (title, language, heading).
+    let request = Request::builder()
+        .uri("/manage/login")
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, body) = send(&app, request).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert!(headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(
+        body.contains("<html lang=\"en\">")
+            && body.contains("<title>OTP service unavailable")
+            && body.contains("<h1>OTP service unavailable</h1>")
+            && body.contains("appliance-otp.service"),
+        "{body}"
+    );
+    assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
 
     let upstream = echo_upstream().await;
     let limits = Limits::default();

@@ -242,7 +242,7 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path, ending: Ending) -> Result<Ti
         Ending::Confirm => {
             wizard_after::console_checks(&mut vm, &INPUTS)?;
             wizard_after::served_matches(&after, new_ports, dir)?;
-            otp_flow::add_user(&mut vm)?;
+            otp_flow::add_user(&mut vm, p[2], &after.tls_colon)?;
             let token = rt.block_on(otp_flow::enrol(&after, p[2], &INPUTS, dir))?;
             let otp_ports = OtpPorts {
                 https: p[2],

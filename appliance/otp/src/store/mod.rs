@@ -70,14 +70,18 @@ pub trait TokenStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// Binds `key` to the store: an empty store takes the key's check value,
-/// a store with another check value is refused with
-/// [`StoreError::KeyMismatch`].
+/// Binds `key` to the store: a store without a check value takes the
+/// key's; a store with another check value is refused with
+/// [`StoreError::KeyMismatch`] while it holds a token (its seeds are sealed
+/// under the other key), and takes the new key's value when it holds none
+/// (nothing is sealed, so nothing is lost: the set-up wizard regenerates
+/// the key of an appliance whose service already bound the first one).
 pub async fn bind_key(store: &impl TokenStore, key: &DbKey) -> Result<(), StoreError> {
     let ours = key.key_check();
     match store.key_check().await? {
         None => store.set_key_check(&ours).await,
         Some(stored) if stored == ours => Ok(()),
+        Some(_) if store.list().await?.is_empty() => store.set_key_check(&ours).await,
         Some(_) => Err(StoreError::KeyMismatch),
     }
 }
