@@ -34,6 +34,7 @@ pub mod steps;
 pub mod suites;
 pub mod wizard_after;
 pub mod wizard_flow;
+pub mod wizard_run;
 
 pub use harness::{child, events, media, qemu, session, text};
 pub use servers::{flaky, http, nginx, vendor};

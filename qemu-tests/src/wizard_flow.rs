@@ -37,6 +37,7 @@ pub const INPUTS: Inputs = Inputs {
     root_password: "R00t-Password#",
     appliance_admin: ("appadmin", "Appliance-Adm1n"),
     radius: ("vpn", "10.0.2.0/24", "Xk9#mP2$vL7qR4wZ"),
+    no_radius: false,
 };
 
 /// A TEST licence for the appliance's product, valid from 2026 to 2099.

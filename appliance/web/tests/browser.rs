@@ -46,6 +46,7 @@ const INPUTS: Inputs = Inputs {
     root_password: "R00t-Password#",
     appliance_admin: ("appadmin", "Appliance-Adm1n"),
     radius: ("vpn", "192.0.2.0/24", "Xk9#mP2$vL7qR4wZ"),
+    no_radius: false,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -33,32 +33,22 @@
 //! `--licence-key` carries its public half at
 //! `/usr/share/appliance/licence-key.pub`.
 
-use std::fs;
-use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use browser_test::{wizard, Browser, Page};
 
-use crate::harness::qemu::{Controller, Firmware, Forward, Medium, Network, Proto};
-use crate::harness::tls::free_port;
-use crate::install_run::{install, Drive, Install};
+use crate::harness::qemu::{Firmware, Medium};
 use crate::otp_flow::{self, OtpPorts};
-use crate::reference_boot::{issue_above_prompt, parse_console, ready_line, LOGIN_TIMEOUT};
+use crate::reference_boot::LOGIN_TIMEOUT;
 use crate::scenario::{IsoVariant, RunOptions, Scenario, Script, Timings};
-use crate::setup_claim::wrong_codes;
-use crate::steps::{
-    check_disk_booted, fetch_pinned, installed_vm, start, Installed, Machine, GUEST_ADDRESS,
-    GUEST_PORT,
-};
+use crate::steps::{start, GUEST_PORT};
 use crate::wizard_after::{self, NewPorts};
-use crate::wizard_flow::{self, INPUTS};
+use crate::wizard_flow::INPUTS;
+use crate::wizard_run::{browse, install_and_boot, walk, SERVICE_TIMEOUT};
 
 /// The scenario's name.
 pub const NAME: &str = "wizard-bios";
-/// Login prompt → the page answers.
-const SERVICE_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// How the scenario ends after Activate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,123 +100,41 @@ fn run_shutdown(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> 
     run(s, opts, dir, Ending::ShutDown)
 }
 
-/// Distinct free host ports.
-fn ports(n: usize) -> Result<Vec<u16>> {
-    let mut v: Vec<u16> = Vec::new();
-    while v.len() < n {
-        let p = free_port()?;
-        if !v.contains(&p) {
-            v.push(p);
-        }
-    }
-    Ok(v)
-}
-
 fn run(s: &Scenario, opts: &RunOptions, dir: &Path, ending: Ending) -> Result<Timings> {
     let started = Instant::now();
-    let machine = Machine {
-        firmware: Firmware::Bios,
-        nic: "e1000",
-        bus: Controller::Ide { bus: 1, unit: None },
-    };
     let iso = opts.iso_for(s.iso)?;
-    let done = install(
-        &Install {
-            machine,
-            iso: iso.clone(),
-            drive: Drive::InteractiveDhcp,
-            keyboard: "de",
-            disk_mib: 2048,
-        },
-        opts,
-        dir,
-    )?;
-
-    // The installed disk, with forwards to the old and the new address.
-    let p = ports(5)?;
-    let old: Ipv4Addr = GUEST_ADDRESS.parse()?;
-    let new: Ipv4Addr = INPUTS.address.parse()?;
-    let fwd = |host, guest, addr| (Proto::Tcp, Forward { host, guest }, addr);
-    let installed = Installed {
-        machine: &machine,
-        opts,
-        iso: &iso,
-        dir,
-        target: &done.target,
-        vars: done.vars.as_deref(),
-    };
-    let mut cfg = installed_vm(&installed, false, Vec::new());
-    if let Some(nic) = cfg.nic.as_mut() {
-        nic.network = Network::UserForwardTo(vec![
-            fwd(p[0], GUEST_PORT, old),
-            fwd(p[1], 22, old),
-            fwd(p[2], GUEST_PORT, new),
-            fwd(p[3], 22, new),
-            (
-                Proto::Udp,
-                Forward {
-                    host: p[4],
-                    guest: 1812,
-                },
-                new,
-            ),
-        ]);
-    }
-    let new_ports = NewPorts {
-        https: p[2],
-        ssh: p[3],
-    };
-    let mut vm = start(&cfg, dir, "appliance")?.vm;
-    vm.expect("login:", LOGIN_TIMEOUT)
-        .context("waiting for the login prompt on ttyS0")?;
-    let login_at = vm.elapsed();
-    check_disk_booted(&vm.text(), false)?;
-    ready_line(&mut vm, SERVICE_TIMEOUT)?;
-    let screen = issue_above_prompt(&mut vm, Duration::from_secs(60))?;
-    fs::write(dir.join("issue-before.txt"), &screen)?;
-    let before = parse_console(&screen)?.shown;
-    fetch_pinned(p[0], &before.tls_colon, SERVICE_TIMEOUT)
-        .context("8443 on the old address, pinned to the printed fingerprint")?;
-
-    let licence = dir.join("TEST.lic");
-    fs::write(&licence, wizard_flow::test_licence())?;
-    let wrong = wrong_codes(&before.setup_code, 2)?;
+    let mut b = install_and_boot(&iso, opts, dir, &INPUTS)?;
+    let p = b.ports;
+    let before = b.before.clone();
+    let login_at = b.login_at;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let name = s.name.clone();
-    let shots = browser_test::target_dir().join(format!("{name}-screenshots"));
     let after = rt.block_on(async {
-        let axe = browser_test::axe::source(&browser_test::target_dir())?;
-        let browser = Browser::start(&before.spki, &dir.join("chromium-profile")).await?;
-        let mut r = Page::new(
-            browser.client.clone(),
-            &format!("https://127.0.0.1:{}", p[0]),
-            axe,
-            shots,
-        )?;
+        let (browser, mut r) = browse(
+            &before.spki,
+            p.old_https,
+            &dir.join("chromium-profile"),
+            &format!("{name}-screenshots"),
+        )
+        .await?;
         let i = &INPUTS;
-        wizard::claim(&mut r, &before.setup_code, &wrong).await?;
-        wizard::licence(&mut r, &licence, i).await?;
-        wizard::network(&mut r, i).await?;
-        wizard::time(&mut r, i).await?;
-        wizard::roles(&mut r, i, &before.setup_code).await?;
-        wizard::radius(&mut r, i).await?;
-        wizard::keys_and_activate(&mut r, i, ending == Ending::ShutDown).await?;
+        walk(&mut r, &b, i, ending == Ending::ShutDown).await?;
         eprintln!(
             "{name}: the wizard went through in {:.1} s after the login prompt",
-            (vm.elapsed() - login_at).as_secs_f64()
+            (b.vm.elapsed() - login_at).as_secs_f64()
         );
         let after = match ending {
             Ending::Confirm => {
-                let after = wizard_after::activation_shown(&mut r, &mut vm, i, &before).await?;
+                let after = wizard_after::activation_shown(&mut r, &mut b.vm, i, &before).await?;
                 browser.close().await?;
-                wizard_after::confirm(&after, new_ports, i, dir).await?;
+                wizard_after::confirm(&after, p.new_address(), i, dir).await?;
                 after
             }
             Ending::Unconfirmed => {
-                wizard_after::activation_shown(&mut r, &mut vm, i, &before).await?;
-                let back = wizard_after::rolled_back(&mut r, &mut vm, &before).await?;
+                wizard_after::activation_shown(&mut r, &mut b.vm, i, &before).await?;
+                let back = wizard_after::rolled_back(&mut r, &mut b.vm, &before).await?;
                 browser.close().await?;
                 back
             }
@@ -238,27 +146,28 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path, ending: Ending) -> Result<Ti
         };
         anyhow::Ok(after)
     })?;
+    let vm = &mut b.vm;
     match ending {
         Ending::Confirm => {
-            wizard_after::console_checks(&mut vm, &INPUTS)?;
-            wizard_after::served_matches(&after, new_ports, dir)?;
-            otp_flow::add_user(&mut vm, p[2], &after.tls_colon)?;
-            let token = rt.block_on(otp_flow::enrol(&after, p[2], &INPUTS, dir))?;
+            wizard_after::console_checks(vm, &INPUTS)?;
+            wizard_after::served_matches(&after, p.new_address(), dir)?;
+            otp_flow::add_user(vm, p.new_https, &after.tls_colon)?;
+            let token = rt.block_on(otp_flow::enrol(&after, p.new_https, &INPUTS, dir))?;
             let otp_ports = OtpPorts {
-                https: p[2],
-                radius: p[4],
+                https: p.new_https,
+                radius: p.radius,
             };
             otp_flow::authenticate(otp_ports, &after, &token, INPUTS.radius.2)?;
             eprintln!(
-                "{}: token {} enrolled in Chromium; validate/check and radtest accepted its OTPs and refused their replays",
-                s.name, token.serial
+                "{name}: token {} enrolled in Chromium; validate/check and radtest accepted its OTPs and refused their replays",
+                token.serial
             );
         }
         Ending::Unconfirmed => {
-            wizard_after::root_still_locked(&mut vm, &INPUTS)?;
+            wizard_after::root_still_locked(vm, &INPUTS)?;
             let old_ports = NewPorts {
-                https: p[0],
-                ssh: p[1],
+                https: p.old_https,
+                ssh: p.old_ssh,
             };
             wizard_after::served_matches(&after, old_ports, dir)
                 .context("the old address after the rollback")?;
@@ -272,7 +181,7 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path, ending: Ending) -> Result<Ti
                 "{name}: powered off {:.1} s after the login prompt",
                 (vm.elapsed() - login_at).as_secs_f64()
             );
-            let mut again = start(&cfg, dir, "after-shutdown")?.vm;
+            let mut again = start(&b.cfg, dir, "after-shutdown")?.vm;
             again
                 .expect("login:", LOGIN_TIMEOUT)
                 .context("the boot after the shutdown")?;
@@ -282,20 +191,19 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path, ending: Ending) -> Result<Ti
                 now.spki != before.spki && now.ssh != before.ssh,
                 "the keys were to be regenerated, the console still shows the old ones"
             );
-            wizard_after::served_matches(&now, new_ports, dir)
+            wizard_after::served_matches(&now, p.new_address(), dir)
                 .context("the new address after the shutdown, without a confirmation")?;
         }
     }
     eprintln!(
-        "{}: installed after {:.1} s, login prompt {:.1} s after boot, {:.1} s in all",
-        s.name,
-        done.installed_at.as_secs_f64(),
+        "{name}: installed after {:.1} s, login prompt {:.1} s after boot, {:.1} s in all",
+        b.installed_at.as_secs_f64(),
         login_at.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
     Ok(Timings {
         menu: Duration::ZERO,
-        first_screen: done.first_screen,
+        first_screen: b.first_screen,
         total: started.elapsed(),
         logins: None,
     })
@@ -304,6 +212,7 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path, ending: Ending) -> Result<Ti
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn the_scenario_installs_the_reference_appliance_and_stays_out_of_ci() {

@@ -1,0 +1,189 @@
+//! One appliance taken through the set-up wizard, as `wizard-bios` and the
+//! disaster-recovery journey both need it: [`install_and_boot`] installs
+//! the reference appliance (BIOS, e1000, DHCP on the serial console,
+//! German keyboard) into a directory of its own and boots the disk with
+//! forwards to the first lease and to the wizard's new address;
+//! [`browse`] opens Chromium pinned to the printed key; [`walk`] goes
+//! through every step to Activate.
+
+use std::fs;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use browser_test::{wizard, Browser, Page};
+
+use crate::harness::child::Vm;
+use crate::harness::qemu::{Controller, Firmware, Forward, Network, Proto, VmConfig};
+use crate::harness::tls::free_port;
+use crate::install_run::{install, Drive, Install};
+use crate::reference_boot::{issue_above_prompt, parse_console, ready_line, Shown, LOGIN_TIMEOUT};
+use crate::scenario::RunOptions;
+use crate::setup_claim::wrong_codes;
+use crate::steps::{
+    check_disk_booted, fetch_pinned, installed_vm, start, Installed, Machine, GUEST_ADDRESS,
+    GUEST_PORT,
+};
+use crate::wizard_after::NewPorts;
+use crate::wizard_flow::{self, Inputs};
+
+/// Login prompt → the page answers.
+pub const SERVICE_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Host ports forwarded to the guest's first lease and its new address.
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    pub old_https: u16,
+    pub old_ssh: u16,
+    pub new_https: u16,
+    pub new_ssh: u16,
+    /// UDP to FreeRADIUS's 1812 on the new address.
+    pub radius: u16,
+}
+
+impl Ports {
+    pub fn new_address(&self) -> NewPorts {
+        NewPorts {
+            https: self.new_https,
+            ssh: self.new_ssh,
+        }
+    }
+}
+
+/// An installed appliance, booted, at its first login prompt.
+pub struct Booted {
+    pub vm: Vm,
+    /// The VM that boots the disk (to start it again).
+    pub cfg: VmConfig,
+    pub ports: Ports,
+    /// What the console showed before the wizard.
+    pub before: Shown,
+    /// QEMU start → login prompt.
+    pub login_at: Duration,
+    pub installed_at: Duration,
+    pub first_screen: Duration,
+    /// Where its logs and disk are.
+    pub dir: PathBuf,
+}
+
+/// Distinct free host ports.
+fn ports(n: usize) -> Result<Vec<u16>> {
+    let mut v: Vec<u16> = Vec::new();
+    while v.len() < n {
+        let p = free_port()?;
+        if !v.contains(&p) {
+            v.push(p);
+        }
+    }
+    Ok(v)
+}
+
+/// Installs the reference appliance from `iso` into `dir` and boots it;
+/// the new address is `i.address`.
+pub fn install_and_boot(iso: &Path, opts: &RunOptions, dir: &Path, i: &Inputs) -> Result<Booted> {
+    fs::create_dir_all(dir)?;
+    let machine = Machine {
+        firmware: Firmware::Bios,
+        nic: "e1000",
+        bus: Controller::Ide { bus: 1, unit: None },
+    };
+    let done = install(
+        &Install {
+            machine,
+            iso: iso.to_path_buf(),
+            drive: Drive::InteractiveDhcp,
+            keyboard: "de",
+            disk_mib: 2048,
+        },
+        opts,
+        dir,
+    )?;
+    let p = ports(5)?;
+    let ports = Ports {
+        old_https: p[0],
+        old_ssh: p[1],
+        new_https: p[2],
+        new_ssh: p[3],
+        radius: p[4],
+    };
+    let old: Ipv4Addr = GUEST_ADDRESS.parse()?;
+    let new: Ipv4Addr = i.address.parse()?;
+    let tcp = |host, guest, addr| (Proto::Tcp, Forward { host, guest }, addr);
+    let installed = Installed {
+        machine: &machine,
+        opts,
+        iso,
+        dir,
+        target: &done.target,
+        vars: done.vars.as_deref(),
+    };
+    let mut cfg = installed_vm(&installed, false, Vec::new());
+    if let Some(nic) = cfg.nic.as_mut() {
+        nic.network = Network::UserForwardTo(vec![
+            tcp(ports.old_https, GUEST_PORT, old),
+            tcp(ports.old_ssh, 22, old),
+            tcp(ports.new_https, GUEST_PORT, new),
+            tcp(ports.new_ssh, 22, new),
+            (
+                Proto::Udp,
+                Forward {
+                    host: ports.radius,
+                    guest: 1812,
+                },
+                new,
+            ),
+        ]);
+    }
+    let mut vm = start(&cfg, dir, "appliance")?.vm;
+    vm.expect("login:", LOGIN_TIMEOUT)
+        .context("waiting for the login prompt on ttyS0")?;
+    let login_at = vm.elapsed();
+    check_disk_booted(&vm.text(), false)?;
+    ready_line(&mut vm, SERVICE_TIMEOUT)?;
+    let screen = issue_above_prompt(&mut vm, Duration::from_secs(60))?;
+    fs::write(dir.join("issue-before.txt"), &screen)?;
+    let before = parse_console(&screen)?.shown;
+    fetch_pinned(ports.old_https, &before.tls_colon, SERVICE_TIMEOUT)
+        .context("8443 on the old address, pinned to the printed fingerprint")?;
+    Ok(Booted {
+        vm,
+        cfg,
+        ports,
+        before,
+        login_at,
+        installed_at: done.installed_at,
+        first_screen: done.first_screen,
+        dir: dir.to_path_buf(),
+    })
+}
+
+/// Chromium pinned to `spki` on host port `port`, screenshots under
+/// `target/<shots>/`.
+pub async fn browse(spki: &str, port: u16, profile: &Path, shots: &str) -> Result<(Browser, Page)> {
+    let axe = browser_test::axe::source(&browser_test::target_dir())?;
+    let browser = Browser::start(spki, profile).await?;
+    let page = Page::new(
+        browser.client.clone(),
+        &format!("https://127.0.0.1:{port}"),
+        axe,
+        browser_test::target_dir().join(shots),
+    )?;
+    Ok((browser, page))
+}
+
+/// The whole wizard on `r`: two wrong codes and the right one, every
+/// step's bad inputs, Activate (with "shut down after activation" when
+/// `shutdown`).
+pub async fn walk(r: &mut Page, b: &Booted, i: &Inputs, shutdown: bool) -> Result<()> {
+    let licence = b.dir.join("TEST.lic");
+    fs::write(&licence, wizard_flow::test_licence())?;
+    let wrong = wrong_codes(&b.before.setup_code, 2)?;
+    wizard::claim(r, &b.before.setup_code, &wrong).await?;
+    wizard::licence(r, &licence, i).await?;
+    wizard::network(r, i).await?;
+    wizard::time(r, i).await?;
+    wizard::roles(r, i, &b.before.setup_code).await?;
+    wizard::radius(r, i).await?;
+    wizard::keys_and_activate(r, i, shutdown).await
+}
