@@ -15,9 +15,8 @@ pub struct Expect<'a> {
     pub ssh: Vec<&'a str>,
 }
 
-/// Signs in with `login`/`password`, checks Status and SSH against
-/// `want`, signs out.
-pub async fn walk(r: &mut Page, login: &str, password: &str, want: &Expect<'_>) -> Result<()> {
+/// Signs in on `/` with `login`/`password`; lands on System → Status.
+pub async fn sign_in(r: &mut Page, login: &str, password: &str) -> Result<()> {
     r.goto("/").await?;
     r.check("dashboard-sign-in").await?;
     r.type_in("login", login).await?;
@@ -25,7 +24,13 @@ pub async fn walk(r: &mut Page, login: &str, password: &str, want: &Expect<'_>) 
     r.submit().await?;
     r.expect_path("/system/status")
         .await
-        .context("the Appliance Administrator's sign-in")?;
+        .context("the Appliance Administrator's sign-in")
+}
+
+/// Signs in with `login`/`password`, checks Status and SSH against
+/// `want`, signs out.
+pub async fn walk(r: &mut Page, login: &str, password: &str, want: &Expect<'_>) -> Result<()> {
+    sign_in(r, login, password).await?;
     r.check("dashboard-status").await?;
     let text = r.text().await?;
     for need in [want.hostname, want.tls_colon] {

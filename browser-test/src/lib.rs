@@ -14,12 +14,14 @@
 //! - [`session`] — chromedriver plus a Chromium session with the pin;
 //! - [`page`] — the keyboard (Tab, Space, arrows, Enter, text) and the
 //!   per-page checks;
+//! - [`backup`] — System → Backup (download) and System → Restore;
 //! - [`dashboard`] — the dashboard after set-up (sign in, Status, SSH);
 //! - [`otp`] — the OTP service's management pages (log in, enrol, policies);
 //! - [`wizard`] — the wizard's steps with their bad inputs and expected
 //!   messages, parametrised by [`wizard::Inputs`], walked by both tests.
 
 pub mod axe;
+pub mod backup;
 pub mod cmd;
 pub mod dashboard;
 pub mod otp;

@@ -39,6 +39,11 @@ pub fn chromium_args(spki: &str, profile: &Path) -> Vec<String> {
     args
 }
 
+/// Where a session's downloads land: `downloads/` in its profile.
+pub fn downloads(profile: &Path) -> std::path::PathBuf {
+    profile.join("downloads")
+}
+
 impl Browser {
     /// Starts chromedriver and a Chromium session trusting `spki` only;
     /// `profile` is a directory of the caller's (a fresh one per session).
@@ -48,7 +53,17 @@ impl Browser {
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
-            json!({ "binary": CHROMIUM, "args": chromium_args(spki, profile) }),
+            json!({
+                "binary": CHROMIUM,
+                "args": chromium_args(spki, profile),
+                // Downloads (System → Backup) land in the profile's
+                // `downloads/` without a prompt.
+                "prefs": {
+                    "download.default_directory": downloads(profile),
+                    "download.prompt_for_download": false,
+                    "download.directory_upgrade": true,
+                },
+            }),
         );
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)

@@ -3,8 +3,8 @@
 
 use crate::scenario::Scenario;
 use crate::suites::{
-    appliance, boot, faults, flows, hardware, installed, installs, reference, secrets, serials,
-    wizard,
+    appliance, boot, faults, flows, hardware, installed, installs, journey, reference, secrets,
+    serials, wizard,
 };
 
 /// All scenarios: the boot matrix, the installer flows, the serial-number
@@ -23,6 +23,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(reference::scenarios());
     v.extend(hardware::scenarios());
     v.extend(wizard::scenarios());
+    v.extend(journey::scenarios());
     v
 }
 
@@ -96,7 +97,8 @@ hw-128m-until-ram-check
 hw-128m-install
 wizard-bios
 wizard-bios-unconfirmed
-wizard-bios-shutdown";
+wizard-bios-shutdown
+journey-bios";
 
     #[test]
     fn the_list_is_unchanged() {
@@ -113,7 +115,7 @@ wizard-bios-shutdown";
             .collect();
         let want: Vec<&str> = LIST.lines().collect();
         assert_eq!(got, want);
-        assert_eq!(got.len(), 65);
+        assert_eq!(got.len(), 66);
     }
 
     #[test]

@@ -113,6 +113,77 @@ pub async fn enrol(shown: &Shown, port: u16, i: &Inputs, dir: &Path) -> Result<E
     Ok(token)
 }
 
+/// After a restore (seed 4.17.4), in the management pages: the User View
+/// lists [`USER`] by realm, the Token View the token assigned to them, the
+/// policies the self-service `resync`.
+pub async fn restored_in_pages(
+    shown: &Shown,
+    port: u16,
+    i: &Inputs,
+    dir: &Path,
+    serial: &str,
+) -> Result<()> {
+    let axe = browser_test::axe::source(&browser_test::target_dir())?;
+    let browser = Browser::start(&shown.spki, &dir.join("chromium-profile-restored")).await?;
+    let mut r = Page::new(
+        browser.client.clone(),
+        &format!("https://127.0.0.1:{port}"),
+        axe,
+        browser_test::target_dir().join("journey-bios-screenshots/restored"),
+    )?;
+    let (login, password) = i.linotp_admin;
+    otp::login(&mut r, login, password).await?;
+    let text = r.text().await?;
+    ensure!(
+        text.contains(serial) && text.contains(USER),
+        "the restored Token View lacks {serial} for {USER}: {text}"
+    );
+    r.goto("/manage/users").await?;
+    let text = r.text().await?;
+    ensure!(text.contains(USER), "the User View lacks {USER}: {text}");
+    r.check("restored-users").await?;
+    r.goto("/manage/policies").await?;
+    let text = r.text().await?;
+    ensure!(
+        text.contains("selfservice-resync"),
+        "the restored policies lack selfservice-resync: {text}"
+    );
+    r.check("restored-policies").await?;
+    browser.close().await
+}
+
+/// The user resynchronises the token on `/selfservice` with the OTPs of
+/// `counter` and `counter + 1`.
+pub async fn selfservice_resync(
+    shown: &Shown,
+    port: u16,
+    dir: &Path,
+    token: &Enrolled,
+    counter: u64,
+) -> Result<()> {
+    let (seed, _) = parse_hotp_uri(&token.uri)?;
+    let axe = browser_test::axe::source(&browser_test::target_dir())?;
+    let browser = Browser::start(&shown.spki, &dir.join("chromium-profile-user")).await?;
+    let mut r = Page::new(
+        browser.client.clone(),
+        &format!("https://127.0.0.1:{port}"),
+        axe,
+        browser_test::target_dir().join("journey-bios-screenshots/selfservice"),
+    )?;
+    let text = otp::selfservice_resync(
+        &mut r,
+        (USER, USER_PASSWORD),
+        &token.serial,
+        (&hotp(&seed, counter), &hotp(&seed, counter + 1)),
+    )
+    .await?;
+    ensure!(
+        text.contains("Your token is synchronised again."),
+        "the self-service resync: {text}"
+    );
+    browser.close().await
+}
+
 /// The seed and first counter of an `otpauth://hotp/` URI.
 pub fn parse_hotp_uri(uri: &str) -> Result<(Vec<u8>, u64)> {
     let query = uri

@@ -216,6 +216,13 @@ pub fn console_checks(vm: &mut Vm, i: &Inputs) -> Result<()> {
     let v: serde_json::Value = serde_json::from_str(json.trim())
         .with_context(|| format!("/run/appliance/activation.json: {status}"))?;
     ensure!(v["state"] == "done", "the activation is not done: {v}");
+    config_checks(vm, i)
+}
+
+/// In root's shell: the address, FreeRADIUS and its clients (none with
+/// "no configuration"), chrony's sources, the time zone, the host name.
+pub fn config_checks(vm: &mut Vm, i: &Inputs) -> Result<()> {
+    let mut n = 50;
 
     let (addrs, _) = shell(vm, &mut n, "ip -4 -o address show scope global")?;
     ensure!(
@@ -235,10 +242,17 @@ pub fn console_checks(vm: &mut Vm, i: &Inputs) -> Result<()> {
         "grep -hE '^[[:space:]]*(client|ipaddr|ipv4addr)' /etc/freeradius/3.0/clients.conf",
     )?;
     let (name, subnet, _) = i.radius;
-    ensure!(
-        clients.contains(&format!("client {name}")) && clients.contains(subnet),
-        "clients.conf has no client {name} for {subnet}: {clients}"
-    );
+    if i.no_radius {
+        ensure!(
+            !clients.contains("client "),
+            "\"no configuration\" was chosen, clients.conf has clients: {clients}"
+        );
+    } else {
+        ensure!(
+            clients.contains(&format!("client {name}")) && clients.contains(subnet),
+            "clients.conf has no client {name} for {subnet}: {clients}"
+        );
+    }
 
     let (sources, _) = shell(vm, &mut n, "chronyc -n sources")?;
     for s in i.ntp_servers {

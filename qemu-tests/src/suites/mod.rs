@@ -9,6 +9,7 @@ pub mod flows;
 pub mod hardware;
 pub mod installed;
 pub mod installs;
+pub mod journey;
 pub mod reference;
 pub mod secrets;
 pub mod serials;

@@ -1,0 +1,186 @@
+//! System → Backup and System → Restore on the dashboard as the Appliance
+//! Administrator uses them (seed 4.17.3): the passphrase twice, Create,
+//! the download through the browser; the upload with the passphrase, the
+//! summary of what the file holds, the component choice, Restore, and the
+//! message of success per component. Every page gets [`Page::check`].
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context, Result};
+use serde_json::{json, Value};
+
+use crate::Page;
+
+/// Reloads `path` until its text contains one of `done` (returned) or
+/// one of `failed` (an error), within `timeout`.
+async fn until(
+    r: &mut Page,
+    path: &str,
+    done: &[&str],
+    failed: &[&str],
+    timeout: Duration,
+) -> Result<String> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        r.goto(path).await?;
+        let text = r.text().await?;
+        if let Some(f) = failed.iter().find(|f| text.contains(*f)) {
+            bail!("{path}: {f}: {text}");
+        }
+        if done.iter().any(|d| text.contains(d)) {
+            return Ok(text);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!("{path} did not show {done:?} within {timeout:?}: {text}");
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+}
+
+/// System → Backup: a backup of every component in one file, downloaded
+/// by the browser into `downloads`; returns the file's path.
+pub async fn create_and_download(
+    r: &mut Page,
+    passphrase: &str,
+    downloads: &Path,
+    timeout: Duration,
+) -> Result<PathBuf> {
+    r.goto("/system/backup").await?;
+    r.check("backup").await?;
+    // Two passphrases that differ first: refused next to the field.
+    r.type_in("passphrase", passphrase).await?;
+    r.type_in("passphrase2", &format!("{passphrase}x")).await?;
+    r.submit().await?;
+    let errors = r
+        .js(
+            "return [...document.querySelectorAll('.field-error')].map(e => e.textContent.trim())",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        errors.as_array().is_some_and(|a| !a.is_empty()),
+        "two different passphrases were not refused: {}",
+        r.text().await?
+    );
+    r.check("backup-errors").await?;
+    r.type_in("passphrase", passphrase).await?;
+    r.type_in("passphrase2", passphrase).await?;
+    r.submit().await?;
+    until(
+        r,
+        "/system/backup",
+        &["Ready for download"],
+        &["The backup failed"],
+        timeout,
+    )
+    .await?;
+    r.check("backup-ready").await?;
+    let name = r
+        .js(
+            "const a = document.querySelector('#downloads a'); return a ? a.getAttribute('download') : null",
+            vec![],
+        )
+        .await?;
+    let name = name
+        .as_str()
+        .context("no file to download on System → Backup")?
+        .to_string();
+    ensure!(
+        name.ends_with(".backup.age") && !name.contains('/'),
+        "an odd file name: {name}"
+    );
+    r.js(
+        "document.querySelector('#downloads a').click(); return true",
+        vec![],
+    )
+    .await?;
+    let file = downloads.join(&name);
+    let partial = downloads.join(format!("{name}.crdownload"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while !file.is_file() || partial.exists() {
+        if tokio::time::Instant::now() >= deadline {
+            bail!(
+                "the browser did not download {name} into {}",
+                downloads.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok(file)
+}
+
+/// What the summary page showed before the restore.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub text: String,
+    /// The component ids offered (ticked by default).
+    pub components: Vec<String>,
+}
+
+/// System → Restore: uploads `file` with `passphrase`, waits for the
+/// check, returns the summary (nothing is restored yet).
+pub async fn upload(
+    r: &mut Page,
+    file: &Path,
+    passphrase: &str,
+    timeout: Duration,
+) -> Result<Summary> {
+    r.goto("/system/restore").await?;
+    r.check("restore").await?;
+    r.tab_to("file").await?;
+    r.c.active_element()
+        .await?
+        .send_keys(file.to_str().context("a UTF-8 backup path")?)
+        .await?;
+    r.type_in("passphrase", passphrase).await?;
+    r.submit().await?;
+    let text = until(
+        r,
+        "/system/restore",
+        &["Choose the data to restore"],
+        &["The file was refused"],
+        timeout,
+    )
+    .await?;
+    r.check("restore-summary").await?;
+    let ids = r
+        .js(
+            "return [...document.querySelectorAll('input[name=component]')].map(e => e.value)",
+            vec![],
+        )
+        .await?;
+    let components = ids
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Summary { text, components })
+}
+
+/// On the summary page: keeps `chosen` ticked (the others unticked),
+/// Restore, and waits until every chosen component has its message of
+/// success. Returns the final page's text.
+pub async fn restore(r: &mut Page, chosen: &[&str], timeout: Duration) -> Result<String> {
+    r.js(
+        "for (const e of document.querySelectorAll('input[name=component]')) { e.checked = arguments[0].includes(e.value); } return true",
+        vec![json!(chosen)],
+    )
+    .await?;
+    r.click("form[action='/system/restore'] button[type=submit]")
+        .await?;
+    let text = until(
+        r,
+        "/system/restore",
+        &["Done: "],
+        &["The restore was refused"],
+        timeout,
+    )
+    .await?;
+    r.check("restore-done").await?;
+    Ok(text)
+}
