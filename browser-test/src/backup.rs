@@ -1,5 +1,5 @@
 //! System → Backup and System → Restore on the dashboard as the Appliance
-//! Administrator uses them (seed 4.17.3): the passphrase twice, Create,
+//! Administrator uses them: the passphrase twice, Create,
 //! the download through the browser; the upload with the passphrase, the
 //! summary of what the file holds, the component choice, Restore, and the
 //! message of success per component. Every page gets [`Page::check`].

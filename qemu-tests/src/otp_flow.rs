@@ -33,7 +33,7 @@ pub const USER_PASSWORD: &str = "Alice-TEST-pw1";
 pub const PIN: &str = "4711";
 /// The flat-file resolver of the default realm on the appliance.
 const USERS_FILE: &str = "/var/lib/appliance-otp/users";
-/// The self-service policy the seed's last check needs.
+/// The self-service policy a user's resync after a restore needs.
 pub const RESYNC_POLICY: &str = r#"[{"name":"selfservice-resync","scope":"selfservice","actions":["resync"],"realm":"*","user":"*"}]"#;
 
 /// Host ports forwarded to the appliance's address.
@@ -113,7 +113,7 @@ pub async fn enrol(shown: &Shown, port: u16, i: &Inputs, dir: &Path) -> Result<E
     Ok(token)
 }
 
-/// After a restore (seed 4.17.4), in the management pages: the User View
+/// After a restore, in the management pages: the User View
 /// lists [`USER`] by realm, the Token View the token assigned to them, the
 /// policies the self-service `resync`.
 pub async fn restored_in_pages(

@@ -1,6 +1,7 @@
-//! `journey-bios`: the seed's disaster recovery, 4.17.1 → 4.17.4, end to
-//! end, in the browser where the seed uses the browser and on the serial
-//! console where it uses the console.
+//! `journey-bios`: the appliance's disaster recovery end to end (install,
+//! set-up, restore, the checks after it), in the browser where an
+//! administrator uses the browser and on the serial console where they use
+//! the console.
 //!
 //! 1. Appliance A is installed and set up with a RADIUS client
 //!    ([`crate::wizard_run`], confirmed on its new address); a TEST user
@@ -13,9 +14,9 @@
 //!    the same ISO and set up with "no configuration" for RADIUS.
 //! 4. System → Restore on B: upload, passphrase, the summary, all
 //!    components, a message of success for each.
-//! 5. The checks of 4.17.4: the console shows A's certificate again and B
+//! 5. The checks after a restore: the console shows A's certificate again and B
 //!    serves it; network, host name, time zone, NTP and the RADIUS client
-//!    are A's; the flat-file user (not in backups, as the seed warns) is
+//!    are A's; the flat-file user (not in backups, as the backup page warns) is
 //!    added again, then the User View, the Token View and the policies show
 //!    what A had; `validate/check` with the token's next OTP fails (the
 //!    restored counter is 15 behind, the window is 10); the user
@@ -43,7 +44,7 @@ use crate::wizard_run::{browse, install_and_boot, walk, Booted, SERVICE_TIMEOUT}
 pub const NAME: &str = "journey-bios";
 /// The backup's TEST passphrase.
 const PASSPHRASE: &str = "TEST passphrase of the journey";
-/// Appliance B: the same values, "no configuration" for RADIUS (4.17.2).
+/// Appliance B: the same values, "no configuration" for RADIUS.
 const B_INPUTS: Inputs = Inputs {
     no_radius: true,
     ..INPUTS
@@ -96,7 +97,7 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     let secret = INPUTS.radius.2;
     let (admin, admin_password) = INPUTS.appliance_admin;
 
-    // 4.17.1: appliance A in service.
+    // Appliance A in service.
     let mut a = install_and_boot(&iso, opts, &dir.join("a"), &INPUTS)?;
     let a_shown = set_up(&rt, &mut a, &INPUTS, "a")?;
     let a_ports = OtpPorts {
@@ -153,7 +154,7 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         started.elapsed().as_secs_f64()
     );
 
-    // 4.17.3: System → Restore, all components.
+    // System → Restore, all components.
     let text = rt.block_on(async {
         let (browser, mut r) = browse(
             &b_shown.spki,
@@ -187,7 +188,7 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         text.lines().find(|l| l.contains("Done")).unwrap_or("")
     );
 
-    // 4.17.4: the console shows A's certificate again, B serves it.
+    // The checks: the console shows A's certificate again, B serves it.
     let url = format!("https://{}:{GUEST_PORT}/", INPUTS.address);
     let deadline = Instant::now() + SERVICE_TIMEOUT;
     let shown = loop {
