@@ -25,8 +25,8 @@ use appliance_backup::{DEFAULT_MAX_WORK_FACTOR, DEFAULT_WORK_FACTOR};
 use appliance_backup_cli::create::{self, CreateOptions};
 use appliance_backup_cli::db::Db;
 use appliance_backup_cli::layout::Appliance;
-use appliance_backup_cli::restore::{self, ReadRequest};
 use appliance_backup_cli::parse_components;
+use appliance_backup_cli::restore::{self, ReadRequest};
 use appliance_config::fsutil::{self, under};
 use appliance_config::paths;
 use serde::{Deserialize, Serialize};
@@ -250,11 +250,19 @@ fn handle_one(jobs: &Jobs, sys: &dyn System, kind: &str, bytes: &[u8]) -> String
             jobs,
             kind,
             &r.id,
-            &format!("{kind}.json: key `request` is {:?}, not {kind:?}", r.request),
+            &format!(
+                "{kind}.json: key `request` is {:?}, not {kind:?}",
+                r.request
+            ),
         );
     }
     if r.passphrase.is_empty() {
-        return refuse(jobs, kind, &r.id, &format!("{kind}.json: key `passphrase` is empty"));
+        return refuse(
+            jobs,
+            kind,
+            &r.id,
+            &format!("{kind}.json: key `passphrase` is empty"),
+        );
     }
     let pass = SecretString::from(r.passphrase.clone());
     let running = JobStatus::new(kind, &r.id, JobState::Running, "working");
@@ -285,10 +293,8 @@ fn handle_one(jobs: &Jobs, sys: &dyn System, kind: &str, bytes: &[u8]) -> String
 }
 
 fn components_of(list: &[String]) -> Result<Vec<ComponentId>, String> {
-    parse_components(&list.join(",")).map_err(|e| {
-        e.to_string()
-            .replace("--components", "key `components`")
-    })
+    parse_components(&list.join(","))
+        .map_err(|e| e.to_string().replace("--components", "key `components`"))
 }
 
 /// `YYYYmmdd-HHMMSSZ` of a time.
@@ -400,8 +406,7 @@ fn uploads(jobs: &Jobs, names: &[String]) -> Result<Vec<PathBuf>, String> {
     for n in names {
         let bare = !n.is_empty()
             && !n.starts_with('.')
-            && n
-                .chars()
+            && n.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
         if !bare {
             return Err(format!("key `files`: {n:?} is not a bare file name"));

@@ -54,7 +54,9 @@ fn backup_of(root: &Path, jobs: &Jobs, components: &[&str], split: bool) -> Vec<
     );
     let out = backup::handle_all(jobs, &Fake::default()).expect("handled");
     assert_eq!(out.len(), 1, "{out:?}");
-    assert!(!under(root, paths::REQUESTS_DIR).join("backup.json").exists());
+    assert!(!under(root, paths::REQUESTS_DIR)
+        .join("backup.json")
+        .exists());
     let s = backup::read_status(root, "backup").expect("status");
     assert_eq!((s.state, s.id.as_str()), (JobState::Done, "b1"), "{s:?}");
     let text = fs::read_to_string(under(root, backup::BACKUP_STATUS)).expect("status file");
@@ -83,7 +85,10 @@ fn a_backup_request_writes_a_private_file_that_inspection_accepts() {
     let jobs = jobs(root);
     let files = backup_of(root, &jobs, &["etc", "db-key", "tls"], false);
     assert_eq!(files.len(), 1);
-    assert!(files[0].ends_with("_etc+db-key+tls.backup.age"), "{files:?}");
+    assert!(
+        files[0].ends_with("_etc+db-key+tls.backup.age"),
+        "{files:?}"
+    );
     let p = under(root, BACKUPS_DIR).join(&files[0]);
     let mode = fs::metadata(&p).expect("file").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
@@ -95,9 +100,18 @@ fn a_backup_request_writes_a_private_file_that_inspection_accepts() {
 
     let two = backup_of(root, &jobs, &["etc", "db-key", "tls"], true);
     assert_eq!(two.len(), 2, "{two:?}");
-    assert!(two.iter().any(|f| f.ends_with("_key.backup.age")), "{two:?}");
-    assert!(two.iter().any(|f| f.ends_with("_data.backup.age")), "{two:?}");
-    let paths = two.iter().map(|f| under(root, BACKUPS_DIR).join(f)).collect();
+    assert!(
+        two.iter().any(|f| f.ends_with("_key.backup.age")),
+        "{two:?}"
+    );
+    assert!(
+        two.iter().any(|f| f.ends_with("_data.backup.age")),
+        "{two:?}"
+    );
+    let paths = two
+        .iter()
+        .map(|f| under(root, BACKUPS_DIR).join(f))
+        .collect();
     assert_eq!(checked(&jobs, paths).len(), 2);
 }
 
@@ -118,7 +132,11 @@ fn a_bad_upload_is_refused_with_its_own_message_and_removed() {
     let dir = appliance("10.0.2.15/24");
     let root = dir.path();
     let jobs = jobs(root);
-    upload(root, "upload-1.backup.age", b"these are not the bytes of a backup\n");
+    upload(
+        root,
+        "upload-1.backup.age",
+        b"these are not the bytes of a backup\n",
+    );
     let s = run(
         root,
         &jobs,
@@ -128,7 +146,9 @@ fn a_bad_upload_is_refused_with_its_own_message_and_removed() {
     );
     assert_eq!((s.state, s.id.as_str()), (JobState::Failed, "i1"));
     assert!(s.message.starts_with("not a backup file"), "{}", s.message);
-    assert!(!under(root, UPLOADS_DIR).join("upload-1.backup.age").exists());
+    assert!(!under(root, UPLOADS_DIR)
+        .join("upload-1.backup.age")
+        .exists());
 
     // A wrong passphrase on a good file.
     let files = backup_of(root, &jobs, &["etc"], false);
@@ -175,7 +195,11 @@ fn requests_that_break_the_contract_name_the_key() {
         serde_json::json!({"request": "backup", "id": "x3", "passphrase": "",
                            "components": ["etc"]}),
     );
-    assert!(s.message.contains("key `passphrase` is empty"), "{}", s.message);
+    assert!(
+        s.message.contains("key `passphrase` is empty"),
+        "{}",
+        s.message
+    );
     let s = run(
         root,
         &jobs,
@@ -198,13 +222,22 @@ fn inspect_shows_the_summary_and_restore_of_etc_alone_switches_the_state() {
     let root = target.path();
     let jobs = jobs(root);
     upload(root, "upload-1.backup.age", &bytes);
-    let before = Store::new(root).current().expect("store").expect("current").0;
+    let before = Store::new(root)
+        .current()
+        .expect("store")
+        .expect("current")
+        .0;
     let tls_before = fs::read(under(root, paths::TLS_KEY)).expect("tls key");
     let request = |kind: &str, id: &str| {
         serde_json::json!({"request": kind, "id": id, "passphrase": PASS,
                            "files": ["upload-1.backup.age"], "components": ["etc"]})
     };
-    let s = run(root, &jobs, "restore-inspect", request("restore-inspect", "i1"));
+    let s = run(
+        root,
+        &jobs,
+        "restore-inspect",
+        request("restore-inspect", "i1"),
+    );
     assert_eq!(s.state, JobState::Inspected, "{s:?}");
     let sum = &s.summaries[0];
     assert_eq!(sum.model, "example-appliance");
@@ -212,7 +245,9 @@ fn inspect_shows_the_summary_and_restore_of_etc_alone_switches_the_state() {
     assert_eq!(ids, ["etc", "tls"]);
     assert!(sum.components.iter().all(|c| c.files > 0 && c.bytes > 0));
     // The upload stays for the restore.
-    assert!(under(root, UPLOADS_DIR).join("upload-1.backup.age").exists());
+    assert!(under(root, UPLOADS_DIR)
+        .join("upload-1.backup.age")
+        .exists());
 
     let sys = Fake::default();
     drop_request(root, "restore", request("restore", "r1"));
@@ -223,9 +258,22 @@ fn inspect_shows_the_summary_and_restore_of_etc_alone_switches_the_state() {
     assert_eq!(s.components[0].id, "etc");
     assert_eq!(s.components[0].state, "restored");
     assert!(s.components[0].message.starts_with("restored"), "{s:?}");
-    let after = Store::new(root).current().expect("store").expect("current").0;
+    let after = Store::new(root)
+        .current()
+        .expect("store")
+        .expect("current")
+        .0;
     assert!(after > before, "a new generation of the desired state");
-    assert_eq!(fs::read(under(root, paths::TLS_KEY)).expect("tls"), tls_before);
-    assert!(sys.calls().is_empty(), "etc alone reloads nothing: {:?}", sys.calls());
-    assert!(!under(root, UPLOADS_DIR).join("upload-1.backup.age").exists());
+    assert_eq!(
+        fs::read(under(root, paths::TLS_KEY)).expect("tls"),
+        tls_before
+    );
+    assert!(
+        sys.calls().is_empty(),
+        "etc alone reloads nothing: {:?}",
+        sys.calls()
+    );
+    assert!(!under(root, UPLOADS_DIR)
+        .join("upload-1.backup.age")
+        .exists());
 }
