@@ -111,7 +111,7 @@ pub enum JobState {
     Failed,
 }
 
-/// One file's summary, as the seed's pop-up shows it.
+/// One file's summary, as the restore's pop-up shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileSummary {
     pub created: String,
@@ -314,7 +314,11 @@ fn web_dir(jobs: &Jobs, rel: &str) -> Result<(PathBuf, u32, u32), String> {
         Ok(m) if m.is_dir() => {}
         Ok(_) => return Err(format!("{} is not a directory", dir.display())),
         Err(_) => {
-            fs::create_dir(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+            use std::os::unix::fs::DirBuilderExt;
+            fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&dir)
+                .map_err(|e| format!("creating {}: {e}", dir.display()))?;
             std::os::unix::fs::chown(&dir, Some(owner.uid()), Some(owner.gid()))
                 .map_err(|e| format!("{}: {e}", dir.display()))?;
         }

@@ -189,7 +189,14 @@ async fn backup_checks_the_passphrase_then_asks_root_and_offers_the_file_once() 
         "backup.json",
         serde_json::json!({"job": "backup", "id": "older", "state": "failed", "message": "older"}),
     );
-    assert!(refreshes(&b.get("/system/backup").await));
+    assert!(refreshes(&b.get("/system/backup?follow=on").await));
+    // Without ?follow=on: no timed refresh, a link that asks for one.
+    let page = b.get("/system/backup").await;
+    assert!(
+        !refreshes(&page) && page.body.contains("href=\"/system/backup?follow=on\""),
+        "{}",
+        page.body
+    );
     set_status(
         &w,
         "backup.json",
@@ -419,7 +426,7 @@ async fn restore_uploads_checks_shows_the_summary_and_follows_the_job() {
     );
     assert!(uploads(&w).is_empty(), "a refused upload is removed");
 
-    // A good file: the summary as the seed's pop-up, all ticked.
+    // A good file: the summary pop-up, every component ticked.
     upload(&mut b, &good, None).await;
     let req = take_request(&w, "restore-inspect");
     set_status(

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::body::Body;
-use axum::extract::{Multipart, Path as UrlPath, State};
+use axum::extract::{Multipart, Path as UrlPath, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -74,11 +74,17 @@ fn request_pending(site: &Site, kind: &str) -> bool {
         .exists()
 }
 
+fn follows(q: &RawQuery) -> bool {
+    q.0.as_deref()
+        .is_some_and(|q| q.split('&').any(|p| p == "follow=on"))
+}
+
 async fn backup_view(
     site: &Site,
     s: &AdminSession,
     errors: &[FieldError],
     status: StatusCode,
+    follow: bool,
 ) -> Response {
     let cfg = &site.cfg.backup;
     jobs::sweep(&cfg.backups_dir, cfg.keep, SystemTime::now());
@@ -106,16 +112,21 @@ async fn backup_view(
             &files,
             errors,
             cfg.keep.as_secs() / 60,
+            follow,
         ),
     )
 }
 
 /// `GET /system/backup`.
-pub async fn backup_page(State(site): State<Arc<Site>>, headers: HeaderMap) -> Response {
+pub async fn backup_page(
+    State(site): State<Arc<Site>>,
+    headers: HeaderMap,
+    q: RawQuery,
+) -> Response {
     let Some(s) = session_of(&site, &headers).await else {
         return see_other("/");
     };
-    backup_view(&site, &s, &[], StatusCode::OK).await
+    backup_view(&site, &s, &[], StatusCode::OK, follows(&q)).await
 }
 
 /// `POST /system/backup`: the passphrase twice and the choice of files.
@@ -139,7 +150,7 @@ pub async fn backup_create(
     let choice = match jobs::backup_form(&fields) {
         Ok(c) => c,
         Err(errors) => {
-            return backup_view(&site, &s, &errors, StatusCode::UNPROCESSABLE_ENTITY).await
+            return backup_view(&site, &s, &errors, StatusCode::UNPROCESSABLE_ENTITY, false).await
         }
     };
     let id = match gate::random_token() {
@@ -228,10 +239,12 @@ async fn restore_view(
     s: &AdminSession,
     errors: &[FieldError],
     status: StatusCode,
+    follow: bool,
 ) -> Response {
     let cfg = &site.cfg.backup;
     let cap = cfg.upload_cap;
-    let render = |v: RestoreView<'_>| page(status, pages::restore(&s.login, &s.csrf, &v, cap));
+    let render =
+        |v: RestoreView<'_>| page(status, pages::restore(&s.login, &s.csrf, &v, cap, follow));
     let st = jobs::read_status(&cfg.restore_status);
     let mut pending = site.restore.lock().await;
     let Some(p) = pending.as_ref() else {
@@ -293,11 +306,15 @@ async fn restore_view(
 }
 
 /// `GET /system/restore`.
-pub async fn restore_page(State(site): State<Arc<Site>>, headers: HeaderMap) -> Response {
+pub async fn restore_page(
+    State(site): State<Arc<Site>>,
+    headers: HeaderMap,
+    q: RawQuery,
+) -> Response {
     let Some(s) = session_of(&site, &headers).await else {
         return see_other("/");
     };
-    restore_view(&site, &s, &[], StatusCode::OK).await
+    restore_view(&site, &s, &[], StatusCode::OK, follows(&q)).await
 }
 
 fn too_big(cap: u64) -> String {
@@ -395,6 +412,7 @@ pub async fn upload(
             &s,
             &field_error("file", msg),
             StatusCode::PAYLOAD_TOO_LARGE,
+            false,
         )
         .await;
     }
@@ -477,7 +495,7 @@ pub async fn upload(
     }
     if let Some((status, errors)) = problem {
         remove_uploads(&site, &files);
-        return restore_view(&site, &s, &errors, status).await;
+        return restore_view(&site, &s, &errors, status, false).await;
     }
     let id = match gate::random_token() {
         Ok(t) => t,
@@ -544,7 +562,7 @@ pub async fn restore_start(
         Ok(c) => c,
         Err(e) => {
             drop(guard);
-            return restore_view(&site, &s, &[e], StatusCode::UNPROCESSABLE_ENTITY).await;
+            return restore_view(&site, &s, &[e], StatusCode::UNPROCESSABLE_ENTITY, false).await;
         }
     };
     let id = match gate::random_token() {

@@ -16,7 +16,7 @@ use crate::setup::forms::Fields;
 /// The shortest passphrase System → Backup accepts.
 pub const MIN_PASSPHRASE: usize = 12;
 
-/// The components in the backup's order, with the seed's names.
+/// The components in the backup's order, with their names on the pages.
 pub const COMPONENTS: [(&str, &str); 4] = [
     ("etc", "Appliance configuration /etc"),
     ("db-key", "Database encryption key"),
@@ -24,7 +24,7 @@ pub const COMPONENTS: [(&str, &str); 4] = [
     ("token-db", "The token database"),
 ];
 
-/// The seed's name of a component (its id when unknown).
+/// The name of a component on the pages (its id when unknown).
 pub fn label(id: &str) -> &str {
     COMPONENTS
         .iter()
