@@ -10,7 +10,8 @@
 //! - `pages` — the HTML (maud), `handlers` — the routes.
 //! - `jobs` — backup and restore without a socket: the forms' rules, the
 //!   requests to the root side and its status; `backup_pages` their HTML,
-//!   `backup` their routes (the upload's route has its own body limit).
+//!   `backup` their routes, `upload` System → Restore's upload (its route
+//!   has its own body limit).
 
 mod backup;
 pub mod backup_pages;
@@ -20,6 +21,7 @@ pub mod jobs;
 pub mod pages;
 pub mod sessions;
 pub mod ssh;
+mod upload;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -122,7 +124,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(site: Arc<Site>) -> Router<S> {
 /// answers with the form and its message).
 pub fn upload_routes<S: Clone + Send + Sync + 'static>(site: Arc<Site>) -> Router<S> {
     Router::new()
-        .route("/system/restore/upload", post(backup::upload))
+        .route("/system/restore/upload", post(upload::upload))
         .route_layer(axum::middleware::from_fn_with_state(
             site.clone(),
             handlers::guard,
