@@ -1,6 +1,7 @@
 //! The `appliance-firstboot` binary's wiring: `request` handles a setup code
-//! rotation and a backup request (the passphrase never printed), `run` (every boot) rolls back an activation whose deadline
-//! passed while the machine was off, before it applies the state.
+//! rotation and a backup request (the passphrase never printed), `run`
+//! (every boot) rolls back an activation whose deadline passed while the
+//! machine was off, before it applies the state.
 
 mod support;
 
