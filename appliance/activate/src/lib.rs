@@ -11,6 +11,7 @@
 //! `appliance-wizard`, which itself depends on `appliance-config`.
 
 pub mod apply;
+pub mod backup;
 pub mod check;
 pub mod cmd;
 pub mod plan;

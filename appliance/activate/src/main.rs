@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use appliance_activate::apply::{self, Ctx};
-use appliance_activate::{request, system};
+use appliance_activate::{backup, request, system};
 use appliance_config::{firstboot, keys, watch};
 
 const HELP: &str = "\
@@ -27,7 +27,8 @@ USAGE:
                                            new one)
   appliance-firstboot request [--root DIR] handle the web service's requests in
                                            /var/lib/appliance-web/requests/ (activate,
-                                           confirm, rotate-code; appliance-request.service)
+                                           confirm, rotate-code, backup, restore-inspect,
+                                           restore; appliance-request.service)
   appliance-firstboot await-confirmation [--root DIR]
                                            wait for an address change's confirmation, roll
                                            back at its deadline (appliance-rollback.service)
@@ -150,7 +151,9 @@ fn main() -> Result<()> {
         "request" => {
             let facts = request::live_facts(&opts.root);
             let handled = request::handle_all(&cx, &facts)?;
-            if handled.done.is_empty() {
+            let jobs = backup::Jobs::production(&opts.root);
+            let backups = backup::handle_all(&jobs, &live)?;
+            if handled.done.is_empty() && backups.is_empty() {
                 println!("no request");
             }
         }

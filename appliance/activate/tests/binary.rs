@@ -1,6 +1,7 @@
 //! The `appliance-firstboot` binary's wiring: `request` handles a setup code
-//! rotation, `run` (every boot) rolls back an activation whose deadline
-//! passed while the machine was off, before it applies the state.
+//! rotation and a backup request (the passphrase never printed), `run`
+//! (every boot) rolls back an activation whose deadline passed while the
+//! machine was off, before it applies the state.
 
 mod support;
 
@@ -89,4 +90,33 @@ fn run_rolls_back_an_expired_activation_before_applying_the_state() {
         console.contains("The previous configuration is back"),
         "{console}"
     );
+}
+
+#[test]
+fn request_runs_a_backup_request_and_never_prints_the_passphrase() {
+    let dir = appliance("10.0.2.15/24");
+    let root = dir.path();
+    let handover = under(root, paths::HANDOVER);
+    fs::create_dir_all(handover.parent().expect("parent")).expect("dir");
+    fs::write(&handover, handover::EXAMPLE_JSON).expect("handover");
+    let requests = under(root, paths::REQUESTS_DIR);
+    fs::create_dir_all(&requests).expect("dir");
+    let pass = "TEST passphrase of the binary test";
+    let body = serde_json::json!({"request": "backup", "id": "b1", "passphrase": pass,
+                                  "components": ["etc"]});
+    fs::write(requests.join("backup.json"), body.to_string()).expect("request");
+    let out = firstboot(root, &["request"]);
+    assert!(out.status.success(), "{out:?}");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(stdout.starts_with("backup: backup written: "), "{stdout}");
+    assert!(!stdout.contains(pass) && !stderr.contains(pass));
+    assert!(!requests.join("backup.json").exists());
+    let name = stdout.trim().rsplit(' ').next().expect("name");
+    assert!(name.ends_with("_etc.backup.age"), "{name}");
+    assert!(under(root, appliance_activate::backup::BACKUPS_DIR)
+        .join(name)
+        .exists());
 }

@@ -99,6 +99,13 @@ pub fn router_with(state: AppState, site: Arc<Site>, limits: &Limits) -> Router 
         let (state, site) = (state.clone(), site.clone());
         move |headers: HeaderMap| home(state, site, headers)
     };
+    let upload = crate::admin::upload_routes(site.clone())
+        .layer(DefaultBodyLimit::disable())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.upload,
+        ))
+        .layer(axum::middleware::map_response(security_headers));
     Router::new()
         .route("/", get(root))
         .merge(wizard)
@@ -115,4 +122,5 @@ pub fn router_with(state: AppState, site: Arc<Site>, limits: &Limits) -> Router 
         ))
         .layer(axum::middleware::map_response(security_headers))
         .merge(crate::otp_proxy::routes(crate::otp_proxy::UPSTREAM, limits))
+        .merge(upload)
 }

@@ -20,8 +20,11 @@ pub struct Limits {
     pub per_client: usize,
     /// Open connections in total.
     pub global: usize,
-    /// Request body bytes.
+    /// Request body bytes (but System → Restore's upload, capped by its
+    /// own setting).
     pub body: usize,
+    /// From a complete head to the response of System → Restore's upload.
+    pub upload: Duration,
     /// Bytes of one request head (hyper's read buffer; at least 8192).
     pub head_bytes: usize,
     /// Header fields in one request head.
@@ -37,6 +40,7 @@ impl Default for Limits {
             per_client: 16,
             global: 256,
             body: 64 * 1024,
+            upload: Duration::from_secs(30 * 60),
             head_bytes: 16 * 1024,
             headers: 64,
         }

@@ -177,7 +177,8 @@ async fn the_dashboard_needs_the_appliance_administrator() {
     for want in [
         "System → ",
         "href=\"/system/advanced/ssh\"",
-        "Backup / Restore",
+        "href=\"/system/backup\"",
+        "href=\"/system/restore\"",
         &format!("<code id=\"cert-sha256\">{}</code>", id.0),
         "ntp1.example.test",
         "Uptime",

@@ -24,11 +24,11 @@ fn with_cookie(mut r: Response, cookie: &str) -> Response {
     r
 }
 
-fn see_other(to: &str) -> Response {
+pub(super) fn see_other(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
 }
 
-fn internal(what: &str, e: impl std::fmt::Display) -> Response {
+pub(super) fn internal(what: &str, e: impl std::fmt::Display) -> Response {
     eprintln!("appliance-web: dashboard: {what}: {e}");
     message(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -58,7 +58,7 @@ fn login_page(status: StatusCode, notice: Option<&str>, error: Option<&str>) -> 
     )
 }
 
-async fn session_of(site: &Site, headers: &HeaderMap) -> Option<AdminSession> {
+pub(super) async fn session_of(site: &Site, headers: &HeaderMap) -> Option<AdminSession> {
     site.sessions.lock().await.lookup(headers, Instant::now())
 }
 

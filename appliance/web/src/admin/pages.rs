@@ -1,6 +1,6 @@
 //! The dashboard's pages (maud: every value escaped; no script): the
 //! sign-in, System → Status, System → Advanced → SSH configuration, and the
-//! navigation with the place of System → Backup / Restore.
+//! navigation (System → Backup and System → Restore are in `backup_pages`).
 
 use maud::{html, Markup};
 
@@ -13,16 +13,19 @@ use crate::site::layout;
 pub enum Here {
     Status,
     Ssh,
+    Backup,
+    Restore,
 }
 
-fn nav(here: Here, login: &str, csrf: &str) -> Markup {
+pub(super) fn nav(here: Here, login: &str, csrf: &str) -> Markup {
     let current = |h: Here| (h == here).then_some("page");
     html! {
         nav.site aria-label="Dashboard" {
             ul {
                 li { "System → " a href="/system/status" aria-current=[current(Here::Status)] { "Status" } }
                 li { "System → Advanced → " a href="/system/advanced/ssh" aria-current=[current(Here::Ssh)] { "SSH configuration" } }
-                li.later { "System → Backup / Restore (not available yet)" }
+                li { "System → " a href="/system/backup" aria-current=[current(Here::Backup)] { "Backup" } }
+                li { "System → " a href="/system/restore" aria-current=[current(Here::Restore)] { "Restore" } }
                 li {
                     form method="post" action="/logout" {
                         input type="hidden" name="csrf" value=(csrf);

@@ -126,6 +126,14 @@ impl Wizard {
                 credentials: dir.path().join("etc/credentials/appliance-admin.json"),
                 root: dir.path().join("root"),
                 limits,
+                backup: appliance_web::admin::jobs::BackupConfig {
+                    // Small, for the test of the cap.
+                    upload_cap: 100_000,
+                    ..appliance_web::admin::jobs::BackupConfig::under(
+                        &dir.path().join("state"),
+                        &dir.path().join("run"),
+                    )
+                },
             },
             certs.clone(),
         );
