@@ -118,16 +118,22 @@ pub struct Stats {
     /// The writer in the sink's writes and final flush (overlapping the
     /// rest).
     pub writing: Duration,
+    /// The machine's idle CPU time during the download (from `/proc/stat`;
+    /// `None` without it): near zero means the CPU was the limit.
+    pub cpu_idle: Option<Duration>,
 }
 
 impl Stats {
     /// Where the time went, in one line: `data: 256.0 MiB in 80.1 s:
     /// network 70.2 s, verifying 9.0 s (waiting for the disk 1.2 s), disk
-    /// writes 20.3 s alongside`.
+    /// writes 20.3 s alongside, CPU idle 0.4 s`.
     pub fn render(&self, name: &str) -> String {
+        let idle = self.cpu_idle.map_or(String::new(), |d| {
+            format!(", CPU idle {:.1} s", d.as_secs_f64())
+        });
         format!(
             "{name}: {:.1} MiB in {:.1} s: network {:.1} s, verifying {:.1} s \
-             (waiting for the disk {:.1} s), disk writes {:.1} s alongside",
+             (waiting for the disk {:.1} s), disk writes {:.1} s alongside{idle}",
             self.stored_bytes as f64 / f64::from(1u32 << 20),
             self.elapsed.as_secs_f64(),
             self.network.as_secs_f64(),
@@ -330,6 +336,7 @@ pub fn download(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Stats, DownloadError> {
     let started = Instant::now();
+    let idle_before = crate::sys::cpu::idle();
     let piped = pipe::run(&component.name, sink, progress, |h| {
         let reporter = h.reporter();
         fetch_verified(client, url, component, h, policy, started, &mut |p| {
@@ -341,6 +348,9 @@ pub fn download(
             elapsed: started.elapsed(),
             disk_wait: profile.producer_waited,
             writing: profile.writing,
+            cpu_idle: crate::sys::cpu::idle()
+                .zip(idle_before)
+                .map(|(after, before)| after.saturating_sub(before)),
             ..stats
         }),
         Err(PipeError::Produce(e)) => Err(e),
@@ -425,6 +435,7 @@ fn fetch_verified(
         verifying,
         disk_wait: Duration::ZERO,
         writing: Duration::ZERO,
+        cpu_idle: None,
     })
 }
 
