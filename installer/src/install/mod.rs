@@ -11,6 +11,7 @@ pub mod error;
 pub mod identity;
 pub mod local;
 pub mod ops;
+pub mod pipe;
 pub mod plan;
 pub mod rawcopy;
 pub mod system;

@@ -3,12 +3,13 @@
 //! (the vendor CA built into the ISO, the same buffer size as a download)
 //! and with everything the install adds left out: no SHA-256 of chunks or
 //! object, no partitioning, no boot partition, no retries; one flush at the
-//! end, as the install flushes. For the rescue shell; it writes the device
-//! from byte 0.
+//! end, as the install flushes. It prints the machine's idle CPU time during
+//! the copy too (near zero: the CPU was the limit). For the rescue shell; it
+//! writes the device from byte 0.
 
 use std::io::Write;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::download::{RetryPolicy, BUF_SIZE};
 use crate::backend::fetch::Client;
@@ -26,8 +27,11 @@ pub fn main(args: &[&str]) -> i32 {
         return 2;
     };
     match copy(url, device) {
-        Ok((bytes, seconds)) => {
-            println!("raw-copy: {bytes} bytes in {seconds:.2} s");
+        Ok((bytes, seconds, idle)) => {
+            let idle = idle.map_or(String::new(), |d| {
+                format!(" (CPU idle {:.1} s)", d.as_secs_f64())
+            });
+            println!("raw-copy: {bytes} bytes in {seconds:.2} s{idle}");
             0
         }
         Err(e) => {
@@ -37,8 +41,10 @@ pub fn main(args: &[&str]) -> i32 {
     }
 }
 
-fn copy(url: &str, device: &str) -> Result<(u64, f64), String> {
+/// Bytes, seconds and the machine's idle CPU time during the copy.
+fn copy(url: &str, device: &str) -> Result<(u64, f64, Option<Duration>), String> {
     let started = Instant::now();
+    let idle_before = crate::sys::cpu::idle();
     let ca = std::fs::read(Path::new("/").join(CA_PEM))
         .map_err(|e| format!("reading /{CA_PEM}: {e}"))?;
     let client = Client::new(&ca, RetryPolicy::default().timeouts()).map_err(|e| e.to_string())?;
@@ -58,7 +64,10 @@ fn copy(url: &str, device: &str) -> Result<(u64, f64), String> {
     }
     disk.sync_data()
         .map_err(|e| format!("flushing {device}: {e}"))?;
-    Ok((bytes, started.elapsed().as_secs_f64()))
+    let idle = crate::sys::cpu::idle()
+        .zip(idle_before)
+        .map(|(after, before)| after.saturating_sub(before));
+    Ok((bytes, started.elapsed().as_secs_f64(), idle))
 }
 
 #[cfg(test)]

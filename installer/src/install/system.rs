@@ -42,6 +42,15 @@ impl Components for HttpsComponents {
                 line: download::render_progress(p),
             })
         })?;
+        let line = stats.render(&c.name);
+        crate::log::info(&format!("downloaded {line}"));
+        progress(&Progress {
+            stage: Stage::Download,
+            component: None,
+            done: 0,
+            total: 0,
+            line,
+        });
         Ok(stats.stored_bytes)
     }
 }

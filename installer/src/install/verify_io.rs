@@ -29,7 +29,6 @@
 //! content problem.
 
 use flate2::write::MultiGzDecoder;
-use sha2::{Digest, Sha256};
 use std::io::{self, Read, Write};
 use vendor_repo::manifest::{Component, Compression};
 
@@ -251,7 +250,7 @@ impl<'a> Verifier<'a> {
         let index = self.chunk;
         let start = self.chunk_start();
         let end = start + self.pending.len() as u64;
-        let actual = hex::encode(Sha256::digest(&self.pending));
+        let actual = hex::encode(ring::digest::digest(&ring::digest::SHA256, &self.pending));
         let expected = self.component.chunks.sha256.get(index);
         if expected != Some(&actual) {
             self.pending = Vec::new();

@@ -183,3 +183,28 @@ fn errors_name_the_cause_and_have_hints() {
     );
     assert!(e.hint().contains("Range"));
 }
+
+#[test]
+fn the_profile_line_says_where_the_time_went() {
+    let s = |ms: u64| Duration::from_millis(ms);
+    let mut stats = Stats {
+        stored_bytes: 256 * MIB,
+        content_bytes: 256 * MIB,
+        retries: 0,
+        elapsed: s(67_800),
+        network: s(58_800),
+        verifying: s(8_840),
+        disk_wait: s(2_100),
+        writing: s(2_400),
+        cpu_idle: Some(s(300)),
+    };
+    assert_eq!(
+        stats.render("data"),
+        "data: 256.0 MiB in 67.8 s: network 58.8 s, verifying 8.8 s (waiting for the disk \
+         2.1 s), disk writes 2.4 s alongside, CPU idle 0.3 s"
+    );
+    stats.cpu_idle = None;
+    assert!(stats
+        .render("data")
+        .ends_with("disk writes 2.4 s alongside"));
+}

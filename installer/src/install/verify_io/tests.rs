@@ -1,4 +1,5 @@
 use super::*;
+use sha2::{Digest, Sha256};
 use vendor_repo::manifest::{Chunks, ComponentKind, Destination, CHUNK_SIZE};
 
 fn component(stored: &[u8], compression: Compression, content_size: u64) -> Component {
