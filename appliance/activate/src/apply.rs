@@ -531,6 +531,33 @@ pub fn rollback(cx: &Ctx, r: &Record, why: &str) -> Result<Status, ActivationErr
     Ok(s)
 }
 
+/// Puts the current generation into effect on the running system, as a
+/// rollback does for the previous one: its staged files, the rendered
+/// configuration, `resolv.conf`, the host name, and the services that read
+/// them restarted. After a restore of the configuration (System →
+/// Restore), whose address must be the one the appliance has: an address
+/// change does not go through the confirmation here.
+pub fn apply_current(cx: &Ctx) -> Result<(), ActivationError> {
+    let step = "applying the restored configuration";
+    let store = Store::new(cx.root);
+    let Some((n, st)) = store.current().map_err(io_fail(step))? else {
+        return Ok(());
+    };
+    stage::install(cx.root, &store.dir(n), cx.day()).map_err(io_fail(step))?;
+    let rendered = render::render(&st).map_err(io_fail(step))?;
+    appliance_config::apply::apply(cx.root, &rendered).map_err(io_fail(step))?;
+    firstboot::write_resolv(cx.root, &st).map_err(io_fail(step))?;
+    if cx.running {
+        cx.sys.set_hostname(&st.hostname).map_err(fail(step))?;
+        cx.sys
+            .restart(&[plan::NETWORKD, plan::CHRONY, plan::FREERADIUS, plan::SSHD])
+            .map_err(fail(step))?;
+        cx.sys.reload(&[plan::WEB]).map_err(fail(step))?;
+    }
+    refresh_console(cx);
+    Ok(())
+}
+
 /// What every boot does before the desired state is applied: finishes an
 /// interrupted activation or rollback, rolls back an expired one, and
 /// installs the current generation's files again.

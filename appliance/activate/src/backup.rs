@@ -194,7 +194,11 @@ pub fn read_status(root: &Path, kind: &str) -> Option<JobStatus> {
 }
 
 /// Handles every backup request present; returns (kind, outcome).
-pub fn handle_all(jobs: &Jobs, sys: &dyn System) -> std::io::Result<Vec<(String, String)>> {
+pub fn handle_all(
+    jobs: &Jobs,
+    sys: &dyn System,
+    apply_etc: &dyn Fn() -> Result<(), String>,
+) -> std::io::Result<Vec<(String, String)>> {
     let _lock = crate::request::lock(jobs.root())?;
     let dir = under(jobs.root(), paths::REQUESTS_DIR);
     let mut out = Vec::new();
@@ -217,7 +221,7 @@ pub fn handle_all(jobs: &Jobs, sys: &dyn System) -> std::io::Result<Vec<(String,
                 "",
                 &format!("{kind}.json is not a regular file of at most 64 KiB; ignored"),
             ),
-            Some(b) => handle_one(jobs, sys, kind, &b),
+            Some(b) => handle_one(jobs, sys, apply_etc, kind, &b),
         };
         println!("{kind}: {outcome}");
         out.push((kind.to_string(), outcome));
@@ -233,7 +237,13 @@ fn refuse(jobs: &Jobs, kind: &str, id: &str, message: &str) -> String {
     format!("failed: {message}")
 }
 
-fn handle_one(jobs: &Jobs, sys: &dyn System, kind: &str, bytes: &[u8]) -> String {
+fn handle_one(
+    jobs: &Jobs,
+    sys: &dyn System,
+    apply_etc: &dyn Fn() -> Result<(), String>,
+    kind: &str,
+    bytes: &[u8],
+) -> String {
     let r: Request = match serde_json::from_slice(bytes) {
         Ok(r) => r,
         Err(e) => {
@@ -272,7 +282,7 @@ fn handle_one(jobs: &Jobs, sys: &dyn System, kind: &str, bytes: &[u8]) -> String
     let result = match kind {
         "backup" => backup(jobs, &r, &pass),
         "restore-inspect" => inspect(jobs, &r, &pass),
-        _ => restore_job(jobs, sys, &r, &pass),
+        _ => restore_job(jobs, sys, apply_etc, &r, &pass),
     };
     let status = match result {
         Ok(s) => s,
@@ -479,6 +489,7 @@ fn inspect(jobs: &Jobs, r: &Request, pass: &SecretString) -> Result<JobStatus, S
 fn restore_job(
     jobs: &Jobs,
     sys: &dyn System,
+    apply_etc: &dyn Fn() -> Result<(), String>,
     r: &Request,
     pass: &SecretString,
 ) -> Result<JobStatus, String> {
@@ -524,7 +535,24 @@ fn restore_job(
         })
         .collect();
     let mut notes: Vec<String> = report.recovered.into_iter().collect();
-    // The running services read the restored files.
+    // The restored configuration is put into effect (files, host name,
+    // network, time, RADIUS, SSH, and the console's text with the
+    // fingerprints of a restored certificate); then the running services
+    // read the restored files.
+    if chosen
+        .iter()
+        .any(|c| matches!(c, ComponentId::Etc | ComponentId::Tls))
+    {
+        match apply_etc() {
+            Ok(()) => notes.push(
+                "the restored configuration is in effect and the console shows its fingerprints"
+                    .into(),
+            ),
+            Err(e) => notes.push(format!(
+                "the restored configuration takes effect at the next start: applying it now failed: {e}"
+            )),
+        }
+    }
     if chosen.contains(&ComponentId::Tls) {
         match sys.reload(&["appliance-web"]) {
             Ok(()) => notes.push("the web service serves the restored certificate".into()),

@@ -152,7 +152,8 @@ fn main() -> Result<()> {
             let facts = request::live_facts(&opts.root);
             let handled = request::handle_all(&cx, &facts)?;
             let jobs = backup::Jobs::production(&opts.root);
-            let backups = backup::handle_all(&jobs, &live)?;
+            let apply_etc = || apply::apply_current(&cx).map_err(|e| e.to_string());
+            let backups = backup::handle_all(&jobs, &live, &apply_etc)?;
             if handled.done.is_empty() && backups.is_empty() {
                 println!("no request");
             }

@@ -52,7 +52,7 @@ fn backup_of(root: &Path, jobs: &Jobs, components: &[&str], split: bool) -> Vec<
         serde_json::json!({"request": "backup", "id": "b1", "passphrase": PASS,
                            "components": components, "split": split}),
     );
-    let out = backup::handle_all(jobs, &Fake::default()).expect("handled");
+    let out = backup::handle_all(jobs, &Fake::default(), &|| Ok(())).expect("handled");
     assert_eq!(out.len(), 1, "{out:?}");
     assert!(!under(root, paths::REQUESTS_DIR)
         .join("backup.json")
@@ -123,7 +123,7 @@ fn upload(root: &Path, name: &str, bytes: &[u8]) {
 
 fn run(root: &Path, jobs: &Jobs, kind: &str, body: serde_json::Value) -> backup::JobStatus {
     drop_request(root, kind, body);
-    backup::handle_all(jobs, &Fake::default()).expect("handled");
+    backup::handle_all(jobs, &Fake::default(), &|| Ok(())).expect("handled");
     backup::read_status(root, kind).expect("status")
 }
 
@@ -251,8 +251,19 @@ fn inspect_shows_the_summary_and_restore_of_etc_alone_switches_the_state() {
 
     let sys = Fake::default();
     drop_request(root, "restore", request("restore", "r1"));
-    backup::handle_all(&jobs, &sys).expect("handled");
+    let applied = std::cell::Cell::new(0);
+    let apply = || {
+        applied.set(applied.get() + 1);
+        Ok(())
+    };
+    backup::handle_all(&jobs, &sys, &apply).expect("handled");
+    assert_eq!(applied.get(), 1, "a restored etc is put into effect once");
     let s = backup::read_status(root, "restore").expect("status");
+    assert!(
+        s.message
+            .contains("the restored configuration is in effect"),
+        "{s:?}"
+    );
     assert_eq!((s.state, s.id.as_str()), (JobState::Done, "r1"), "{s:?}");
     assert_eq!(s.components.len(), 1);
     assert_eq!(s.components[0].id, "etc");
