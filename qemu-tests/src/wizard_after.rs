@@ -145,8 +145,9 @@ pub fn shell(vm: &mut Vm, n: &mut u32, cmd: &str) -> Result<(String, i32)> {
 /// console shows.
 pub async fn rolled_back(page: &mut Page, vm: &mut Vm, before: &Shown) -> Result<Shown> {
     let old_url = format!("https://{}:{GUEST_PORT}/", crate::steps::GUEST_ADDRESS);
-    // The console names the new address while the change is pending, the
-    // old one alone once it is rolled back.
+    // The console names the new address while the change is pending, and
+    // only the old IPv4 address (with the link's IPv6 ones) once it is
+    // rolled back.
     let deadline = Instant::now() + ROLLBACK_TIMEOUT;
     let back = loop {
         let now = console_naming(
@@ -154,7 +155,11 @@ pub async fn rolled_back(page: &mut Page, vm: &mut Vm, before: &Shown) -> Result
             &old_url,
             deadline.saturating_duration_since(Instant::now()),
         )?;
-        if now.urls.len() == 1 && now.shown.spki == before.spki {
+        let new_named = now
+            .urls
+            .iter()
+            .any(|u| !u.contains(crate::steps::GUEST_ADDRESS) && u.contains("10.0.2."));
+        if !new_named && now.shown.spki == before.spki {
             break now.shown;
         }
         ensure!(
