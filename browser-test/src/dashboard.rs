@@ -2,6 +2,8 @@
 //! sign in on `/`, System → Status, System → Advanced → SSH configuration,
 //! sign out. Every page gets [`Page::check`].
 
+use std::time::Duration;
+
 use anyhow::{ensure, Context, Result};
 
 use crate::Page;
@@ -16,8 +18,24 @@ pub struct Expect<'a> {
 }
 
 /// Signs in on `/` with `login`/`password`; lands on System → Status.
+/// Right after a confirmation `/` may still be the page before set-up
+/// (the root side finishes the activation a moment later): it is reloaded
+/// until the sign-in form is there, for at most two minutes.
 pub async fn sign_in(r: &mut Page, login: &str, password: &str) -> Result<()> {
-    r.goto("/").await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        r.goto("/").await?;
+        let form = r
+            .js("return document.getElementById('login') !== null", vec![])
+            .await?;
+        if form == serde_json::Value::Bool(true) {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            anyhow::bail!("`/` has no sign-in form after 120 s: {}", r.text().await?);
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
     r.check("dashboard-sign-in").await?;
     r.type_in("login", login).await?;
     r.type_in("password", password).await?;
