@@ -10,9 +10,9 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 /// Units of Debian's packages the appliance never wants, masked (a link to
-/// `/dev/null` in `/etc/systemd/system/`), each with its reason. Each one
-/// started before the login prompt; under emulation every process start
-/// costs a tenth of a second or more of the one CPU.
+/// `/dev/null` in `/etc/systemd/system/`), each with its reason. All but
+/// the two timers started before the login prompt; under emulation every
+/// process start costs a tenth of a second or more of the one CPU.
 pub const MASKED: &[(&str, &str)] = &[
     (
         "modprobe@configfs.service",
