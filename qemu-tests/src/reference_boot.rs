@@ -15,7 +15,8 @@
 //!   (`ssh-keygen -lf`) equal to the printed ones;
 //! - `root` gets no shell (locked, no password works);
 //! - Ctrl-Alt-Del on the machine's keyboard (QEMU monitor) reboots it
-//!   cleanly (QEMU runs with `-no-reboot`, so it exits); the second boot
+//!   cleanly (QEMU runs with `-no-reboot`, so it exits; systemd reports no
+//!   file system it failed to unmount); the second boot
 //!   must print the same fingerprints and the same setup code, and that
 //!   code, typed into the set-up wizard over the pinned 8443, claims it
 //!   (a wrong code first is refused): see [`crate::setup_claim`].
@@ -439,14 +440,32 @@ pub fn boot_and_check(
     Ok((shown, login_at))
 }
 
-/// Ctrl-Alt-Del on the machine's keyboard; QEMU (`-no-reboot`) must exit.
+/// Ctrl-Alt-Del on the machine's keyboard; QEMU (`-no-reboot`) must exit,
+/// and systemd must have unmounted every file system (it prints
+/// `Failed unmounting …` on the console otherwise, `quiet` or not).
 fn reboot(vm: &mut Vm, monitor_sock: &Path) -> Result<()> {
+    let before = vm.text().len();
     monitor::command(monitor_sock, "sendkey ctrl-alt-delete")?;
     let status = vm
         .wait_exit(REBOOT_TIMEOUT)
         .context("the appliance did not reboot after Ctrl-Alt-Del")?;
     ensure!(status.success(), "QEMU exited with {status} at the reboot");
+    // The serial reader may still hold QEMU's last lines.
+    std::thread::sleep(Duration::from_millis(500));
+    let text = vm.text();
+    if let Some(line) = unclean_unmount(text.get(before..).unwrap_or(&text)) {
+        bail!("a file system was not unmounted cleanly at the reboot: {line:?}");
+    }
     Ok(())
+}
+
+/// The first line of `shutdown` (console output) where systemd says it
+/// could not unmount a file system.
+fn unclean_unmount(shutdown: &str) -> Option<&str> {
+    shutdown
+        .lines()
+        .map(str::trim)
+        .find(|l| l.contains("Failed unmounting"))
 }
 
 /// Both boots of a fresh install: the first formats the data partition
@@ -504,6 +523,19 @@ mod tests {
         "\r\n",
         "appliance login: ",
     );
+
+    #[test]
+    fn a_failed_unmount_at_the_reboot_is_found() {
+        let log = "appliance login: [FAILED] Failed unmounting var.mount.\r\n[   44.5] reboot: Restarting system\r\n";
+        assert_eq!(
+            unclean_unmount(log),
+            Some("appliance login: [FAILED] Failed unmounting var.mount.")
+        );
+        assert_eq!(
+            unclean_unmount("[   44.5] reboot: Restarting system\r\n"),
+            None
+        );
+    }
 
     #[test]
     fn the_console_text_is_parsed_from_the_last_block() {

@@ -110,7 +110,7 @@ fn main() -> Result<()> {
             }
             let out = firstboot::run(opts, time::OffsetDateTime::now_utc())?;
             for w in &out.warnings {
-                println!("warning: {w}");
+                eprintln!("warning: {w}");
             }
             println!(
                 "desired state: generation {}{}",

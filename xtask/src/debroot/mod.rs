@@ -14,6 +14,7 @@ mod compare;
 mod dpkg;
 pub mod licence;
 mod lock;
+mod masked;
 pub mod ours;
 mod plan;
 mod strip;
@@ -447,6 +448,14 @@ mod tests {
                 entry(&format!("/{link}")).is_none(),
                 "{link} is still enabled"
             );
+        }
+        for (unit, _) in masked::MASKED {
+            let link = format!("/{} -> /dev/null", masked::unit_link(unit));
+            assert!(listing.contains(&link), "{unit} is not masked");
+        }
+        for (generator, _) in masked::MASKED_GENERATORS {
+            let link = format!("/{} -> /dev/null", masked::generator_link(generator));
+            assert!(listing.contains(&link), "{generator} is not masked");
         }
         for p in ours::PROGRAMS {
             assert!(

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use super::masked;
 use crate::cmd::Cmd;
 use crate::{appliance, inputs, keymaps, kmodset, project};
 
@@ -56,12 +57,28 @@ pub const PROGRAMS: &[Program] = &[
                 "/usr/lib/systemd/system/console-setup.service.d/appliance.conf",
             ),
             (
-                "appliance/config/units/dropins/getty-now.conf",
-                "/usr/lib/systemd/system/getty@.service.d/appliance.conf",
+                "appliance/config/units/overrides/getty@.service",
+                "/etc/systemd/system/getty@.service",
             ),
             (
-                "appliance/config/units/dropins/getty-now.conf",
-                "/usr/lib/systemd/system/serial-getty@.service.d/appliance.conf",
+                "appliance/config/units/overrides/serial-getty@.service",
+                "/etc/systemd/system/serial-getty@.service",
+            ),
+            (
+                "appliance/config/units/dropins/after-getty.conf",
+                "/usr/lib/systemd/system/freeradius.service.d/appliance.conf",
+            ),
+            (
+                "appliance/config/units/dropins/after-getty.conf",
+                "/usr/lib/systemd/system/chrony.service.d/appliance.conf",
+            ),
+            (
+                "appliance/config/units/dropins/after-getty.conf",
+                "/usr/lib/systemd/system/ssh.service.d/appliance.conf",
+            ),
+            (
+                "appliance/config/units/dropins/journal-flush.conf",
+                "/usr/lib/systemd/system/systemd-journal-flush.service.d/appliance.conf",
             ),
         ],
     },
@@ -327,6 +344,7 @@ pub fn add(rootfs: &Path, programs: &[Program], epoch: u64) -> Result<()> {
             eprintln!("disabled /{link}: {why}");
         }
     }
+    masked::apply(rootfs)?;
     for p in programs {
         let built = appliance::build_static_bin(p.package, p.binary)?;
         let dest = rootfs.join(BIN_DIR).join(p.binary);
