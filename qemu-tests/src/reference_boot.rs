@@ -90,6 +90,16 @@ pub fn top_row(keyboard: &str) -> Option<&'static str> {
 /// Parses the appliance's console text in `screen`: the last block that
 /// starts with `Open in a browser:` (the one above the latest prompt).
 pub fn parse_console(screen: &str) -> Result<ConsoleText> {
+    parse_console_with(screen, true)
+}
+
+/// [`parse_console`] after set-up, when the console no longer shows a
+/// setup code (`setup_code` is then empty).
+pub fn parse_console_set_up(screen: &str) -> Result<ConsoleText> {
+    parse_console_with(screen, false)
+}
+
+fn parse_console_with(screen: &str, need_code: bool) -> Result<ConsoleText> {
     let start = screen
         .rfind("Open in a browser:")
         .context("no `Open in a browser:` (the appliance's console text) above the prompt")?;
@@ -128,7 +138,11 @@ pub fn parse_console(screen: &str) -> Result<ConsoleText> {
             tls_colon,
             spki: spki.context("no `Public key SHA-256:` line")?,
             ssh,
-            setup_code: code.context("no `Setup code:` line")?,
+            setup_code: match code {
+                Some(c) => c,
+                None if !need_code => String::new(),
+                None => anyhow::bail!("no `Setup code:` line"),
+            },
         },
     })
 }
@@ -576,6 +590,15 @@ mod tests {
         let short = SCREEN.replace(":2B:91", "");
         assert!(parse_console(&short).is_err());
         assert!(parse_console("appliance login: ").is_err());
+        let set_up: String = SCREEN
+            .lines()
+            .filter(|l| !l.starts_with("Setup code: "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(parse_console(&set_up).is_err());
+        let c = parse_console_set_up(&set_up).unwrap();
+        assert_eq!(c.shown.setup_code, "");
+        assert_eq!(c.shown.spki, parse_console(SCREEN).unwrap().shown.spki);
     }
 
     #[test]

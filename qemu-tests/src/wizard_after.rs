@@ -20,7 +20,7 @@ use browser_test::{Browser, Page};
 
 use crate::harness::child::Vm;
 use crate::harness::tls::spki_sha256_b64;
-use crate::reference_boot::{parse_console, scan_host_keys, ConsoleText, Shown};
+use crate::reference_boot::{parse_console_set_up, scan_host_keys, ConsoleText, Shown};
 use crate::steps::{fetch_pinned, GUEST_PORT};
 use crate::wizard_flow::{progress_names, Inputs};
 
@@ -44,7 +44,7 @@ pub fn console_naming(vm: &mut Vm, url: &str, timeout: Duration) -> Result<Conso
     let deadline = Instant::now() + timeout;
     loop {
         let text = vm.text();
-        if let Ok(c) = parse_console(&text) {
+        if let Ok(c) = parse_console_set_up(&text) {
             if c.urls.iter().any(|u| u == url) {
                 return Ok(c);
             }
