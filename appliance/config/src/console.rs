@@ -52,17 +52,24 @@ pub fn shown(ip: &IpAddr) -> bool {
     }
 }
 
-/// Writes the issue file (0644) when its text changed, then touches
-/// agetty's reload trigger so the prompts show it again. Returns whether
-/// it changed.
+/// Writes the issue file (0644) when its text changed. Returns whether it
+/// changed; [`reload_gettys`] then makes the prompts show it.
 pub fn write_issue(root: &Path, text: &str) -> std::io::Result<bool> {
     let path = under(root, paths::ISSUE);
     if fsutil::read_if_exists(&path)?.as_deref() == Some(text.as_bytes()) {
         return Ok(false);
     }
     fsutil::write_atomic(&path, text.as_bytes(), 0o644)?;
-    touch(&under(root, paths::AGETTY_RELOAD))?;
     Ok(true)
+}
+
+/// Makes the running gettys draw the issue and their prompt again, as
+/// `agetty --reload` does. Called after anything printed on the consoles,
+/// so the last thing on a console is a whole prompt under the current
+/// text (a getty drawing its prompt while the text was printed would
+/// otherwise leave it split around the text).
+pub fn reload_gettys(root: &Path) -> std::io::Result<()> {
+    touch(&under(root, paths::AGETTY_RELOAD))
 }
 
 /// What `agetty --reload` does: create the file and update its times

@@ -234,6 +234,13 @@ pub fn refresh(
             eprintln!("cannot print the console text on {}: {e}", c.display());
         }
     }
+    if changed || force {
+        let reload = under(root, paths::AGETTY_RELOAD);
+        console::reload_gettys(root).map_err(|source| FirstBootError::Io {
+            path: reload,
+            source,
+        })?;
+    }
     Ok(changed || force)
 }
 
