@@ -173,12 +173,21 @@ pub async fn rolled_back(page: &mut Page, vm: &mut Vm, before: &Shown) -> Result
         back.tls_colon == before.tls_colon && back.ssh == before.ssh,
         "the rollback was to bring back the old certificate and host keys: {back:?}, before {before:?}"
     );
-    page.goto("/activation").await?;
-    let text = page.text().await?;
-    ensure!(
-        text.contains("Old configuration restored"),
-        "the progress page after the deadline: {text}"
-    );
+    // The page is read again until it says so (the web service is
+    // reloaded by the rollback, and the page may come while it restarts).
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        page.goto("/activation").await?;
+        let text = page.text().await?;
+        if text.contains("Old configuration restored") {
+            break;
+        }
+        if Instant::now() >= deadline {
+            page.screenshot("rolled-back-missing").await?;
+            bail!("the progress page after the deadline: {text}");
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
     page.check("rolled-back").await?;
     Ok(back)
 }
