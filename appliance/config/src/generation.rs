@@ -178,7 +178,9 @@ impl Store {
         let _ = fs::remove_dir_all(&tmp);
         fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
         let file = tmp.join("state.json");
-        fsutil::write_atomic(&file, json.as_bytes(), 0o600).map_err(io_err(&file))?;
+        // 0644: the desired state holds no secret, and the dashboard (the
+        // web service's own user) shows it; the secrets are in `files/`.
+        fsutil::write_atomic(&file, json.as_bytes(), 0o644).map_err(io_err(&file))?;
         fill(&tmp).map_err(io_err(&tmp))?;
         let final_dir = self.dir(n);
         fs::rename(&tmp, &final_dir).map_err(io_err(&final_dir))?;
@@ -220,7 +222,7 @@ mod tests {
         let link = root.path().join("etc/appliance/state/current");
         assert_eq!(fs::read_link(link).unwrap(), Path::new("1"));
         let file = root.path().join("etc/appliance/state/2/state.json");
-        assert_eq!(fsutil::mode_of(&file).unwrap(), Some(0o600));
+        assert_eq!(fsutil::mode_of(&file).unwrap(), Some(0o644));
     }
 
     #[test]

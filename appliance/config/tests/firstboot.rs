@@ -115,7 +115,7 @@ fn first_boot_makes_state_files_and_keys_with_their_modes() {
         (paths::SETUP_SECRET, 0o400),
         (paths::SETUP_COUNTER, 0o600),
         (paths::SETUP_HASH, 0o600),
-        ("/etc/appliance/state/1/state.json", 0o600),
+        ("/etc/appliance/state/1/state.json", 0o644),
         (paths::ISSUE, 0o644),
     ] {
         assert_eq!(mode(&r.root, rel), want, "{rel}");
