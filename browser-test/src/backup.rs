@@ -39,7 +39,8 @@ async fn until(
 }
 
 /// System → Backup: a backup of every component in one file, downloaded
-/// by the browser into `downloads`; returns the file's path.
+/// by the page (its link fetched in the browser) into `downloads`;
+/// returns the file's path.
 pub async fn create_and_download(
     r: &mut Page,
     passphrase: &str,
@@ -90,24 +91,40 @@ pub async fn create_and_download(
         name.ends_with(".backup.age") && !name.contains('/'),
         "an odd file name: {name}"
     );
-    r.js(
-        "document.querySelector('#downloads a').click(); return true",
-        vec![],
-    )
-    .await?;
+    // The page itself fetches the link (same session, same pinned
+    // connection) and hands the bytes over as hex; the file is removed from
+    // the appliance once sent, so there is one download.
+    let got = r
+        .js(
+            "const a = document.querySelector('#downloads a'); \
+             return fetch(a.href, {credentials: 'same-origin'}).then(async resp => ({ \
+               status: resp.status, \
+               disposition: resp.headers.get('content-disposition') || '', \
+               hex: Array.from(new Uint8Array(await resp.arrayBuffer()), b => b.toString(16).padStart(2, '0')).join('') }))",
+            vec![],
+        )
+        .await?;
+    ensure!(got["status"] == 200, "downloading {name}: {got}");
+    let disposition = got["disposition"].as_str().unwrap_or_default();
+    ensure!(
+        disposition.starts_with("attachment") && disposition.contains(&name),
+        "the download of {name} is not an attachment: {disposition:?}"
+    );
+    let bytes = unhex(got["hex"].as_str().unwrap_or_default())
+        .with_context(|| format!("the bytes of {name}"))?;
+    ensure!(!bytes.is_empty(), "{name} is empty");
+    std::fs::create_dir_all(downloads)?;
     let file = downloads.join(&name);
-    let partial = downloads.join(format!("{name}.crdownload"));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while !file.is_file() || partial.exists() {
-        if tokio::time::Instant::now() >= deadline {
-            bail!(
-                "the browser did not download {name} into {}",
-                downloads.display()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    std::fs::write(&file, &bytes).with_context(|| format!("writing {}", file.display()))?;
     Ok(file)
+}
+
+fn unhex(text: &str) -> Result<Vec<u8>> {
+    ensure!(text.len().is_multiple_of(2), "an odd number of hex digits");
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).with_context(|| format!("not hex at {i}")))
+        .collect()
 }
 
 /// What the summary page showed before the restore.

@@ -39,7 +39,8 @@ pub fn chromium_args(spki: &str, profile: &Path) -> Vec<String> {
     args
 }
 
-/// Where a session's downloads land: `downloads/` in its profile.
+/// Where a test keeps what a session downloaded: `downloads/` in its
+/// profile.
 pub fn downloads(profile: &Path) -> std::path::PathBuf {
     profile.join("downloads")
 }
@@ -53,17 +54,7 @@ impl Browser {
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
-            json!({
-                "binary": CHROMIUM,
-                "args": chromium_args(spki, profile),
-                // Downloads (System → Backup) land in the profile's
-                // `downloads/` without a prompt.
-                "prefs": {
-                    "download.default_directory": downloads(profile),
-                    "download.prompt_for_download": false,
-                    "download.directory_upgrade": true,
-                },
-            }),
+            json!({ "binary": CHROMIUM, "args": chromium_args(spki, profile) }),
         );
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
