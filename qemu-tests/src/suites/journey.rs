@@ -156,8 +156,10 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
 
     // System → Restore, all components.
     let text = rt.block_on(async {
+        // The restore swaps B's certificate for A's while the page is
+        // followed: the browser trusts both public keys, and no other.
         let (browser, mut r) = browse(
-            &b_shown.spki,
+            &format!("{},{}", b_shown.spki, a_shown.spki),
             b.ports.new_https,
             &b.dir.join("chromium-profile-restore"),
             &format!("{NAME}-screenshots/restore"),
