@@ -58,3 +58,23 @@ pub fn target_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
 }
+
+/// Chromium pinned to `spki` (one key hash, or several separated by
+/// commas) with a page on `https://127.0.0.1:<port>` (a forwarded port),
+/// screenshots under `target/<shots>/`, the profile in `profile`.
+pub async fn open_local(
+    spki: &str,
+    port: u16,
+    profile: &Path,
+    shots: &str,
+) -> anyhow::Result<(Browser, Page)> {
+    let axe = axe::source(&target_dir())?;
+    let browser = Browser::start(spki, profile).await?;
+    let page = Page::new(
+        browser.client.clone(),
+        &format!("https://127.0.0.1:{port}"),
+        axe,
+        target_dir().join(shots),
+    )?;
+    Ok((browser, page))
+}

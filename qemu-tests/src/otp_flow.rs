@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use argon2::password_hash::{PasswordHasher, SaltString};
 use browser_test::otp::{self, Enrolled};
-use browser_test::{Browser, Page};
 use hmac::{Hmac, Mac};
 
 use crate::harness::child::{tool_output, Vm};
@@ -85,14 +84,13 @@ pub fn add_user(vm: &mut Vm, port: u16, fingerprint: &str) -> Result<()> {
 /// The management pages: log in, enrol an HOTP token for [`USER`] with
 /// [`PIN`], save [`RESYNC_POLICY`]. Returns the token the page showed.
 pub async fn enrol(shown: &Shown, port: u16, i: &Inputs, dir: &Path) -> Result<Enrolled> {
-    let axe = browser_test::axe::source(&browser_test::target_dir())?;
-    let browser = Browser::start(&shown.spki, &dir.join("chromium-profile-otp")).await?;
-    let mut r = Page::new(
-        browser.client.clone(),
-        &format!("https://127.0.0.1:{port}"),
-        axe,
-        browser_test::target_dir().join("wizard-bios-screenshots/otp"),
-    )?;
+    let (browser, mut r) = browser_test::open_local(
+        &shown.spki,
+        port,
+        &dir.join("chromium-profile-otp"),
+        "wizard-bios-screenshots/otp",
+    )
+    .await?;
     let (login, password) = i.linotp_admin;
     otp::login(&mut r, login, password).await?;
     let token = otp::enrol_hotp(&mut r, USER, PIN).await?;
@@ -123,14 +121,13 @@ pub async fn restored_in_pages(
     dir: &Path,
     serial: &str,
 ) -> Result<()> {
-    let axe = browser_test::axe::source(&browser_test::target_dir())?;
-    let browser = Browser::start(&shown.spki, &dir.join("chromium-profile-restored")).await?;
-    let mut r = Page::new(
-        browser.client.clone(),
-        &format!("https://127.0.0.1:{port}"),
-        axe,
-        browser_test::target_dir().join("journey-bios-screenshots/restored"),
-    )?;
+    let (browser, mut r) = browser_test::open_local(
+        &shown.spki,
+        port,
+        &dir.join("chromium-profile-restored"),
+        "journey-bios-screenshots/restored",
+    )
+    .await?;
     let (login, password) = i.linotp_admin;
     otp::login(&mut r, login, password).await?;
     let text = r.text().await?;
@@ -162,14 +159,13 @@ pub async fn selfservice_resync(
     counter: u64,
 ) -> Result<()> {
     let (seed, _) = parse_hotp_uri(&token.uri)?;
-    let axe = browser_test::axe::source(&browser_test::target_dir())?;
-    let browser = Browser::start(&shown.spki, &dir.join("chromium-profile-user")).await?;
-    let mut r = Page::new(
-        browser.client.clone(),
-        &format!("https://127.0.0.1:{port}"),
-        axe,
-        browser_test::target_dir().join("journey-bios-screenshots/selfservice"),
-    )?;
+    let (browser, mut r) = browser_test::open_local(
+        &shown.spki,
+        port,
+        &dir.join("chromium-profile-user"),
+        "journey-bios-screenshots/selfservice",
+    )
+    .await?;
     let text = otp::selfservice_resync(
         &mut r,
         (USER, USER_PASSWORD),

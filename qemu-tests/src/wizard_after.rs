@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use browser_test::{Browser, Page};
+use browser_test::Page;
 
 use crate::harness::child::Vm;
 use crate::harness::tls::spki_sha256_b64;
@@ -90,15 +90,13 @@ pub async fn activation_shown(
 /// A fresh Chromium pinned to the NEW public key confirms on the new
 /// address with the Appliance Administrator's login and password.
 pub async fn confirm(shown: &Shown, ports: NewPorts, i: &Inputs, dir: &Path) -> Result<()> {
-    let axe = browser_test::axe::source(&browser_test::target_dir())?;
-    let browser = Browser::start(&shown.spki, &dir.join("chromium-profile-new")).await?;
-    let base = format!("https://127.0.0.1:{}", ports.https);
-    let mut r = Page::new(
-        browser.client.clone(),
-        &base,
-        axe,
-        browser_test::target_dir().join("wizard-bios-screenshots/confirm"),
-    )?;
+    let (browser, mut r) = browser_test::open_local(
+        &shown.spki,
+        ports.https,
+        &dir.join("chromium-profile-new"),
+        "wizard-bios-screenshots/confirm",
+    )
+    .await?;
     r.goto("/setup/confirm").await?;
     r.check("confirm").await?;
     r.type_in("login", i.appliance_admin.0).await?;

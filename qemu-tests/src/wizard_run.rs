@@ -159,17 +159,9 @@ pub fn install_and_boot(iso: &Path, opts: &RunOptions, dir: &Path, i: &Inputs) -
 }
 
 /// Chromium pinned to `spki` on host port `port`, screenshots under
-/// `target/<shots>/`.
+/// `target/<shots>/` ([`browser_test::open_local`]).
 pub async fn browse(spki: &str, port: u16, profile: &Path, shots: &str) -> Result<(Browser, Page)> {
-    let axe = browser_test::axe::source(&browser_test::target_dir())?;
-    let browser = Browser::start(spki, profile).await?;
-    let page = Page::new(
-        browser.client.clone(),
-        &format!("https://127.0.0.1:{port}"),
-        axe,
-        browser_test::target_dir().join(shots),
-    )?;
-    Ok((browser, page))
+    browser_test::open_local(spki, port, profile, shots).await
 }
 
 /// The whole wizard on `r`: two wrong codes and the right one, every
