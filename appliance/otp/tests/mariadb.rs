@@ -137,6 +137,18 @@ async fn schema_tokens_policies_and_key_check_on_mariadb() {
         .err()
         .unwrap();
     assert!(matches!(err, StoreError::KeyMismatch), "{err}");
+
+    // Without tokens, a regenerated key takes the store over (the set-up
+    // wizard regenerates the key after the service bound the first one).
+    let store = MariaDbStore::open(&server.connection(), 1).await.unwrap();
+    assert!(store.remove(&Serial::new("DB1").unwrap()).await.unwrap());
+    let s = Service::open(store, test_key(2), directory(), MemoryAudit::default())
+        .await
+        .expect("an empty store takes the new key");
+    assert_eq!(
+        s.store().key_check().await.unwrap(),
+        Some(test_key(2).key_check())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

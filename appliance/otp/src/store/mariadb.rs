@@ -242,6 +242,20 @@ impl TokenStore for MariaDbStore {
         Ok(())
     }
 
+    async fn rebind_key_check(&self, old: &str, new: &str) -> Result<bool, StoreError> {
+        // One statement: the value changes only if it is still `old` and no
+        // token exists at that moment.
+        let done = sqlx::query(
+            "UPDATE config SET value = ? WHERE name = ? AND value = ? AND NOT EXISTS (SELECT 1 FROM token)",
+        )
+        .bind(new)
+        .bind(KEY_CHECK_CONFIG)
+        .bind(old)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn insert(&self, t: TokenRecord) -> Result<(), StoreError> {
         let (step, window) = kind_columns(t.kind);
         let result = sqlx::query(&format!(

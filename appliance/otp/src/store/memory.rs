@@ -41,6 +41,15 @@ impl TokenStore for MemoryStore {
         Ok(())
     }
 
+    async fn rebind_key_check(&self, old: &str, new: &str) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        if state.key_check.as_deref() == Some(old) && state.tokens.is_empty() {
+            state.key_check = Some(new.to_string());
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
     async fn insert(&self, token: TokenRecord) -> Result<(), StoreError> {
         let mut state = self.state();
         if state.tokens.contains_key(&token.serial) {

@@ -39,6 +39,13 @@ pub trait TokenStore: Send + Sync {
     fn key_check(&self) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
     /// Stores the key-check value (first use of an empty database).
     fn set_key_check(&self, value: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Replaces the key-check value `old` by `new` in one step, only while
+    /// the store holds no token; whether it did.
+    fn rebind_key_check(
+        &self,
+        old: &str,
+        new: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     fn insert(&self, token: TokenRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn get(
         &self,
@@ -81,8 +88,13 @@ pub async fn bind_key(store: &impl TokenStore, key: &DbKey) -> Result<(), StoreE
     match store.key_check().await? {
         None => store.set_key_check(&ours).await,
         Some(stored) if stored == ours => Ok(()),
-        Some(_) if store.list().await?.is_empty() => store.set_key_check(&ours).await,
-        Some(_) => Err(StoreError::KeyMismatch),
+        Some(stored) => {
+            if store.rebind_key_check(&stored, &ours).await? {
+                Ok(())
+            } else {
+                Err(StoreError::KeyMismatch)
+            }
+        }
     }
 }
 
