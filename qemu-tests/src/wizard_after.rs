@@ -190,13 +190,30 @@ pub async fn rolled_back(page: &mut Page, vm: &mut Vm, before: &Shown) -> Result
     Ok(back)
 }
 
+/// Types `root` and `password` at the serial login prompt. The console
+/// text's refresh (an address change) makes the getty draw its prompt
+/// again and drop what was typed, so the user name is typed again when no
+/// password prompt follows (three tries).
+fn root_login(vm: &mut Vm, password: &str) -> Result<()> {
+    for attempt in 1..=3 {
+        vm.send(b"\r")?;
+        vm.expect("login:", Duration::from_secs(60))?;
+        vm.send(b"root\r")?;
+        match vm.expect("Password:", Duration::from_secs(20)) {
+            Ok(_) => {
+                vm.send(format!("{password}\r").as_bytes())?;
+                return Ok(());
+            }
+            Err(e) if attempt == 3 => return Err(e),
+            Err(_) => continue,
+        }
+    }
+    Ok(())
+}
+
 /// After a rollback root is locked again: the wizard's password is refused.
 pub fn root_still_locked(vm: &mut Vm, i: &Inputs) -> Result<()> {
-    vm.send(b"\r")?;
-    vm.expect("login:", Duration::from_secs(60))?;
-    vm.send(b"root\r")?;
-    vm.expect("Password:", Duration::from_secs(60))?;
-    vm.send(format!("{}\r", i.root_password).as_bytes())?;
+    root_login(vm, i.root_password)?;
     vm.expect("Login incorrect", Duration::from_secs(60))
         .context("root logged in with the wizard's password after the rollback")?;
     Ok(())
@@ -205,11 +222,7 @@ pub fn root_still_locked(vm: &mut Vm, i: &Inputs) -> Result<()> {
 /// `root` logs in with the wizard's password, `unsupported` (answered
 /// `y`) gives a shell, and the shell shows the configuration applied.
 pub fn console_checks(vm: &mut Vm, i: &Inputs) -> Result<()> {
-    vm.send(b"\r")?;
-    vm.expect("login:", Duration::from_secs(60))?;
-    vm.send(b"root\r")?;
-    vm.expect("Password:", Duration::from_secs(60))?;
-    vm.send(format!("{}\r", i.root_password).as_bytes())?;
+    root_login(vm, i.root_password)?;
     vm.expect("Type \"help\" for the commands", Duration::from_secs(60))
         .context("root's appliance console after logging in with the wizard's password")?;
     vm.send(b"unsupported\r")?;
