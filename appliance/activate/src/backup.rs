@@ -29,7 +29,7 @@ use appliance_backup_cli::parse_components;
 use appliance_backup_cli::restore::{self, ReadRequest};
 use appliance_config::fsutil::{self, under};
 use appliance_config::paths;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::system::System;
 
@@ -100,74 +100,9 @@ struct Request {
     files: Vec<String>,
 }
 
-/// Where a job is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum JobState {
-    Running,
-    /// `restore-inspect`: checked; the summary is there.
-    Inspected,
-    Done,
-    Failed,
-}
-
-/// One file's summary, as the restore's pop-up shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileSummary {
-    pub created: String,
-    pub hostname: String,
-    pub model: String,
-    pub release: String,
-    pub install_id: String,
-    pub components: Vec<ComponentSize>,
-}
-
-/// A component in a backup.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ComponentSize {
-    pub id: String,
-    pub files: usize,
-    pub bytes: u64,
-}
-
-/// A component of a restore.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ComponentProgress {
-    pub id: String,
-    /// `waiting`, `restored`, `not-restored`.
-    pub state: String,
-    pub message: String,
-}
-
-/// The status file (every key always present).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobStatus {
-    /// `backup`, `restore-inspect` or `restore`.
-    pub job: String,
-    pub id: String,
-    pub state: JobState,
-    pub message: String,
-    /// `backup`: the files written into the backups directory.
-    pub files: Vec<String>,
-    /// `restore-inspect`: what the file(s) hold.
-    pub summaries: Vec<FileSummary>,
-    /// `restore`: each chosen component.
-    pub components: Vec<ComponentProgress>,
-}
-
-impl JobStatus {
-    fn new(job: &str, id: &str, state: JobState, message: impl Into<String>) -> JobStatus {
-        JobStatus {
-            job: job.into(),
-            id: id.into(),
-            state,
-            message: message.into(),
-            files: vec![],
-            summaries: vec![],
-            components: vec![],
-        }
-    }
-}
+pub use appliance_config::jobs::{
+    ComponentProgress, ComponentSize, FileSummary, JobState, JobStatus,
+};
 
 fn status_path(root: &Path, kind: &str) -> PathBuf {
     under(

@@ -6,7 +6,7 @@
 //! code (`issue`, `console`), whose machine-readable line also carries the
 //! VGA console's keymap as the kernel holds it (`keymap`). The binary
 //! `appliance-firstboot` runs it at boot (`firstboot`) and refreshes the
-//! console text when an address changes (`watch`). docs/appliance.md lists the files and their modes.
+//! console text when an address changes (`watch`); the dashboard's backup and restore job status both sides share (`jobs`). docs/appliance.md lists the files and their modes.
 
 pub mod apply;
 pub mod console;
@@ -15,6 +15,7 @@ pub mod firstboot;
 pub mod fsutil;
 pub mod generation;
 pub mod issue;
+pub mod jobs;
 pub mod keymap;
 pub mod keys;
 pub mod paths;

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::setup::forms::Fields;
 
@@ -200,59 +200,9 @@ pub fn write_request(dir: &Path, r: &JobRequest<'_>) -> std::io::Result<PathBuf>
     Ok(path)
 }
 
-/// Where a job is (the root side's words).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum JobState {
-    Running,
-    Inspected,
-    Done,
-    Failed,
-}
-
-/// A file's summary.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct FileSummary {
-    pub created: String,
-    pub hostname: String,
-    pub model: String,
-    pub release: String,
-    #[serde(default)]
-    pub install_id: String,
-    pub components: Vec<ComponentSize>,
-}
-
-/// A component in a backup.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct ComponentSize {
-    pub id: String,
-    pub files: usize,
-    pub bytes: u64,
-}
-
-/// A component of a restore.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct ComponentProgress {
-    pub id: String,
-    pub state: String,
-    pub message: String,
-}
-
-/// `/run/appliance/backup.json` or `restore.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct JobStatus {
-    pub job: String,
-    pub id: String,
-    pub state: JobState,
-    #[serde(default)]
-    pub message: String,
-    #[serde(default)]
-    pub files: Vec<String>,
-    #[serde(default)]
-    pub summaries: Vec<FileSummary>,
-    #[serde(default)]
-    pub components: Vec<ComponentProgress>,
-}
+pub use appliance_config::jobs::{
+    ComponentProgress, ComponentSize, FileSummary, JobState, JobStatus,
+};
 
 /// The status, `None` while there is none; a damaged one names the file.
 pub fn read_status(path: &Path) -> Result<Option<JobStatus>, String> {
