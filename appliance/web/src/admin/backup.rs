@@ -67,6 +67,25 @@ pub(super) fn refused(
     None
 }
 
+/// A posted dashboard form: the signed-in session and the fields, or the
+/// answer when there is no session (back to `/`) or the form is not this
+/// session's (`back` offered).
+async fn posted(
+    site: &Site,
+    headers: &HeaderMap,
+    body: &[u8],
+    back: &str,
+) -> Result<(AdminSession, Fields), Response> {
+    let Some(s) = session_of(site, headers).await else {
+        return Err(see_other("/"));
+    };
+    let fields = Fields::from_urlencoded(body);
+    match refused(&s, headers, &fields.get(gate::CSRF_FIELD), back) {
+        Some(r) => Err(r),
+        None => Ok((s, fields)),
+    }
+}
+
 pub(super) fn now_text() -> String {
     crate::setup::activation::rfc3339_now()
 }
@@ -140,18 +159,10 @@ pub async fn backup_create(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let Some(s) = session_of(&site, &headers).await else {
-        return see_other("/");
+    let (s, fields) = match posted(&site, &headers, &body, "/system/backup").await {
+        Ok(p) => p,
+        Err(r) => return r,
     };
-    let fields = Fields::from_urlencoded(&body);
-    if let Some(r) = refused(
-        &s,
-        &headers,
-        &fields.get(gate::CSRF_FIELD),
-        "/system/backup",
-    ) {
-        return r;
-    }
     let choice = match jobs::backup_form(&fields) {
         Ok(c) => c,
         Err(errors) => {
@@ -328,18 +339,10 @@ pub async fn restore_start(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let Some(s) = session_of(&site, &headers).await else {
-        return see_other("/");
+    let (s, fields) = match posted(&site, &headers, &body, "/system/restore").await {
+        Ok(p) => p,
+        Err(r) => return r,
     };
-    let fields = Fields::from_urlencoded(&body);
-    if let Some(r) = refused(
-        &s,
-        &headers,
-        &fields.get(gate::CSRF_FIELD),
-        "/system/restore",
-    ) {
-        return r;
-    }
     let inspected = match jobs::read_status(&site.cfg.backup.restore_status) {
         Ok(Some(st)) if st.state == JobState::Inspected => st,
         _ => return see_other("/system/restore"),
@@ -393,16 +396,7 @@ pub async fn restore_cancel(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let Some(s) = session_of(&site, &headers).await else {
-        return see_other("/");
-    };
-    let fields = Fields::from_urlencoded(&body);
-    if let Some(r) = refused(
-        &s,
-        &headers,
-        &fields.get(gate::CSRF_FIELD),
-        "/system/restore",
-    ) {
+    if let Err(r) = posted(&site, &headers, &body, "/system/restore").await {
         return r;
     }
     let mut guard = site.restore.lock().await;
