@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
 use std::io::Read;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use appliance_backup::{
@@ -241,7 +241,7 @@ pub fn restore(
 
 /// The file renames and the generation a restore needs; `prepare` makes them.
 struct Plan {
-    renames: Vec<(ComponentId, Rename, PathBuf, u32)>,
+    renames: Vec<(ComponentId, Rename, PathBuf, u32, Owner)>,
     generation: Option<(u64, bool, PathBuf)>,
     db: bool,
 }
@@ -363,7 +363,8 @@ fn plan(app: &Appliance, staged: &Staged, chosen: &[ComponentId]) -> Result<Plan
                 Some(to) if !same_file(&to, &src, f.mode) => {
                     let name = to.file_name().unwrap_or_default().to_string_lossy();
                     let from = to.with_file_name(format!(".{name}.restore-new"));
-                    renames.push((id, Rename { from, to }, src, f.mode));
+                    let owner = owner_for(&to);
+                    renames.push((id, Rename { from, to }, src, f.mode, owner));
                 }
                 None if f.path == STATE_FILE => {
                     generation = plan_generation(app, &src)?;
@@ -421,7 +422,27 @@ fn plan_generation(app: &Appliance, src: &Path) -> Result<Option<(u64, bool, Pat
     Ok(Some((n, true, src.to_owned())))
 }
 
-fn copy_private(src: &Path, to: &Path, mode: u32) -> Result<(), Error> {
+/// The owner and group a restored file gets.
+type Owner = (u32, u32);
+
+/// A restored file keeps the owner and group of the file it replaces
+/// (`clients.conf` stays readable by FreeRADIUS's group, which a backup
+/// does not record); a file that did not exist gets root and its
+/// directory's group.
+fn owner_for(target: &Path) -> Owner {
+    if let Ok(m) = fs::symlink_metadata(target) {
+        if m.file_type().is_file() {
+            return (m.uid(), m.gid());
+        }
+    }
+    let dir_gid = target
+        .parent()
+        .and_then(|d| fs::metadata(d).ok())
+        .map_or(0, |m| m.gid());
+    (0, dir_gid)
+}
+
+fn copy_private(src: &Path, to: &Path, mode: u32, owner: Option<Owner>) -> Result<(), Error> {
     let _ = fs::remove_file(to);
     let mut out = OpenOptions::new()
         .write(true)
@@ -429,6 +450,15 @@ fn copy_private(src: &Path, to: &Path, mode: u32) -> Result<(), Error> {
         .mode(mode)
         .open(to)
         .map_err(Error::io("creating", to))?;
+    if let Some((uid, gid)) = owner {
+        // Skipped when it is already so, so that tests as a user without
+        // CAP_CHOWN still run.
+        let m = out.metadata().map_err(Error::io("reading", to))?;
+        if (m.uid(), m.gid()) != (uid, gid) {
+            std::os::unix::fs::fchown(&out, Some(uid), Some(gid))
+                .map_err(Error::io("setting the owner of", to))?;
+        }
+    }
     out.set_permissions(fs::Permissions::from_mode(mode))
         .map_err(Error::io("setting the mode of", to))?;
     let mut inp = fs::File::open(src).map_err(Error::io("reading", src))?;
@@ -441,10 +471,10 @@ fn copy_private(src: &Path, to: &Path, mode: u32) -> Result<(), Error> {
 /// Returns whether the token database needs its switch.
 fn prepare(app: &Appliance, staged: &Staged, plan: &Plan) -> Result<bool, Error> {
     let mut db_switch = false;
-    for (_, r, src, mode) in &plan.renames {
+    for (_, r, src, mode, owner) in &plan.renames {
         let dir = r.to.parent().unwrap_or(Path::new("/"));
         fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
-        copy_private(src, &r.from, *mode)?;
+        copy_private(src, &r.from, *mode, Some(*owner))?;
         sync_dir(dir)?;
         checkpoint();
     }
@@ -453,7 +483,8 @@ fn prepare(app: &Appliance, staged: &Staged, plan: &Plan) -> Result<bool, Error>
         let tmp = dir.join(format!(".new-{n}"));
         let _ = fs::remove_dir_all(&tmp);
         fs::create_dir_all(&tmp).map_err(Error::io("creating", &tmp))?;
-        copy_private(src, &tmp.join("state.json"), 0o600)?;
+        // 0644 as every generation's: no secret, and the dashboard reads it.
+        copy_private(src, &tmp.join("state.json"), 0o644, None)?;
         sync_dir(&tmp)?;
         let fin = dir.join(n.to_string());
         fs::rename(&tmp, &fin).map_err(Error::io("renaming to", &fin))?;

@@ -571,3 +571,37 @@ fn inspect_reads_the_passphrase_from_a_descriptor_and_changes_nothing() {
     }
     assert_eq!(before, tree(&b.root, false));
 }
+
+#[test]
+fn a_restored_file_keeps_the_owner_of_the_one_it_replaces() {
+    use std::os::unix::fs::{chown, MetadataExt, PermissionsExt};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("b.backup.age");
+    let a = dir.path().join("a");
+    let conf = "etc/freeradius/3.0/clients.conf";
+    fs::create_dir_all(a.join("etc/freeradius/3.0")).unwrap();
+    fs::write(a.join(conf), "client a { }\n").unwrap();
+    fs::set_permissions(a.join(conf), fs::Permissions::from_mode(0o640)).unwrap();
+    make_backup(&a, &file);
+
+    // On the target the file is root:117 (FreeRADIUS's group, which a
+    // backup does not record); a directory of group 118 has no such file.
+    let b = appliance(&dir.path().join("b"), "target", 2, 10, None);
+    fs::create_dir_all(b.root.join("etc/freeradius/3.0")).unwrap();
+    fs::write(b.root.join(conf), "client b { }\n").unwrap();
+    chown(b.root.join(conf), Some(0), Some(117)).unwrap();
+    fs::remove_dir_all(b.root.join("etc/appliance/radius")).unwrap();
+    fs::create_dir_all(b.root.join("etc/appliance/radius")).unwrap();
+    chown(b.root.join("etc/appliance/radius"), Some(0), Some(118)).unwrap();
+
+    restore(&b, &request(&file, 18), None).unwrap();
+    let m = fs::metadata(b.root.join(conf)).unwrap();
+    assert_eq!(fs::read(b.root.join(conf)).unwrap(), b"client a { }\n");
+    assert_eq!((m.uid(), m.gid(), m.mode() & 0o777), (0, 117, 0o640));
+    let m = fs::metadata(b.root.join("etc/appliance/radius/clients.json")).unwrap();
+    assert_eq!((m.uid(), m.gid(), m.mode() & 0o777), (0, 118, 0o600));
+    // The restored desired state is readable as every generation's is.
+    let (n, _) = b.generations().current().unwrap().unwrap();
+    let state = b.root.join(format!("etc/appliance/state/{n}/state.json"));
+    assert_eq!(fs::metadata(&state).unwrap().mode() & 0o777, 0o644);
+}
