@@ -51,11 +51,11 @@ pub struct ActivationError {
     pub message: String,
 }
 
-fn fail(step: &'static str) -> impl Fn(String) -> ActivationError {
+pub(crate) fn fail(step: &'static str) -> impl Fn(String) -> ActivationError {
     move |message| ActivationError { step, message }
 }
 
-fn io_fail<E: std::fmt::Display>(step: &'static str) -> impl Fn(E) -> ActivationError {
+pub(crate) fn io_fail<E: std::fmt::Display>(step: &'static str) -> impl Fn(E) -> ActivationError {
     move |e| ActivationError {
         step,
         message: e.to_string(),
@@ -78,18 +78,18 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn status(&self, s: &Status) {
+    pub(crate) fn status(&self, s: &Status) {
         if let Err(e) = status::write(self.root, s) {
             eprintln!("cannot write {}: {e}", paths::ACTIVATION_STATUS);
         }
         println!("activation: {:?} {}: {}", s.state, s.step, s.message);
     }
 
-    fn running(&self, step: &str, message: &str) {
+    pub(crate) fn running(&self, step: &str, message: &str) {
         self.status(&Status::new(Phase::Running, step, message));
     }
 
-    fn day(&self) -> u64 {
+    pub(crate) fn day(&self) -> u64 {
         u64::try_from(self.now.unix_timestamp() / 86_400).unwrap_or(0)
     }
 
@@ -253,6 +253,7 @@ pub fn activate(cx: &Ctx, facts: &Facts) -> Result<Status, ActivationError> {
         shutdown: p.shutdown,
         rotate_db_passwords: p.db_passwords == DbPasswords::Rotate,
         rolling_back: false,
+        restore: false,
     };
     if p.db_passwords == DbPasswords::SkipNoTool {
         println!(
@@ -309,7 +310,7 @@ fn test_crash(point: &str) -> Result<(), ActivationError> {
 }
 
 /// Everything after the switch (also what a boot repeats).
-fn forward(
+pub(crate) fn forward(
     cx: &Ctx,
     r: &Record,
     st: &DesiredState,
@@ -362,8 +363,19 @@ fn forward(
     } else {
         url.clone()
     };
+    let (what, back) = if r.restore {
+        (
+            "The restored configuration changes the address.",
+            "the previous network configuration comes back (the other restored components stay)",
+        )
+    } else {
+        (
+            "The set-up wizard changed the address.",
+            "the previous configuration comes back",
+        )
+    };
     cx.say(&format!(
-        "The set-up wizard changed the address. Open {shown_url}setup/confirm and sign in as the Appliance Administrator before {deadline}, or the previous configuration comes back."
+        "{what} Open {shown_url}setup/confirm and sign in as the Appliance Administrator before {deadline}, or {back}."
     ));
     if cx.running {
         cx.sys.start_rollback_service().map_err(fail(step))?;
@@ -372,7 +384,7 @@ fn forward(
         state: Phase::PendingConfirm,
         step: "waiting for the confirmation".into(),
         message: format!(
-            "Open {shown_url}setup/confirm and sign in as the Appliance Administrator before {deadline}; otherwise the previous configuration comes back."
+            "Open {shown_url}setup/confirm and sign in as the Appliance Administrator before {deadline}; otherwise {back}."
         ),
         new_url: url,
         tls_sha256: fp.tls_colon().unwrap_or_default(),
@@ -384,7 +396,7 @@ fn forward(
     Ok(s)
 }
 
-fn refresh_console(cx: &Ctx) {
+pub(crate) fn refresh_console(cx: &Ctx) {
     if let Err(e) = appliance_config::watch::once(cx.root, cx.consoles, firstboot::Print::Always) {
         eprintln!("cannot refresh the console text: {e}");
     }
@@ -414,7 +426,9 @@ fn finalize(cx: &Ctx, r: &Record) -> Result<Status, ActivationError> {
     status::remove_record(cx.root).map_err(io_fail(step))?;
     refresh_console(cx);
     let fp = keys::fingerprints(cx.root);
-    let mut message = if r.shutdown {
+    let mut message = if r.restore {
+        "The restored configuration is confirmed on the new address.".to_string()
+    } else if r.shutdown {
         "The appliance is set up and powers off now.".to_string()
     } else {
         "The appliance is set up. Sign in to the dashboard as the Appliance Administrator."
@@ -511,6 +525,14 @@ pub fn rollback(cx: &Ctx, r: &Record, why: &str) -> Result<Status, ActivationErr
     let rendered = render::render(&before).map_err(io_fail(step))?;
     appliance_config::apply::apply(cx.root, &rendered).map_err(io_fail(step))?;
     stage::restore(cx.root, &store.dir(r.generation)).map_err(io_fail(step))?;
+    // A restored generation has no undo record: the old address's drop-in
+    // goes here (for the wizard's, the undo record removed it already).
+    if !r.interface.is_empty() {
+        match std::fs::remove_file(under(cx.root, &plan::grace_dropin(&r.interface))) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_fail(step)(e)),
+            _ => {}
+        }
+    }
     firstboot::write_resolv(cx.root, &before).map_err(io_fail(step))?;
     status::remove_record(cx.root).map_err(io_fail(step))?;
     if cx.running {
@@ -521,41 +543,21 @@ pub fn rollback(cx: &Ctx, r: &Record, why: &str) -> Result<Status, ActivationErr
         cx.sys.reload(&[plan::WEB]).map_err(fail(step))?;
     }
     refresh_console(cx);
-    let message = format!(
-        "{why} The previous configuration is back (configuration {}); open the wizard again to activate.",
-        r.previous
-    );
+    let message = if r.restore {
+        format!(
+            "{why} The previous network configuration is back (configuration {}); the other restored components stay. Restore the configuration again and confirm it from its address in time, or keep this one.",
+            r.previous
+        )
+    } else {
+        format!(
+            "{why} The previous configuration is back (configuration {}); open the wizard again to activate.",
+            r.previous
+        )
+    };
     cx.say(&message);
     let s = Status::new(Phase::RolledBack, "rolled back", message);
     cx.status(&s);
     Ok(s)
-}
-
-/// Puts the current generation into effect on the running system, as a
-/// rollback does for the previous one: its staged files, the rendered
-/// configuration, `resolv.conf`, the host name, and the services that read
-/// them restarted. After a restore of the configuration (System →
-/// Restore), whose address must be the one the appliance has: an address
-/// change does not go through the confirmation here.
-pub fn apply_current(cx: &Ctx) -> Result<(), ActivationError> {
-    let step = "applying the restored configuration";
-    let store = Store::new(cx.root);
-    let Some((n, st)) = store.current().map_err(io_fail(step))? else {
-        return Ok(());
-    };
-    stage::install(cx.root, &store.dir(n), cx.day()).map_err(io_fail(step))?;
-    let rendered = render::render(&st).map_err(io_fail(step))?;
-    appliance_config::apply::apply(cx.root, &rendered).map_err(io_fail(step))?;
-    firstboot::write_resolv(cx.root, &st).map_err(io_fail(step))?;
-    if cx.running {
-        cx.sys.set_hostname(&st.hostname).map_err(fail(step))?;
-        cx.sys
-            .restart(&[plan::NETWORKD, plan::CHRONY, plan::FREERADIUS, plan::SSHD])
-            .map_err(fail(step))?;
-        cx.sys.reload(&[plan::WEB]).map_err(fail(step))?;
-    }
-    refresh_console(cx);
-    Ok(())
 }
 
 /// What every boot does before the desired state is applied: finishes an

@@ -128,11 +128,16 @@ pub fn read_status(root: &Path, kind: &str) -> Option<JobStatus> {
     serde_json::from_slice(&b).ok()
 }
 
+/// Puts a restored `etc` or `tls` into effect, given the configuration
+/// generation current before the restore; returns the sentence for the
+/// job's message (`crate::restored::put_into_effect` in production).
+pub type ApplyEtc<'a> = dyn Fn(Option<u64>) -> Result<String, String> + 'a;
+
 /// Handles every backup request present; returns (kind, outcome).
 pub fn handle_all(
     jobs: &Jobs,
     sys: &dyn System,
-    apply_etc: &dyn Fn() -> Result<(), String>,
+    apply_etc: &ApplyEtc<'_>,
 ) -> std::io::Result<Vec<(String, String)>> {
     let _lock = crate::request::lock(jobs.root())?;
     let dir = under(jobs.root(), paths::REQUESTS_DIR);
@@ -175,7 +180,7 @@ fn refuse(jobs: &Jobs, kind: &str, id: &str, message: &str) -> String {
 fn handle_one(
     jobs: &Jobs,
     sys: &dyn System,
-    apply_etc: &dyn Fn() -> Result<(), String>,
+    apply_etc: &ApplyEtc<'_>,
     kind: &str,
     bytes: &[u8],
 ) -> String {
@@ -424,7 +429,7 @@ fn inspect(jobs: &Jobs, r: &Request, pass: &SecretString) -> Result<JobStatus, S
 fn restore_job(
     jobs: &Jobs,
     sys: &dyn System,
-    apply_etc: &dyn Fn() -> Result<(), String>,
+    apply_etc: &ApplyEtc<'_>,
     r: &Request,
     pass: &SecretString,
 ) -> Result<JobStatus, String> {
@@ -442,6 +447,9 @@ fn restore_job(
     if let Err(e) = write_status(jobs.root(), "restore", &s) {
         eprintln!("cannot write the restore status: {e}");
     }
+    // The configuration current before the restore (what an unconfirmed
+    // address change of the restored one returns to).
+    let before = jobs.app.generations().current_number().ok().flatten();
     let result = restore::restore(
         &jobs.app,
         &read_request(jobs, files, pass),
@@ -478,11 +486,8 @@ fn restore_job(
         .iter()
         .any(|c| matches!(c, ComponentId::Etc | ComponentId::Tls))
     {
-        match apply_etc() {
-            Ok(()) => notes.push(
-                "the restored configuration is in effect and the console shows its fingerprints"
-                    .into(),
-            ),
+        match apply_etc(before) {
+            Ok(note) => notes.push(note),
             Err(e) => notes.push(format!(
                 "the restored configuration takes effect at the next start: applying it now failed: {e}"
             )),

@@ -16,6 +16,7 @@ pub mod check;
 pub mod cmd;
 pub mod plan;
 pub mod request;
+pub mod restored;
 pub mod secrets;
 pub mod stage;
 pub mod status;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use appliance_activate::apply::{self, Ctx};
-use appliance_activate::{backup, request, system};
+use appliance_activate::{backup, request, restored, system};
 use appliance_config::{firstboot, keys, watch};
 
 const HELP: &str = "\
@@ -152,7 +152,11 @@ fn main() -> Result<()> {
             let facts = request::live_facts(&opts.root);
             let handled = request::handle_all(&cx, &facts)?;
             let jobs = backup::Jobs::production(&opts.root);
-            let apply_etc = || apply::apply_current(&cx).map_err(|e| e.to_string());
+            let apply_etc = |before: Option<u64>| {
+                restored::put_into_effect(&cx, &facts, before)
+                    .map(|a| a.note())
+                    .map_err(|e| e.to_string())
+            };
             let backups = backup::handle_all(&jobs, &live, &apply_etc)?;
             if handled.done.is_empty() && backups.is_empty() {
                 println!("no request");

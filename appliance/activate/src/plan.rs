@@ -169,6 +169,38 @@ fn first_static(st: &DesiredState) -> Option<(String, Option<Ipv4Cidr>)> {
     ))
 }
 
+/// The change of the first interface's address from `current` (running
+/// now, at `facts.current_address`) to `new`, if any: what needs the
+/// grace period and the confirmation from the new address.
+pub fn address_change(
+    current: &DesiredState,
+    new: &DesiredState,
+    facts: &Facts,
+) -> Option<AddressChange> {
+    let (interface, old_static) = first_static(current).unwrap_or_default();
+    let (_, new_static) = first_static(new).unwrap_or_default();
+    let was = facts.current_address.or(old_static);
+    let changes = match (new_static, was) {
+        (Some(new), Some(old)) => new.addr != old.addr,
+        (Some(_), None) => true,
+        // DHCP after a static address: the lease decides, most likely
+        // another address.
+        (None, _) => old_static.is_some(),
+    };
+    changes.then_some(AddressChange {
+        interface,
+        old: was,
+        new: new_static,
+    })
+}
+
+/// The URL of the web interface at a change's new address (`None`: DHCP).
+pub fn url_at(change: &AddressChange) -> Option<String> {
+    change
+        .new
+        .map(|a| format!("https://{}:{HTTPS_PORT}/", a.addr))
+}
+
 /// The units that read a path whose content differs between two renders.
 fn changed_units(old: &render::Rendered, new: &render::Rendered) -> BTreeSet<&'static str> {
     let mut units = BTreeSet::new();
@@ -264,21 +296,8 @@ pub fn plan(
         (true, false) => DbPasswords::SkipNoTool,
     };
 
-    let (interface, old_static) = first_static(current).unwrap_or_default();
     let (_, new_static) = first_static(&state).unwrap_or_default();
-    let was = facts.current_address.or(old_static);
-    let changes = match (new_static, was) {
-        (Some(new), Some(old)) => new.addr != old.addr,
-        (Some(_), None) => true,
-        // DHCP after a static address: the lease decides, most likely
-        // another address.
-        (None, _) => old_static.is_some(),
-    };
-    let address_change = changes.then(|| AddressChange {
-        interface: interface.clone(),
-        old: was,
-        new: new_static,
-    });
+    let address_change = address_change(current, &state, facts);
     let needs_confirm = address_change.is_some() && !k.shutdown;
     if needs_confirm {
         restart.insert(NETWORKD);

@@ -108,6 +108,12 @@ pub struct Record {
     /// Set once a rollback started (a rollback is finished at the next
     /// boot if it was interrupted).
     pub rolling_back: bool,
+    /// The change comes from a restored configuration (System → Restore),
+    /// not from the wizard: its messages say so, and a rollback returns
+    /// only the configuration's generation (the restored keys, certificate
+    /// and files stay).
+    #[serde(default)]
+    pub restore: bool,
 }
 
 /// Reads the record; a damaged one is an error naming the file.

@@ -12,6 +12,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use appliance_activate::backup::{self, JobState, Jobs, BACKUPS_DIR, UPLOADS_DIR};
+use appliance_activate::status::{self, Phase};
+use appliance_activate::{apply, plan, restored};
 use appliance_backup::SecretString;
 use appliance_backup_cli::layout::Appliance;
 use appliance_backup_cli::restore::{inspect, ReadRequest};
@@ -52,7 +54,7 @@ fn backup_of(root: &Path, jobs: &Jobs, components: &[&str], split: bool) -> Vec<
         serde_json::json!({"request": "backup", "id": "b1", "passphrase": PASS,
                            "components": components, "split": split}),
     );
-    let out = backup::handle_all(jobs, &Fake::default(), &|| Ok(())).expect("handled");
+    let out = backup::handle_all(jobs, &Fake::default(), &|_| Ok(String::new())).expect("handled");
     assert_eq!(out.len(), 1, "{out:?}");
     assert!(!under(root, paths::REQUESTS_DIR)
         .join("backup.json")
@@ -123,7 +125,7 @@ fn upload(root: &Path, name: &str, bytes: &[u8]) {
 
 fn run(root: &Path, jobs: &Jobs, kind: &str, body: serde_json::Value) -> backup::JobStatus {
     drop_request(root, kind, body);
-    backup::handle_all(jobs, &Fake::default(), &|| Ok(())).expect("handled");
+    backup::handle_all(jobs, &Fake::default(), &|_| Ok(String::new())).expect("handled");
     backup::read_status(root, kind).expect("status")
 }
 
@@ -252,18 +254,15 @@ fn inspect_shows_the_summary_and_restore_of_etc_alone_switches_the_state() {
     let sys = Fake::default();
     drop_request(root, "restore", request("restore", "r1"));
     let applied = std::cell::Cell::new(0);
-    let apply = || {
+    let apply = |b: Option<u64>| {
         applied.set(applied.get() + 1);
-        Ok(())
+        assert_eq!(b, Some(before), "given the generation before the restore");
+        Ok("NOTE OF THE APPLY".to_string())
     };
     backup::handle_all(&jobs, &sys, &apply).expect("handled");
     assert_eq!(applied.get(), 1, "a restored etc is put into effect once");
     let s = backup::read_status(root, "restore").expect("status");
-    assert!(
-        s.message
-            .contains("the restored configuration is in effect"),
-        "{s:?}"
-    );
+    assert!(s.message.contains("NOTE OF THE APPLY"), "{s:?}");
     assert_eq!((s.state, s.id.as_str()), (JobState::Done, "r1"), "{s:?}");
     assert_eq!(s.components.len(), 1);
     assert_eq!(s.components[0].id, "etc");
@@ -287,4 +286,135 @@ fn inspect_shows_the_summary_and_restore_of_etc_alone_switches_the_state() {
     assert!(!under(root, UPLOADS_DIR)
         .join("upload-1.backup.age")
         .exists());
+}
+
+/// Restores `etc` of an appliance at `from` onto one at `to` through the
+/// request, with the production apply (`restored::put_into_effect`) at
+/// `now`. Returns the target, the generation before, the job's status.
+fn restore_etc_for_real(
+    from: &str,
+    to: &str,
+    sys: &Fake,
+) -> (tempfile::TempDir, u64, backup::JobStatus) {
+    let source = appliance(from);
+    // The source's own host name, so that its state differs in more than
+    // the address.
+    let store = Store::new(source.path());
+    let (_, mut st) = store.current().expect("store").expect("current");
+    st.hostname = "source-host".into();
+    store.commit(&st).expect("commit");
+    let files = backup_of(source.path(), &jobs(source.path()), &["etc"], false);
+    let bytes = fs::read(under(source.path(), BACKUPS_DIR).join(&files[0])).expect("backup");
+    let target = appliance(to);
+    let root = target.path();
+    let jobs = jobs(root);
+    upload(root, "upload-1.backup.age", &bytes);
+    let before = support::gen_current(root);
+    drop_request(
+        root,
+        "restore",
+        serde_json::json!({"request": "restore", "id": "r1", "passphrase": PASS,
+                           "files": ["upload-1.backup.age"], "components": ["etc"]}),
+    );
+    let cx = support::ctx(root, sys, support::now(), true);
+    let facts = support::facts(Some(to));
+    let apply = |b: Option<u64>| {
+        restored::put_into_effect(&cx, &facts, b)
+            .map(|a| a.note())
+            .map_err(|e| e.to_string())
+    };
+    backup::handle_all(&jobs, sys, &apply).expect("handled");
+    let s = backup::read_status(root, "restore").expect("status");
+    assert_eq!(s.state, JobState::Done, "{s:?}");
+    (target, before, s)
+}
+
+#[test]
+fn a_restored_configuration_with_the_same_address_is_in_effect_at_once() {
+    let sys = Fake::default();
+    let (target, before, s) = restore_etc_for_real("10.0.2.16/24", "10.0.2.16/24", &sys);
+    let root = target.path();
+    assert!(
+        s.message
+            .contains("the restored configuration is in effect"),
+        "{s:?}"
+    );
+    assert!(support::gen_current(root) > before);
+    assert!(status::read_record(root).expect("record").is_none());
+    assert!(sys.calls().contains(&"hostname source-host".to_string()));
+    assert!(sys.calls().contains(
+        &"restart systemd-networkd.service chrony.service freeradius.service ssh.service"
+            .to_string()
+    ));
+}
+
+#[test]
+fn a_restored_address_change_waits_for_its_confirmation_and_rolls_back_without_it() {
+    let sys = Fake::default();
+    let (target, before, s) = restore_etc_for_real("10.0.2.15/24", "10.0.2.16/24", &sys);
+    let root = target.path();
+    assert!(
+        s.message.contains("moves the appliance to another address")
+            && s.message.contains("https://10.0.2.15:8443/setup/confirm"),
+        "{s:?}"
+    );
+    let restored_gen = support::gen_current(root);
+    assert!(restored_gen > before);
+    let record = status::read_record(root).expect("record").expect("pending");
+    assert!(record.restore);
+    assert_eq!((record.generation, record.previous), (restored_gen, before));
+    assert_eq!(
+        record.old_address,
+        Some("10.0.2.16/24".parse().expect("cidr"))
+    );
+    let shown = status::read(root).expect("activation status");
+    assert_eq!(shown.state, Phase::PendingConfirm, "{shown:?}");
+    assert!(shown.message.contains("the other restored components stay"));
+    let dropin = under(
+        root,
+        &plan::grace_dropin(appliance_config::state::FIRST_INTERFACE),
+    );
+    let kept = fs::read_to_string(&dropin).expect("the old address is kept");
+    assert!(kept.contains("Address=10.0.2.16/24"), "{kept}");
+    assert!(sys.calls().contains(&"start rollback service".to_string()));
+
+    // Not confirmed: at the deadline the previous configuration is back,
+    // and the old address's drop-in is gone.
+    let late = support::ctx(
+        root,
+        &sys,
+        support::now() + time::Duration::minutes(11),
+        false,
+    );
+    let s = apply::at_boot(&late).expect("boot").expect("rolled back");
+    assert_eq!(s.state, Phase::RolledBack, "{s:?}");
+    assert!(
+        s.message.contains("the other restored components stay"),
+        "{s:?}"
+    );
+    assert_eq!(support::gen_current(root), before);
+    assert!(!dropin.exists());
+    assert!(status::read_record(root).expect("record").is_none());
+}
+
+#[test]
+fn a_confirmed_restored_address_change_is_final() {
+    let sys = Fake::default();
+    let (target, _, _) = restore_etc_for_real("10.0.2.15/24", "10.0.2.16/24", &sys);
+    let root = target.path();
+    let restored_gen = support::gen_current(root);
+    let cx = support::ctx(root, &sys, support::now(), true);
+    let s = apply::confirm(&cx).expect("confirms").expect("was pending");
+    assert_eq!(s.state, Phase::Done, "{s:?}");
+    assert!(
+        s.message.contains("restored configuration is confirmed"),
+        "{s:?}"
+    );
+    assert_eq!(support::gen_current(root), restored_gen);
+    assert!(!under(
+        root,
+        &plan::grace_dropin(appliance_config::state::FIRST_INTERFACE)
+    )
+    .exists());
+    assert!(status::read_record(root).expect("record").is_none());
 }
