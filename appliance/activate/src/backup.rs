@@ -450,10 +450,27 @@ fn restore_job(
     // The configuration current before the restore (what an unconfirmed
     // address change of the restored one returns to).
     let before = jobs.app.generations().current_number().ok().flatten();
-    let result = restore::restore(
+    // Each step as it starts: the component's line says what is being
+    // done to it, the job's message says the step.
+    let shown = std::cell::RefCell::new(s.clone());
+    let progress = |step: restore::Step| {
+        let mut now = shown.borrow_mut();
+        now.message = step.what.into();
+        if let Some(id) = step.component {
+            for c in now.components.iter_mut().filter(|c| c.id == id.as_str()) {
+                c.state = "working".into();
+                c.message = step.what.into();
+            }
+        }
+        if let Err(e) = write_status(jobs.root(), "restore", &now) {
+            eprintln!("cannot write the restore status: {e}");
+        }
+    };
+    let result = restore::restore_with_progress(
         &jobs.app,
         &read_request(jobs, files, pass),
         Some(chosen.clone()),
+        &progress,
     );
     remove_uploads(jobs, &r.files);
     let report = match result {

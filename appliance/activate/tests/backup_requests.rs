@@ -257,6 +257,11 @@ fn inspect_shows_the_summary_and_restore_of_etc_alone_switches_the_state() {
     let apply = |b: Option<u64>| {
         applied.set(applied.get() + 1);
         assert_eq!(b, Some(before), "given the generation before the restore");
+        // Meanwhile the page showed each step as it started.
+        let shown = backup::read_status(root, "restore").expect("status meanwhile");
+        assert_eq!(shown.state, JobState::Running);
+        assert!(shown.message.starts_with("switching"), "{shown:?}");
+        assert_eq!(shown.components[0].state, "working", "{shown:?}");
         Ok("NOTE OF THE APPLY".to_string())
     };
     backup::handle_all(&jobs, &sys, &apply).expect("handled");

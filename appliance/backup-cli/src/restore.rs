@@ -197,11 +197,29 @@ fn backup_id(files: &[PathBuf]) -> Result<String, Error> {
     Ok(hex::encode(all.finalize()))
 }
 
+/// A step of a restore, for a progress display: the component it works on
+/// (`None`: the backup as a whole) and what it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    pub component: Option<ComponentId>,
+    pub what: &'static str,
+}
+
 /// Restores `requested` (`None`: every component the backup holds).
 pub fn restore(
     app: &Appliance,
     r: &ReadRequest<'_>,
     requested: Option<Vec<ComponentId>>,
+) -> Result<Report, Error> {
+    restore_with_progress(app, r, requested, &|_| {})
+}
+
+/// [`restore`], telling `progress` each step as it starts.
+pub fn restore_with_progress(
+    app: &Appliance,
+    r: &ReadRequest<'_>,
+    requested: Option<Vec<ComponentId>>,
+    progress: &dyn Fn(Step),
 ) -> Result<Report, Error> {
     let id = backup_id(&r.files)?;
     let recovered = match journal::recover(app)? {
@@ -230,8 +248,12 @@ pub fn restore(
         }
     };
     let made = missing_dirs(app);
+    progress(Step {
+        component: None,
+        what: "decrypting the backup and checking every file",
+    });
     let staged = stage(app, r)?;
-    let result = apply(app, &staged, &id, requested);
+    let result = apply(app, &staged, &id, requested, progress);
     let _ = journal::clear_staging(app);
     if result.is_err() {
         remove_dirs(&made);
@@ -251,6 +273,7 @@ fn apply(
     staged: &Staged,
     id: &str,
     requested: Option<Vec<ComponentId>>,
+    progress: &dyn Fn(Step),
 ) -> Result<Vec<(ComponentId, String)>, Error> {
     let chosen: Vec<ComponentId> = match &requested {
         Some(list) => list.clone(),
@@ -282,13 +305,17 @@ fn apply(
     };
     j.write(app)?;
     checkpoint();
-    let db_switch = match prepare(app, staged, &plan) {
+    let db_switch = match prepare(app, staged, &plan, progress) {
         Ok(s) => s,
         Err(e) => {
             j.roll_back(app)?;
             return Err(e);
         }
     };
+    progress(Step {
+        component: None,
+        what: "switching every chosen component to the restored one",
+    });
     j.phase = Phase::Commit;
     j.write(app)?;
     checkpoint();
@@ -469,9 +496,22 @@ fn copy_private(src: &Path, to: &Path, mode: u32, owner: Option<Owner>) -> Resul
 /// Makes everything the journal lists, synced; the current state is not
 /// touched.
 /// Returns whether the token database needs its switch.
-fn prepare(app: &Appliance, staged: &Staged, plan: &Plan) -> Result<bool, Error> {
+fn prepare(
+    app: &Appliance,
+    staged: &Staged,
+    plan: &Plan,
+    progress: &dyn Fn(Step),
+) -> Result<bool, Error> {
     let mut db_switch = false;
-    for (_, r, src, mode, owner) in &plan.renames {
+    let mut told = None;
+    for (id, r, src, mode, owner) in &plan.renames {
+        if told != Some(*id) {
+            told = Some(*id);
+            progress(Step {
+                component: Some(*id),
+                what: "writing the restored files next to the current ones",
+            });
+        }
         let dir = r.to.parent().unwrap_or(Path::new("/"));
         fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
         copy_private(src, &r.from, *mode, Some(*owner))?;
@@ -479,6 +519,10 @@ fn prepare(app: &Appliance, staged: &Staged, plan: &Plan) -> Result<bool, Error>
         checkpoint();
     }
     if let Some((n, true, src)) = &plan.generation {
+        progress(Step {
+            component: Some(ComponentId::Etc),
+            what: "writing the restored configuration as a new generation",
+        });
         let dir = app.under(paths::STATE_DIR);
         let tmp = dir.join(format!(".new-{n}"));
         let _ = fs::remove_dir_all(&tmp);
@@ -499,6 +543,10 @@ fn prepare(app: &Appliance, staged: &Staged, plan: &Plan) -> Result<bool, Error>
         let (s, c) = staged
             .component(ComponentId::TokenDb)
             .ok_or_else(|| Error::Db("no token-db component".into()))?;
+        progress(Step {
+            component: Some(ComponentId::TokenDb),
+            what: "loading the token database into a new copy next to the current one",
+        });
         db.prepare_restore()?;
         checkpoint();
         db.load(&s.staged_file(ComponentId::TokenDb, DUMP_FILE))?;

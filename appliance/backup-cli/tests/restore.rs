@@ -605,3 +605,38 @@ fn a_restored_file_keeps_the_owner_of_the_one_it_replaces() {
     let state = b.root.join(format!("etc/appliance/state/{n}/state.json"));
     assert_eq!(fs::metadata(&state).unwrap().mode() & 0o777, 0o644);
 }
+
+#[test]
+fn progress_names_each_step_as_it_starts() {
+    use appliance_backup_cli::restore::restore_with_progress;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("b.backup.age");
+    make_backup(&dir.path().join("a"), &file);
+    let b = appliance(&dir.path().join("b"), "target", 2, 10, None);
+    let steps = std::cell::RefCell::new(Vec::new());
+    restore_with_progress(&b, &request(&file, 18), None, &|s| {
+        steps
+            .borrow_mut()
+            .push((s.component.map(|c| c.as_str()), s.what))
+    })
+    .unwrap();
+    let steps = steps.into_inner();
+    let who: Vec<Option<&str>> = steps.iter().map(|s| s.0).collect();
+    // Decrypt and check first, then each component's files (etc's new
+    // generation after its files), the switch last.
+    assert_eq!(
+        who,
+        [
+            None,
+            Some("etc"),
+            Some("db-key"),
+            Some("tls"),
+            Some("etc"),
+            None
+        ],
+        "{steps:?}"
+    );
+    assert!(steps[0].1.contains("decrypting"));
+    assert!(steps[4].1.contains("new generation"));
+    assert!(steps[5].1.contains("switching"));
+}

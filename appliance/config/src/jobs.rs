@@ -39,7 +39,8 @@ pub struct ComponentSize {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ComponentProgress {
     pub id: String,
-    /// `waiting`, `restored`, `not-restored`.
+    /// `waiting`, `working` (the message says on what), `restored`,
+    /// `not-restored`.
     pub state: String,
     pub message: String,
 }
