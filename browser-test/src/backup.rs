@@ -115,17 +115,21 @@ async fn create(
     );
     r.check("backup-errors").await?;
     r.type_in("passphrase", passphrase).await?;
+    r.type_in("passphrase2", passphrase).await?;
     if split {
-        // The radio group is one Tab stop; the arrow key moves the choice.
+        // The radio group is the next Tab stop; the arrow key moves the
+        // choice.
         r.tab_to("files-all").await?;
         r.press(fantoccini::key::Key::Down).await?;
         ensure!(
             r.checked("files-split").await?,
             "the arrow key did not choose the two files"
         );
+        r.click("form[action='/system/backup'] button[type=submit]")
+            .await?;
+    } else {
+        r.submit().await?;
     }
-    r.type_in("passphrase2", passphrase).await?;
-    r.submit().await?;
     until(
         r,
         "/system/backup",

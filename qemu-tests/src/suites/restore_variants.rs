@@ -520,6 +520,13 @@ fn kills(b: &mut Booted, n: &mut u32, a: &Shown, token: (&[u8], u64), own: &str)
         b.vm = vm;
         root_shell(&mut b.vm, INPUTS.root_password)
             .with_context(|| format!("round {i}: root's shell after the kill"))?;
+        // The boot finished (the recover unit ran, MariaDB is up).
+        sh(
+            &mut b.vm,
+            n,
+            "timeout 600 systemctl is-system-running --wait; timeout 300 sh -c 'until mariadb -e \"SELECT 1\" >/dev/null 2>&1; do sleep 2; done'",
+            JOB_TIMEOUT,
+        )?;
         let (recovered, _) = sh(
             &mut b.vm,
             n,
