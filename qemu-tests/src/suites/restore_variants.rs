@@ -265,10 +265,10 @@ fn restored_right(
     Ok(())
 }
 
-fn run(_s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
+fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     let started = Instant::now();
     let since = || started.elapsed().as_secs_f64();
-    let iso = opts.iso_for(IsoVariant::Reference(None))?;
+    let iso = opts.iso_for(s.iso)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
