@@ -47,6 +47,55 @@ pub async fn create_and_download(
     downloads: &Path,
     timeout: Duration,
 ) -> Result<PathBuf> {
+    let files = create(r, passphrase, downloads, timeout, false).await?;
+    match <[PathBuf; 1]>::try_from(files) {
+        Ok([file]) => Ok(file),
+        Err(files) => bail!("one file was to be offered, the page offered {files:?}"),
+    }
+}
+
+/// The key file and the data file of a backup written as two files.
+#[derive(Debug, Clone)]
+pub struct SplitFiles {
+    /// `…_key.backup.age`: the database key alone.
+    pub key: PathBuf,
+    /// `…_data.backup.age`: every other component.
+    pub data: PathBuf,
+}
+
+/// System → Backup with "the database key alone and the data alone, as two
+/// files": both downloaded by the page into `downloads`.
+pub async fn create_split_and_download(
+    r: &mut Page,
+    passphrase: &str,
+    downloads: &Path,
+    timeout: Duration,
+) -> Result<SplitFiles> {
+    let files = create(r, passphrase, downloads, timeout, true).await?;
+    let named = |end: &str| {
+        files
+            .iter()
+            .find(|f| f.to_string_lossy().ends_with(end))
+            .cloned()
+            .with_context(|| format!("no file ending in {end} among {files:?}"))
+    };
+    ensure!(files.len() == 2, "two files were to be offered: {files:?}");
+    Ok(SplitFiles {
+        key: named("_key.backup.age")?,
+        data: named("_data.backup.age")?,
+    })
+}
+
+/// The form (two different passphrases refused first, then the right
+/// ones; `split` chooses two files), the job followed until the files
+/// are offered, and every offered file downloaded.
+async fn create(
+    r: &mut Page,
+    passphrase: &str,
+    downloads: &Path,
+    timeout: Duration,
+    split: bool,
+) -> Result<Vec<PathBuf>> {
     r.goto("/system/backup").await?;
     r.check("backup").await?;
     // Two passphrases that differ first: refused next to the field.
@@ -67,7 +116,20 @@ pub async fn create_and_download(
     r.check("backup-errors").await?;
     r.type_in("passphrase", passphrase).await?;
     r.type_in("passphrase2", passphrase).await?;
-    r.submit().await?;
+    if split {
+        // The radio group is the next Tab stop; the arrow key moves the
+        // choice.
+        r.tab_to("files-all").await?;
+        r.press(fantoccini::key::Key::Down).await?;
+        ensure!(
+            r.checked("files-split").await?,
+            "the arrow key did not choose the two files"
+        );
+        r.click("form[action='/system/backup'] button[type=submit]")
+            .await?;
+    } else {
+        r.submit().await?;
+    }
     until(
         r,
         "/system/backup",
@@ -77,44 +139,58 @@ pub async fn create_and_download(
     )
     .await?;
     r.check("backup-ready").await?;
-    let name = r
+    let names = r
         .js(
-            "const a = document.querySelector('#downloads a'); return a ? a.getAttribute('download') : null",
+            "return [...document.querySelectorAll('#downloads a')].map(a => a.getAttribute('download'))",
             vec![],
         )
         .await?;
-    let name = name
-        .as_str()
-        .context("no file to download on System → Backup")?
-        .to_string();
+    let names: Vec<String> = names
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    ensure!(!names.is_empty(), "no file to download on System → Backup");
+    let mut files = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        files.push(download(r, i, name, downloads).await?);
+    }
+    Ok(files)
+}
+
+/// The page itself fetches its `i`-th download link (same session, same
+/// pinned connection) and hands the bytes over as hex; the file is
+/// removed from the appliance once sent, so there is one download.
+async fn download(r: &mut Page, i: usize, name: &str, downloads: &Path) -> Result<PathBuf> {
     ensure!(
         name.ends_with(".backup.age") && !name.contains('/'),
         "an odd file name: {name}"
     );
-    // The page itself fetches the link (same session, same pinned
-    // connection) and hands the bytes over as hex; the file is removed from
-    // the appliance once sent, so there is one download.
     let got = r
         .js(
-            "const a = document.querySelector('#downloads a'); \
+            "const a = document.querySelectorAll('#downloads a')[arguments[0]]; \
              return fetch(a.href, {credentials: 'same-origin'}).then(async resp => ({ \
                status: resp.status, \
                disposition: resp.headers.get('content-disposition') || '', \
                hex: Array.from(new Uint8Array(await resp.arrayBuffer()), b => b.toString(16).padStart(2, '0')).join('') }))",
-            vec![],
+            vec![json!(i)],
         )
         .await?;
     ensure!(got["status"] == 200, "downloading {name}: {got}");
     let disposition = got["disposition"].as_str().unwrap_or_default();
     ensure!(
-        disposition.starts_with("attachment") && disposition.contains(&name),
+        disposition.starts_with("attachment") && disposition.contains(name),
         "the download of {name} is not an attachment: {disposition:?}"
     );
     let bytes = unhex(got["hex"].as_str().unwrap_or_default())
         .with_context(|| format!("the bytes of {name}"))?;
     ensure!(!bytes.is_empty(), "{name} is empty");
     std::fs::create_dir_all(downloads)?;
-    let file = downloads.join(&name);
+    let file = downloads.join(name);
     std::fs::write(&file, &bytes).with_context(|| format!("writing {}", file.display()))?;
     Ok(file)
 }
@@ -143,13 +219,33 @@ pub async fn upload(
     passphrase: &str,
     timeout: Duration,
 ) -> Result<Summary> {
+    upload_files(r, &[file], passphrase, timeout).await
+}
+
+/// System → Restore with one file, or a backup's key file and data file
+/// (the second in the form's "Second file"): uploads them with
+/// `passphrase`, waits for the check, returns the summary (nothing is
+/// restored yet).
+pub async fn upload_files(
+    r: &mut Page,
+    files: &[&Path],
+    passphrase: &str,
+    timeout: Duration,
+) -> Result<Summary> {
+    ensure!(
+        matches!(files.len(), 1 | 2),
+        "the form takes one or two files, not {}",
+        files.len()
+    );
     r.goto("/system/restore").await?;
     r.check("restore").await?;
-    r.tab_to("file").await?;
-    r.c.active_element()
-        .await?
-        .send_keys(file.to_str().context("a UTF-8 backup path")?)
-        .await?;
+    for (id, file) in ["file", "file2"].iter().zip(files) {
+        r.tab_to(id).await?;
+        r.c.active_element()
+            .await?
+            .send_keys(file.to_str().context("a UTF-8 backup path")?)
+            .await?;
+    }
     r.type_in("passphrase", passphrase).await?;
     r.submit().await?;
     let text = until(

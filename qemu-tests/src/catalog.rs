@@ -3,8 +3,8 @@
 
 use crate::scenario::Scenario;
 use crate::suites::{
-    appliance, boot, faults, flows, hardware, installed, installs, journey, reference, secrets,
-    serials, wizard,
+    appliance, boot, faults, flows, hardware, installed, installs, journey, reference,
+    restore_variants, secrets, serials, wizard,
 };
 
 /// All scenarios: the boot matrix, the installer flows, the serial-number
@@ -24,6 +24,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(hardware::scenarios());
     v.extend(wizard::scenarios());
     v.extend(journey::scenarios());
+    v.extend(restore_variants::scenarios());
     v
 }
 
@@ -98,7 +99,8 @@ hw-128m-install
 wizard-bios
 wizard-bios-unconfirmed
 wizard-bios-shutdown
-journey-bios";
+journey-bios
+restore-variants-bios";
 
     #[test]
     fn the_list_is_unchanged() {
@@ -115,7 +117,7 @@ journey-bios";
             .collect();
         let want: Vec<&str> = LIST.lines().collect();
         assert_eq!(got, want);
-        assert_eq!(got.len(), 66);
+        assert_eq!(got.len(), 67);
     }
 
     #[test]

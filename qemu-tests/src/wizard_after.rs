@@ -194,7 +194,7 @@ pub async fn rolled_back(page: &mut Page, vm: &mut Vm, before: &Shown) -> Result
 /// text's refresh (an address change) makes the getty draw its prompt
 /// again and drop what was typed, so the user name is typed again when no
 /// password prompt follows (three tries).
-fn root_login(vm: &mut Vm, password: &str) -> Result<()> {
+pub(crate) fn root_login(vm: &mut Vm, password: &str) -> Result<()> {
     for attempt in 1..=3 {
         vm.send(b"\r")?;
         vm.expect("login:", Duration::from_secs(60))?;

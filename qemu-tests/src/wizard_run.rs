@@ -25,7 +25,7 @@ use crate::steps::{
     check_disk_booted, fetch_pinned, installed_vm, start, Installed, Machine, GUEST_ADDRESS,
     GUEST_PORT,
 };
-use crate::wizard_after::NewPorts;
+use crate::wizard_after::{self, NewPorts};
 use crate::wizard_flow::{self, Inputs};
 
 /// Login prompt → the page answers.
@@ -178,4 +178,34 @@ pub async fn walk(r: &mut Page, b: &Booted, i: &Inputs, shutdown: bool) -> Resul
     wizard::roles(r, i, &b.before.setup_code).await?;
     wizard::radius(r, i).await?;
     wizard::keys_and_activate(r, i, shutdown).await
+}
+
+/// The wizard on `b` up to the confirmation on the new address (with the
+/// dashboard walk), then root's console checks, which leave root's
+/// `unsupported` shell open on the serial console. Screenshots go to
+/// `target/<shots>/`. Returns what the console shows after the activation.
+pub fn set_up(
+    rt: &tokio::runtime::Runtime,
+    b: &mut Booted,
+    i: &Inputs,
+    shots: &str,
+) -> Result<Shown> {
+    let before = b.before.clone();
+    let dir = b.dir.clone();
+    let after = rt.block_on(async {
+        let (browser, mut r) = browse(
+            &before.spki,
+            b.ports.old_https,
+            &dir.join("chromium-profile"),
+            shots,
+        )
+        .await?;
+        walk(&mut r, b, i, false).await?;
+        let after = wizard_after::activation_shown(&mut r, &mut b.vm, i, &before).await?;
+        browser.close().await?;
+        wizard_after::confirm(&after, b.ports.new_address(), i, &dir).await?;
+        anyhow::Ok(after)
+    })?;
+    wizard_after::console_checks(&mut b.vm, i)?;
+    Ok(after)
 }

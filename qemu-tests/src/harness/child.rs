@@ -128,6 +128,17 @@ impl Vm {
         self.child.id()
     }
 
+    /// Kills QEMU at once (SIGKILL: the guest gets no chance to write
+    /// anything, as in a power cut) and waits until it is gone, so its
+    /// disk can be used again.
+    pub fn kill(&mut self) -> Result<()> {
+        if self.child.try_wait()?.is_none() {
+            self.child.kill().context("killing QEMU")?;
+        }
+        self.child.wait().context("waiting for the killed QEMU")?;
+        Ok(())
+    }
+
     /// Time since the VM was started.
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()

@@ -38,7 +38,7 @@ use crate::scenario::{IsoVariant, RunOptions, Scenario, Script, Timings};
 use crate::steps::GUEST_PORT;
 use crate::wizard_after;
 use crate::wizard_flow::INPUTS;
-use crate::wizard_run::{browse, install_and_boot, walk, Booted, SERVICE_TIMEOUT};
+use crate::wizard_run::{self, browse, install_and_boot, Booted, SERVICE_TIMEOUT};
 
 /// The scenario's name.
 pub const NAME: &str = "journey-bios";
@@ -64,28 +64,10 @@ pub fn scenarios() -> Vec<Scenario> {
     vec![s]
 }
 
-/// The wizard on `b` up to the confirmation on the new address (with the
-/// dashboard walk), then root's console checks. Returns what the console
-/// shows after the activation.
+/// [`crate::wizard_run::set_up`] with this scenario's screenshots.
 fn set_up(rt: &tokio::runtime::Runtime, b: &mut Booted, i: &Inputs, tag: &str) -> Result<Shown> {
-    let before = b.before.clone();
-    let dir = b.dir.clone();
-    let after = rt.block_on(async {
-        let (browser, mut r) = browse(
-            &before.spki,
-            b.ports.old_https,
-            &dir.join("chromium-profile"),
-            &format!("{NAME}-screenshots/{tag}"),
-        )
-        .await?;
-        walk(&mut r, b, i, false).await?;
-        let after = wizard_after::activation_shown(&mut r, &mut b.vm, i, &before).await?;
-        browser.close().await?;
-        wizard_after::confirm(&after, b.ports.new_address(), i, &dir).await?;
-        anyhow::Ok(after)
-    })?;
-    wizard_after::console_checks(&mut b.vm, i).with_context(|| format!("appliance {tag}"))?;
-    Ok(after)
+    wizard_run::set_up(rt, b, i, &format!("{NAME}-screenshots/{tag}"))
+        .with_context(|| format!("appliance {tag}"))
 }
 
 fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
