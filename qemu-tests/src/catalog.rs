@@ -4,7 +4,7 @@
 use crate::scenario::Scenario;
 use crate::suites::{
     appliance, boot, faults, flows, hardware, installed, installs, journey, reference,
-    restore_variants, secrets, serials, wizard,
+    restore_moved, restore_variants, secrets, serials, wizard,
 };
 
 /// All scenarios: the boot matrix, the installer flows, the serial-number
@@ -25,6 +25,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(wizard::scenarios());
     v.extend(journey::scenarios());
     v.extend(restore_variants::scenarios());
+    v.extend(restore_moved::scenarios());
     v
 }
 
@@ -100,7 +101,8 @@ wizard-bios
 wizard-bios-unconfirmed
 wizard-bios-shutdown
 journey-bios
-restore-variants-bios";
+restore-variants-bios
+restore-moved-bios";
 
     #[test]
     fn the_list_is_unchanged() {
@@ -117,7 +119,7 @@ restore-variants-bios";
             .collect();
         let want: Vec<&str> = LIST.lines().collect();
         assert_eq!(got, want);
-        assert_eq!(got.len(), 67);
+        assert_eq!(got.len(), 68);
     }
 
     #[test]

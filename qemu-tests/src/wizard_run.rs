@@ -40,6 +40,9 @@ pub struct Ports {
     pub new_ssh: u16,
     /// UDP to FreeRADIUS's 1812 on the new address.
     pub radius: u16,
+    /// HTTPS and SSH on a third address, when asked for
+    /// ([`install_and_boot_also`]).
+    pub extra: Option<NewPorts>,
 }
 
 impl Ports {
@@ -82,6 +85,18 @@ fn ports(n: usize) -> Result<Vec<u16>> {
 /// Installs the reference appliance from `iso` into `dir` and boots it;
 /// the new address is `i.address`.
 pub fn install_and_boot(iso: &Path, opts: &RunOptions, dir: &Path, i: &Inputs) -> Result<Booted> {
+    install_and_boot_also(iso, opts, dir, i, None)
+}
+
+/// [`install_and_boot`], with HTTPS and SSH forwarded to a third address
+/// too (`Ports::extra`): where a restored configuration moves it.
+pub fn install_and_boot_also(
+    iso: &Path,
+    opts: &RunOptions,
+    dir: &Path,
+    i: &Inputs,
+    third: Option<Ipv4Addr>,
+) -> Result<Booted> {
     fs::create_dir_all(dir)?;
     let machine = Machine {
         firmware: Firmware::Bios,
@@ -99,13 +114,17 @@ pub fn install_and_boot(iso: &Path, opts: &RunOptions, dir: &Path, i: &Inputs) -
         opts,
         dir,
     )?;
-    let p = ports(5)?;
+    let p = ports(7)?;
     let ports = Ports {
         old_https: p[0],
         old_ssh: p[1],
         new_https: p[2],
         new_ssh: p[3],
         radius: p[4],
+        extra: third.map(|_| NewPorts {
+            https: p[5],
+            ssh: p[6],
+        }),
     };
     let old: Ipv4Addr = GUEST_ADDRESS.parse()?;
     let new: Ipv4Addr = i.address.parse()?;
@@ -120,7 +139,7 @@ pub fn install_and_boot(iso: &Path, opts: &RunOptions, dir: &Path, i: &Inputs) -
     };
     let mut cfg = installed_vm(&installed, false, Vec::new());
     if let Some(nic) = cfg.nic.as_mut() {
-        nic.network = Network::UserForwardTo(vec![
+        let mut forwards = vec![
             tcp(ports.old_https, GUEST_PORT, old),
             tcp(ports.old_ssh, 22, old),
             tcp(ports.new_https, GUEST_PORT, new),
@@ -133,7 +152,12 @@ pub fn install_and_boot(iso: &Path, opts: &RunOptions, dir: &Path, i: &Inputs) -
                 },
                 new,
             ),
-        ]);
+        ];
+        if let (Some(addr), Some(extra)) = (third, ports.extra) {
+            forwards.push(tcp(extra.https, GUEST_PORT, addr));
+            forwards.push(tcp(extra.ssh, 22, addr));
+        }
+        nic.network = Network::UserForwardTo(forwards);
     }
     let mut vm = start(&cfg, dir, "appliance")?.vm;
     vm.expect("login:", LOGIN_TIMEOUT)

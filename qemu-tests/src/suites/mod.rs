@@ -11,6 +11,7 @@ pub mod installed;
 pub mod installs;
 pub mod journey;
 pub mod reference;
+pub mod restore_moved;
 pub mod restore_variants;
 pub mod secrets;
 pub mod serials;
