@@ -409,7 +409,16 @@ fn finalize(cx: &Ctx, r: &Record) -> Result<Status, ActivationError> {
     let step = "finishing";
     let mut notes = Vec::new();
     if r.rotate_db_passwords && cx.running {
-        if let Err(e) = cx.sys.rotate_db_passwords() {
+        // The OTP service keeps its connections: restarted, it uses the
+        // new password for every one (at the next boot after a power-off).
+        let rotated = cx.sys.rotate_db_passwords().and_then(|()| {
+            if r.shutdown {
+                Ok(())
+            } else {
+                cx.sys.restart(&[plan::OTP])
+            }
+        });
+        if let Err(e) = rotated {
             notes.push(format!(
                 "the internal database passwords were not rotated: {e}"
             ));

@@ -34,6 +34,8 @@ pub const SSHD: &str = "ssh.service";
 /// The 8443 service; reloaded (SIGHUP) for a new certificate.
 pub const WEB: &str = "appliance-web.service";
 
+/// The OTP service (reads the database key and password at its start).
+pub const OTP: &str = "appliance-otp.service";
 /// The group that may read the web roles' credentials.
 pub const WEB_GROUP: &str = "appliance-web";
 /// The group FreeRADIUS reads its configuration as.
@@ -289,6 +291,11 @@ pub fn plan(
     }
     if k.db_key {
         regenerate.push(KeyKind::DbKey);
+        // The running OTP service holds the previous key: restarted, it
+        // binds the new one (its store holds no token yet).
+        if facts.otp_tool {
+            restart.insert(OTP);
+        }
     }
     let db_passwords = match (k.db_passwords, facts.otp_tool) {
         (false, _) => DbPasswords::Keep,

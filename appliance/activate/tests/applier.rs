@@ -88,9 +88,10 @@ fn activation_without_address_change_is_final_at_once() {
         [
             "check clients.conf (2 clients)",
             "hostname otp1",
-            "restart chrony.service freeradius.service ssh.service systemd-networkd.service",
+            "restart appliance-otp.service chrony.service freeradius.service ssh.service systemd-networkd.service",
             "reload appliance-web.service",
             "rotate db passwords",
+            "restart appliance-otp.service",
         ]
     );
     // A second activation is refused.
@@ -135,7 +136,8 @@ fn an_address_change_waits_for_its_confirmation() {
     assert_eq!(gen_current(root), 2);
     assert!(sys.calls().ends_with(&[
         "restart systemd-networkd.service".to_string(),
-        "rotate db passwords".to_string()
+        "rotate db passwords".to_string(),
+        "restart appliance-otp.service".to_string()
     ]));
     // Nothing to confirm any more.
     assert!(apply::confirm(&cx).expect("no error").is_none());

@@ -241,15 +241,22 @@ fn state_files_and_secrets() {
     assert_eq!(p.set_hostname.as_deref(), Some("otp1"));
     assert_eq!(p.set_clock, None);
     // chrony reads the new servers; the address stays, but networkd's file
-    // changes (gateway, DNS, domains).
+    // changes (gateway, DNS, domains); the OTP service binds the new
+    // database key.
     assert_eq!(
         p.restart,
-        [plan::CHRONY, plan::FREERADIUS, plan::SSHD, plan::NETWORKD]
-            .iter()
-            .copied()
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect::<Vec<_>>()
+        [
+            plan::OTP,
+            plan::CHRONY,
+            plan::FREERADIUS,
+            plan::SSHD,
+            plan::NETWORKD
+        ]
+        .iter()
+        .copied()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>()
     );
     let files: Vec<(&str, u32, Option<&str>)> =
         p.files.iter().map(|f| (f.path, f.mode, f.group)).collect();
