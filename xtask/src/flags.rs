@@ -124,7 +124,8 @@ xflags::xflags! {
             optional --baseline-rev rev: String
             /// `boot`: boot this ISO as the baseline instead of building one.
             optional --baseline-iso path: PathBuf
-            /// `boot`: rounds of baseline, current, debian-installer (default 5).
+            /// `boot`: rounds of baseline, current, debian-installer (default 5);
+            /// `install`: pairs of install and raw copy (default 3).
             optional --rounds n: usize
             /// `boot`: boot our ISOs as a CD through the boot menu (BIOS)
             /// instead of loading their kernel and initramfs directly.

@@ -168,7 +168,7 @@ fn run() -> Result<()> {
             }
             Benchmark::Iso => bench::iso(),
             Benchmark::Backup => bench_backup::run(),
-            Benchmark::Install => bench_install::install(!f.no_floor),
+            Benchmark::Install => bench_install::install(!f.no_floor, f.rounds.unwrap_or(3)),
             Benchmark::Otp => bench_otp::otp(),
         },
         XtaskCmd::Repo(f) => repo_command(f.subcommand),
