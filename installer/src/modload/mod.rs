@@ -283,10 +283,12 @@ pub fn run_coldplug<L: ModuleLoader>(
 }
 
 /// [`run_coldplug`] that gives the pauses between quiet passes to `idle`
-/// first (the pause is shortened by the time it took). `idle` may change
-/// the coldplug (e.g. [`Coldplug::switch_index`]); when it returns true
-/// (it loaded something), the quiet time starts again and the next pass
-/// follows at once.
+/// first (the pause is shortened by the time it took), and at least one
+/// pause after the last change even when a slow pass (a loaded host) used
+/// up the quiet time. `idle` may change the coldplug (e.g.
+/// [`Coldplug::switch_index`]); when it returns true (it loaded
+/// something), the quiet time starts again and the next pass follows at
+/// once.
 pub fn run_coldplug_idle<'a, L: ModuleLoader>(
     cp: &mut Coldplug<'a, L>,
     mut scan: impl FnMut() -> BTreeSet<String>,
@@ -295,6 +297,7 @@ pub fn run_coldplug_idle<'a, L: ModuleLoader>(
 ) -> bool {
     let start = Instant::now();
     let mut last_change = start;
+    let mut idled = false;
     loop {
         let aliases = scan();
         let mut changed = cp.has_new(&aliases);
@@ -303,7 +306,10 @@ pub fn run_coldplug_idle<'a, L: ModuleLoader>(
         }
         if changed {
             last_change = Instant::now();
-        } else if last_change.elapsed() >= timing.quiet {
+            idled = false;
+        }
+        let quiet = !changed && last_change.elapsed() >= timing.quiet;
+        if quiet && idled {
             return true;
         }
         if start.elapsed() >= timing.cap {
@@ -317,9 +323,14 @@ pub fn run_coldplug_idle<'a, L: ModuleLoader>(
         // usually there already.
         if !changed {
             let pause = Instant::now();
+            idled = true;
             if idle(cp) {
                 last_change = Instant::now();
+                idled = false;
                 continue;
+            }
+            if quiet {
+                return true;
             }
             if let Some(rest) = timing.interval.checked_sub(pause.elapsed()) {
                 std::thread::sleep(rest);

@@ -443,3 +443,38 @@ kernel/drivers/scsi/scsi_common.ko:
     drop(cp);
     assert_eq!(names(&pack_loader), ["e1000"]);
 }
+
+#[test]
+fn idle_gets_a_pause_even_when_a_slow_pass_used_up_the_quiet_time() {
+    let idx = index();
+    let cmd = KernelCmdline::parse("");
+    let mut fake = FakeLoader::default();
+    let mut cp = Coldplug::new(&idx, &cmd, &mut fake);
+    // No quiet time at all: the first pass without news is already quiet.
+    let timing = Timing {
+        interval: Duration::from_secs(30),
+        quiet: Duration::ZERO,
+        cap: Duration::from_secs(60),
+    };
+    let (mut scans, mut pauses) = (0, 0);
+    let start = Instant::now();
+    let quiet = run_coldplug_idle(
+        &mut cp,
+        || {
+            scans += 1;
+            set(&[PIIX])
+        },
+        timing,
+        |_| {
+            pauses += 1;
+            false
+        },
+    );
+    assert!(quiet);
+    assert_eq!((scans, pauses), (2, 1), "one pass with news, one quiet");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "no sleep after the last pause: {:?}",
+        start.elapsed()
+    );
+}
