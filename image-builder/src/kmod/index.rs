@@ -38,11 +38,36 @@ struct Entry {
     deps: Vec<String>,
 }
 
+/// One `modules.alias` line, normalised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Alias {
+    /// The pattern ([`normalize_alias`]); compiled only when its literal
+    /// prefix matched, which few patterns do for any one modalias.
+    pattern: String,
+    /// Length of the pattern's literal start (before `*`, `?`, `[` or `\`):
+    /// every text the pattern matches starts with it.
+    prefix_len: usize,
+    /// Normalised module name.
+    module: String,
+}
+
+impl Alias {
+    fn prefix(&self) -> &str {
+        &self.pattern[..self.prefix_len]
+    }
+}
+
 /// The parsed module index.
 #[derive(Debug, Clone, Default)]
 pub struct ModuleIndex {
     modules: BTreeMap<String, Entry>,
-    aliases: Vec<(Glob, String)>,
+    /// Sorted by literal prefix, so the patterns a modalias can match are
+    /// found by binary search for each of its prefixes, not by trying all
+    /// of them: a pack's index has thousands, and the installer looks up
+    /// every device's modalias before its first prompt (under emulation a
+    /// linear scan of 6,500 patterns for 34 modaliases took a quarter of a
+    /// second).
+    aliases: Vec<Alias>,
     softdeps: BTreeMap<String, SoftDepLists>,
     builtin: BTreeSet<String>,
 }
@@ -124,12 +149,21 @@ impl ModuleIndex {
     /// since there is nothing to load for them.
     pub fn modules_for_modalias(&self, modalias: &str) -> Vec<String> {
         let modalias = normalize_alias(modalias);
-        let found: BTreeSet<&str> = self
-            .aliases
-            .iter()
-            .filter(|(glob, module)| self.modules.contains_key(module) && glob.matches(&modalias))
-            .map(|(_, module)| module.as_str())
-            .collect();
+        let mut found: BTreeSet<&str> = BTreeSet::new();
+        for len in (0..=modalias.len()).filter(|&l| modalias.is_char_boundary(l)) {
+            let start = &modalias[..len];
+            // Prefixes beginning with `start` form one run from here on.
+            let first = self.aliases.partition_point(|a| a.prefix() < start);
+            let rest = &self.aliases[first..];
+            if rest.first().is_none_or(|a| !a.prefix().starts_with(start)) {
+                break; // no pattern's prefix is this long a start of the modalias
+            }
+            for a in rest.iter().take_while(|a| a.prefix() == start) {
+                if self.modules.contains_key(&a.module) && glob_match(&a.pattern, &modalias) {
+                    found.insert(&a.module);
+                }
+            }
+        }
         found.into_iter().map(str::to_owned).collect()
     }
 
@@ -323,14 +357,20 @@ fn parse_dep(text: &str) -> Result<BTreeMap<String, Entry>, KmodError> {
     Ok(modules)
 }
 
-fn parse_alias(text: &str) -> Result<Vec<(Glob, String)>, KmodError> {
+fn parse_alias(text: &str) -> Result<Vec<Alias>, KmodError> {
     const FILE: &str = "modules.alias";
     let mut aliases = Vec::new();
     for (line, content) in content_lines(text) {
         let fields: Vec<&str> = content.split_whitespace().collect();
         match fields.as_slice() {
             ["alias", pattern, module] => {
-                aliases.push((Glob::new(&normalize_alias(pattern)), normalize_name(module)));
+                let pattern = normalize_alias(pattern);
+                let prefix_len = pattern.find(['*', '?', '[', '\\']).unwrap_or(pattern.len());
+                aliases.push(Alias {
+                    pattern,
+                    prefix_len,
+                    module: normalize_name(module),
+                });
             }
             ["alias", ..] => {
                 return Err(parse_error(
@@ -352,6 +392,8 @@ fn parse_alias(text: &str) -> Result<Vec<(Glob, String)>, KmodError> {
             [] => {}
         }
     }
+    // Stable, and cheap when the file is already in prefix order.
+    aliases.sort_by(|a, b| a.prefix().cmp(b.prefix()));
     Ok(aliases)
 }
 

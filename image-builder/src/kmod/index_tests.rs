@@ -330,3 +330,61 @@ fn repeated_softdep_lines_accumulate() {
     let index = ModuleIndex::parse(dep, "", soft, "").unwrap();
     assert_eq!(names(&index.load_order("a").unwrap()), ["b", "a", "c"]);
 }
+
+#[test]
+fn prefix_lookup_finds_what_trying_every_pattern_finds() {
+    // Patterns with no literal start, short and long ones, brackets, an
+    // escape and a `?`, each for a module of its own, against modaliases
+    // that match several, one or none of them.
+    let patterns = [
+        "*",
+        "*:PNP0A03:*",
+        "p*",
+        "pci:*",
+        "pci:v00008086d*",
+        "pci:v00008086d0000100[0-9E]sv*",
+        "pci:v00008086d0000100Esv*sd*bc*sc*i*",
+        "pci:v0000808?d*",
+        "pci:v00008086d0000100Esv00001AF4sd00001100bc02sc00i00",
+        "pci:v00008086d0000100E",
+        "pci\\:v*",
+        "acpi*:PNP0A03:*",
+        "scsi:t-0x05*",
+        "usb:v0BDAp8153d*dc*dsc*dp*icFFiscFFip00in*",
+    ];
+    let dep: String = (0..patterns.len())
+        .map(|i| format!("kernel/m{i}.ko:\n"))
+        .collect();
+    let alias: String = patterns
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("alias {p} m{i}\n"))
+        .collect();
+    let index = ModuleIndex::parse(&dep, &alias, "", "").unwrap();
+    let modaliases = [
+        "pci:v00008086d0000100Esv00001AF4sd00001100bc02sc00i00",
+        "pci:v00008086d00007010sv00001AF4sd00001100bc01sc01i80",
+        "pci:v00008087d00000001sv00000000sd00000000bc00sc00i00",
+        "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00",
+        "acpi:PNP0A03:",
+        "scsi:t-0x05",
+        "usb:v0BDAp8153d3000dc00dsc00dp00icFFiscFFip00in00",
+        "platform:i8042",
+        "",
+    ];
+    for m in modaliases {
+        let mut expected: Vec<String> = patterns
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| glob_match(p, m))
+            .map(|(i, _)| format!("m{i}"))
+            .collect();
+        expected.sort();
+        assert_eq!(index.modules_for_modalias(m), expected, "{m}");
+    }
+    assert_eq!(
+        index.modules_for_modalias("pci:v00008086d0000100Esv00001AF4sd00001100bc02sc00i00"),
+        ["m0", "m10", "m2", "m3", "m4", "m5", "m6", "m7", "m8"],
+        "the brute force agrees with a list written out"
+    );
+}

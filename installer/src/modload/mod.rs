@@ -72,15 +72,14 @@ impl<'a, L: ModuleLoader> Coldplug<'a, L> {
 
     /// Continues with another index and loader (the module pack's, whose
     /// index covers the first one's modules too): what was loaded or failed
-    /// stays so, and every modalias is looked at again, since the new index
-    /// may match what the first did not.
-    pub fn with_index(self, index: &'a ModuleIndex, loader: L) -> Self {
-        Coldplug {
-            index,
-            loader,
-            seen_aliases: BTreeSet::new(),
-            ..self
-        }
+    /// stays so, and every modalias seen so far is matched again, since the
+    /// new index may match what the first did not. Returns the number of
+    /// modules that loaded. Devices not seen yet come with the next pass.
+    pub fn switch_index(&mut self, index: &'a ModuleIndex, loader: L) -> usize {
+        self.index = index;
+        self.loader = loader;
+        let seen = std::mem::take(&mut self.seen_aliases);
+        self.pass(&seen)
     }
 
     /// Number of modules loaded (including ones the kernel already had).
@@ -277,11 +276,28 @@ impl Default for Timing {
 /// reached. Returns true if it finished quiet, false if it hit the cap.
 pub fn run_coldplug<L: ModuleLoader>(
     cp: &mut Coldplug<'_, L>,
+    scan: impl FnMut() -> BTreeSet<String>,
+    timing: Timing,
+) -> bool {
+    run_coldplug_idle(cp, scan, timing, |_| false)
+}
+
+/// [`run_coldplug`] that gives the pauses between quiet passes to `idle`
+/// first (the pause is shortened by the time it took), and at least one
+/// pause after the last change even when a slow pass (a loaded host) used
+/// up the quiet time. `idle` may change the coldplug (e.g.
+/// [`Coldplug::switch_index`]); when it returns true (it loaded
+/// something), the quiet time starts again and the next pass follows at
+/// once.
+pub fn run_coldplug_idle<'a, L: ModuleLoader>(
+    cp: &mut Coldplug<'a, L>,
     mut scan: impl FnMut() -> BTreeSet<String>,
     timing: Timing,
+    mut idle: impl FnMut(&mut Coldplug<'a, L>) -> bool,
 ) -> bool {
     let start = Instant::now();
     let mut last_change = start;
+    let mut idled = false;
     loop {
         let aliases = scan();
         let mut changed = cp.has_new(&aliases);
@@ -290,7 +306,10 @@ pub fn run_coldplug<L: ModuleLoader>(
         }
         if changed {
             last_change = Instant::now();
-        } else if last_change.elapsed() >= timing.quiet {
+            idled = false;
+        }
+        let quiet = !changed && last_change.elapsed() >= timing.quiet;
+        if quiet && idled {
             return true;
         }
         if start.elapsed() >= timing.cap {
@@ -303,7 +322,19 @@ pub fn run_coldplug<L: ModuleLoader>(
         // After a change, rescan at once: what the new drivers found is
         // usually there already.
         if !changed {
-            std::thread::sleep(timing.interval);
+            let pause = Instant::now();
+            idled = true;
+            if idle(cp) {
+                last_change = Instant::now();
+                idled = false;
+                continue;
+            }
+            if quiet {
+                return true;
+            }
+            if let Some(rest) = timing.interval.checked_sub(pause.elapsed()) {
+                std::thread::sleep(rest);
+            }
         }
     }
 }

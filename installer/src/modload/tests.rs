@@ -380,9 +380,101 @@ kernel/drivers/scsi/scsi_common.ko:
     let mut second = FakeLoader::default();
     let mut cp = Coldplug::new(&small, &cmd, &mut first);
     assert_eq!(cp.pass(&set(&[PIIX, NIC])), 4);
-    let mut cp = cp.with_index(&big, &mut second);
-    assert_eq!(cp.pass(&set(&[PIIX, NIC])), 1, "only the NIC driver is new");
+    assert_eq!(
+        cp.switch_index(&big, &mut second),
+        1,
+        "only the NIC driver is new"
+    );
+    assert_eq!(cp.pass(&set(&[PIIX, NIC])), 0, "nothing is matched twice");
     assert_eq!(cp.loaded_count(), 5);
     drop(cp);
     assert_eq!(names(&second), ["e1000"]);
+}
+
+#[test]
+fn the_pauses_switch_to_a_second_index_and_the_quiet_time_starts_again() {
+    // As in the UI: the pack's index arrives in a pause between quiet
+    // passes, and what it loads counts as a change.
+    let small = ModuleIndex::parse(
+        "kernel/drivers/ata/ata_piix.ko: kernel/drivers/ata/libata.ko kernel/drivers/scsi/scsi_mod.ko kernel/drivers/scsi/scsi_common.ko
+kernel/drivers/ata/libata.ko: kernel/drivers/scsi/scsi_mod.ko kernel/drivers/scsi/scsi_common.ko
+kernel/drivers/scsi/scsi_mod.ko: kernel/drivers/scsi/scsi_common.ko
+kernel/drivers/scsi/scsi_common.ko:
+",
+        "alias pci:v00008086d00007010sv*sd*bc*sc*i* ata_piix\n",
+        "",
+        "",
+    )
+    .unwrap();
+    let big = index();
+    let cmd = KernelCmdline::parse("");
+    let mut first = FakeLoader::default();
+    let mut pack_loader = FakeLoader::default();
+    let mut second = Some(&mut pack_loader);
+    let mut cp = Coldplug::new(&small, &cmd, &mut first);
+    let timing = Timing {
+        interval: Duration::from_millis(5),
+        quiet: Duration::from_millis(40),
+        cap: Duration::from_secs(5),
+    };
+    let (mut pauses, mut switched_at) = (0, None);
+    let mut scans = 0;
+    let quiet = run_coldplug_idle(
+        &mut cp,
+        || {
+            scans += 1;
+            set(&[PIIX, NIC])
+        },
+        timing,
+        |cp| {
+            pauses += 1;
+            let Some(loader) = second.take() else {
+                return false;
+            };
+            switched_at = Some(cp.loaded_count());
+            cp.switch_index(&big, loader) > 0
+        },
+    );
+    assert!(quiet);
+    assert_eq!(switched_at, Some(4), "switched after the first quiet pass");
+    assert!(pauses >= 2, "the quiet time ran on after the switch");
+    assert!(scans >= 3, "{scans} scans");
+    assert!(cp.loaded_names().contains(&"e1000".to_string()));
+    drop(cp);
+    assert_eq!(names(&pack_loader), ["e1000"]);
+}
+
+#[test]
+fn idle_gets_a_pause_even_when_a_slow_pass_used_up_the_quiet_time() {
+    let idx = index();
+    let cmd = KernelCmdline::parse("");
+    let mut fake = FakeLoader::default();
+    let mut cp = Coldplug::new(&idx, &cmd, &mut fake);
+    // No quiet time at all: the first pass without news is already quiet.
+    let timing = Timing {
+        interval: Duration::from_secs(30),
+        quiet: Duration::ZERO,
+        cap: Duration::from_secs(60),
+    };
+    let (mut scans, mut pauses) = (0, 0);
+    let start = Instant::now();
+    let quiet = run_coldplug_idle(
+        &mut cp,
+        || {
+            scans += 1;
+            set(&[PIIX])
+        },
+        timing,
+        |_| {
+            pauses += 1;
+            false
+        },
+    );
+    assert!(quiet);
+    assert_eq!((scans, pauses), (2, 1), "one pass with news, one quiet");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "no sleep after the last pause: {:?}",
+        start.elapsed()
+    );
 }

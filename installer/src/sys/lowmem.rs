@@ -7,7 +7,7 @@
 //!   lets a fast local server grow one socket's queue to 6 MiB) and dirty
 //!   page cache of the target disk (bounded in bytes, so writeback starts
 //!   early and clean pages can be dropped).
-//! - [`loaded_module_files`]: after the second coldplug pass, the `.ko`
+//! - [`loaded_module_files`]: once the module pack is loaded, the `.ko`
 //!   files of the initramfs whose module is loaded (the kernel holds its
 //!   own copy, so the file in the never-freed initramfs is dead weight).
 //!   Modules not loaded stay: a device plugged in later may need them.

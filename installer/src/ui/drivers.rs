@@ -3,13 +3,16 @@
 
 use crate::cmdline::KernelCmdline;
 use crate::event::ModuleFailure;
+use crate::install::system::MEDIUM_MOUNT;
 use crate::log;
+use crate::medium::{self, Scan};
 use crate::modload::{self, Coldplug, Pack, PackLoader, Timing};
 use crate::screen::ModulesSummary;
+use crate::sys::mount;
 use image_builder::kmod::index::ModuleIndex;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The SD/MMC card driver (in the module pack).
 pub const MMC_CARD_MODULE: &str = "mmc_block";
@@ -29,29 +32,30 @@ pub struct Drivers<'a> {
     coldplug: Option<Coldplug<'a, PackLoader>>,
     index_error: Option<String>,
     module_dir: PathBuf,
+    /// What came of the module pack, once tried: the number of modules
+    /// loaded since switching to its index, or why there was none.
+    pack: Option<Result<usize, String>>,
 }
 
 impl<'a> Drivers<'a> {
-    /// Wraps the index (or its error) and the command line.
+    /// Prepares loading from `module_dir` with `index` (or its error).
     pub fn new(
         index: Result<&'a ModuleIndex, String>,
         cmdline: &'a KernelCmdline,
         module_dir: &Path,
     ) -> Self {
-        match index {
+        let (coldplug, index_error) = match index {
             Ok(index) => {
                 let loader = PackLoader::initramfs(module_dir);
-                Drivers {
-                    coldplug: Some(Coldplug::new(index, cmdline, loader)),
-                    index_error: None,
-                    module_dir: module_dir.to_path_buf(),
-                }
+                (Some(Coldplug::new(index, cmdline, loader)), None)
             }
-            Err(e) => Drivers {
-                coldplug: None,
-                index_error: Some(e),
-                module_dir: module_dir.to_path_buf(),
-            },
+            Err(e) => (None, Some(e)),
+        };
+        Drivers {
+            coldplug,
+            index_error,
+            module_dir: module_dir.to_path_buf(),
+            pack: None,
         }
     }
 
@@ -64,12 +68,45 @@ impl<'a> Drivers<'a> {
         }
     }
 
-    /// Coldplug until quiet (or the cap).
-    pub fn coldplug(&mut self) {
-        let Some(cp) = self.coldplug.as_mut() else {
-            return;
+    /// Coldplug until quiet (or the cap). Given the volume id of the install
+    /// medium (and the root its `/dev` and `/sys` are under), the pauses
+    /// between quiet passes look for the medium; once it is there it is
+    /// mounted and the coldplug switches to its module pack, so the pack's
+    /// drivers load within this coldplug and the pack costs the first
+    /// prompt no time of its own. Returns the medium's scan if it was found.
+    pub fn coldplug(&mut self, medium: Option<(&Path, &str)>) -> Option<Scan> {
+        let cp = self.coldplug.as_mut()?;
+        let started = Instant::now();
+        let module_dir = self.module_dir.as_path();
+        let mut found: Option<Scan> = None;
+        let mut pack: Option<(usize, Result<usize, String>)> = None;
+        let idle = |cp: &mut Coldplug<'a, PackLoader>| {
+            let Some((root, volume_id)) = medium.filter(|_| found.is_none()) else {
+                return false;
+            };
+            let scan = medium::scan(root, volume_id);
+            let Some(device) = scan.found.as_ref().map(|m| m.device.clone()) else {
+                log::debug(&format!("no install medium yet: {:?}", scan.seen));
+                return false;
+            };
+            log::info(&format!(
+                "install medium {volume_id:?} found on {device} after {:.1} s, during coldplug",
+                started.elapsed().as_secs_f64()
+            ));
+            found = Some(scan);
+            let before = cp.loaded_count();
+            let result = switch_to_pack(cp, &device, module_dir);
+            let loaded = result.as_ref().is_ok_and(|n| *n > 0);
+            pack = Some((before, result));
+            loaded
         };
-        let quiet = modload::run_coldplug(cp, sys_modaliases, Timing::default());
+        let quiet = modload::run_coldplug_idle(cp, sys_modaliases, Timing::default(), idle);
+        if let Some((before, result)) = pack {
+            if result.is_ok() {
+                load_card_driver(cp);
+            }
+            self.pack = Some(result.map(|_| cp.loaded_count() - before));
+        }
         log::info(&format!(
             "coldplug {}: {} modules loaded, {} failed",
             if quiet { "settled" } else { "hit its time cap" },
@@ -77,6 +114,7 @@ impl<'a> Drivers<'a> {
             cp.failures().len()
         ));
         log::debug(&format!("loaded modules: {}", cp.loaded_names().join(" ")));
+        found
     }
 
     /// One more pass for devices that appeared since.
@@ -91,57 +129,31 @@ impl<'a> Drivers<'a> {
         }
     }
 
-    /// The second stage: the module pack on the medium mounted at `medium`.
-    /// Points the firmware loader at the pack's firmware, switches to the
-    /// pack's index, and looks at every device again; only if that loaded
-    /// something does it coldplug until quiet (so a machine the initramfs
-    /// fully served pays one pass). Returns the number of modules loaded, or
-    /// why there was no pack (logged; the initramfs's drivers stay).
-    pub fn load_pack(&mut self, medium: &Path, release: &str) -> Result<usize, String> {
-        let pack = Pack::open(medium, release).map_err(|e| {
-            log::info(&format!("{e}; only the initramfs's drivers are available"));
-            e.to_string()
-        })?;
-        if let Some(dir) = &pack.firmware_dir {
-            if let Err(e) = modload::pack::set_firmware_path(Path::new("/"), dir) {
-                log::warn(&format!(
-                    "cannot point the firmware loader at {}: {e}",
-                    dir.display()
-                ));
-            }
+    /// The second stage: the module pack on the install medium `device`,
+    /// unless [`Drivers::coldplug`] already switched to it. Mounts the
+    /// medium, points the firmware loader at the pack's firmware, switches
+    /// to the pack's index and matches every device again; only if that
+    /// loaded something does it coldplug until quiet (so a machine the
+    /// initramfs fully served pays one pass). Returns the number of modules
+    /// loaded since the switch, or why there was no pack (logged; the
+    /// initramfs's drivers stay).
+    pub fn load_pack(&mut self, device: &str) -> Result<usize, String> {
+        if let Some(done) = &self.pack {
+            return done.clone();
         }
-        let Some(cp) = self.coldplug.take() else {
+        let Some(cp) = self.coldplug.as_mut() else {
             return Err("no module index".into());
         };
         let before = cp.loaded_count();
-        // The UI process lives until the installer ends; the index with it.
-        let index: &'a ModuleIndex = Box::leak(Box::new(pack.index));
-        let loader = PackLoader {
-            pack_dir: Some(pack.dir.clone()),
-            ..PackLoader::initramfs(&self.module_dir)
-        };
-        let mut cp = cp.with_index(index, loader);
-        if cp.pass(&sys_modaliases()) > 0 {
-            modload::run_coldplug(&mut cp, sys_modaliases, Timing::default());
-        }
-        // An SD/eMMC host finds its card after a delay, later than coldplug
-        // settles; as with `sd_mod` for SCSI hosts, load the card driver
-        // whenever there is a host.
-        let has_mmc_host = std::fs::read_dir("/sys/class/mmc_host")
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(false);
-        if has_mmc_host {
-            if let Err(e) = cp.load_by_name(MMC_CARD_MODULE) {
-                log::warn(&format!("{MMC_CARD_MODULE}: {e}"));
+        let result = switch_to_pack(cp, device, &self.module_dir).map(|n| {
+            if n + cp.pass(&sys_modaliases()) > 0 {
+                modload::run_coldplug(cp, sys_modaliases, Timing::default());
             }
-        }
-        let loaded = cp.loaded_count() - before;
-        log::info(&format!(
-            "module pack {}: {loaded} more modules loaded",
-            pack.dir.display()
-        ));
-        self.coldplug = Some(cp);
-        Ok(loaded)
+            load_card_driver(cp);
+            cp.loaded_count() - before
+        });
+        self.pack = Some(result.clone());
+        result
     }
 
     /// Loaded count, failures and the time given (rounded to 10 ms).
@@ -161,6 +173,68 @@ impl<'a> Drivers<'a> {
                 }],
                 seconds,
             },
+        }
+    }
+}
+
+/// Mounts the install medium `device`, opens the module pack for the
+/// kernel of `module_dir` on it, points the firmware loader at the pack's
+/// firmware and switches `cp` to the pack's index. Returns the number of
+/// modules that matching the devices seen so far loaded.
+fn switch_to_pack<'a>(
+    cp: &mut Coldplug<'a, PackLoader>,
+    device: &str,
+    module_dir: &Path,
+) -> Result<usize, String> {
+    let t = Instant::now();
+    let medium = Path::new(MEDIUM_MOUNT);
+    if let Err(e) = mount::mount_medium(device, MEDIUM_MOUNT) {
+        log::warn(&format!(
+            "install medium {device} not mounted ({e}): no module pack"
+        ));
+        return Err(e.to_string());
+    }
+    let release = module_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let pack = Pack::open(medium, &release).map_err(|e| {
+        log::info(&format!("{e}; only the initramfs's drivers are available"));
+        e.to_string()
+    })?;
+    if let Some(dir) = &pack.firmware_dir {
+        if let Err(e) = modload::pack::set_firmware_path(Path::new("/"), dir) {
+            log::warn(&format!(
+                "cannot point the firmware loader at {}: {e}",
+                dir.display()
+            ));
+        }
+    }
+    // The UI process lives until the installer ends; the index with it.
+    let index: &'a ModuleIndex = Box::leak(Box::new(pack.index));
+    let loader = PackLoader {
+        pack_dir: Some(pack.dir.clone()),
+        ..PackLoader::initramfs(module_dir)
+    };
+    let loaded = cp.switch_index(index, loader);
+    log::info(&format!(
+        "switched to the module pack {} in {:.2} s: {loaded} modules loaded for the devices seen so far",
+        pack.dir.display(),
+        t.elapsed().as_secs_f64()
+    ));
+    Ok(loaded)
+}
+
+/// An SD/eMMC host finds its card after a delay, later than coldplug
+/// settles; as with `sd_mod` for SCSI hosts, the card driver is loaded
+/// whenever there is a host.
+fn load_card_driver(cp: &mut Coldplug<'_, PackLoader>) {
+    let has_mmc_host = std::fs::read_dir("/sys/class/mmc_host")
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false);
+    if has_mmc_host {
+        if let Err(e) = cp.load_by_name(MMC_CARD_MODULE) {
+            log::warn(&format!("{MMC_CARD_MODULE}: {e}"));
         }
     }
 }

@@ -92,7 +92,10 @@ pub fn run() -> i32 {
 
     let _ = writeln!(out, "Loading drivers...");
     let _ = out.flush();
-    drivers.coldplug();
+    let volume_id = build.as_ref().map(|b| b.volume_id.as_str());
+    // Finding the medium (and switching to its module pack) is done in
+    // coldplug's pauses when the medium is there by then, as a CD is.
+    let found_early = drivers.coldplug(volume_id.map(|v| (root, v)));
     for m in STORAGE_CLASS_MODULES {
         drivers.by_name(m);
     }
@@ -104,13 +107,13 @@ pub fn run() -> i32 {
         seconds: summary.seconds,
     });
 
-    let volume_id = build.as_ref().map(|b| b.volume_id.as_str());
-    let scan = match volume_id {
-        Some(v) => {
+    let scan = match (found_early, volume_id) {
+        (Some(scan), _) => scan,
+        (None, Some(v)) => {
             let timeout = cmdline.media_timeout().unwrap_or(DEFAULT_MEDIA_TIMEOUT);
             wait_for_medium(root, v, timeout, &mut drivers, &mut out)
         }
-        None => Scan::default(),
+        (None, None) => Scan::default(),
     };
     events.emit(&match &scan.found {
         Some(m) => Event::Medium {
@@ -199,21 +202,11 @@ pub fn run() -> i32 {
     }
 }
 
-/// Mounts the medium and loads what the module pack has for this machine
-/// (the second coldplug stage); without it the initramfs's drivers stay.
+/// Loads what the module pack on the medium has for this machine (the
+/// second coldplug stage, unless coldplug already did), then frees the
+/// loaded modules' files from the initramfs.
 fn load_pack(device: &str, module_dir: &Path, drivers: &mut Drivers<'_>, out: &mut impl Write) {
-    let medium = crate::install::system::MEDIUM_MOUNT;
-    if let Err(e) = mount::mount_medium(device, medium) {
-        log::warn(&format!(
-            "install medium {device} not mounted ({e}): no module pack"
-        ));
-        return;
-    }
-    let release = module_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if let Ok(n) = drivers.load_pack(Path::new(medium), &release) {
+    if let Ok(n) = drivers.load_pack(device) {
         if n > 0 {
             let _ = writeln!(out, "Loaded {n} more drivers from the installation medium.");
         }
