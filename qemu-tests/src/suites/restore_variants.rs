@@ -324,10 +324,15 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     let b_shown = wizard_run::set_up(&rt, &mut b, &B_INPUTS, &shots("b")).context("appliance B")?;
     let mut n = 300;
     let own = format!("{KEEP}/b-own.backup.age");
+    // The activation wrote a new db.key but does not restart the OTP
+    // service, which binds the token database to the key it starts with:
+    // until it restarts (on A, `otp_flow::add_user` restarts it) the
+    // database still carries the first boot's key check, and a backup is
+    // refused as a key/database mismatch.
     ok(
         &mut b.vm,
         &mut n,
-        &format!("mkdir -p -m 0700 {KEEP} && P='{PASSPHRASE}' appliance-backup --passphrase-env P create --components all --out {own}"),
+        &format!("systemctl restart appliance-otp.service && mkdir -p -m 0700 {KEEP} && P='{PASSPHRASE}' appliance-backup --passphrase-env P create --components all --out {own}"),
         JOB_TIMEOUT,
     )?;
     eprintln!(
