@@ -29,7 +29,9 @@
 //! 6. **killed during a restore**: one clean `appliance-backup restore` of
 //!    the two files on root's console is timed (after B's own backup was
 //!    restored, as before every round); its fingerprint is the reference.
-//!    Then 5 rounds: B's own backup is restored (so that B differs from A's
+//!    Then rounds until 5 kills landed inside the restore (a kill after
+//!    it finished does not count; at most 15 rounds): B's own backup is
+//!    restored (so that B differs from A's
 //!    backup in every component and the restore has every kind of work to
 //!    do), the restore of A's two files is started and QEMU killed after a
 //!    random delay below the clean restore's duration (xorshift, seed from
@@ -61,7 +63,6 @@ use anyhow::{ensure, Context, Result};
 use browser_test::{backup, dashboard, wizard::Inputs};
 use sha2::{Digest, Sha256};
 
-use crate::harness::child::Vm;
 use crate::harness::qemu::{Firmware, Medium};
 use crate::harness::tls::spki_sha256_b64;
 use crate::otp_checks::check_validate;
@@ -69,9 +70,13 @@ use crate::otp_flow::{self, OtpPorts, PIN, USER};
 use crate::reference_boot::{Shown, LOGIN_TIMEOUT};
 use crate::scenario::{IsoVariant, RunOptions, Scenario, Script, Timings};
 use crate::steps::{fetch_pinned, start};
-use crate::wizard_after::{self, root_login};
+use crate::wizard_after;
 use crate::wizard_flow::INPUTS;
 use crate::wizard_run::{self, browse, install_and_boot, Booted, SERVICE_TIMEOUT};
+
+mod console;
+
+use console::{begin, fingerprint, ok, root_shell, sh, Fingerprint};
 
 /// The scenario's name.
 pub const NAME: &str = "restore-variants-bios";
@@ -104,87 +109,6 @@ pub fn scenarios() -> Vec<Scenario> {
     vec![s]
 }
 
-/// Root's shell on the serial console: runs `cmd`, returns its output
-/// and exit status (markers as [`wizard_after::shell`], any timeout).
-fn sh(vm: &mut Vm, n: &mut u32, cmd: &str, timeout: Duration) -> Result<(String, i32)> {
-    let k = begin(vm, n, cmd)?;
-    let out = vm.expect(&format!("END-{k}-"), timeout)?;
-    let status = vm.expect("\n", Duration::from_secs(10))?;
-    let body = out
-        .trim_end_matches(&format!("END-{k}-"))
-        .trim()
-        .to_string();
-    Ok((body, status.trim().parse().unwrap_or(-1)))
-}
-
-/// Types `cmd` between markers and waits until it started; its number.
-fn begin(vm: &mut Vm, n: &mut u32, cmd: &str) -> Result<u32> {
-    *n += 1;
-    let k = *n;
-    vm.send(format!("echo BEG''IN-{k}; {cmd}; echo EN''D-{k}-$?\r").as_bytes())?;
-    vm.expect(&format!("BEGIN-{k}"), Duration::from_secs(60))
-        .with_context(|| format!("the shell did not run {cmd:?}"))?;
-    Ok(k)
-}
-
-/// [`sh`] that must exit 0.
-fn ok(vm: &mut Vm, n: &mut u32, cmd: &str, timeout: Duration) -> Result<String> {
-    let (out, code) = sh(vm, n, cmd, timeout)?;
-    ensure!(code == 0, "`{cmd}` exited {code}: {out}");
-    Ok(out)
-}
-
-/// `root` logs in with `password` and `unsupported` gives a shell.
-fn root_shell(vm: &mut Vm, password: &str) -> Result<()> {
-    root_login(vm, password)?;
-    vm.expect("Type \"help\" for the commands", Duration::from_secs(120))
-        .context("root's appliance console after logging in")?;
-    vm.send(b"unsupported\r")?;
-    vm.expect("[y/N]", Duration::from_secs(30))
-        .context("`unsupported` asks first")?;
-    vm.send(b"y\r")?;
-    let mut n = 900;
-    let who = ok(vm, &mut n, "id -u", Duration::from_secs(60))?;
-    ensure!(
-        who.lines().any(|l| l.trim() == "0"),
-        "not a root shell: {who}"
-    );
-    Ok(())
-}
-
-/// The token database and its key, byte for byte (see the module's doc).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Fingerprint {
-    key: String,
-    dump: String,
-    dump_bytes: u64,
-}
-
-fn fingerprint(vm: &mut Vm, n: &mut u32) -> Result<Fingerprint> {
-    let out = ok(
-        vm,
-        n,
-        "mariadb-dump --skip-dump-date --skip-comments --order-by-primary --hex-blob otp > /run/fp.sql && sha256sum /etc/appliance/db.key /run/fp.sql && wc -c < /run/fp.sql; rm -f /run/fp.sql",
-        Duration::from_secs(300),
-    )?;
-    let hash_of = |path: &str| {
-        out.lines()
-            .find_map(|l| l.trim().strip_suffix(path).map(|h| h.trim().to_string()))
-            .filter(|h| h.len() == 64)
-            .with_context(|| format!("no SHA-256 of {path} in: {out}"))
-    };
-    let dump_bytes = out
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .next_back()
-        .with_context(|| format!("no size of the dump in: {out}"))?;
-    Ok(Fingerprint {
-        key: hash_of("/etc/appliance/db.key")?,
-        dump: hash_of("/run/fp.sql")?,
-        dump_bytes,
-    })
-}
-
 fn sha256_file(p: &Path) -> Result<String> {
     Ok(hex::encode(Sha256::digest(std::fs::read(p)?)))
 }
@@ -214,6 +138,20 @@ fn next(state: &mut u64) -> u64 {
     *state ^= *state >> 7;
     *state ^= *state << 17;
     *state
+}
+
+/// Where a kill landed, from what `appliance-backup-recover.service`
+/// printed at the next boot (it runs only when a journal exists).
+fn landed(recovered: &str, finished: bool) -> &'static str {
+    if finished {
+        "after the restore had finished"
+    } else if recovered.contains("was rolled back") {
+        "in the prepare phase (rolled back at boot)"
+    } else if recovered.contains("was completed") {
+        "after the commit point (completed at boot)"
+    } else {
+        "before the journal (decrypting into staging; nothing to recover at boot)"
+    }
 }
 
 /// After a restore of A's two files on the console: nothing half-done,
@@ -324,6 +262,9 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     let b_shown = wizard_run::set_up(&rt, &mut b, &B_INPUTS, &shots("b")).context("appliance B")?;
     let mut n = 300;
     let own = format!("{KEEP}/b-own.backup.age");
+    // Right after the set-up: the activation restarted the OTP service
+    // with the new database key, so the key check of the token database
+    // is the new key's and the backup is accepted.
     ok(
         &mut b.vm,
         &mut n,
@@ -496,22 +437,22 @@ fn kills(b: &mut Booted, n: &mut u32, a: &Shown, token: (&[u8], u64), own: &str)
         | 1;
     let mut rng = seed ^ 0x9E37_79B9_7F4A_7C15;
     let span = clean.as_millis().max(1) as u64;
-    let delays: Vec<Duration> = (0..KILLS)
-        .map(|_| Duration::from_millis(next(&mut rng) % span))
-        .collect();
-    eprintln!(
-        "{NAME}: seed {seed} (RESTORE_VARIANTS_SEED), kill delays {:?} s",
-        delays
-            .iter()
-            .map(|d| format!("{:.1}", d.as_secs_f64()))
-            .collect::<Vec<_>>()
-    );
-    for (i, delay) in delays.iter().enumerate() {
+    eprintln!("{NAME}: seed {seed} (RESTORE_VARIANTS_SEED)");
+    let mut tally = std::collections::BTreeMap::new();
+    let (mut inside, mut i) = (0, 0);
+    // A kill after the restore finished does not count: another round
+    // follows (the restore is not always as slow as the clean one).
+    while inside < KILLS {
+        ensure!(
+            i < 3 * KILLS,
+            "only {inside} of {i} kills landed inside the restore"
+        );
+        let delay = Duration::from_millis(next(&mut rng) % span);
         let round = Instant::now();
         ok(&mut b.vm, n, &ours, JOB_TIMEOUT)
             .with_context(|| format!("round {i}: restoring B's own backup"))?;
         let k = begin(&mut b.vm, n, &theirs)?;
-        std::thread::sleep(*delay);
+        std::thread::sleep(delay);
         let finished = b.vm.text().contains(&format!("END-{k}-"));
         b.vm.kill()?;
         let mut vm = start(&b.cfg, &b.dir, &format!("kill{i}"))?.vm;
@@ -539,23 +480,27 @@ fn kills(b: &mut Booted, n: &mut u32, a: &Shown, token: (&[u8], u64), own: &str)
         let again = t.elapsed();
         restored_right(b, n, &reference, a, token)
             .with_context(|| format!("round {i}: after the restore that followed the kill"))?;
-        let at_boot = recovered.lines().map(str::trim).find(|l| !l.is_empty());
+        let at = landed(&recovered, finished);
+        *tally.entry(at).or_insert(0) += 1;
+        i += 1;
+        if !finished {
+            inside += 1;
+        }
+        let lines: Vec<&str> = out
+            .lines()
+            .filter(|l| l.contains(": restored"))
+            .map(|l| l.split(';').next().unwrap_or(l).trim())
+            .collect();
         eprintln!(
-            "{NAME}: kill {}/{KILLS} at {:.1} s of {:.1} s{}; at boot: {}; the restore again: {:.1} s, {}; right ({:.1} s for the round)",
-            i + 1,
+            "{NAME}: round {i}, kill {inside}/{KILLS} inside, at {:.1} s of {:.1} s: {at}; the restore again: {:.1} s ({}); right ({:.1} s for the round)",
             delay.as_secs_f64(),
             clean.as_secs_f64(),
-            if finished { " (the restore had finished)" } else { "" },
-            at_boot.unwrap_or("no journal, nothing to recover"),
             again.as_secs_f64(),
-            out.lines()
-                .filter(|l| l.contains(": restored") || l.contains("interrupted"))
-                .map(str::trim)
-                .collect::<Vec<_>>()
-                .join(" | "),
+            lines.join(", "),
             round.elapsed().as_secs_f64()
         );
     }
+    eprintln!("{NAME}: where the kills landed: {tally:?}");
     Ok(())
 }
 
@@ -579,6 +524,14 @@ mod tests {
             "P='{PASSPHRASE}' appliance-backup --passphrase-env P restore"
         )));
         assert!(!PASSPHRASE.contains('\''));
+    }
+
+    #[test]
+    fn the_boots_recover_line_names_the_phase() {
+        assert!(landed("an interrupted restore was rolled back", false).contains("prepare"));
+        assert!(landed("an interrupted restore was completed: etc", false).contains("commit"));
+        assert!(landed("-- No entries --", false).contains("staging"));
+        assert!(landed("", true).contains("finished"));
     }
 
     #[test]
