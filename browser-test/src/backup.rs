@@ -145,15 +145,7 @@ async fn create(
             vec![],
         )
         .await?;
-    let names: Vec<String> = names
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default();
+    let names = strings(&names);
     ensure!(!names.is_empty(), "no file to download on System → Backup");
     let mut files = Vec::new();
     for (i, name) in names.iter().enumerate() {
@@ -263,15 +255,7 @@ pub async fn upload_files(
             vec![],
         )
         .await?;
-    let components = ids
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default();
+    let components = strings(&ids);
     Ok(Summary { text, components })
 }
 
@@ -296,4 +280,17 @@ pub async fn restore(r: &mut Page, chosen: &[&str], timeout: Duration) -> Result
     .await?;
     r.check("restore-done").await?;
     Ok(text)
+}
+
+/// The strings of a JSON array a page's script returned (none if it is
+/// not one).
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -233,3 +233,49 @@ pub fn set_up(
     wizard_after::console_checks(&mut b.vm, i)?;
     Ok(after)
 }
+
+/// What [`backup_in_browser`] downloads.
+pub enum Backup {
+    /// One file with every component.
+    All(PathBuf),
+    /// The database key alone and the data alone.
+    Split(browser_test::backup::SplitFiles),
+}
+
+/// System → Backup in a Chromium pinned to `shown`'s key on host port
+/// `port`, signed in as `i`'s Appliance Administrator; the files the page
+/// offers are downloaded into `profile`'s download directory.
+#[allow(clippy::too_many_arguments)] // one call's worth of plain values
+pub fn backup_in_browser(
+    rt: &tokio::runtime::Runtime,
+    shown: &Shown,
+    port: u16,
+    profile: &Path,
+    shots: &str,
+    i: &Inputs,
+    passphrase: &str,
+    split: bool,
+    timeout: Duration,
+) -> Result<Backup> {
+    let (admin, password) = i.appliance_admin;
+    rt.block_on(async {
+        let (browser, mut r) = browse(&shown.spki, port, profile, shots).await?;
+        browser_test::dashboard::sign_in(&mut r, admin, password).await?;
+        let downloads = browser_test::session::downloads(profile);
+        let made = if split {
+            Backup::Split(
+                browser_test::backup::create_split_and_download(
+                    &mut r, passphrase, &downloads, timeout,
+                )
+                .await?,
+            )
+        } else {
+            Backup::All(
+                browser_test::backup::create_and_download(&mut r, passphrase, &downloads, timeout)
+                    .await?,
+            )
+        };
+        browser.close().await?;
+        anyhow::Ok(made)
+    })
+}

@@ -359,11 +359,9 @@ fn errno_descriptions_name_the_cause() {
     assert!(describe_errno(Errno::E2BIG).contains("E2BIG"));
 }
 
-#[test]
-fn a_second_index_matches_what_the_first_did_not_and_loads_nothing_twice() {
-    // The initramfs knows only the PIIX controller; the pack's index also
-    // knows the NIC.
-    let small = ModuleIndex::parse(
+/// An initramfs's index that knows only the PIIX controller.
+fn piix_only_index() -> ModuleIndex {
+    ModuleIndex::parse(
         "kernel/drivers/ata/ata_piix.ko: kernel/drivers/ata/libata.ko kernel/drivers/scsi/scsi_mod.ko kernel/drivers/scsi/scsi_common.ko
 kernel/drivers/ata/libata.ko: kernel/drivers/scsi/scsi_mod.ko kernel/drivers/scsi/scsi_common.ko
 kernel/drivers/scsi/scsi_mod.ko: kernel/drivers/scsi/scsi_common.ko
@@ -373,7 +371,14 @@ kernel/drivers/scsi/scsi_common.ko:
         "",
         "",
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn a_second_index_matches_what_the_first_did_not_and_loads_nothing_twice() {
+    // The initramfs knows only the PIIX controller; the pack's index also
+    // knows the NIC.
+    let small = piix_only_index();
     let big = index();
     let cmd = KernelCmdline::parse("");
     let mut first = FakeLoader::default();
@@ -395,17 +400,7 @@ kernel/drivers/scsi/scsi_common.ko:
 fn the_pauses_switch_to_a_second_index_and_the_quiet_time_starts_again() {
     // As in the UI: the pack's index arrives in a pause between quiet
     // passes, and what it loads counts as a change.
-    let small = ModuleIndex::parse(
-        "kernel/drivers/ata/ata_piix.ko: kernel/drivers/ata/libata.ko kernel/drivers/scsi/scsi_mod.ko kernel/drivers/scsi/scsi_common.ko
-kernel/drivers/ata/libata.ko: kernel/drivers/scsi/scsi_mod.ko kernel/drivers/scsi/scsi_common.ko
-kernel/drivers/scsi/scsi_mod.ko: kernel/drivers/scsi/scsi_common.ko
-kernel/drivers/scsi/scsi_common.ko:
-",
-        "alias pci:v00008086d00007010sv*sd*bc*sc*i* ata_piix\n",
-        "",
-        "",
-    )
-    .unwrap();
+    let small = piix_only_index();
     let big = index();
     let cmd = KernelCmdline::parse("");
     let mut first = FakeLoader::default();

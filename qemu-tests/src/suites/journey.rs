@@ -38,7 +38,9 @@ use crate::scenario::{IsoVariant, RunOptions, Scenario, Script, Timings};
 use crate::steps::GUEST_PORT;
 use crate::wizard_after;
 use crate::wizard_flow::INPUTS;
-use crate::wizard_run::{self, browse, install_and_boot, Booted, SERVICE_TIMEOUT};
+use crate::wizard_run::{
+    self, backup_in_browser, browse, install_and_boot, Backup, Booted, SERVICE_TIMEOUT,
+};
 
 /// The scenario's name.
 pub const NAME: &str = "journey-bios";
@@ -97,25 +99,20 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
 
     // System → Backup, downloaded by the browser.
     let profile = a.dir.join("chromium-profile-backup");
-    let file = rt.block_on(async {
-        let (browser, mut r) = browse(
-            &a_shown.spki,
-            a_ports.https,
-            &profile,
-            &format!("{NAME}-screenshots/backup"),
-        )
-        .await?;
-        dashboard::sign_in(&mut r, admin, admin_password).await?;
-        let file = backup::create_and_download(
-            &mut r,
-            PASSPHRASE,
-            &browser_test::session::downloads(&profile),
-            JOB_TIMEOUT,
-        )
-        .await?;
-        browser.close().await?;
-        anyhow::Ok(file)
-    })?;
+    let Backup::All(file) = backup_in_browser(
+        &rt,
+        &a_shown,
+        a_ports.https,
+        &profile,
+        &format!("{NAME}-screenshots/backup"),
+        &INPUTS,
+        PASSPHRASE,
+        false,
+        JOB_TIMEOUT,
+    )?
+    else {
+        anyhow::bail!("System → Backup offered two files where one was asked for");
+    };
     let size = std::fs::metadata(&file)?.len();
     eprintln!("{NAME}: backup {} ({size} bytes)", file.display());
     for _ in 0..USES_AFTER_BACKUP {

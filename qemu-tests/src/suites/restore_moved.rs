@@ -30,7 +30,9 @@ use crate::scenario::{IsoVariant, RunOptions, Scenario, Script, Timings};
 use crate::steps::{fetch_pinned, GUEST_PORT};
 use crate::wizard_after::{self, shell};
 use crate::wizard_flow::INPUTS;
-use crate::wizard_run::{self, browse, install_and_boot, install_and_boot_also};
+use crate::wizard_run::{
+    self, backup_in_browser, browse, install_and_boot, install_and_boot_also, Backup,
+};
 
 /// The scenario's name.
 pub const NAME: &str = "restore-moved-bios";
@@ -68,20 +70,20 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     let mut a = install_and_boot(&iso, opts, &dir.join("a"), &INPUTS)?;
     let a_shown = wizard_run::set_up(&rt, &mut a, &INPUTS, &shots("a")).context("appliance A")?;
     let profile = a.dir.join("chromium-profile-backup");
-    let file = rt.block_on(async {
-        let (browser, mut r) =
-            browse(&a_shown.spki, a.ports.new_https, &profile, &shots("backup")).await?;
-        dashboard::sign_in(&mut r, admin, admin_password).await?;
-        let file = backup::create_and_download(
-            &mut r,
-            PASSPHRASE,
-            &browser_test::session::downloads(&profile),
-            JOB_TIMEOUT,
-        )
-        .await?;
-        browser.close().await?;
-        anyhow::Ok(file)
-    })?;
+    let Backup::All(file) = backup_in_browser(
+        &rt,
+        &a_shown,
+        a.ports.new_https,
+        &profile,
+        &shots("backup"),
+        &INPUTS,
+        PASSPHRASE,
+        false,
+        JOB_TIMEOUT,
+    )?
+    else {
+        anyhow::bail!("System → Backup offered two files where one was asked for");
+    };
     eprintln!(
         "{NAME}: A set up and backed up ({:.1} s)",
         started.elapsed().as_secs_f64()

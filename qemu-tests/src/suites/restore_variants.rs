@@ -72,7 +72,9 @@ use crate::scenario::{IsoVariant, RunOptions, Scenario, Script, Timings};
 use crate::steps::{fetch_pinned, start};
 use crate::wizard_after;
 use crate::wizard_flow::INPUTS;
-use crate::wizard_run::{self, browse, install_and_boot, Booted, SERVICE_TIMEOUT};
+use crate::wizard_run::{
+    self, backup_in_browser, browse, install_and_boot, Backup, Booted, SERVICE_TIMEOUT,
+};
 
 mod console;
 
@@ -233,20 +235,22 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
 
     // 2. System → Backup, the key and the data apart.
     let profile = a.dir.join("chromium-profile-backup");
-    let files = rt.block_on(async {
-        let (browser, mut r) =
-            browse(&a_shown.spki, a_ports.https, &profile, &shots("backup")).await?;
-        dashboard::sign_in(&mut r, admin, admin_password).await?;
-        let files = backup::create_split_and_download(
-            &mut r,
-            PASSPHRASE,
-            &browser_test::session::downloads(&profile),
-            JOB_TIMEOUT,
-        )
-        .await?;
-        browser.close().await?;
-        anyhow::Ok(files)
-    })?;
+    let Backup::Split(files) = backup_in_browser(
+        &rt,
+        &a_shown,
+        a_ports.https,
+        &profile,
+        &shots("backup"),
+        &INPUTS,
+        PASSPHRASE,
+        true,
+        JOB_TIMEOUT,
+    )?
+    else {
+        anyhow::bail!(
+            "System → Backup offered one file where the key and the data apart were asked for"
+        );
+    };
     let (key_sha, data_sha) = (sha256_file(&files.key)?, sha256_file(&files.data)?);
     eprintln!(
         "{NAME}: backup as two files: {} ({} bytes), {} ({} bytes)",
