@@ -154,8 +154,15 @@ fn run() -> Result<()> {
             if let Some(r) = report.recovered {
                 println!("{r}");
             }
+            let switched = report
+                .lines
+                .iter()
+                .any(|(_, l)| !l.contains("already identical"));
             for (id, line) in report.lines {
                 println!("{id}: {line}");
+            }
+            if switched {
+                println!("{RESTART_NOTE}");
             }
         }
         flags::ApplianceBackupCmd::Recover(_) => match journal::recover(&app)? {
@@ -171,3 +178,8 @@ fn run() -> Result<()> {
     }
     Ok(())
 }
+
+/// After a console restore: the running services still hold what they
+/// read at their start (System → Restore puts a restore into effect at
+/// once; this command only switches the files).
+const RESTART_NOTE: &str = "The restored files are in place; the running services still use what they read at their start. Restart the appliance (`reboot` on its console) to put the restore into effect.";

@@ -444,6 +444,9 @@ fn killed_at_every_kind_of_point_then_restarted_ends_like_a_clean_restore() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The console is told that the running services need a restart.
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("Restart the appliance"), "{said}");
     let want = tree(&clean, true);
     // Checkpoints of this restore: prepare journal, 6 files, generation,
     // commit journal, 6 renames, switch = 16.
