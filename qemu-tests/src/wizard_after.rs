@@ -122,19 +122,54 @@ pub async fn confirm(shown: &Shown, ports: NewPorts, i: &Inputs, dir: &Path) -> 
 /// Runs `cmd` in the shell on the serial console; its output (between
 /// markers the typed line itself does not contain) and exit status.
 pub fn shell(vm: &mut Vm, n: &mut u32, cmd: &str) -> Result<(String, i32)> {
-    *n += 1;
-    let k = *n;
-    vm.send(format!("echo BEG''IN-{k}; {cmd}; echo EN''D-{k}-$?\r").as_bytes())?;
-    vm.expect(&format!("BEGIN-{k}"), Duration::from_secs(60))
-        .with_context(|| format!("the shell did not run {cmd:?}"))?;
-    let out = vm.expect(&format!("END-{k}-"), Duration::from_secs(120))?;
+    shell_within(vm, n, cmd, Duration::from_secs(120))
+}
+
+/// [`shell`] waiting up to `timeout` for `cmd` to end.
+pub fn shell_within(
+    vm: &mut Vm,
+    n: &mut u32,
+    cmd: &str,
+    timeout: Duration,
+) -> Result<(String, i32)> {
+    let k = begin(vm, n, cmd)?;
+    let out = vm.expect(&format!("END-{k}-"), timeout)?;
     let status = vm.expect("\n", Duration::from_secs(10))?;
     let body = out
         .trim_end_matches(&format!("END-{k}-"))
         .trim()
         .to_string();
-    let status = status.trim().parse().unwrap_or(-1);
-    Ok((body, status))
+    Ok((body, status.trim().parse().unwrap_or(-1)))
+}
+
+/// Types `cmd` between markers and waits until it started; its number
+/// (its end is `END-<number>-<status>`).
+pub fn begin(vm: &mut Vm, n: &mut u32, cmd: &str) -> Result<u32> {
+    *n += 1;
+    let k = *n;
+    vm.send(format!("echo BEG''IN-{k}; {cmd}; echo EN''D-{k}-$?\r").as_bytes())?;
+    vm.expect(&format!("BEGIN-{k}"), Duration::from_secs(60))
+        .with_context(|| format!("the shell did not run {cmd:?}"))?;
+    Ok(k)
+}
+
+/// `root` logs in with `password` and `unsupported` (answered `y`) gives
+/// a root shell.
+pub fn root_shell(vm: &mut Vm, password: &str) -> Result<()> {
+    root_login(vm, password)?;
+    vm.expect("Type \"help\" for the commands", Duration::from_secs(120))
+        .context("root's appliance console after logging in")?;
+    vm.send(b"unsupported\r")?;
+    vm.expect("[y/N]", Duration::from_secs(30))
+        .context("`unsupported` asks first")?;
+    vm.send(b"y\r")?;
+    let mut n = 900;
+    let (who, _) = shell(vm, &mut n, "id -u")?;
+    ensure!(
+        who.lines().any(|l| l.trim() == "0"),
+        "not a root shell: {who}"
+    );
+    Ok(())
 }
 
 /// Nobody confirms: at the deadline the console shows the old address
@@ -194,7 +229,7 @@ pub async fn rolled_back(page: &mut Page, vm: &mut Vm, before: &Shown) -> Result
 /// text's refresh (an address change) makes the getty draw its prompt
 /// again and drop what was typed, so the user name is typed again when no
 /// password prompt follows (three tries).
-pub(crate) fn root_login(vm: &mut Vm, password: &str) -> Result<()> {
+fn root_login(vm: &mut Vm, password: &str) -> Result<()> {
     for attempt in 1..=3 {
         vm.send(b"\r")?;
         vm.expect("login:", Duration::from_secs(60))?;
@@ -222,19 +257,8 @@ pub fn root_still_locked(vm: &mut Vm, i: &Inputs) -> Result<()> {
 /// `root` logs in with the wizard's password, `unsupported` (answered
 /// `y`) gives a shell, and the shell shows the configuration applied.
 pub fn console_checks(vm: &mut Vm, i: &Inputs) -> Result<()> {
-    root_login(vm, i.root_password)?;
-    vm.expect("Type \"help\" for the commands", Duration::from_secs(60))
-        .context("root's appliance console after logging in with the wizard's password")?;
-    vm.send(b"unsupported\r")?;
-    vm.expect("[y/N]", Duration::from_secs(30))
-        .context("`unsupported` asks first")?;
-    vm.send(b"y\r")?;
+    root_shell(vm, i.root_password).context("with the wizard's root password")?;
     let mut n = 0;
-    let (who, _) = shell(vm, &mut n, "id -u")?;
-    ensure!(
-        who.lines().any(|l| l.trim() == "0"),
-        "not a root shell: {who}"
-    );
 
     let (status, _) = shell(vm, &mut n, "cat /run/appliance/activation.json")?;
     let json = &status[status.find('{').unwrap_or(0)..];

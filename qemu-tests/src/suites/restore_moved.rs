@@ -174,12 +174,7 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
         B_INPUTS.address,
         started.elapsed().as_secs_f64()
     );
-    Ok(Timings {
-        menu: Duration::ZERO,
-        first_screen: Duration::ZERO,
-        total: started.elapsed(),
-        logins: None,
-    })
+    Ok(Timings::since(started))
 }
 
 #[cfg(test)]

@@ -79,7 +79,8 @@ use crate::wizard_run::{
 
 mod console;
 
-use console::{begin, fingerprint, ok, root_shell, sh, Fingerprint};
+use crate::wizard_after::{begin, root_shell, shell_within as sh};
+use console::{fingerprint, ok, Fingerprint};
 
 /// The scenario's name.
 pub const NAME: &str = "restore-variants-bios";
@@ -407,12 +408,7 @@ fn run(s: &Scenario, opts: &RunOptions, dir: &Path) -> Result<Timings> {
     // 6. Killed during a restore.
     kills(&mut b, &mut n, &a_shown, (&seed, next_otp), &own)?;
     eprintln!("{NAME}: all variants passed ({:.1} s in all)", since());
-    Ok(Timings {
-        menu: Duration::ZERO,
-        first_screen: Duration::ZERO,
-        total: started.elapsed(),
-        logins: None,
-    })
+    Ok(Timings::since(started))
 }
 
 /// Step 6 (see the module's doc).

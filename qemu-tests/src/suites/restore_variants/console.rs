@@ -1,60 +1,19 @@
-//! Root's `unsupported` shell on the serial console for
-//! `restore-variants-bios`: commands with any timeout, the login after a
-//! boot, and the fingerprint of the token database and its key.
+//! Root's shell on the serial console for `restore-variants-bios`
+//! (`crate::wizard_after`'s shell helpers): commands that must succeed, and
+//! the fingerprint of the token database and its key.
 
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 
 use crate::harness::child::Vm;
-use crate::wizard_after::root_login;
+use crate::wizard_after::shell_within as sh;
 
-/// Root's shell on the serial console: runs `cmd`, returns its output
-/// and exit status (markers as [`crate::wizard_after::shell`], any timeout).
-pub(super) fn sh(vm: &mut Vm, n: &mut u32, cmd: &str, timeout: Duration) -> Result<(String, i32)> {
-    let k = begin(vm, n, cmd)?;
-    let out = vm.expect(&format!("END-{k}-"), timeout)?;
-    let status = vm.expect("\n", Duration::from_secs(10))?;
-    let body = out
-        .trim_end_matches(&format!("END-{k}-"))
-        .trim()
-        .to_string();
-    Ok((body, status.trim().parse().unwrap_or(-1)))
-}
-
-/// Types `cmd` between markers and waits until it started; its number.
-pub(super) fn begin(vm: &mut Vm, n: &mut u32, cmd: &str) -> Result<u32> {
-    *n += 1;
-    let k = *n;
-    vm.send(format!("echo BEG''IN-{k}; {cmd}; echo EN''D-{k}-$?\r").as_bytes())?;
-    vm.expect(&format!("BEGIN-{k}"), Duration::from_secs(60))
-        .with_context(|| format!("the shell did not run {cmd:?}"))?;
-    Ok(k)
-}
-
-/// [`sh`] that must exit 0.
+/// [`crate::wizard_after::shell_within`] that must exit 0.
 pub(super) fn ok(vm: &mut Vm, n: &mut u32, cmd: &str, timeout: Duration) -> Result<String> {
     let (out, code) = sh(vm, n, cmd, timeout)?;
     ensure!(code == 0, "`{cmd}` exited {code}: {out}");
     Ok(out)
-}
-
-/// `root` logs in with `password` and `unsupported` gives a shell.
-pub(super) fn root_shell(vm: &mut Vm, password: &str) -> Result<()> {
-    root_login(vm, password)?;
-    vm.expect("Type \"help\" for the commands", Duration::from_secs(120))
-        .context("root's appliance console after logging in")?;
-    vm.send(b"unsupported\r")?;
-    vm.expect("[y/N]", Duration::from_secs(30))
-        .context("`unsupported` asks first")?;
-    vm.send(b"y\r")?;
-    let mut n = 900;
-    let who = ok(vm, &mut n, "id -u", Duration::from_secs(60))?;
-    ensure!(
-        who.lines().any(|l| l.trim() == "0"),
-        "not a root shell: {who}"
-    );
-    Ok(())
 }
 
 /// The token database and its key, byte for byte (see the module's doc).
